@@ -1,0 +1,62 @@
+"""Runtime configuration, read from environment variables (prefix-free, see README)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of dialwise. Each field maps to an upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # storage
+    database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite under VAR_DIR")
+    var_dir: Path = Field(default=Path("var"), description="where the SQLite file, recordings and caches live")
+
+    # models
+    whisper_model_dir: Path | None = Field(default=None, description="explicit CTranslate2 Whisper folder")
+    whisper_models_home: Path | None = Field(default=None, description="folder searched for Whisper models")
+    whisper_model: str = "base"
+    asr_engine: str = Field(default="faster", description="faster | openai")
+    asr_threads: int = 2
+    nlu_model_path: Path | None = None
+    tts_engine_en: str = Field(default="espeak", description="espeak | piper")
+    tts_engine_zh: str = "espeak"
+    recorded_prompts_dir: Path | None = None
+
+    # calls
+    max_concurrent_calls: int = 4
+    silence_reprompt_s: float = 6.0
+    max_reprompts: int = 2
+    max_call_s: float = 300.0
+    eos_silence_ms: int = 400
+
+    # server
+    twilio_auth_token: str = ""
+    twilio_account_sid: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = (self.var_dir / "dialwise.sqlite3").resolve()
+        return f"sqlite:///{path}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.var_dir / "recordings"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.var_dir / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

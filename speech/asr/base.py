@@ -1,0 +1,36 @@
+"""The ASR seam: one interface, several Whisper engines."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+@dataclass
+class Transcript:
+    text: str
+    language: str
+    segments: list[Segment] = field(default_factory=list)
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+    duration_s: float = 0.0
+
+
+class Asr(Protocol):
+    name: str
+
+    def transcribe(
+        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        """audio: mono float32 in [-1, 1] at 16 kHz. Thread-safe enough to call from a worker pool."""
+        ...
