@@ -28,6 +28,7 @@ REGISTRARS = (
     "nlu.cli",
     "dialogs.cli",
     "agent.campaign.cli",
+    "agent.campaign.cli_data",
     "telephony_adapter.cli",
     "agent.server.cli",
 )

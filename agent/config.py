@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     whisper_model: str = "base"
     asr_engine: str = Field(default="faster", description="faster | openai")
     asr_threads: int = 2
+    asr_workers: int = 2
     nlu_model_path: Path | None = None
     tts_engine_en: str = Field(default="espeak", description="espeak | piper")
     tts_engine_zh: str = "espeak"
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     twilio_account_sid: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
+    twilio_from_number: str = Field(default="", description="caller id for outbound Twilio calls (E.164)")
+    transfer_number: str = Field(
+        default="", description="where transfers go: E.164 number, sip:uri, or queue:<name> (Twilio <Enqueue>)"
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,0 +1,33 @@
+"""Durable storage: SQLAlchemy models, sessions, and Alembic migrations."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from agent.store.db import get_engine, session_scope
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+__all__ = ["init_db", "alembic_config", "get_engine", "session_scope"]
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def init_db(url: str | None = None) -> str:
+    """Bring the database at `url` (default: settings) to the newest schema. Idempotent."""
+    from agent.config import get_settings
+
+    url = url or get_settings().resolved_database_url()
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return url

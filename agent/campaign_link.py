@@ -1,0 +1,70 @@
+"""The live campaign's view of the gate and the scripts library: database rows in, decisions out."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent.store.models import Account, Attempt, Call, OptOut
+
+RIGHT_PARTY = {"right_party", "ptp", "paid_already", "refused", "dispute", "callback", "transferred",
+               "opted_out", "converted", "not_interested", "completed"}
+REFUSALS = {"refused", "not_interested"}
+
+
+def choose_script(acc: Account, variant: str | None = None) -> str:
+    from dialogs.library import script_for
+
+    kind = acc.bucket if acc.purpose == "collections" else acc.product
+    return script_for(acc.purpose, kind, acc.language, variant)
+
+
+def history_for(acc: Account, s: Session):
+    """Everything the gate must see about this callee and this debt, from the database."""
+    from agent.campaign.compliance import HistoryEvent
+
+    events = []
+    for at, phone in s.execute(select(Attempt.dialed_at, Attempt.phone)
+                               .where(Attempt.account_id == acc.id, Attempt.dialed_at.is_not(None))):
+        events.append(HistoryEvent(at=_aware(at), type="attempt", phone=phone, debt_id=acc.id))
+    for started, outcome in s.execute(select(Call.started_at, Call.outcome)
+                                      .where(Call.account_id == acc.id, Call.started_at.is_not(None))):
+        if outcome in RIGHT_PARTY:
+            events.append(HistoryEvent(at=_aware(started), type="conversation", phone=acc.phone, debt_id=acc.id))
+        if outcome in REFUSALS:
+            events.append(HistoryEvent(at=_aware(started), type="refusal", phone=acc.phone, debt_id=acc.id))
+    for (at,) in s.execute(select(OptOut.created_at).where(OptOut.phone == acc.phone)):
+        events.append(HistoryEvent(at=_aware(at), type="opt_out", phone=acc.phone, debt_id=acc.id))
+    return events
+
+
+def proposed_dial(acc: Account, at: datetime, opted_out: bool, campaign_id: str | None = None):
+    from agent.campaign.compliance import ProposedDial
+
+    consent = acc.consent_marketing if acc.purpose == "telesales" else acc.consent_calls
+    return ProposedDial(jurisdiction=acc.jurisdiction, purpose=acc.purpose, at=at, timezone=acc.timezone,
+                        phone=acc.phone, debt_id=acc.id, consent=bool(consent), opted_out=opted_out,
+                        region=acc.region, campaign_id=campaign_id)
+
+
+def gate_allows(acc: Account, at: datetime, s: Session, campaign_id: str | None = None):
+    """(allowed, rule, reason) for dialling `acc` at `at`, judged on the database's history."""
+    from agent.campaign.compliance import check
+
+    opted_out = s.scalars(select(OptOut.id).where(OptOut.phone == acc.phone)).first() is not None
+    verdict = check(proposed_dial(acc, at, opted_out, campaign_id), history_for(acc, s))
+    return verdict.allowed, verdict.rule, verdict.reason
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def next_allowed(acc: Account, first: datetime, s: Session, days: int = 7) -> datetime | None:
+    """The first slot at the same local time on this or a following day that the gate allows."""
+    for d in range(days):
+        at = first + timedelta(days=d)
+        if gate_allows(acc, at, s)[0]:
+            return at
+    return None

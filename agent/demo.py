@@ -1,0 +1,286 @@
+"""`dialwise demo` and `dialwise bench call`: a real offline campaign over the loopback network."""
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from agent.errors import UserError
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    xs = sorted(values)
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 1)
+
+
+def _console(quiet: bool):
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet)
+
+
+def load_deps(console) -> Any:
+    from agent.calls import get_deps
+
+    with console.status("loading Whisper, the intent model, VAD and voices…"):
+        t = time.perf_counter()
+        deps = get_deps()
+    console.print(f"models ready in {time.perf_counter() - t:.1f} s "
+                  + " ".join(f"{k}={v:.1f}s" for k, v in deps.load_seconds.items()))
+    return deps
+
+
+def warm_prompts(console, script_ids: list[str], deps) -> None:
+    """Pre-synthesise every fixed line of the scripts in use, so cached lines play with no synthesis."""
+    if deps.prompt_cache is None:
+        return
+    from dialogs.library import load_script
+
+    lines: list[tuple[str, str, str]] = []
+    for sid in sorted(set(script_ids)):
+        script = load_script(sid)
+        lines.extend(script.fixed_lines())
+    todo = [(lid, text, lang) for lid, text, lang in lines]
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("prompt cache", total=len(todo))
+        for lid, text, lang in todo:
+            deps.prompt_cache.lookup(lid, text, lang, deps.tts_by_lang[lang], build=True)
+            progress.advance(task)
+
+
+def seed_portfolio(n: int, seed: int, db_url: str | None = None) -> list[str]:
+    """Insert (or refresh) the sample portfolio; returns account ids."""
+    from sqlalchemy import select
+
+    from agent.store import session_scope
+    from agent.store.models import Account
+    from telephony_adapter.sim.portfolio import sample_portfolio
+
+    ids = []
+    with session_scope(db_url) as s:
+        for item in sample_portfolio(n=n, seed=seed):
+            acc = item.account if hasattr(item, "account") else item
+            data = acc if isinstance(acc, dict) else acc.__dict__
+            ext = data["external_id"]
+            row = s.scalars(select(Account).where(Account.external_id == ext)).first() or Account(external_id=ext)
+            for key in ("name", "phone", "timezone", "jurisdiction", "language", "purpose", "product", "bucket",
+                        "balance", "currency", "due_date", "days_past_due", "id_last4", "credit_limit"):
+                if key in data:
+                    setattr(row, key, data[key])
+            row.consent_marketing = bool(data.get("consent_marketing", True))
+            custom = dict(data.get("custom") or {})
+            custom["persona"] = data.get("persona") or custom.get("persona")
+            row.custom = custom
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+    return ids
+
+
+def local_call_time(tz: str, day: date, hour: int = 10, minute: int = 30) -> datetime:
+    return datetime.combine(day, dtime(hour, minute), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def plan_attempts(account_ids: list[str], campaign_name: str, today: date, db_url: str | None = None) -> str:
+    """Create a campaign and one attempt per account with the right script, checked by the gate."""
+    from agent.campaign_link import choose_script, gate_allows, next_allowed
+    from agent.store import session_scope
+    from agent.store.models import Account, Attempt, Campaign, ComplianceBlock
+
+    with session_scope(db_url) as s:
+        campaign = Campaign(name=campaign_name, purpose="mixed", status="running", max_concurrent=4)
+        s.add(campaign)
+        s.flush()
+        for account_id in account_ids:
+            acc = s.get(Account, account_id)
+            first = local_call_time(acc.timezone, today)
+            script_id = choose_script(acc)
+            # holidays and rest days move the touch to the next day the gate allows
+            at = next_allowed(acc, first, s) or first
+            allowed, rule, reason = gate_allows(acc, at, s, campaign.id)
+            if not allowed:
+                s.add(ComplianceBlock(account_id=acc.id, rule=rule, reason=reason))
+                continue
+            s.add(Attempt(campaign_id=campaign.id, account_id=acc.id, script_id=script_id, phone=acc.phone,
+                          not_before=at, status="planned"))
+        return campaign.id
+
+
+def demo(
+    accounts: int = typer.Option(20, min=2, help="how many sample accounts (half zh, half en)"),
+    concurrency: int = typer.Option(4, min=1, max=16, help="calls at a time"),
+    seed: int = typer.Option(7, help="seed for the sample portfolio and the simulated customers"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
+) -> None:
+    from agent.config import get_settings
+    from agent.store import init_db
+
+    console = _console(quiet=False)
+    settings = get_settings()
+    url = init_db()
+    console.print(f"database: {url}")
+    deps = load_deps(console)
+    today = date.today()
+    ids = seed_portfolio(accounts, seed)
+    campaign_id = plan_attempts(ids, f"demo {datetime.now():%Y-%m-%d %H:%M}", today)
+    from agent.store import session_scope
+    from agent.store.models import Attempt
+    from sqlalchemy import select
+
+    with session_scope() as s:
+        attempts = list(s.scalars(select(Attempt).where(Attempt.campaign_id == campaign_id)))
+        script_ids = [a.script_id for a in attempts]
+        last_at = max((a.not_before for a in attempts), default=datetime.now(timezone.utc))
+    if not attempts:
+        raise UserError("the compliance gate blocked every sample account; see the compliance_blocks table")
+    warm_prompts(console, script_ids, deps)
+    reports = _run_with_progress(console, campaign_id, deps, concurrency, last_at, today, len(attempts))
+    summary = summarize(reports, settings, url)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_summary(console, summary, reports)
+
+
+def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agent.runner import run_attempts
+
+    counts: Counter[str] = Counter()
+    with Progress(TextColumn("[bold]campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("", total=total)
+
+        def on_done(rep) -> None:
+            counts[rep.result.outcome if rep.result else rep.status] += 1
+            progress.update(task, advance=1, description=" ".join(f"{k}:{v}" for k, v in counts.most_common()))
+
+        # `at` stands for the campaign day's calling slot (10:30 callee-local): every attempt is due.
+        return asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency,
+                                        at=at + timedelta(seconds=1), today=today, on_done=on_done))
+
+
+def summarize(reports, settings, url: str) -> dict[str, Any]:
+    done = [r for r in reports if r.result is not None]
+    latencies = [lat["voice_to_voice_ms"] for r in done for lat in r.result.latencies if "voice_to_voice_ms" in lat]
+    promises = [
+        {"call_id": r.result.call_id, "amount": r.result.slots.get("amount"), "date": r.result.slots.get("date"),
+         "language": r.language}
+        for r in done if r.result.outcome == "ptp"
+    ]
+    return {
+        "calls": len(done),
+        "completed": sum(1 for r in done if r.result.end_reason in ("completed", "transferred")),
+        "blocked": sum(1 for r in reports if r.status == "blocked"),
+        "failed": sum(1 for r in reports if r.status == "failed"),
+        "outcomes": dict(Counter(r.result.outcome for r in done)),
+        "languages": dict(Counter(r.language for r in done)),
+        "turns": sum(r.result.turns for r in done),
+        "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)},
+        "promises": promises,
+        "database": url,
+        "recordings": str(settings.recordings_dir.resolve()),
+        "call_ids": [r.result.call_id for r in done],
+    }
+
+
+def print_summary(console, summary: dict[str, Any], reports) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    table = Table(title="outcomes")
+    table.add_column("outcome")
+    table.add_column("calls", justify="right")
+    for k, v in sorted(summary["outcomes"].items(), key=lambda kv: -kv[1]):
+        table.add_row(k, str(v))
+    out.print(table)
+    if summary["promises"]:
+        pt = Table(title="promises to pay")
+        for col in ("call", "lang", "amount", "date"):
+            pt.add_column(col)
+        for p in summary["promises"]:
+            pt.add_row(p["call_id"][:8], p["language"], str(p["amount"]), str(p["date"]))
+        out.print(pt)
+    lat = summary["latency_ms"]
+    out.print(f"calls {summary['calls']} (completed {summary['completed']}, blocked {summary['blocked']}, "
+              f"failed {summary['failed']}), turns {summary['turns']}, languages {summary['languages']}")
+    out.print(f"voice-to-voice latency per turn: p50 {lat['p50']} ms, p95 {lat['p95']} ms over {lat['n']} turns")
+    out.print(f"database: {summary['database']}\nrecordings: {summary['recordings']}")
+    if summary["call_ids"]:
+        out.print(f"see a transcript: dialwise calls show {summary['call_ids'][0][:8]}")
+
+
+def bench_call(
+    turns: int = typer.Option(20, min=1, help="callee turns to measure"),
+    language: str = typer.Option("both", help="zh | en | both"),
+    seed: int = typer.Option(11),
+) -> None:
+    """Simulated calls, one at a time, until `turns` callee turns were answered; JSON on stdout."""
+    import tempfile
+
+    from agent.config import get_settings
+    from agent.store import init_db
+
+    console = _console(quiet=True)
+    tmp = tempfile.mkdtemp(prefix="dialwise-bench-")
+    url = init_db(f"sqlite:///{tmp}/bench.sqlite3")
+    deps = load_deps(console)
+    today = date.today()
+    ids = seed_portfolio(40, seed, db_url=url)
+    from agent.store import session_scope
+    from agent.store.models import Account
+
+    with session_scope(url) as s:
+        pool = [s.get(Account, i) for i in ids]
+        pool = [a.id for a in pool if language == "both" or a.language == language]
+    stages: dict[str, list[float]] = {}
+    v2v: list[float] = []
+    heard: list[float] = []
+    calls = 0
+    t0 = time.perf_counter()
+    for account_id in pool:
+        if len(v2v) >= turns:
+            break
+        campaign_id = plan_attempts([account_id], "bench", today, db_url=url)
+        from agent.runner import run_attempts
+
+        reps = asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=1,
+                                        at=datetime.now(timezone.utc) + timedelta(days=2), today=today, db_url=url))
+        for rep in reps:
+            if rep.result is None:
+                continue
+            calls += 1
+            heard.extend(rep.callee_latency_ms)
+            for lat in rep.result.latencies:
+                v2v.append(lat["voice_to_voice_ms"])
+                for k, v in lat.items():
+                    if k.endswith("_ms") and k != "voice_to_voice_ms":
+                        stages.setdefault(k, []).append(v)
+    v2v = v2v[:turns] if len(v2v) > turns else v2v
+    out = {
+        "turns": len(v2v),
+        "calls": calls,
+        "asr_engine": get_settings().asr_engine,
+        "voice_to_voice_ms": {"p50": percentile(v2v, 0.5), "p95": percentile(v2v, 0.95),
+                              "mean": round(statistics.fmean(v2v), 1) if v2v else None},
+        "as_heard_by_callee_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
+        "stages_ms": {k: {"p50": percentile(v, 0.5), "p95": percentile(v, 0.95)} for k, v in sorted(stages.items())},
+        "targets_ms": {"p50": 800, "p95": 1200},
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(out, ensure_ascii=False))

@@ -1,0 +1,95 @@
+"""Process-wide call components, loaded once and shared by every call in the process.
+
+These are model caches and worker pools, never the truth about calls (that lives in the
+database), so several runner processes can share one database.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from agent.config import Settings, get_settings
+from speech.tts.base import Speech
+
+
+@dataclass
+class CallDeps:
+    settings: Settings
+    asr: Any
+    classify: Callable[..., Any]
+    tts_by_lang: dict[str, Any]
+    prompt_cache: Any | None
+    asr_pool: ThreadPoolExecutor
+    cpu_pool: ThreadPoolExecutor
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> CallDeps:
+        settings = settings or get_settings()
+        timings: dict[str, float] = {}
+
+        t = time.perf_counter()
+        from speech.asr import create_asr
+
+        asr = create_asr(settings.asr_engine)
+        timings["asr"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        import nlu
+
+        nlu.load_model()
+        timings["nlu"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        from speech.tts import create_tts
+
+        tts = {"zh": create_tts("zh"), "en": create_tts("en")}
+        timings["tts"] = time.perf_counter() - t
+
+        cache = None
+        try:
+            from speech.tts.cache import PromptCache
+
+            cache = PromptCache.from_settings(settings)
+        except (ImportError, AttributeError):
+            cache = None
+        return cls(
+            settings=settings,
+            asr=asr,
+            classify=nlu.classify,
+            tts_by_lang=tts,
+            prompt_cache=cache,
+            # ASR is the heavy stage: as many parallel transcriptions as cores, each single-threaded
+            asr_pool=ThreadPoolExecutor(max_workers=max(1, settings.asr_workers), thread_name_prefix="asr"),
+            cpu_pool=ThreadPoolExecutor(max_workers=4, thread_name_prefix="cpu"),
+            load_seconds=timings,
+        )
+
+    async def transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.asr_pool, partial(self.asr.transcribe, audio, language, prompt))
+
+    async def understand(self, text: str, lang: str, context: str | None, today):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.cpu_pool, partial(self.classify, text, lang, context, today))
+
+    async def synthesize(self, text: str, lang: str, line_id: str | None) -> Speech:
+        """A fixed line comes from the prompt cache (recorded prompt or pre-synthesised); else TTS now."""
+        loop = asyncio.get_running_loop()
+        tts = self.tts_by_lang[lang]
+        if line_id is not None and self.prompt_cache is not None:
+            cached = await loop.run_in_executor(self.cpu_pool, partial(self.prompt_cache.lookup, line_id, text, lang, tts))
+            if cached is not None:
+                return cached
+        return await loop.run_in_executor(self.cpu_pool, partial(tts.synthesize, text, lang))
+
+    def close(self) -> None:
+        self.asr_pool.shutdown(wait=False, cancel_futures=True)
+        self.cpu_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,130 @@
+"""Running planned attempts as calls: claim in the database, ask the gate, dial, record the result.
+
+The loopback network connects each call to a simulated customer, so a whole campaign runs
+offline with the real models. A live network plugs in through the same `dial` seam.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from agent.calls import create_call, run_call
+from agent.dispatcher import claim_due, finish_attempt
+from agent.pipeline import CallDeps
+from agent.session import CallConfig, CallResult
+from agent.store import session_scope
+from agent.store.models import Account, Attempt
+
+log = logging.getLogger("dialwise.runner")
+
+
+@dataclass
+class AttemptReport:
+    attempt_id: str
+    account_id: str
+    script_id: str
+    language: str
+    status: str  # done | blocked | failed
+    result: CallResult | None = None
+    rule: str | None = None
+    customer_log: list[dict[str, Any]] = field(default_factory=list)
+    callee_latency_ms: list[float] = field(default_factory=list)
+
+
+ProgressFn = Callable[[AttemptReport], None]
+
+
+async def simulate_dial(call_id: str, persona: dict[str, Any], *, deps: CallDeps, config: CallConfig | None,
+                        today: date | None, seed: int, db_url: str | None) -> tuple[CallResult, list, list]:
+    """Place one call over the loopback line to a simulated customer; returns (result, log, latencies)."""
+    from telephony_adapter.loopback import LoopbackLine
+    from telephony_adapter.sim.customer import SimulatedCustomer
+    from telephony_adapter.sim.persona import Persona
+
+    async with LoopbackLine(call_id=call_id) as line:
+        customer = SimulatedCustomer(line.customer, Persona.from_dict(persona), asr=deps.asr, seed=seed)
+        cust_task = asyncio.create_task(customer.run())
+        try:
+            result = await run_call(call_id, line.agent, deps=deps, config=config, today=today, db_url=db_url)
+        finally:
+            try:
+                await asyncio.wait_for(cust_task, timeout=5)
+            except (asyncio.TimeoutError, Exception):  # the customer is a test fixture; the call is done
+                cust_task.cancel()
+        latencies = [s.latency_ms for s in line.customer.latency_samples if s.latency_ms is not None]
+        return result, list(getattr(customer, "log", [])), latencies
+
+
+async def run_attempts(
+    *,
+    campaign_id: str | None,
+    deps: CallDeps,
+    concurrency: int = 4,
+    at: datetime | None = None,
+    today: date | None = None,
+    config: CallConfig | None = None,
+    db_url: str | None = None,
+    on_done: ProgressFn | None = None,
+    gate: Callable[[str], Awaitable[tuple[bool, str | None]]] | None = None,
+) -> list[AttemptReport]:
+    """Claim and run every due attempt of a campaign, `concurrency` calls at a time."""
+    at = at or datetime.now(timezone.utc)
+    reports: list[AttemptReport] = []
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(attempt_id: str, n: int) -> None:
+        async with sem:
+            rep = await _run_attempt(attempt_id, n, deps=deps, config=config, today=today, db_url=db_url, gate=gate)
+            reports.append(rep)
+            if on_done:
+                on_done(rep)
+
+    tasks: list[asyncio.Task[None]] = []
+    n = 0
+    while True:
+        ids = claim_due(50, now=at, campaign_id=campaign_id, db_url=db_url)
+        if not ids:
+            break
+        for attempt_id in ids:
+            n += 1
+            tasks.append(asyncio.create_task(one(attempt_id, n)))
+    await asyncio.gather(*tasks)
+    return reports
+
+
+async def _run_attempt(attempt_id: str, n: int, *, deps: CallDeps, config: CallConfig | None,
+                       today: date | None, db_url: str | None, gate) -> AttemptReport:
+    with session_scope(db_url) as s:
+        attempt = s.get(Attempt, attempt_id)
+        account = s.get(Account, attempt.account_id)
+        persona = dict((account.custom or {}).get("persona") or {"behaviour": "pays"})
+        persona.setdefault("language", account.language)
+        persona.setdefault("name", account.name)
+        persona.setdefault("id_last4", account.id_last4)
+        rep = AttemptReport(attempt_id, account.id, attempt.script_id, account.language, "failed")
+        campaign_id = attempt.campaign_id
+    if gate is not None:  # asked again right before dialling: history may have changed since planning
+        allowed, rule = await gate(attempt_id)
+        if not allowed:
+            finish_attempt(attempt_id, "blocked", "blocked", rule=rule, db_url=db_url)
+            rep.status, rep.rule = "blocked", rule
+            return rep
+    finish_attempt(attempt_id, "dialing", None, db_url=db_url)
+    try:
+        call_id = create_call(account_id=rep.account_id, script_id=rep.script_id, transport="loopback",
+                              campaign_id=campaign_id, attempt_id=attempt_id, db_url=db_url)
+        result, clog, lat = await simulate_dial(call_id, persona, deps=deps, config=config, today=today,
+                                                seed=n, db_url=db_url)
+        rep.result, rep.customer_log, rep.callee_latency_ms = result, clog, lat
+        rep.status = "done"
+        finish_attempt(attempt_id, "done", "answered", db_url=db_url)
+    except Exception as exc:
+        log.exception("attempt %s failed", attempt_id)
+        finish_attempt(attempt_id, "failed", f"error: {type(exc).__name__}", db_url=db_url)
+        rep.status = "failed"
+        rep.rule = f"{type(exc).__name__}: {exc}"
+    return rep

@@ -1,0 +1,111 @@
+"""Accounts: create one, import a CSV portfolio, list and get."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from agent.server.api.common import PageParams, normalize_phone, paginate
+from agent.server.api.deps import READ, WRITE, get_db
+from agent.server.api.schemas import AccountIn, AccountOut, Created, Page
+from agent.server.problems import Problem
+from agent.store.models import Account
+
+router = APIRouter(prefix="/api/accounts", tags=["accounts"])
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+@router.post("", status_code=201, response_model=Created, dependencies=[WRITE],
+             summary="Create one account")
+def create_account(body: AccountIn, db: Session = Depends(get_db)) -> Created:
+    phone = normalize_phone(body.phone, body.language)
+    if body.external_id and db.scalar(select(Account.id).where(Account.external_id == body.external_id)):
+        raise Problem(409, f"an account with external_id {body.external_id!r} already exists")
+    data = body.model_dump()
+    data["phone"] = phone
+    data["jurisdiction"] = body.jurisdiction or ("CN" if phone.startswith("+86") else "US")
+    acc = Account(**data)
+    db.add(acc)
+    db.flush()
+    return Created(id=acc.id)
+
+
+@router.get("", response_model=Page[AccountOut], dependencies=[READ], summary="List accounts")
+def list_accounts(page: PageParams = Depends(), db: Session = Depends(get_db),
+                  language: str | None = Query(None, pattern="^(zh|en)$"),
+                  q: str | None = Query(None, max_length=100, description="name or phone contains"),
+                  ) -> dict[str, Any]:
+    stmt = select(Account).order_by(Account.created_at.desc(), Account.id)
+    if language:
+        stmt = stmt.where(Account.language == language)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Account.name.ilike(like), Account.phone.ilike(like)))
+    return paginate(db, stmt, page, AccountOut.model_validate)
+
+
+@router.get("/{account_id}", response_model=AccountOut, dependencies=[READ], summary="Get one account")
+def get_account(account_id: str, db: Session = Depends(get_db)) -> Account:
+    acc = db.get(Account, account_id)
+    if acc is None:
+        raise Problem(404, f"no account with id {account_id!r}")
+    return acc
+
+
+def _jsonable(result: Any) -> dict[str, Any]:
+    if hasattr(result, "model_dump"):
+        return result.model_dump(mode="json")
+    if dataclasses.is_dataclass(result):
+        return dataclasses.asdict(result)
+    if isinstance(result, dict):
+        return result
+    return {"result": str(result)}
+
+
+@router.post("/import", dependencies=[WRITE], summary="Import accounts from CSV",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string"}}}}})
+async def import_accounts(request: Request,
+                          skip_bad: bool = Query(False, description="import good rows, report bad ones")
+                          ) -> dict[str, Any]:
+    """Send the CSV as the raw body with `Content-Type: text/csv` (columns: see `dialwise accounts import`)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("text/csv", "text/plain", "application/csv"):
+        raise Problem(415, "send the CSV as the request body with Content-Type: text/csv")
+    raw = await request.body()
+    if not raw.strip():
+        raise Problem(422, "the CSV body is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Problem(422, "the CSV must be UTF-8 encoded") from None
+    try:
+        from agent.campaign.importer import import_csv
+    except ImportError:
+        raise Problem(503, "account import is not available in this build") from None
+    from agent.errors import UserError
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        result = await run_in_threadpool(import_csv, text, skip_bad=skip_bad,
+                                         **_url_kwarg(import_csv, request.app.state.database_url))
+    except UserError as exc:
+        raise Problem(422, str(exc)) from None
+    return _jsonable(result)
+
+
+def _url_kwarg(fn, url: str) -> dict[str, Any]:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    for name in ("url", "database_url", "db_url"):
+        if name in params:
+            return {name: url}
+    return {}

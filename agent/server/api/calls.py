@@ -1,0 +1,140 @@
+"""Calls: create (or dry-run), list with filters and transcript search, get with turns,
+the recording (HTTP range requests) and its waveform peaks."""
+from __future__ import annotations
+
+import inspect
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, selectinload
+
+from agent.server.api.common import PageParams, paginate
+from agent.server.api.deps import READ, WRITE, get_db
+from agent.server.api.schemas import CallCreate, CallDetail, CallOut, OutcomeOut, Page, TurnOut
+from agent.server.problems import Problem
+from agent.store.models import Account, Call, Outcome, Turn
+
+router = APIRouter(prefix="/api/calls", tags=["calls"])
+
+
+def resolve_recording(path: str | None) -> Path | None:
+    if not path:
+        return None
+    from agent.config import PROJECT_ROOT, get_settings
+
+    p = Path(path)
+    candidates = [p] if p.is_absolute() else [get_settings().var_dir / p, Path.cwd() / p, PROJECT_ROOT / p]
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def call_out(call: Call) -> dict[str, Any]:
+    out = CallOut.model_validate(call).model_dump()
+    out["has_recording"] = bool(call.recording_path)
+    return out
+
+
+@router.post("", status_code=201, dependencies=[WRITE], summary="Place a call (or a dry run)")
+def create_call(body: CallCreate, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+    if db.get(Account, body.account_id) is None:
+        raise Problem(404, f"no account with id {body.account_id!r}")
+    try:
+        from agent import calls as calls_mod
+    except ImportError:
+        raise Problem(503, "placing calls is not available in this build") from None
+    from agent.errors import UserError
+
+    fn = calls_mod.create_call
+    kwargs: dict[str, Any] = {"dry_run": body.dry_run}
+    params = inspect.signature(fn).parameters
+    for name in ("url", "database_url"):
+        if name in params:
+            kwargs[name] = request.app.state.database_url
+    db.commit()  # the call creator opens its own transactions
+    try:
+        call_id = fn(body.account_id, body.script_id, body.transport, **kwargs)
+    except UserError as exc:
+        raise Problem(422, str(exc)) from None
+    return {"id": call_id, "dry_run": body.dry_run}
+
+
+@router.get("", response_model=Page[CallOut], dependencies=[READ], summary="List calls")
+def list_calls(
+    page: PageParams = Depends(),
+    db: Session = Depends(get_db),
+    date_from: date | None = Query(None, description="calls started on or after this day (UTC)"),
+    date_to: date | None = Query(None, description="calls started on or before this day (UTC)"),
+    outcome: str | None = Query(None, max_length=32),
+    campaign_id: str | None = Query(None, max_length=32),
+    script_id: str | None = Query(None, max_length=64),
+    language: str | None = Query(None, pattern="^(zh|en)$"),
+    status: str | None = Query(None, pattern="^(created|live|ended)$"),
+    q: str | None = Query(None, min_length=1, max_length=200, description="text said in the call"),
+) -> dict[str, Any]:
+    stmt = select(Call).order_by(Call.started_at.desc(), Call.id)
+    if date_from:
+        stmt = stmt.where(Call.started_at >= datetime.combine(date_from, time.min, timezone.utc))
+    if date_to:
+        stmt = stmt.where(Call.started_at < datetime.combine(date_to + timedelta(days=1), time.min,
+                                                             timezone.utc))
+    for col, value in ((Call.outcome, outcome), (Call.campaign_id, campaign_id),
+                       (Call.script_id, script_id), (Call.language, language), (Call.status, status)):
+        if value:
+            stmt = stmt.where(col == value)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(exists().where(Turn.call_id == Call.id,
+                                         Turn.text.ilike(f"%{escaped}%", escape="\\")))
+    return paginate(db, stmt, page, call_out)
+
+
+@router.get("/{call_id}", response_model=CallDetail, dependencies=[READ], summary="One call with its turns")
+def get_call(call_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+    call = db.scalar(select(Call).options(selectinload(Call.turns)).where(Call.id == call_id))
+    if call is None:
+        raise Problem(404, f"no call with id {call_id!r}")
+    out = call_out(call)
+    out["slots"] = call.slots or {}
+    out["turns"] = [TurnOut.model_validate(t).model_dump() for t in call.turns]
+    oc = db.scalar(select(Outcome).where(Outcome.call_id == call_id))
+    out["outcome_detail"] = OutcomeOut.model_validate(oc).model_dump() if oc else None
+    acc = db.get(Account, call.account_id)
+    out["account_name"] = acc.name if acc else None
+    return out
+
+
+def _recording_file(db: Session, call_id: str) -> Path:
+    call = db.get(Call, call_id)
+    if call is None:
+        raise Problem(404, f"no call with id {call_id!r}")
+    path = resolve_recording(call.recording_path)
+    if path is None:
+        raise Problem(404, f"call {call_id} has no recording on this server")
+    return path
+
+
+@router.get("/{call_id}/recording", dependencies=[READ], summary="The stereo WAV (range requests)",
+            response_class=FileResponse,
+            responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "partial content"}})
+def get_recording(call_id: str, db: Session = Depends(get_db)) -> FileResponse:
+    path = _recording_file(db, call_id)
+    return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav",
+                        content_disposition_type="inline")
+
+
+@router.get("/{call_id}/waveform", dependencies=[READ], summary="Peak envelope per channel for drawing")
+def get_waveform(call_id: str, points: int = Query(600, ge=10, le=4000),
+                 db: Session = Depends(get_db)) -> dict[str, Any]:
+    from agent.server.waveform import peaks
+
+    path = _recording_file(db, call_id)
+    try:
+        return peaks(path, points)
+    except ValueError as exc:
+        raise Problem(422, f"the recording cannot be read: {exc}") from None

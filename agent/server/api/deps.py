@@ -1,0 +1,34 @@
+"""Request-scoped dependencies: a database session per request and scope checks."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from agent.server.auth import Principal, authenticate
+from agent.server.problems import Problem
+from agent.store.db import session_scope
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.database_url) as session:
+        yield session
+
+
+def require(permission: str) -> Callable[..., Principal]:
+    def _dep(request: Request, db: Session = Depends(get_db)) -> Principal:
+        principal = authenticate(db, request)
+        if not principal.can(permission):
+            raise Problem(403, f"a key with scope '{principal.scope}' may not do this "
+                          f"(needs '{permission}' permission)")
+        request.state.principal = principal
+        return principal
+
+    return _dep
+
+
+READ = Depends(require("read"))
+WRITE = Depends(require("write"))
+ADMIN = Depends(require("admin"))
+CRM = Depends(require("crm"))

@@ -1,0 +1,207 @@
+"""Pydantic shapes at the API seam."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+T = TypeVar("T")
+
+Language = Literal["zh", "en"]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = Field(None, description="offset of the next page, or null at the end")
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    language: Language
+    balance: float = Field(ge=0, le=1e12)
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY or USD")
+    due_date: date | None = None
+    days_past_due: int = Field(0, ge=0, le=36500)
+    product: str | None = Field(None, max_length=64)
+    id_last4: str = Field("", pattern=r"^[0-9A-Za-z]{0,4}$", description="last 4 characters of the ID")
+    phone: str = Field(min_length=3, max_length=32, description="E.164 preferred, e.g. +8613812345678")
+    timezone: str = Field("Asia/Shanghai", max_length=64, description="IANA zone, e.g. America/New_York")
+    external_id: str | None = Field(None, max_length=128)
+    jurisdiction: Literal["CN", "US"] | None = None
+    purpose: Literal["collections", "telesales"] = "collections"
+    bucket: Literal["M0", "M1", "M2"] | None = None
+    consent_calls: bool = True
+    consent_marketing: bool = False
+    consent_recording: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name like Asia/Shanghai") from None
+        return v
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    external_id: str | None
+    name: str
+    phone: str
+    timezone: str
+    jurisdiction: str
+    language: str
+    purpose: str
+    product: str | None
+    bucket: str | None
+    balance: float
+    currency: str
+    due_date: date | None
+    days_past_due: int
+    id_last4: str
+    created_at: datetime | None
+
+
+class Created(BaseModel):
+    id: str
+
+
+class ImportResult(BaseModel):
+    imported: int
+    updated: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = []
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    purpose: Literal["collections", "telesales"] = "collections"
+    max_concurrent: int = Field(4, ge=1, le=1000)
+    max_attempts: int = Field(3, ge=1, le=100)
+    voicemail_policy: Literal["leave", "hangup"] = "leave"
+    account_ids: list[str] = Field(default_factory=list, max_length=100000,
+                                   description="accounts to plan attempts for (optional)")
+    script_id: str | None = Field(None, max_length=64)
+
+
+class CampaignOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    purpose: str
+    status: str
+    max_concurrent: int
+    max_attempts: int
+    voicemail_policy: str
+    created_at: datetime | None
+
+
+class CallCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    account_id: str = Field(min_length=1, max_length=32)
+    script_id: str = Field(min_length=1, max_length=64)
+    transport: Literal["loopback", "twilio", "browser", "audiosocket"] = "loopback"
+    dry_run: bool = Field(False, description="run the full pipeline without placing a real call")
+
+
+class TurnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    speaker: str
+    text: str
+    node: str | None
+    intent: str | None
+    confidence: float | None
+    entities: dict[str, Any]
+    start_ms: int
+    end_ms: int
+    interrupted: bool
+    latency: dict[str, Any]
+
+
+class OutcomeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    promise_amount: float | None
+    promise_date: date | None
+    callback_at: datetime | None
+    details: dict[str, Any]
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    account_id: str
+    campaign_id: str | None
+    script_id: str
+    language: str
+    transport: str
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+    end_reason: str | None
+    has_recording: bool = False
+    account_name: str | None = Field(None, description="masked unless the key may read personal data")
+
+
+class CallDetail(CallOut):
+    slots: dict[str, Any]
+    turns: list[TurnOut]
+    outcome_detail: OutcomeOut | None = None
+
+
+class ScriptValidateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    yaml: str = Field(min_length=1, max_length=500_000, description="the script as YAML text")
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str = Field(min_length=8, max_length=1000, pattern=r"^https?://", description="http(s) URL")
+    event_types: list[str] = Field(min_length=1, max_length=20)
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    active: bool
+    created_at: datetime | None
+    secret: str | None = Field(None, description="signing secret; shown only when created")
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    event_id: str
+    event_type: str | None = None
+    subscription_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime | None

@@ -1,0 +1,149 @@
+"""The FastAPI application: REST API, console pages, live websocket, metrics, webhooks dispatcher."""
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from agent.server.api import accounts, calls, campaigns, scripts
+from agent.server.api import webhooks as webhooks_api
+from agent.server.api.deps import get_db
+from agent.server.auth import COOKIE_NAME, authenticate, lookup
+from agent.server.live import router as live_router
+from agent.server.masking import install_masking
+from agent.server.metrics import Metrics
+from agent.server.middleware import GuardMiddleware
+from agent.server.problems import Problem, install_handlers
+
+log = logging.getLogger("dialwise.server")
+
+CONSOLE_DIR = Path(__file__).with_name("console")
+# telephony routers owned by the telephony engineer; included when present
+OPTIONAL_ROUTERS = ("telephony_adapter.twilio_routes", "telephony_adapter.browser")
+
+
+def prepare_database(url: str) -> None:
+    """Bring the schema up to date (Alembic); fall back to create_all if migrations are missing."""
+    try:
+        from agent.store import init_db
+
+        init_db(url)
+        return
+    except ImportError:
+        pass
+    from agent.store.db import get_engine
+    from agent.store.models import Base
+
+    Base.metadata.create_all(get_engine(url))
+
+
+class SessionIn(BaseModel):
+    key: str = Field(min_length=1, max_length=200)
+
+
+def _include_optional(app: FastAPI) -> list[str]:
+    included = []
+    for name in OPTIONAL_ROUTERS:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        router = getattr(mod, "router", None)
+        if router is not None:
+            app.include_router(router)
+            included.append(name)
+    return included
+
+
+def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
+               public_base_url: str | None = None) -> FastAPI:
+    from agent.config import get_settings
+
+    settings = get_settings()
+    url = database_url or settings.resolved_database_url()
+    base_url = public_base_url or settings.public_base_url
+    if init_db:
+        prepare_database(url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        install_masking()
+        dispatcher = None
+        if run_webhooks:
+            from agent.server.webhooks import Dispatcher
+
+            dispatcher = Dispatcher(url, public_base_url=base_url)
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+
+    app = FastAPI(
+        title="dialwise",
+        version="0.1.0",
+        description="Outbound collections and telesales calls in Mandarin and English. "
+                    "Authenticate with `Authorization: Bearer <key>` (`dialwise keys create`).",
+        lifespan=lifespan,
+    )
+    app.state.database_url = url
+    app.state.metrics = Metrics(url)
+    app.state.public_base_url = base_url
+    install_handlers(app)
+
+    for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
+              live_router):
+        app.include_router(r)
+    app.state.optional_routers = _include_optional(app)
+
+    @app.get("/health", tags=["system"], summary="Liveness and database check")
+    def health(db: Session = Depends(get_db)) -> dict[str, Any]:
+        try:
+            db.execute(text("SELECT 1"))
+        except Exception as exc:  # report, don't crash
+            raise Problem(503, f"the database is not reachable: {type(exc).__name__}") from None
+        return {"status": "ok", "database": url.split(":", 1)[0]}
+
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics", response_class=Response)
+    def metrics(request: Request) -> Response:
+        body = request.app.state.metrics.render()
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/api/me", tags=["system"], summary="The scope of the key in use")
+    def me(request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+        p = authenticate(db, request)
+        return {"scope": p.scope, "label": p.label, "key_id": p.key_id}
+
+    @app.post("/console/session", tags=["console"], summary="Log the console in (sets a cookie)")
+    def login(body: SessionIn, db: Session = Depends(get_db)) -> JSONResponse:
+        principal = lookup(db, body.key.strip())
+        if principal is None:
+            raise Problem(401, "this API key is unknown or revoked")
+        resp = JSONResponse({"scope": principal.scope})
+        resp.set_cookie(COOKIE_NAME, body.key.strip(), httponly=True, samesite="strict",
+                        max_age=12 * 3600, path="/")
+        return resp
+
+    @app.delete("/console/session", tags=["console"], summary="Log the console out", status_code=204)
+    def logout() -> Response:
+        resp = Response(status_code=204)
+        resp.delete_cookie(COOKIE_NAME, path="/")
+        return resp
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
+    app.add_middleware(GuardMiddleware)
+    return app

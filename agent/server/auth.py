@@ -1,0 +1,103 @@
+"""API keys with scopes, stored hashed; sent as `Authorization: Bearer <key>` (or the console cookie).
+
+A key looks like `dw_<prefix>_<secret>`. Only sha256(key) is stored: keys are 256-bit random, so a
+slow password hash adds nothing. Scopes are ordered: admin > supervisor; crm is separate.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent.server.problems import Problem
+from agent.store.models import ApiKey, utcnow
+
+SCOPES = ("admin", "supervisor", "crm")
+COOKIE_NAME = "dialwise_key"
+
+# what each scope may do
+_ALLOWED: dict[str, set[str]] = {
+    "admin": {"read", "write", "admin", "crm"},
+    "supervisor": {"read", "write"},
+    "crm": {"read", "crm"},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    scope: str
+    label: str | None
+
+    def can(self, permission: str) -> bool:
+        return permission in _ALLOWED.get(self.scope, set())
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, scope: str, label: str | None = None) -> tuple[str, ApiKey]:
+    """Make a new key; the plain key is returned once and never stored."""
+    if scope not in SCOPES:
+        from agent.errors import UserError
+
+        raise UserError(f"unknown scope {scope!r}; use one of: {', '.join(SCOPES)}")
+    prefix = secrets.token_hex(4)
+    key = f"dw_{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(prefix=prefix, key_hash=hash_key(key), scope=scope, label=label)
+    session.add(row)
+    session.flush()
+    return key, row
+
+
+def revoke_key(session: Session, key_id: str, when: datetime | None = None) -> bool:
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = when or utcnow()
+    return True
+
+
+def lookup(session: Session, key: str) -> Principal | None:
+    if not key or not key.startswith("dw_") or len(key) > 200:
+        return None
+    parts = key.split("_", 2)
+    if len(parts) != 3:
+        return None
+    digest = hash_key(key)
+    row = session.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).all()
+    for r in row:
+        if hmac.compare_digest(r.key_hash, digest) and r.revoked_at is None:
+            return Principal(key_id=r.id, scope=r.scope, label=r.label)
+    return None
+
+
+def key_from_request(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header:
+        kind, _, value = header.partition(" ")
+        if kind.lower() != "bearer" or not value.strip():
+            raise Problem(401, "the Authorization header must be 'Bearer <api key>'",
+                          headers={"WWW-Authenticate": "Bearer"})
+        return value.strip()
+    return request.cookies.get(COOKIE_NAME)
+
+
+def authenticate(session: Session, request: Request) -> Principal:
+    key = key_from_request(request)
+    if not key:
+        raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>' "
+                      "(create one with `dialwise keys create --scope admin`)",
+                      headers={"WWW-Authenticate": "Bearer"})
+    principal = lookup(session, key)
+    if principal is None:
+        raise Problem(401, "this API key is unknown or revoked; create a new one with "
+                      "`dialwise keys create`", headers={"WWW-Authenticate": "Bearer"})
+    return principal

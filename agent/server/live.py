@@ -1,0 +1,100 @@
+"""Live monitor: a websocket that pushes ongoing calls and their new turns as they are written.
+
+It polls the database (not an in-process bus), so it sees calls run by any process.
+Messages (JSON): {"type": "calls", "calls": [...]} whenever the set of live calls changes,
+{"type": "turn", "call_id", "turn": {...}} for each new turn, {"type": "ended", "call_id", "outcome"}.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from agent.server.auth import COOKIE_NAME, lookup
+from agent.server.masking import mask_name, mask_phone
+from agent.store.db import session_scope
+from agent.store.models import Account, Call, Turn
+
+router = APIRouter()
+
+POLL_S = 0.5
+
+
+def _turn(t: Turn) -> dict[str, Any]:
+    return {"id": t.id, "seq": t.seq, "speaker": t.speaker, "text": t.text, "intent": t.intent,
+            "confidence": t.confidence, "entities": t.entities or {}, "start_ms": t.start_ms,
+            "end_ms": t.end_ms, "latency": t.latency or {}, "node": t.node}
+
+
+def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[str, Any]:
+    """Live calls now, new turns since `known` (call id -> last turn id), calls that ended."""
+    with session_scope(url) as s:
+        stmt = (select(Call, Account.name, Account.phone)
+                .join(Account, Account.id == Call.account_id, isouter=True)
+                .where(Call.status == "live").order_by(Call.started_at))
+        if call_filter:
+            stmt = stmt.where(Call.id == call_filter)
+        rows = s.execute(stmt).all()
+        calls = [{"id": c.id, "script_id": c.script_id, "language": c.language, "status": c.status,
+                  "outcome": c.outcome, "started_at": c.started_at.isoformat() if c.started_at else None,
+                  "campaign_id": c.campaign_id, "account": mask_name(name), "phone": mask_phone(phone)}
+                 for c, name, phone in rows]
+        watch = {c["id"] for c in calls} | set(known)
+        turns: list[tuple[str, dict[str, Any]]] = []
+        if watch:
+            floor = min((known.get(cid, 0) for cid in watch), default=0)
+            trows = s.scalars(select(Turn).where(Turn.call_id.in_(watch), Turn.id > floor)
+                              .order_by(Turn.id)).all()
+            for t in trows:
+                if t.id > known.get(t.call_id, 0):
+                    turns.append((t.call_id, _turn(t)))
+        ended = []
+        gone = set(known) - {c["id"] for c in calls}
+        if gone:
+            for c in s.scalars(select(Call).where(Call.id.in_(gone))).all():
+                if c.status != "live":
+                    ended.append({"call_id": c.id, "outcome": c.outcome, "status": c.status})
+    return {"calls": calls, "turns": turns, "ended": ended}
+
+
+@router.websocket("/ws/live")
+async def live(ws: WebSocket) -> None:
+    url = ws.app.state.database_url
+    key = ws.query_params.get("key") or ws.cookies.get(COOKIE_NAME)
+    header = ws.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        key = header[7:].strip()
+
+    def _auth():
+        with session_scope(url) as s:
+            return lookup(s, key or "")
+
+    principal = await run_in_threadpool(_auth)
+    if principal is None or not principal.can("read"):
+        await ws.close(code=4401, reason="an API key with read access is required")
+        return
+    await ws.accept()
+    call_filter = ws.query_params.get("call_id")
+    known: dict[str, int] = {}
+    last_ids: list[str] | None = None
+    try:
+        while True:
+            snap = await run_in_threadpool(snapshot, url, dict(known), call_filter)
+            ids = sorted(c["id"] for c in snap["calls"])
+            if ids != last_ids:
+                await ws.send_json({"type": "calls", "calls": snap["calls"]})
+                last_ids = ids
+            for c in snap["calls"]:
+                known.setdefault(c["id"], 0)
+            for call_id, turn in snap["turns"]:
+                await ws.send_json({"type": "turn", "call_id": call_id, "turn": turn})
+                known[call_id] = max(known.get(call_id, 0), turn["id"])
+            for e in snap["ended"]:
+                await ws.send_json({"type": "ended", **e})
+                known.pop(e["call_id"], None)
+            await asyncio.sleep(POLL_S)
+    except WebSocketDisconnect:
+        return

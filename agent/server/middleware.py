@@ -1,0 +1,108 @@
+"""ASGI middleware: body size limits, content-type checks, and masked access logs."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from agent.server.masking import mask_text
+
+log = logging.getLogger("dialwise.server.access")
+
+MAX_BODY = 1 * 1024 * 1024  # 1 MiB for JSON
+MAX_UPLOAD = 20 * 1024 * 1024  # CSV imports
+# path -> content types accepted (besides application/json)
+_BODY_TYPES = {
+    "/api/accounts/import": ("text/csv", "text/plain", "application/csv"),
+    "/console/session": ("application/x-www-form-urlencoded",),
+}
+_TWILIO_PREFIXES = ("/twilio", "/telephony", "/browser")
+
+
+def _problem(status: int, title: str, detail: str, path: str) -> tuple[dict, bytes]:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
+                       "instance": path}).encode()
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"application/problem+json"),
+                         (b"content-length", str(len(body)).encode())]}
+    return start, body
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class GuardMiddleware:
+    """Refuses oversized bodies (413) and unexpected content types (415) before any handler runs."""
+
+    def __init__(self, app, max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path: str = scope.get("path", "")
+        method: str = scope.get("method", "GET")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        started = time.perf_counter()
+        status_holder = {"code": 0}
+
+        async def send_logged(message):
+            if message["type"] == "http.response.start":
+                status_holder["code"] = message["status"]
+            await send(message)
+
+        async def reply(status: int, title: str, detail: str) -> None:
+            start, body = _problem(status, title, detail, path)
+            await send_logged(start)
+            await send_logged({"type": "http.response.body", "body": body})
+
+        try:
+            telephony = path.startswith(_TWILIO_PREFIXES)
+            limit = self.max_upload if path in _BODY_TYPES and "text/csv" in _BODY_TYPES[path] else self.max_body
+            if method in ("POST", "PUT", "PATCH", "DELETE") and not telephony:
+                length = headers.get("content-length")
+                chunked = "chunked" in headers.get("transfer-encoding", "")
+                if length is not None:
+                    try:
+                        n = int(length)
+                    except ValueError:
+                        return await reply(400, "Bad request", "Content-Length is not a number")
+                    if n > limit:
+                        return await reply(413, "Content too large",
+                                           f"the body is {n} bytes; the limit here is {limit} bytes")
+                has_body = chunked or (length is not None and int(length) > 0)
+                ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+                if has_body:
+                    allowed = ("application/json",) + _BODY_TYPES.get(path, ())
+                    if ctype not in allowed and not ctype.endswith("+json"):
+                        return await reply(415, "Unsupported media type",
+                                           f"send {' or '.join(allowed)}, not {ctype or 'no Content-Type'}")
+                received = {"n": 0}
+
+                async def limited_receive():
+                    message = await receive()
+                    if message["type"] == "http.request":
+                        received["n"] += len(message.get("body", b""))
+                        if received["n"] > limit:
+                            raise _TooLarge()
+                    return message
+
+                try:
+                    return await self.app(scope, limited_receive, send_logged)
+                except _TooLarge:
+                    if status_holder["code"] == 0:
+                        return await reply(413, "Content too large", f"the limit here is {limit} bytes")
+                    return None
+            return await self.app(scope, receive, send_logged)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = path + ("?" + query if query else "")
+            log.info("%s %s %s %.1fms", method, mask_text(target), status_holder["code"], elapsed)
+            metrics = getattr(scope.get("app"), "state", None)
+            m = getattr(metrics, "metrics", None) if metrics is not None else None
+            if m is not None and status_holder["code"]:
+                m.http_requests.labels(code=f"{status_holder['code'] // 100}xx").inc()

@@ -1,0 +1,103 @@
+"""Engine-independent clean-up of Whisper output: guards against hallucinations, simplified Chinese,
+normalised punctuation. Both ASR engines call `finish()` so their output is shaped the same way."""
+from __future__ import annotations
+
+import re
+
+from speech.asr.base import Segment, Transcript
+
+# Whisper's own rule of thumb: a segment is silence when it is both likely "no speech" and poorly scored.
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+VERY_LOW_LOGPROB = -1.6  # drop even without a no-speech flag; real phone speech scores above this here
+
+# Phrases Whisper invents from silence/noise (subtitle credits learnt from video data).
+_JUNK_PATTERNS = [
+    r"谢谢(大家)?(观看|收看|收听)",
+    r"(请)?(不吝)?点赞.{0,6}订阅.{0,12}",
+    r"字幕(由|提供|制作|组|by).{0,20}",
+    r"^字幕$",
+    r"(中文)?字幕.{0,6}(志愿者|提供)",
+    r"明镜与点点栏目",
+    r"优优独播剧场.{0,20}",
+    r"thanks? (you )?for watching[.!]?",
+    r"subtitles? by.{0,40}",
+    r"amara\.org.{0,40}",
+    r"please subscribe.{0,30}",
+    r"like and subscribe.{0,30}",
+]
+_JUNK = re.compile("|".join(f"(?:{p})" for p in _JUNK_PATTERNS), re.IGNORECASE)
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_FULLWIDTH = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；"}
+
+
+def to_simplified(text: str) -> str:
+    import zhconv
+
+    return zhconv.convert(text, "zh-hans")
+
+
+def collapse_loops(text: str) -> str:
+    """Collapse a phrase repeated 4+ times in a row (a decoding loop) to one copy, and runs of one
+    character beyond 4 to 3 (keeps a natural '喂喂喂')."""
+    text = re.sub(r"(.{2,}?)(?:[\s,，、。.]*\1){3,}", r"\1", text)
+    return re.sub(r"(.)\1{4,}", r"\1\1\1", text)
+
+
+def normalize_zh(text: str) -> str:
+    text = to_simplified(text)
+    # spaces between CJK characters carry nothing in Chinese
+    text = re.sub(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])", "", text)
+    # ASCII punctuation next to Chinese text -> full width; a period between CJK -> 。
+    for ascii_p, full in _FULLWIDTH.items():
+        text = re.sub(rf"(?<=[{_CJK}])\s*{re.escape(ascii_p)}\s*", full, text)
+    text = re.sub(rf"(?<=[{_CJK}])\.(?!\d)\s*", "。", text)
+    text = re.sub(r"\s*([，。？！：；、])\s*", r"\1", text)
+    text = re.sub(r"([，。？！：；、])[，。？！：；、]+", r"\1", text)
+    return text.strip(" ，、")
+
+
+def normalize_en(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,.?!;:])", r"\1", text)
+    return text
+
+
+def is_junk(text: str) -> bool:
+    """True when the text is only a known hallucination phrase (plus punctuation)."""
+    stripped = _JUNK.sub("", text)
+    return bool(text.strip()) and not re.sub(r"[\s\W_]+", "", stripped)
+
+
+def keep_segment(seg: Segment) -> bool:
+    if not seg.text.strip():
+        return False
+    if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
+        return False
+    if seg.avg_logprob < VERY_LOW_LOGPROB:
+        return False
+    return not is_junk(seg.text)
+
+
+def finish(segments: list[Segment], language: str, duration_s: float) -> Transcript:
+    """Apply guards and normalisation; join the kept segments into one Transcript."""
+    kept: list[Segment] = []
+    for seg in segments:
+        if not keep_segment(seg):
+            continue
+        text = collapse_loops(seg.text.strip())
+        text = _JUNK.sub("", text).strip()
+        text = normalize_zh(text) if language == "zh" else normalize_en(text)
+        if text:
+            kept.append(Segment(seg.start, seg.end, text, seg.no_speech_prob, seg.avg_logprob))
+    joiner = "" if language == "zh" else " "
+    text = joiner.join(s.text for s in kept)
+    text = normalize_zh(text) if language == "zh" else normalize_en(text)
+    if segments:
+        no_speech = max(s.no_speech_prob for s in segments)
+        logprob = sum(s.avg_logprob for s in segments) / len(segments)
+    else:
+        no_speech, logprob = 1.0, 0.0
+    return Transcript(text=text, language=language, segments=kept, no_speech_prob=no_speech,
+                      avg_logprob=logprob, duration_s=duration_s)

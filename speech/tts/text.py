@@ -1,0 +1,79 @@
+"""Text preparation for speech synthesis: clause splitting, Mandarin numbers and pinyin."""
+from __future__ import annotations
+
+import re
+
+_CLAUSE_SPLIT = re.compile(r"(?<=[，。！？；：])\s*|(?<=[,.!?;:])(?!\d)\s*")
+_DIGITS = re.compile(r"\d[\d,，]*(?:\.\d+)?%?")
+
+
+def split_clauses(text: str, min_chars: int = 6) -> list[str]:
+    """Split at clause punctuation; very short pieces are merged into the next one."""
+    pieces = [p.strip() for p in _CLAUSE_SPLIT.split(text.strip()) if p.strip()]
+    out: list[str] = []
+    buf = ""
+    for piece in pieces:
+        buf = f"{buf} {piece}".strip() if buf and not _is_cjk(piece[0]) else buf + piece
+        if len(buf) >= min_chars:
+            out.append(buf)
+            buf = ""
+    if buf:
+        if out:
+            out[-1] = out[-1] + (" " if not _is_cjk(buf[0]) else "") + buf
+        else:
+            out.append(buf)
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _liang(words: str) -> str:
+    """Colloquial 两 for a leading 二 before a unit (两千, 两百, 两万, 两亿), and a bare 二 of a count."""
+    return re.sub(r"(^|[^十一二三四五六七八九零])二(?=[百千万亿])", r"\g<1>两", words)
+
+
+def zh_numbers_to_words(text: str) -> str:
+    """Arabic numbers in Mandarin text -> Chinese words (2000 -> 两千, 3.5% -> 百分之三点五).
+
+    Digits that look like phone or account numbers (6+ digits without separators, or a leading 0) are read
+    digit by digit.
+    """
+    import cn2an
+
+    def convert(match: re.Match[str]) -> str:
+        token = match.group(0)
+        percent = token.endswith("%")
+        number = token.rstrip("%").replace(",", "").replace("，", "")
+        if not number or number.startswith("."):
+            return token
+        integer = number.split(".")[0]
+        if (len(integer) >= 6 and "," not in token and "." not in number) or (len(integer) > 1 and integer[0] == "0"):
+            return "".join("零一二三四五六七八九"[int(d)] for d in number if d.isdigit())
+        try:
+            words = cn2an.an2cn(number, "low")
+        except (ValueError, KeyError):  # cn2an raises on odd inputs; read digit by digit
+            return "".join("零一二三四五六七八九"[int(d)] for d in number if d.isdigit())
+        words = _liang(words)
+        return f"百分之{words}" if percent else words
+
+    return _DIGITS.sub(convert, text)
+
+
+def zh_to_pinyin(text: str) -> str:
+    """Mandarin text -> pinyin with tone numbers (tone 5 = neutral) for espeak-ng's cmn-latn-pinyin voice."""
+    from pypinyin import Style, lazy_pinyin
+
+    text = zh_numbers_to_words(text)
+    syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [s])
+    out: list[str] = []
+    for syl in syllables:
+        syl = syl.replace("ü", "v")
+        if re.fullmatch(r"[a-zv]+[1-5]", syl):
+            out.append(syl)
+        else:  # punctuation / latin: keep pauses, map CJK punctuation to ASCII
+            punct = syl.translate(str.maketrans("，。！？；：、", ",.!?;:,"))
+            out.append(punct)
+    joined = " ".join(out)
+    return re.sub(r"\s+([,.!?;:])", r"\1", joined).strip()

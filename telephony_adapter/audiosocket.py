@@ -1,0 +1,317 @@
+"""Asterisk AudioSocket: serializer, transport and the asyncio TCP server.
+
+Wire (both directions): type (1 byte) | payload length (2 bytes, big-endian) | payload.
+  0x00 hang-up (no payload)       0x01 UUID (16 bytes, the call)    0x03 DTMF (1 ASCII byte)
+  0x10 audio: signed-linear 16-bit little-endian, 8 kHz mono, 20 ms = 320 bytes
+  0xff error (payload: optional error code)
+There is no clear and no mark on this wire: the agent paces its own output at 20 ms, a barge-in
+simply stops sending, and a mark is "played" when the play-out clock passes it.
+
+Call ids are uuid4 hex strings, so the AudioSocket UUID *is* the call id: str(uuid.UUID(call_id))
+in the dialplan, uuid.UUID(bytes=payload).hex here. See telephony_adapter/README.md for the dialplan.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from telephony_adapter.base import AudioIn, DtmfIn, Hangup, ProtocolError, Start, TransportEvent
+from telephony_adapter.wire import PacedTransport
+
+log = logging.getLogger(__name__)
+
+KIND_HANGUP = 0x00
+KIND_UUID = 0x01
+KIND_DTMF = 0x03
+KIND_AUDIO = 0x10
+KIND_ERROR = 0xFF
+KNOWN_KINDS = {KIND_HANGUP, KIND_UUID, KIND_DTMF, KIND_AUDIO, KIND_ERROR}
+HEADER = struct.Struct(">BH")
+RATE = 8000
+FRAME_BYTES = 320  # 20 ms of slin16 at 8 kHz
+MAX_AUDIO_PAYLOAD = 8000 * 2  # refuse absurd frames (> 1 s)
+DTMF_DIGITS = set("0123456789*#ABCD")
+
+
+def call_uuid(call_id: str) -> str:
+    """The AudioSocket UUID (dialplan form) for a call id."""
+    return str(uuid.UUID(hex=call_id))
+
+
+@dataclass
+class Frame:
+    kind: int
+    payload: bytes = b""
+
+
+class AudioSocketSerializer:
+    """Frames <-> bytes and typed events. Incremental: feed() any chunk of the TCP stream."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    @staticmethod
+    def encode(kind: int, payload: bytes = b"") -> bytes:
+        if len(payload) > 0xFFFF:
+            raise ValueError("AudioSocket payload longer than 65535 bytes")
+        return HEADER.pack(kind, len(payload)) + payload
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        frames = []
+        while len(self._buf) >= HEADER.size:
+            kind, length = HEADER.unpack_from(self._buf)
+            if kind not in KNOWN_KINDS:
+                raise ProtocolError(f"unknown AudioSocket frame type 0x{kind:02x}")
+            if len(self._buf) < HEADER.size + length:
+                break
+            payload = bytes(self._buf[HEADER.size : HEADER.size + length])
+            del self._buf[: HEADER.size + length]
+            frames.append(Frame(kind, payload))
+        return frames
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    @staticmethod
+    def to_event(frame: Frame) -> TransportEvent | None:
+        if frame.kind == KIND_UUID:
+            if len(frame.payload) != 16:
+                raise ProtocolError(f"UUID frame must carry 16 bytes, got {len(frame.payload)}")
+            return Start(call_id=uuid.UUID(bytes=frame.payload).hex, params={"uuid": str(uuid.UUID(bytes=frame.payload))})
+        if frame.kind == KIND_AUDIO:
+            if len(frame.payload) % 2 or len(frame.payload) > MAX_AUDIO_PAYLOAD:
+                raise ProtocolError(f"audio frame of {len(frame.payload)} bytes is not whole 16-bit samples (<= 1 s)")
+            return AudioIn(pcm=np.frombuffer(frame.payload, dtype="<i2").astype(np.int16), sample_rate=RATE)
+        if frame.kind == KIND_DTMF:
+            digit = frame.payload[:1].decode("ascii", "replace")
+            if digit not in DTMF_DIGITS:
+                raise ProtocolError(f"DTMF frame with invalid digit {frame.payload!r}")
+            return DtmfIn(digit=digit)
+        if frame.kind == KIND_HANGUP:
+            return Hangup(reason="hangup")
+        if frame.kind == KIND_ERROR:
+            code = frame.payload.hex() if frame.payload else "none"
+            return Hangup(reason="error", error=f"Asterisk sent an AudioSocket error frame (code {code})")
+        return None
+
+
+class AudioSocketTransport(PacedTransport):
+    """One AudioSocket connection (one channel)."""
+
+    inbound_rate = RATE
+    wire_rate = RATE
+    bytes_per_sample = 2
+    local_marks = True
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, lead_s: float = 0.06) -> None:
+        super().__init__(lead_s=lead_s)
+        self.reader = reader
+        self.writer = writer
+        self.serializer = AudioSocketSerializer()
+        self.call_id: str | None = None
+        self._started = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._wrote_hangup = False
+
+    def open(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._read_loop(), name="audiosocket-reader")
+
+    async def wait_start(self, timeout: float = 5.0) -> Start | None:
+        self.open()
+        try:
+            await asyncio.wait_for(self._started.wait(), timeout)
+        except asyncio.TimeoutError:
+            self._end("error", f"no UUID frame within {timeout:.0f} s")
+            await self._fail("no UUID frame")
+            return None
+        return Start(call_id=self.call_id, params={"uuid": call_uuid(self.call_id)}) if self.call_id else None
+
+    async def _read_loop(self) -> None:
+        try:
+            while self._ended is None:
+                data = await self.reader.read(4096)
+                if not data:
+                    self._end("hangup", "socket closed by Asterisk")
+                    break
+                for frame in self.serializer.feed(data):
+                    self._on_frame(frame)
+                    if self._ended is not None:
+                        break
+        except ProtocolError as exc:
+            log.warning("audiosocket %s: %s", self.call_id, exc)
+            self._end("error", str(exc))
+            await self._fail(str(exc))
+        except (ConnectionError, OSError) as exc:
+            self._end("hangup", f"socket failed: {exc}")
+        finally:
+            self._started.set()
+
+    def _on_frame(self, frame: Frame) -> None:
+        event = self.serializer.to_event(frame)
+        if isinstance(event, Start):
+            if self.call_id is None:
+                self.call_id = event.call_id
+                self._emit(event)
+                self._started.set()
+            return  # a repeated UUID changes nothing
+        if self.call_id is None:
+            if isinstance(event, Hangup):
+                self._end(event.reason, event.error)
+                return
+            raise ProtocolError("AudioSocket stream must start with a UUID frame (0x01)")
+        if isinstance(event, Hangup):
+            self._end(event.reason, event.error)
+        elif event is not None:
+            self._emit(event)
+
+    async def _fail(self, message: str) -> None:
+        """Tell Asterisk about our error (0xff), then close."""
+        await self._pacer.close()
+        try:
+            self.writer.write(AudioSocketSerializer.encode(KIND_ERROR, b"\x01"))
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        await self._close_socket()
+
+    async def _write_frame(self, frame: bytes) -> None:
+        try:
+            self.writer.write(AudioSocketSerializer.encode(KIND_AUDIO, frame))
+            await self.writer.drain()
+        except (ConnectionError, OSError) as exc:
+            self._end("hangup", f"socket failed: {exc}")
+
+    async def _close_wire(self, reason: str) -> None:
+        if not self._wrote_hangup and not self.writer.is_closing():
+            self._wrote_hangup = True
+            try:  # 0x00: Asterisk leaves AudioSocket() and continues in the dialplan
+                self.writer.write(AudioSocketSerializer.encode(KIND_HANGUP))
+                await self.writer.drain()
+            except (ConnectionError, OSError):
+                pass
+        await self._close_socket()
+
+    async def _close_socket(self) -> None:
+        if not self.writer.is_closing():
+            self.writer.close()
+        try:
+            await asyncio.wait_for(self.writer.wait_closed(), 2.0)
+        except (Exception, asyncio.TimeoutError):
+            pass
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+
+    async def transfer(self, target: str | None = None) -> bool:
+        """Record the transfer for the dialplan, then leave AudioSocket() with a hang-up frame."""
+        if self.call_id is None or self._ended is not None:
+            return False
+        try:
+            await asyncio.to_thread(record_transfer, self.call_id)
+        except Exception as exc:
+            log.error("audiosocket %s: could not record the transfer: %s", self.call_id, exc)
+            return False
+        self.transferred_to = target or "dialplan"
+        self._pacer.clear(reset_clock=True)
+        self._end("transferred")
+        await self.close("transferred")
+        return True
+
+
+# --------------------------------------------------------------------------------------------
+# the disposition the dialplan reads after AudioSocket() returns
+# --------------------------------------------------------------------------------------------
+def record_transfer(call_id: str, db_url: str | None = None) -> None:
+    from agent.store import session_scope
+    from agent.store.models import Call
+
+    with session_scope(db_url) as s:
+        call = s.get(Call, call_id)
+        if call is not None:
+            call.end_reason = "transferred"
+
+
+def next_action(call_id: str, db_url: str | None = None) -> str:
+    """'transfer' when the agent handed the call to a person, otherwise 'hangup'."""
+    from agent.store import session_scope
+    from agent.store.models import Call
+
+    with session_scope(db_url) as s:
+        call = s.get(Call, call_id)
+        if call is not None and (call.end_reason == "transferred" or call.outcome == "transferred"):
+            return "transfer"
+    return "hangup"
+
+
+def _router() -> Any:
+    from fastapi import APIRouter
+    from fastapi.responses import PlainTextResponse
+
+    r = APIRouter(tags=["audiosocket"])
+
+    @r.get("/audiosocket/next/{call_uuid}", response_class=PlainTextResponse, include_in_schema=False)
+    def audiosocket_next(call_uuid: str) -> str:
+        """For the dialplan: ${CURL(http://host:8000/audiosocket/next/${DIALWISE_CALL_UUID})}."""
+        try:
+            call_id = uuid.UUID(call_uuid).hex
+        except ValueError:
+            return "hangup"
+        return next_action(call_id)
+
+    return r
+
+
+router = _router()
+
+
+# --------------------------------------------------------------------------------------------
+# the TCP server
+# --------------------------------------------------------------------------------------------
+CallRunner = Callable[[str, Any], Awaitable[Any]]
+
+
+def _default_runner() -> CallRunner:
+    from agent.calls import run_call
+
+    return run_call
+
+
+async def handle_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, runner: CallRunner | None = None
+) -> None:
+    """One Asterisk channel: wait for the UUID, run the call, close cleanly whatever happens."""
+    transport = AudioSocketTransport(reader, writer)
+    try:
+        start = await transport.wait_start()
+        if start is None or transport.ended:
+            return
+        await (runner or _default_runner())(start.call_id, transport)
+    except Exception as exc:
+        from agent.errors import UserError
+
+        if isinstance(exc, UserError):
+            log.warning("audiosocket call refused: %s", exc)
+        else:
+            log.exception("audiosocket call %s failed", transport.call_id)
+        transport._end("error", str(exc))
+        await transport._fail(str(exc))
+    finally:
+        await transport.close("call ended")
+
+
+async def serve(host: str, port: int, runner: CallRunner | None = None) -> asyncio.base_events.Server:
+    """Start the AudioSocket server (returns the asyncio Server; caller decides how long it lives)."""
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handle_connection(reader, writer, runner)
+
+    return await asyncio.start_server(on_connect, host, port)

@@ -1,0 +1,57 @@
+"""TTS: espeak-ng in both languages, Mandarin text preparation, streaming by clause."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speech.tts import create_tts
+from speech.tts.text import split_clauses, zh_numbers_to_words, zh_to_pinyin
+
+
+def test_mandarin_numbers_become_words():
+    assert zh_numbers_to_words("欠款2000元") == "欠款两千元"
+    assert zh_numbers_to_words("利率3.5%") == "利率百分之三点五"
+    assert zh_numbers_to_words("12元") == "十二元"
+    assert zh_numbers_to_words("20000元") == "两万元"
+    assert zh_numbers_to_words("电话13812345678") == "电话一三八一二三四五六七八"
+
+
+def test_pinyin_with_tone_numbers_and_pauses():
+    assert zh_to_pinyin("您好，王芳。") == "nin2 hao3, wang2 fang1."
+    assert zh_to_pinyin("两千元") == "liang3 qian1 yuan2"
+    assert zh_to_pinyin("2000元") == "liang3 qian1 yuan2"
+
+
+def test_split_clauses_keeps_numbers_whole():
+    assert split_clauses("Hi Emily, this is Acme. You owe $2,000.50 today.") == [
+        "Hi Emily,", "this is Acme.", "You owe $2,000.50 today."]
+    assert split_clauses("王芳女士您好，我是诚信金融的客服，您的账单已逾期。") == [
+        "王芳女士您好，", "我是诚信金融的客服，", "您的账单已逾期。"]
+
+
+@pytest.mark.parametrize("lang, text", [("zh", "您好，您本月应还两千元。"), ("en", "Hello, you owe two thousand dollars.")])
+def test_espeak_synthesizes_audible_pcm(lang, text):
+    tts = create_tts(lang, engine="espeak")
+    speech = tts.synthesize(text, lang)
+    assert speech.pcm.dtype == np.int16 and speech.sample_rate == 22050
+    assert 1.0 < speech.duration_s < 10.0
+    assert np.abs(speech.pcm).max() > 3000
+    chunks = list(tts.stream(text, lang))
+    assert len(chunks) == 2
+    total = sum(c.duration_s for c in chunks)
+    assert total == pytest.approx(speech.duration_s, rel=0.35)
+
+
+def test_espeak_mandarin_reads_pinyin_not_letters():
+    # spelled-out Latin letters take far longer than the pinyin reading of the same two syllables
+    tts = create_tts("zh", engine="espeak")
+    assert tts.synthesize("你好", "zh").duration_s < 1.5
+
+
+def test_espeak_empty_text_and_unknown_language():
+    from agent.errors import UserError
+
+    tts = create_tts("en", engine="espeak")
+    assert tts.synthesize("  ", "en").duration_s == 0
+    with pytest.raises(UserError, match="no espeak voice"):
+        tts.synthesize("bonjour", "fr")

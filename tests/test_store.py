@@ -1,0 +1,112 @@
+"""Storage: migrations, turn-by-turn writes, the outbox, and claiming attempts without double work."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from agent.call_store import CallStore, TurnRecord
+from agent.dispatcher import claim_due, finish_attempt
+from agent.store import get_engine, init_db, session_scope
+from agent.store.models import Account, Attempt, Call, OptOut, Outcome, OutboxEvent, Turn
+
+pytestmark = pytest.mark.db
+
+
+def _account(s, **kw) -> Account:
+    acc = Account(name=kw.get("name", "王芳"), phone=kw.get("phone", "+8613800138000"), language="zh",
+                  balance=2000.0, currency="CNY", days_past_due=5, id_last4="1234")
+    s.add(acc)
+    s.flush()
+    return acc
+
+
+def test_migrations_create_every_table_and_are_idempotent(db_url):
+    init_db(db_url)  # second run: nothing to do, no error
+    names = set(inspect(get_engine(db_url)).get_table_names())
+    for table in ("accounts", "campaigns", "attempts", "calls", "turns", "outcomes", "opt_outs",
+                  "outbox_events", "webhook_subscriptions", "webhook_deliveries", "api_keys", "alembic_version"):
+        assert table in names
+
+
+def test_turns_are_committed_as_they_happen_and_survive_a_dead_call(db_url):
+    with session_scope(db_url) as s:
+        acc = _account(s)
+        call = Call(account_id=acc.id, script_id="collections_m1_zh_a", language="zh")
+        s.add(call)
+        s.flush()
+        call_id = call.id
+    store = CallStore(call_id, db_url)
+    store.mark_live()
+    store.add_turn(TurnRecord("agent", "您好，请问是王芳吗？", 0, 1800, node="greet"))
+    tid = store.add_turn(TurnRecord("callee", "对，是我", 2100, 2900, intent="confirm_identity",
+                                    confidence=0.97, entities={"amount": None}))
+    store.update_turn(tid, latency={"voice_to_voice_ms": 640.0})
+    # the call process dies here: nothing else is written; what was said is already durable
+    with session_scope(db_url) as s:
+        turns = list(s.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq)))
+        assert [t.speaker for t in turns] == ["agent", "callee"]
+        assert turns[1].latency["voice_to_voice_ms"] == 640.0
+        assert s.get(Call, call_id).status == "live"
+        assert s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.type == "call.started")) == 1
+
+
+def test_finish_writes_outcome_events_and_opt_out_in_one_transaction(db_url):
+    with session_scope(db_url) as s:
+        acc = _account(s, phone="+15551230000")
+        call = Call(account_id=acc.id, script_id="collections_m1_en_a", language="en")
+        s.add(call)
+        s.flush()
+        call_id = call.id
+    CallStore(call_id, db_url).finish("opted_out", {"reason": "stop"}, "completed", None)
+    with session_scope(db_url) as s:
+        assert s.scalar(select(Outcome.kind).where(Outcome.call_id == call_id)) == "opted_out"
+        types = set(s.scalars(select(OutboxEvent.type)))
+        assert {"call.completed", "optout.created"} <= types
+        assert s.scalar(select(OptOut.phone)) == "+15551230000"
+
+
+def test_ptp_outcome_keeps_amount_and_date(db_url):
+    with session_scope(db_url) as s:
+        acc = _account(s)
+        call = Call(account_id=acc.id, script_id="collections_m1_zh_a", language="zh")
+        s.add(call)
+        s.flush()
+        call_id = call.id
+    CallStore(call_id, db_url).finish("ptp", {"amount": 1500, "date": "2026-11-27"}, "completed", "/tmp/x.wav")
+    with session_scope(db_url) as s:
+        row = s.scalar(select(Outcome).where(Outcome.call_id == call_id))
+        assert row.promise_amount == 1500.0 and row.promise_date.isoformat() == "2026-11-27"
+        assert "ptp.created" in set(s.scalars(select(OutboxEvent.type)))
+
+
+def test_two_workers_never_claim_the_same_attempt(db_url):
+    now = datetime.now(timezone.utc)
+    with session_scope(db_url) as s:
+        acc = _account(s)
+        for i in range(40):
+            s.add(Attempt(account_id=acc.id, script_id="collections_m1_zh_a", phone=acc.phone,
+                          not_before=now - timedelta(minutes=i)))
+        s.add(Attempt(account_id=acc.id, script_id="x", phone=acc.phone, not_before=now + timedelta(hours=1)))
+    got: dict[str, list[str]] = {"a": [], "b": []}
+
+    def worker(name: str) -> None:
+        while True:
+            ids = claim_due(3, now=now, worker=name, db_url=db_url)
+            if not ids:
+                return
+            got[name].extend(ids)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = got["a"] + got["b"]
+    assert len(claimed) == 40 and len(set(claimed)) == 40  # all due work, none twice, not the future one
+    finish_attempt(claimed[0], "done", "answered", db_url=db_url)
+    with session_scope(db_url) as s:
+        assert s.get(Attempt, claimed[0]).dialed_at is not None
+        assert s.scalar(select(func.count()).select_from(Attempt).where(Attempt.status == "planned")) == 1

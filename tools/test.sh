@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole suite on SQLite, then the storage-facing tests again on PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://root@127.0.0.1:5432/test}"
+unset DATABASE_URL
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if .venv/bin/python -c "import sqlalchemy as sa,sys; sa.create_engine(sys.argv[1]).connect().close()" "$PG_URL" 2>/dev/null; then
+  echo "==> storage tests on PostgreSQL"
+  DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q -p no:cacheprovider -m db
+elif [ -n "${CI:-}" ]; then
+  echo "PostgreSQL is not reachable at $PG_URL, and CI must test on it" >&2
+  exit 1
+else
+  echo "==> PostgreSQL not reachable at $PG_URL: storage tests ran on SQLite only"
+fi
