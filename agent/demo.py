@@ -72,18 +72,11 @@ def seed_portfolio(n: int, seed: int, db_url: str | None = None) -> list[str]:
     ids = []
     with session_scope(db_url) as s:
         for item in sample_portfolio(n=n, seed=seed):
-            acc = item.account if hasattr(item, "account") else item
-            data = acc if isinstance(acc, dict) else acc.__dict__
+            data = item.account_fields()
             ext = data["external_id"]
             row = s.scalars(select(Account).where(Account.external_id == ext)).first() or Account(external_id=ext)
-            for key in ("name", "phone", "timezone", "jurisdiction", "language", "purpose", "product", "bucket",
-                        "balance", "currency", "due_date", "days_past_due", "id_last4", "credit_limit"):
-                if key in data:
-                    setattr(row, key, data[key])
-            row.consent_marketing = bool(data.get("consent_marketing", True))
-            custom = dict(data.get("custom") or {})
-            custom["persona"] = data.get("persona") or custom.get("persona")
-            row.custom = custom
+            for key, value in data.items():
+                setattr(row, key, value)
             s.add(row)
             s.flush()
             ids.append(row.id)
@@ -171,7 +164,8 @@ def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total
 
         # `at` stands for the campaign day's calling slot (10:30 callee-local): every attempt is due.
         return asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency,
-                                        at=at + timedelta(seconds=1), today=today, on_done=on_done))
+                                        at=at + timedelta(seconds=1), simulated_clock=True, today=today,
+                                        on_done=on_done))
 
 
 def summarize(reports, settings, url: str) -> dict[str, Any]:
@@ -260,7 +254,8 @@ def bench_call(
         from agent.runner import run_attempts
 
         reps = asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=1,
-                                        at=datetime.now(timezone.utc) + timedelta(days=2), today=today, db_url=url))
+                                        at=datetime.now(timezone.utc) + timedelta(days=8), simulated_clock=True,
+                                        today=today, db_url=url))
         for rep in reps:
             if rep.result is None:
                 continue

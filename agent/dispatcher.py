@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 
 from agent.store import session_scope
-from agent.store.models import Attempt
+from agent.store.models import Attempt, Campaign
 
 
 def worker_id() -> str:
@@ -26,7 +26,10 @@ def claim_due(limit: int, *, now: datetime | None = None, campaign_id: str | Non
     now = now or datetime.now(timezone.utc)
     worker = worker or worker_id()
     with session_scope(db_url) as s:
+        # a paused (or finished) campaign's attempts wait; attempts outside any campaign always run
+        running = select(Campaign.id).where(Campaign.status == "running")
         query = (select(Attempt.id).where(Attempt.status == "planned", Attempt.not_before <= now)
+                 .where(Attempt.campaign_id.is_(None) | Attempt.campaign_id.in_(running))
                  .order_by(Attempt.not_before, Attempt.id).limit(limit))
         if campaign_id:
             query = query.where(Attempt.campaign_id == campaign_id)

@@ -41,6 +41,14 @@ class StereoRecorder:
         self._agent_cursor = end
         return int(start * 1000 / self.rate)
 
+    def callee_audio(self, start_ms: int, end_ms: int | None = None) -> np.ndarray:
+        """The callee's audio between two call-clock times, as int16."""
+        left = np.concatenate(self._left) if self._left else np.zeros(0, dtype=np.int16)
+        self._left = [left]
+        a = max(0, start_ms * self.rate // 1000)
+        b = len(left) if end_ms is None else end_ms * self.rate // 1000
+        return left[a:b]
+
     def cut_agent(self) -> None:
         """Barge-in: the agent audio queued beyond now was never played."""
         now = self._left_len

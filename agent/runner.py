@@ -42,11 +42,15 @@ async def simulate_dial(call_id: str, persona: dict[str, Any], *, deps: CallDeps
                         today: date | None, seed: int, db_url: str | None) -> tuple[CallResult, list, list]:
     """Place one call over the loopback line to a simulated customer; returns (result, log, latencies)."""
     from telephony_adapter.loopback import LoopbackLine
-    from telephony_adapter.sim.customer import SimulatedCustomer
-    from telephony_adapter.sim.persona import Persona
+    from telephony_adapter.sim import SimulatedCustomer, persona_from_dict
+
+    asr = deps.asr
+
+    def hear(audio16k, lang: str) -> str:  # the customer's ears: the same Whisper, its own thread
+        return asr.transcribe(audio16k, language=lang).text
 
     async with LoopbackLine(call_id=call_id) as line:
-        customer = SimulatedCustomer(line.customer, Persona.from_dict(persona), asr=deps.asr, seed=seed)
+        customer = SimulatedCustomer(persona_from_dict(persona), line.customer, transcriber=hear)
         cust_task = asyncio.create_task(customer.run())
         try:
             result = await run_call(call_id, line.agent, deps=deps, config=config, today=today, db_url=db_url)
@@ -55,8 +59,33 @@ async def simulate_dial(call_id: str, persona: dict[str, Any], *, deps: CallDeps
                 await asyncio.wait_for(cust_task, timeout=5)
             except (asyncio.TimeoutError, Exception):  # the customer is a test fixture; the call is done
                 cust_task.cancel()
-        latencies = [s.latency_ms for s in line.customer.latency_samples if s.latency_ms is not None]
-        return result, list(getattr(customer, "log", [])), latencies
+        latencies = [s.latency_ms for s in line.customer.latency if s.latency_ms is not None]
+        clog = [e.__dict__ for e in customer.log]
+        return result, clog, latencies
+
+
+def db_gate(at: datetime | None, db_url: str | None = None):
+    """The compliance gate asked again right before each dial, on the database's current history.
+
+    `at`: the dial instant; None on a simulated campaign clock, where each dial happens at its slot."""
+    from agent.campaign.compliance import record_block
+    from agent.campaign.compliance.types import Verdict
+    from agent.campaign_link import gate_allows
+
+    async def gate(attempt_id: str) -> tuple[bool, str | None]:
+        def check() -> tuple[bool, str | None]:
+            with session_scope(db_url) as s:
+                attempt = s.get(Attempt, attempt_id)
+                acc = s.get(Account, attempt.account_id)
+                when = at or attempt.not_before.replace(tzinfo=attempt.not_before.tzinfo or timezone.utc)
+                allowed, rule, reason = gate_allows(acc, when, s, attempt.campaign_id)
+                if not allowed:
+                    record_block(s, Verdict(False, rule, reason), account_id=acc.id, attempt_id=attempt_id)
+                return allowed, rule
+
+        return await asyncio.to_thread(check)
+
+    return gate
 
 
 async def run_attempts(
@@ -65,6 +94,7 @@ async def run_attempts(
     deps: CallDeps,
     concurrency: int = 4,
     at: datetime | None = None,
+    simulated_clock: bool = False,
     today: date | None = None,
     config: CallConfig | None = None,
     db_url: str | None = None,
@@ -73,6 +103,7 @@ async def run_attempts(
 ) -> list[AttemptReport]:
     """Claim and run every due attempt of a campaign, `concurrency` calls at a time."""
     at = at or datetime.now(timezone.utc)
+    gate = gate or db_gate(None if simulated_clock else at, db_url)
     reports: list[AttemptReport] = []
     sem = asyncio.Semaphore(concurrency)
 
@@ -102,9 +133,10 @@ async def _run_attempt(attempt_id: str, n: int, *, deps: CallDeps, config: CallC
         attempt = s.get(Attempt, attempt_id)
         account = s.get(Account, attempt.account_id)
         persona = dict((account.custom or {}).get("persona") or {"behaviour": "pays"})
-        persona.setdefault("language", account.language)
+        persona.setdefault("lang", account.language)
         persona.setdefault("name", account.name)
         persona.setdefault("id_last4", account.id_last4)
+        persona.setdefault("purpose", account.purpose)
         rep = AttemptReport(attempt_id, account.id, attempt.script_id, account.language, "failed")
         campaign_id = attempt.campaign_id
     if gate is not None:  # asked again right before dialling: history may have changed since planning

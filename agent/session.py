@@ -42,6 +42,9 @@ class CallConfig:
     max_call_s: float = 300.0
     eos_silence_ms: int = 400
     barge_in: bool = True
+    amd: bool = True  # answering-machine detection in the first seconds of the call
+    amd_window_s: float = 20.0
+    voicemail_policy: str = "leave"  # leave | hangup
 
 
 @dataclass
@@ -112,7 +115,11 @@ class CallSession:
         self.recording_path = recording_path
         self.script = load_script(script_id)
         self.policy = Policy(self.script, account, self.today)
-        self.asr_prompt: str | None = getattr(self.script, "asr_prompt", None)
+        # domain prompt: the script's vocabulary plus the callee's name, so names and amounts come out right
+        script_prompt = getattr(self.script, "asr_prompt", None)
+        if isinstance(script_prompt, dict):
+            script_prompt = script_prompt.get(self.lang)
+        self.asr_prompt: str | None = " ".join(p for p in (script_prompt, account.name) if p) or None
 
         self.endpointer = Endpointer(create_vad(), eos_silence_ms=self.config.eos_silence_ms)
         self._resampler: Any = None
@@ -131,6 +138,7 @@ class CallSession:
         self._frames: deque[tuple[int, float]] = deque(maxlen=4000)  # (stream ms, monotonic)
         self._speculative: tuple[int, int, asyncio.Task[Any]] | None = None
         self._in_speech = False
+        self._speech_start_ms = 0
         self._onset_wall: float | None = None
         self._last_activity = time.monotonic()
         self._silences = 0
@@ -142,6 +150,13 @@ class CallSession:
         self._pending_turn: asyncio.Future[int] | None = None
         self._first_audio_wall: float | None = None
         self.result = CallResult(call_id, "hung_up", {}, "completed", 0)
+        self.amd: Any = None
+        if self.config.amd and getattr(self.script, "kind", "conversation") == "conversation":
+            from telephony_adapter.amd import AnsweringMachineDetector
+
+            self.amd = AnsweringMachineDetector()
+        self._machine = False
+        self._outcome_override: str | None = None
         self._started_wall = time.monotonic()
 
     # ------------------------------------------------------------------ public
@@ -204,6 +219,10 @@ class CallSession:
         pcm = event.pcm
         if pcm.dtype != np.int16 or pcm.ndim != 1:
             raise ProtocolError(f"audio frame must be mono int16, got {pcm.dtype} {pcm.shape}")
+        if self._amd_listening(now):
+            self.amd.feed(pcm, event.sample_rate)
+            if self.amd.verdict == "machine" and not self._machine:
+                await self._on_machine()
         if event.sample_rate != REC_RATE:
             if self._resampler is None:
                 self._resampler = self._resampler_cls(event.sample_rate, REC_RATE)
@@ -216,9 +235,11 @@ class CallSession:
     async def _on_endpoint(self, kind: str, ev: Any, now: float) -> None:
         if kind == "SpeechStarted":
             self._in_speech = True
+            self._speech_start_ms = max(0, getattr(ev, "at_ms", self.recorder.now_ms) - 200)
             self._last_activity = now
             self._onset_wall = self._wall_at(getattr(ev, "at_ms", self.recorder.now_ms))
-            if self.config.barge_in and not self._all_played.is_set():
+            # the closing line of an ended conversation plays out; anything else yields to the callee
+            if self.config.barge_in and not self._all_played.is_set() and not self.policy.ended:
                 await self._barge_in(now)
         elif kind == "SpeechPaused":
             self._start_speculative(ev)
@@ -228,6 +249,58 @@ class CallSession:
             self._in_speech = False
             self._last_activity = now
             await self._jobs.put(_Utterance(ev.audio, ev.start_ms, ev.end_ms, self._wall_at(ev.end_ms)))
+
+    # ------------------------------------------------------------------ answering machines
+    def _amd_listening(self, now: float) -> bool:
+        return self.amd is not None and not self._machine and now - self._started_wall < self.config.amd_window_s
+
+    async def _on_machine(self) -> None:
+        """A machine answered: stop talking, wait for the beep (or the end of the greeting), then
+        leave the limited-content voicemail message, or hang up, as the campaign says."""
+        self._machine = True
+        log.info("call %s: answering machine (%s)", self.call_id, self.amd.reason)
+        if not self._all_played.is_set():
+            await self._barge_in(time.monotonic())
+        if self._speaker and not self._speaker.done():
+            self._speaker.cancel()
+        self._speaker = asyncio.create_task(self._leave_voicemail(), name="voicemail")
+
+    async def _leave_voicemail(self) -> None:
+        try:
+            deadline = time.monotonic() + 15.0
+            quiet_since = None
+            while time.monotonic() < deadline:  # the beep, or 1 s of quiet after the greeting
+                if self.amd.beep_at_ms is not None and self.amd.now_ms - self.amd.beep_at_ms > 300:
+                    break
+                quiet_since = None if self._in_speech else (quiet_since or time.monotonic())
+                if quiet_since and time.monotonic() - quiet_since > 1.0 and self.amd.beep_at_ms is None:
+                    break
+                await asyncio.sleep(0.05)
+            self._outcome_override = "voicemail"
+            if self.config.voicemail_policy == "leave" and self._voicemail_script():
+                from dialogs.policy import Policy
+
+                policy = Policy(self._voicemail_script(), self.account, self.today)
+                decision = policy.start()
+                await self._play_lines(decision.node, decision.lines)
+                await self._all_played.wait()
+            self._end("voicemail")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("call %s: voicemail failed", self.call_id)
+            self._error = f"{type(exc).__name__}: {exc}"
+            self._end("error")
+
+    def _voicemail_script(self):
+        from dialogs.library import load_script, script_for
+
+        if getattr(self.script, "purpose", None) != "collections":
+            return None  # telesales leaves no message
+        try:
+            return load_script(script_for("collections", "voicemail", self.lang))
+        except Exception:
+            return None
 
     def _wall_at(self, stream_ms: int) -> float:
         """Monotonic time at which the frame covering `stream_ms` arrived."""
@@ -250,11 +323,13 @@ class CallSession:
         if event.error:
             self._error = event.error
         if self._in_speech:  # the callee hung up mid-sentence: keep what they said
-            audio = self.endpointer.flush() if hasattr(self.endpointer, "flush") else None
-            if audio is not None and len(audio):
-                end_ms = self.recorder.now_ms
-                await self._jobs.put(_Utterance(audio, max(0, end_ms - len(audio) * 1000 // REC_RATE),
-                                                end_ms, time.monotonic(), hangup=True))
+            from speech.audio import to_float32
+
+            end_ms = self.recorder.now_ms
+            audio = self.recorder.callee_audio(self._speech_start_ms, end_ms)
+            if len(audio):
+                await self._jobs.put(_Utterance(to_float32(audio), self._speech_start_ms, end_ms,
+                                                time.monotonic(), hangup=True))
         await self._jobs.put(event)
 
     # ------------------------------------------------------------------ barge-in and marks
@@ -323,11 +398,19 @@ class CallSession:
         if not text:
             return  # noise or a cough: no turn, no reply
         self._silences = 0
+        if self._machine:
+            await self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
+            return
+        if self._amd_listening(time.monotonic()) and self.amd.feed_text(text) == "machine":
+            await self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
+            await self._on_machine()
+            return
         u = await self.deps.understand(text, self.lang, self._expect, self.today)
         t_nlu = time.monotonic()
-        if utt.hangup:
+        if utt.hangup or self.policy.ended:  # kept in the transcript; nobody is left to answer
             await self._write_callee(text, u.intent, u.confidence, u.entities, utt.start_ms, utt.end_ms, {})
-            self.policy.step(Heard(u))
+            if not self.policy.ended:
+                self.policy.step(Heard(u))
             return
         decision = self.policy.step(Heard(u))
         t_pol = time.monotonic()
@@ -438,7 +521,7 @@ class CallSession:
             if now - self._started_wall > self.config.max_call_s:
                 self._end("max_duration")
                 return
-            idle = (self._all_played.is_set() and not self._in_speech and self._jobs.empty()
+            idle = (not self._machine and self._all_played.is_set() and not self._in_speech and self._jobs.empty()
                     and (self._speaker is None or self._speaker.done()))
             if idle and now - self._last_activity >= self.config.silence_reprompt_s:
                 self._last_activity = now
@@ -455,12 +538,17 @@ class CallSession:
             self._ended.set()
 
     async def _finish(self) -> None:
+        if not self.policy.ended and self._end_reason in ("hangup", "protocol_error", "error", "max_duration",
+                                                          "voicemail"):
+            self.policy.hangup()
         outcome = self.policy.outcome
         if outcome is None:
             outcome = "no_answer" if self._end_reason == "silence" and self.result.turns <= 1 else "hung_up"
         if self._end_reason == "transferred":
             outcome = "transferred"
-        if self._end_reason not in ("hangup", "error", "protocol_error"):
+        if self._outcome_override:
+            outcome = self._outcome_override
+        if self._end_reason != "hangup":  # the callee is still on the line: hang up cleanly
             try:
                 await self.transport.hangup(self._end_reason)
             except Exception:  # the line may already be gone

@@ -22,7 +22,7 @@ from typing import Any
 from dialogs.expr import ExprError, evaluate, truthy
 from dialogs.render import speak_value
 from dialogs.script import ACCOUNT_FIELDS, PLACEHOLDER, Node, Rule, Script
-from dialogs.types import Account, Action, Decision, Dtmf, Event, Heard, Line, Silence
+from dialogs.types import Account, Action, Decision, Dtmf, Event, Line, Silence
 from nlu.types import Understanding
 
 DEFAULTS: dict[str, Any] = {
@@ -81,7 +81,9 @@ class Policy:
 
     @property
     def slots(self) -> dict[str, Any]:
-        return {k: v for k, v in self._s.slots.items() if v is not None}
+        specs = self.script.slots
+        return {k: v for k, v in self._s.slots.items()
+                if v is not None and (k not in specs or specs[k].report)}
 
     @property
     def path(self) -> list[str]:

@@ -142,6 +142,7 @@ class SlotSpec(_Strict):
     type: str = "text"
     init: str | None = None  # expression evaluated at call start
     debt: bool = False  # speaking this slot reveals the debt
+    report: bool = True  # False: kept out of the call's reported slots (e.g. the ID digits the callee said)
 
 
 class LineSpec(_Strict):
@@ -232,9 +233,18 @@ class _LineLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     mapping = _LocDict()
+    explicit: set[str] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if key_node.value in explicit:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
+                                                        key_node.start_mark)
+            explicit.add(key_node.value)
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value  # YAML 1.1 reads the key `on:` as True; a script key is always a name
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.lines[key] = key_node.start_mark.line + 1
     return mapping
@@ -279,6 +289,9 @@ def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         out = dict(base)
         for key, value in override.items():
+            if value is None and key in base and isinstance(base[key], dict):
+                del out[key]  # `node: null` in an override removes it (e.g. a variant dropping a node)
+                continue
             out[key] = _merge(base.get(key), value) if key in base else copy.deepcopy(value)
         return out
     return copy.deepcopy(override)

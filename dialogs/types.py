@@ -24,6 +24,7 @@ OUTCOMES = (
     "converted",
     "not_interested",
     "completed",      # a reminder delivered and acknowledged (pre-due), nothing else captured
+    "unverified",     # right-party verification failed (wrong ID digits): nothing about the debt was said
 )
 
 ACTION_KINDS = ("send_sms_link", "transfer", "schedule_callback", "record_opt_out", "end_call")

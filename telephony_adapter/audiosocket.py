@@ -56,6 +56,7 @@ class AudioSocketSerializer:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self.error: ProtocolError | None = None  # set once the stream is broken; parsing stops there
 
     @staticmethod
     def encode(kind: int, payload: bytes = b"") -> bytes:
@@ -64,12 +65,19 @@ class AudioSocketSerializer:
         return HEADER.pack(kind, len(payload)) + payload
 
     def feed(self, data: bytes) -> list[Frame]:
+        """Whole frames so far. On a broken header the frames before it are returned and `error`
+        is set; the next feed() raises it."""
+        if self.error is not None:
+            raise self.error
         self._buf += data
         frames = []
         while len(self._buf) >= HEADER.size:
             kind, length = HEADER.unpack_from(self._buf)
             if kind not in KNOWN_KINDS:
-                raise ProtocolError(f"unknown AudioSocket frame type 0x{kind:02x}")
+                self.error = ProtocolError(f"unknown AudioSocket frame type 0x{kind:02x}")
+                if not frames:
+                    raise self.error
+                break
             if len(self._buf) < HEADER.size + length:
                 break
             payload = bytes(self._buf[HEADER.size : HEADER.size + length])
@@ -147,6 +155,8 @@ class AudioSocketTransport(PacedTransport):
                     self._on_frame(frame)
                     if self._ended is not None:
                         break
+                if self.serializer.error is not None and self._ended is None:
+                    raise self.serializer.error
         except ProtocolError as exc:
             log.warning("audiosocket %s: %s", self.call_id, exc)
             self._end("error", str(exc))
@@ -292,7 +302,7 @@ async def handle_connection(
     transport = AudioSocketTransport(reader, writer)
     try:
         start = await transport.wait_start()
-        if start is None or transport.ended:
+        if start is None:  # no UUID: nothing to run (an error frame was sent)
             return
         await (runner or _default_runner())(start.call_id, transport)
     except Exception as exc:
@@ -315,3 +325,43 @@ async def serve(host: str, port: int, runner: CallRunner | None = None) -> async
         await handle_connection(reader, writer, runner)
 
     return await asyncio.start_server(on_connect, host, port)
+
+
+async def pacing_benchmark(seconds: float = 3.0) -> dict[str, Any]:
+    """Send `seconds` of agent audio over a real local AudioSocket connection; measure arrival pacing."""
+    import time
+
+    async def speaker(call_id: str, transport: AudioSocketTransport) -> None:
+        t = np.arange(int(seconds * 16000)) / 16000
+        await transport.send_audio((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16), 16000)
+        await transport.mark("end")
+        while not isinstance(ev := await transport.receive(), Hangup):
+            if getattr(ev, "name", None) == "end":
+                await transport.hangup("completed")
+
+    server = await serve("127.0.0.1", 0, runner=speaker)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(AudioSocketSerializer.encode(KIND_UUID, uuid.uuid4().bytes))
+    await writer.drain()
+    parser, arrivals, t0 = AudioSocketSerializer(), [], time.monotonic()
+    while data := await reader.read(4096):
+        now = time.monotonic()
+        arrivals += [now for f in parser.feed(data) if f.kind == KIND_AUDIO]
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    if not arrivals:
+        return {"frames": 0}
+    first = arrivals[0]
+    ahead = [(i + 1) * 0.02 - (t - first) for i, t in enumerate(arrivals)]
+    gaps = np.diff(arrivals) * 1000 if len(arrivals) > 1 else np.array([20.0])
+    return {
+        "frames": len(arrivals),
+        "audio_s": round(len(arrivals) * 0.02, 3),
+        "wall_s": round(arrivals[-1] - first, 3),
+        "first_frame_ms": round((first - t0) * 1000, 1),
+        "mean_interval_ms": round(float(gaps.mean()), 2),
+        "p95_interval_ms": round(float(np.percentile(gaps, 95)), 2),
+        "max_ahead_ms": round(max(ahead) * 1000, 1),
+    }

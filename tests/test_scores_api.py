@@ -105,3 +105,26 @@ def test_score_many_accepts_plain_arrays(collections_scorer):
 def test_bad_purpose_is_rejected():
     with pytest.raises(ValueError):
         fit_scorer([], [], "marketing")
+
+
+def test_train_cli_saves_a_loadable_scorer(tmp_path, collections_data):
+    import json
+    import subprocess
+    import sys
+
+    from agent.campaign.scores.store import load_scorer
+
+    accounts, history, _ = collections_data
+    acc_f, hist_f = tmp_path / "acc.jsonl", tmp_path / "hist.jsonl"
+    acc_f.write_text("".join(json.dumps(a) + "\n" for a in accounts), encoding="utf-8")
+    hist_f.write_text("".join(json.dumps(h) + "\n" for h in history), encoding="utf-8")
+    out = tmp_path / "model.pkl"
+    run = subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", "scores", "train",
+                          "--accounts", str(acc_f), "--history", str(hist_f), "--out", str(out), "--json"],
+                         capture_output=True, text=True, env={"VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    assert info["mode"] == "model" and info["saved_to"] == str(out)
+    scorer = load_scorer(path=out)
+    assert 0.0 < scorer.score(accounts[0]) < 1.0

@@ -195,13 +195,25 @@ def test_campaign_lifecycle_and_stats(env):
 
 def test_metrics_expose_calls_latency_asr_and_outcomes(env):
     c, url, tmp = env["client"], env["url"], env["tmp"]
-    seed_call(url, tmp, status="live")
+    live = seed_call(url, tmp, status="live")
     seed_call(url, tmp, outcome="ptp")
     text = c.get("/metrics").text
     assert "dialwise_active_calls 1.0" in text
-    assert 'dialwise_turn_latency_seconds_bucket{le="0.8"} 2.0' in text
-    assert "dialwise_asr_seconds_count 2.0" in text
+    # turns count once their call has ended (latency may be filled in after the turn is written)
+    assert 'dialwise_turn_latency_seconds_bucket{le="0.8"} 1.0' in text
+    assert 'dialwise_turn_latency_seconds_bucket{le="0.6"} 0.0' in text
+    assert "dialwise_asr_seconds_count 1.0" in text
     assert 'dialwise_call_outcomes_total{outcome="ptp"} 1.0' in text
+    from datetime import datetime, timezone
+
+    with session_scope(url) as s:
+        call = s.get(Call, live)
+        call.status, call.outcome, call.ended_at = "ended", "refused", datetime.now(timezone.utc)
+    for _ in range(2):  # a second scrape must not count the same calls again
+        text = c.get("/metrics").text
+        assert "dialwise_active_calls 0.0" in text
+        assert "dialwise_asr_seconds_count 2.0" in text
+        assert 'dialwise_turn_latency_seconds_bucket{le="0.8"} 2.0' in text
     assert c.get("/health").json()["status"] == "ok"
 
 
@@ -210,7 +222,7 @@ def test_phone_numbers_and_names_are_masked_in_logs(env, caplog):
     with caplog.at_level(logging.INFO):
         c.get("/api/accounts", params={"q": "+14155550123"}, headers=auth(key))
         logging.getLogger("dialwise.server").info('saw {"name": "Jane Doe", "phone": "+8613812345678"}')
-    text = "\n".join(r.getMessage() for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("dialwise"))
     assert "/api/accounts" in text
     assert "4155550123" not in text and "13812345678" not in text and "Jane Doe" not in text
     assert "23" in text  # the masked form keeps the last digits

@@ -110,3 +110,23 @@ def test_two_workers_never_claim_the_same_attempt(db_url):
     with session_scope(db_url) as s:
         assert s.get(Attempt, claimed[0]).dialed_at is not None
         assert s.scalar(select(func.count()).select_from(Attempt).where(Attempt.status == "planned")) == 1
+
+
+def test_a_paused_campaign_is_not_dialled(db_url):
+    from agent.store.models import Campaign
+
+    now = datetime.now(timezone.utc)
+    with session_scope(db_url) as s:
+        acc = _account(s)
+        paused = Campaign(name="p", status="paused")
+        running = Campaign(name="r", status="running")
+        s.add_all([paused, running])
+        s.flush()
+        s.add(Attempt(campaign_id=paused.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=now))
+        s.add(Attempt(campaign_id=running.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=now))
+        running_id, paused_id = running.id, paused.id
+    claimed = claim_due(10, now=now, db_url=db_url)
+    with session_scope(db_url) as s:
+        assert [s.get(Attempt, i).campaign_id for i in claimed] == [running_id]
+        s.get(Campaign, paused_id).status = "running"  # resume
+    assert len(claim_due(10, now=now, db_url=db_url)) == 1

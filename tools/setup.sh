@@ -37,8 +37,9 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 echo "==> installing dialwise${EXTRAS:+ [$EXTRAS]}"
 if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]"; else $PIP install -q -e .; fi
-# These two declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
+# These declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
 # silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
 $PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"
+if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
 echo "==> checking"
 .venv/bin/dialwise doctor || { echo "setup finished, but doctor reports missing pieces (see above)"; exit 1; }

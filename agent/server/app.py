@@ -27,41 +27,25 @@ from agent.server.problems import Problem, install_handlers
 log = logging.getLogger("dialwise.server")
 
 CONSOLE_DIR = Path(__file__).with_name("console")
-# telephony routers owned by the telephony engineer; included when present
-OPTIONAL_ROUTERS = ("telephony_adapter.twilio_routes", "telephony_adapter.browser")
+# the telephony networks' HTTP and websocket endpoints
+TELEPHONY_ROUTERS = ("telephony_adapter.twilio_routes", "telephony_adapter.browser", "telephony_adapter.audiosocket")
 
 
 def prepare_database(url: str) -> None:
-    """Bring the schema up to date (Alembic); fall back to create_all if migrations are missing."""
-    try:
-        from agent.store import init_db
+    """Bring the schema up to date (Alembic migrations)."""
+    from agent.store import init_db
 
-        init_db(url)
-        return
-    except ImportError:
-        pass
-    from agent.store.db import get_engine
-    from agent.store.models import Base
-
-    Base.metadata.create_all(get_engine(url))
+    init_db(url)
 
 
 class SessionIn(BaseModel):
     key: str = Field(min_length=1, max_length=200)
 
 
-def _include_optional(app: FastAPI) -> list[str]:
-    included = []
-    for name in OPTIONAL_ROUTERS:
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        router = getattr(mod, "router", None)
-        if router is not None:
-            app.include_router(router)
-            included.append(name)
-    return included
+def _include_telephony(app: FastAPI) -> list[str]:
+    for name in TELEPHONY_ROUTERS:
+        app.include_router(importlib.import_module(name).router)
+    return list(TELEPHONY_ROUTERS)
 
 
 def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
@@ -104,7 +88,7 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
               live_router):
         app.include_router(r)
-    app.state.optional_routers = _include_optional(app)
+    app.state.optional_routers = _include_telephony(app)
 
     @app.get("/health", tags=["system"], summary="Liveness and database check")
     def health(db: Session = Depends(get_db)) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.server.auth import COOKIE_NAME, lookup
 from agent.server.masking import mask_name, mask_phone
+from agent.server.webhooks import as_utc
 from agent.store.db import session_scope
 from agent.store.models import Account, Call, Turn
 
@@ -39,7 +40,7 @@ def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[s
             stmt = stmt.where(Call.id == call_filter)
         rows = s.execute(stmt).all()
         calls = [{"id": c.id, "script_id": c.script_id, "language": c.language, "status": c.status,
-                  "outcome": c.outcome, "started_at": c.started_at.isoformat() if c.started_at else None,
+                  "outcome": c.outcome, "started_at": as_utc(c.started_at).isoformat() if c.started_at else None,
                   "campaign_id": c.campaign_id, "account": mask_name(name), "phone": mask_phone(phone)}
                  for c, name, phone in rows]
         watch = {c["id"] for c in calls} | set(known)
@@ -63,7 +64,7 @@ def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[s
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     url = ws.app.state.database_url
-    key = ws.query_params.get("key") or ws.cookies.get(COOKIE_NAME)
+    key = ws.cookies.get(COOKIE_NAME)  # never a query parameter: URLs end up in access logs
     header = ws.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         key = header[7:].strip()

@@ -40,13 +40,12 @@ class MaskingFilter(logging.Filter):
     """A logging filter that masks phones and names in the final message of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            msg = record.getMessage()
-        except Exception:  # a broken format string: leave it to logging
-            return True
-        masked = mask_text(msg)
-        if masked != msg:
-            record.msg, record.args = masked, ()
+        if isinstance(record.msg, str):
+            record.msg = mask_text(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: mask_text(v) if isinstance(v, str) else v for k, v in record.args.items()}
         return True
 
 

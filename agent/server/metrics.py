@@ -2,14 +2,15 @@
 
 Counters of the HTTP layer are per process; call figures come from the shared tables:
 - dialwise_active_calls: calls whose status is live;
-- dialwise_turn_latency_seconds / dialwise_asr_seconds: histograms fed from new turns
-  (a watermark on turns.id, so each turn is observed once per server process);
+- dialwise_turn_latency_seconds / dialwise_asr_seconds: histograms fed from the turns of calls
+  that ended since the last scrape (each call observed once per server process);
 - dialwise_dial_outcomes_total{result} and dialwise_call_outcomes_total{outcome};
 - dialwise_webhook_deliveries{status}.
 """
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -68,23 +69,40 @@ class Metrics:
         self.http_requests = Counter("dialwise_http_requests", "HTTP requests by status class",
                                      ["code"], registry=self.registry)
         self.registry.register(_DbCollector(url))
-        self._watermark = 0
+        # turns are observed once their call has ended (their latency may be filled in after insert);
+        # a watermark on calls.ended_at plus the ids at that exact instant keeps each call counted once
+        self._ended_mark: datetime | None = None
+        self._at_mark: set[str] = set()
         self._lock = threading.Lock()
 
-    def _observe_new_turns(self) -> None:
+    def _observe_ended_calls(self) -> None:
         with self._lock, session_scope(self.url) as s:
-            rows = s.execute(select(Turn.id, Turn.latency).where(Turn.id > self._watermark)
-                             .order_by(Turn.id).limit(100_000)).all()
-            for turn_id, latency in rows:
-                self._watermark = max(self._watermark, turn_id)
-                lat = latency or {}
-                v2v = lat.get("voice_to_voice_ms")
-                if isinstance(v2v, (int, float)) and v2v >= 0:
-                    self.turn_latency.observe(v2v / 1000.0)
-                asr = lat.get("asr_ms")
-                if isinstance(asr, (int, float)) and asr >= 0:
-                    self.asr_time.observe(asr / 1000.0)
+            stmt = select(Call.id, Call.ended_at).where(Call.status == "ended", Call.ended_at.is_not(None))
+            if self._ended_mark is not None:
+                stmt = stmt.where(Call.ended_at >= self._ended_mark)
+            rows = [(cid, at) for cid, at in s.execute(stmt.order_by(Call.ended_at).limit(20_000)).all()
+                    if cid not in self._at_mark]
+            if not rows:
+                return
+            ids = [cid for cid, _ in rows]
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                for (latency,) in s.execute(select(Turn.latency).where(Turn.call_id.in_(chunk))).all():
+                    self._observe(latency or {})
+            last = rows[-1][1]
+            if last != self._ended_mark:
+                self._at_mark = set()
+            self._ended_mark = last
+            self._at_mark |= {cid for cid, at in rows if at == last}
+
+    def _observe(self, lat: dict) -> None:
+        v2v = lat.get("voice_to_voice_ms")
+        if isinstance(v2v, (int, float)) and v2v >= 0:
+            self.turn_latency.observe(v2v / 1000.0)
+        asr = lat.get("asr_ms")
+        if isinstance(asr, (int, float)) and asr >= 0:
+            self.asr_time.observe(asr / 1000.0)
 
     def render(self) -> bytes:
-        self._observe_new_turns()
+        self._observe_ended_calls()
         return generate_latest(self.registry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from urllib.parse import unquote_plus
 
 from agent.server.masking import mask_text
 
@@ -16,7 +17,7 @@ _BODY_TYPES = {
     "/api/accounts/import": ("text/csv", "text/plain", "application/csv"),
     "/console/session": ("application/x-www-form-urlencoded",),
 }
-_TWILIO_PREFIXES = ("/twilio", "/telephony", "/browser")
+_TWILIO_PREFIXES = ("/twilio/", "/softphone")
 
 
 def _problem(status: int, title: str, detail: str, path: str) -> tuple[dict, bytes]:
@@ -62,7 +63,7 @@ class GuardMiddleware:
         try:
             telephony = path.startswith(_TWILIO_PREFIXES)
             limit = self.max_upload if path in _BODY_TYPES and "text/csv" in _BODY_TYPES[path] else self.max_body
-            if method in ("POST", "PUT", "PATCH", "DELETE") and not telephony:
+            if method in ("POST", "PUT", "PATCH", "DELETE"):
                 length = headers.get("content-length")
                 chunked = "chunked" in headers.get("transfer-encoding", "")
                 if length is not None:
@@ -75,7 +76,7 @@ class GuardMiddleware:
                                            f"the body is {n} bytes; the limit here is {limit} bytes")
                 has_body = chunked or (length is not None and int(length) > 0)
                 ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-                if has_body:
+                if has_body and not telephony:  # provider webhooks (Twilio) post forms; they check their own
                     allowed = ("application/json",) + _BODY_TYPES.get(path, ())
                     if ctype not in allowed and not ctype.endswith("+json"):
                         return await reply(415, "Unsupported media type",
@@ -99,7 +100,7 @@ class GuardMiddleware:
             return await self.app(scope, receive, send_logged)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
             target = path + ("?" + query if query else "")
             log.info("%s %s %s %.1fms", method, mask_text(target), status_holder["code"], elapsed)
             metrics = getattr(scope.get("app"), "state", None)

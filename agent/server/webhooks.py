@@ -94,10 +94,15 @@ def event_body(event: OutboxEvent, public_base_url: str = "") -> bytes:
     """The exact bytes sent for an event: the same on every retry."""
     data = dict(event.payload or {})
     call_id = data.get("call_id")
-    if call_id and event.type == "call.completed" and public_base_url and "transcript_url" not in data:
+    if call_id and public_base_url:
         base = public_base_url.rstrip("/")
-        data["transcript_url"] = f"{base}/api/calls/{call_id}"
-        data.setdefault("console_url", f"{base}/console/call.html?id={call_id}")
+        url = data.get("transcript_url")
+        if event.type == "call.completed" and not url:
+            data["transcript_url"] = f"{base}/api/calls/{call_id}"
+        elif isinstance(url, str) and url.startswith("/"):
+            data["transcript_url"] = base + url
+        if event.type == "call.completed":
+            data.setdefault("console_url", f"{base}/console/call.html?id={call_id}")
     created = as_utc(event.created_at)
     doc = {
         "id": event.id,

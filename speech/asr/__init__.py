@@ -13,7 +13,7 @@ from speech.asr.base import Asr, Segment, Transcript
 
 __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES"]
 
-ENGINES = ("faster", "openai")
+ENGINES = ("faster", "faster-cut", "openai")
 _CACHE: dict[tuple[str, str], Asr] = {}
 _LOCK = threading.Lock()
 
@@ -32,10 +32,11 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None) -
     key = (engine, str(path))
     with _LOCK:
         if key not in _CACHE:
-            if engine == "faster":
+            if engine in ("faster", "faster-cut"):
                 from speech.asr.faster import FasterWhisperAsr
 
-                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=settings.asr_threads)
+                context = "cut" if engine == "faster-cut" else "full"
+                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=settings.asr_threads, context=context)
             else:
                 from speech.asr.openai_whisper import OpenAIWhisperAsr
 

@@ -1,6 +1,7 @@
 """Whisper through faster-whisper (CTranslate2, int8 on CPU): the default ASR engine."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -25,20 +26,29 @@ def pick_language(probs: dict[str, float] | list[tuple[str, float]]) -> tuple[st
 class FasterWhisperAsr:
     """Greedy, single-pass Whisper tuned for short phone utterances.
 
-    `chunk_length` (seconds) shortens CTranslate2's encoder window from 30 s; None keeps the model's
-    default. Utterances longer than the window are cut into windows by faster-whisper itself.
+    context="full": faster-whisper's own pipeline; every utterance is padded to the 30 s window.
+    context="cut": the same CTranslate2 model driven directly, with the log-mel padded only to the
+    utterance length rounded up to `pad_s` (+ `tail_s` of silence). CTranslate2's encoder accepts the
+    shorter input (faster-whisper's `chunk_length` does not help: it pads features back to 3000
+    frames). Decoding is bounded by the utterance length and decoding loops are cut.
     """
 
     name = "faster"
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
-                 chunk_length: int | None = None) -> None:
+                 chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
+                 tail_s: float = 1.0, beam_size: int = 1) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
         self.model = WhisperModel(str(self.model_dir), device="cpu", compute_type=compute_type,
                                   cpu_threads=cpu_threads, num_workers=1, local_files_only=True)
         self.chunk_length = chunk_length or 30
+        self.context = context
+        self.pad_s, self.tail_s = pad_s, tail_s
+        self.beam_size = beam_size
+        if context == "cut":
+            self.name = "faster-cut"
         self._lock = threading.Lock()  # CTranslate2 model calls are serialised per model instance
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
@@ -51,6 +61,8 @@ class FasterWhisperAsr:
         duration = len(audio) / ASR_RATE
         if len(audio) < ASR_RATE // 10 or float(np.max(np.abs(audio), initial=0.0)) < 1e-4:
             return Transcript(text="", language=language or "", duration_s=duration, no_speech_prob=1.0)
+        if self.context == "cut" and duration <= 29.0:
+            return self._transcribe_cut(audio, language, prompt, duration)
         if language not in SUPPORTED:
             language, _ = self.detect_language(audio)
         with self._lock:
@@ -73,6 +85,55 @@ class FasterWhisperAsr:
             )
             raw = [Segment(s.start, s.end, s.text, s.no_speech_prob, s.avg_logprob) for s in segments]
         return finish(raw, language, duration)
+
+
+    # ------------------------------------------------------------------------------------------
+    def _encode_cut(self, audio: np.ndarray):
+        import ctranslate2
+
+        seconds = len(audio) / ASR_RATE + self.tail_s
+        n_frames = int(min(3000, max(100, math.ceil(seconds / self.pad_s) * self.pad_s * 100)))
+        padded = np.zeros(n_frames * 160, dtype=np.float32)
+        padded[: len(audio)] = audio[: len(padded)]
+        features = self.model.feature_extractor(padded, padding=0)[:, :n_frames]
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+        return self.model.model.encode(view, to_cpu=False)
+
+    def _transcribe_cut(self, audio: np.ndarray, language: str | None, prompt: str | None,
+                        duration: float) -> Transcript:
+        from faster_whisper.tokenizer import Tokenizer
+
+        with self._lock:
+            encoded = self._encode_cut(audio)
+            if language not in SUPPORTED:
+                probs = self.model.model.detect_language(encoded)[0]
+                language, _ = pick_language([(tok[2:-2], p) for tok, p in probs])
+            tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
+            prefix: list[int] = []
+            if prompt:
+                prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
+            prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+            max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
+            result = self.model.model.generate(
+                encoded, [prefix], beam_size=self.beam_size, max_length=len(prefix) + max_new, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
+            )[0]
+        tokens = trim_repeats([t for t in result.sequences_ids[0] if t < tokenizer.eot])
+        length = len(result.sequences_ids[0])
+        avg_logprob = result.scores[0] * length / (length + 1) if result.scores else 0.0
+        seg = Segment(0.0, duration, tokenizer.decode(tokens), result.no_speech_prob, avg_logprob)
+        return finish([seg], language, duration)
+
+
+def trim_repeats(tokens: list[int], min_len: int = 3) -> list[int]:
+    """Cut a decoding loop: at the first place a run of >= min_len tokens repeats right after itself,
+    keep one copy and drop the rest."""
+    n = len(tokens)
+    for end in range(2 * min_len, n + 1):
+        for size in range(min_len, end // 2 + 1):
+            if tokens[end - size:end] == tokens[end - 2 * size:end - size]:
+                return tokens[:end - size]
+    return tokens
 
 
 def timed_transcribe(asr, audio: np.ndarray, language: str | None = None,

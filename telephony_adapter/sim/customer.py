@@ -45,7 +45,8 @@ from telephony_adapter.sim.persona import (
 
 VOICES_DIR = Path(__file__).resolve().parent / "voices"
 HEAR_RMS = 300.0  # an agent frame louder than this (int16 RMS, about -40 dBFS) is speech
-END_OF_PROMPT_S = 0.65  # this much silence after agent speech ends its prompt
+LISTEN_AHEAD_S = 0.3  # after this much silence start transcribing (dropped if the agent goes on)
+END_OF_PROMPT_S = 0.65  # never answer before this much silence (TTS pauses between clauses reach ~0.45 s)
 MIN_PROMPT_S = 0.2  # shorter bursts are clicks, not prompts
 PREROLL_S = 0.2
 HUMAN_DELAY_S = (0.3, 0.7)
@@ -111,15 +112,31 @@ def synthesize(text: str, lang: str, voice: str | None = None) -> tuple[np.ndarr
         hit = _TTS_CACHE.get(key)
     if hit is not None:
         return hit
-    from speech.tts import create_tts
-
-    speech = create_tts(lang).synthesize(text, lang, voice)
+    speech = _customer_tts(lang).synthesize(text, lang, voice)
     out = (np.asarray(speech.pcm, dtype=np.int16), int(speech.sample_rate))
     with _TTS_LOCK:
         if len(_TTS_CACHE) > 512:
             _TTS_CACHE.clear()
         _TTS_CACHE[key] = out
     return out
+
+
+# The customer prefers a voice of its own where one exists (piper for English: a different
+# speaker from the agent's default, and one Whisper understands well); else the language default.
+CUSTOMER_TTS_ENGINES = {"en": ("piper", None), "zh": (None,)}
+
+
+@lru_cache(maxsize=4)
+def _customer_tts(lang: str):
+    from speech.tts import create_tts
+
+    last: Exception | None = None
+    for engine in CUSTOMER_TTS_ENGINES.get(lang, (None,)):
+        try:
+            return create_tts(lang, engine)
+        except Exception as exc:  # engine not installed here: try the next one
+            last = exc
+    raise last if last else RuntimeError(f"no TTS for {lang}")
 
 
 def beep(rate: int = 16000, hz: float = 1000.0, seconds: float = 0.45) -> np.ndarray:
@@ -138,6 +155,7 @@ class LogEntry:
     intent: str | None = None  # customer: intent of the line said; agent: the Ask it was heard as
     source: str | None = None  # fixture file, "tts", "dtmf"
     duration_s: float = 0.0
+    pause_s: float | None = None  # said: silence between the agent's last word and this answer
 
 
 @dataclass
@@ -203,6 +221,7 @@ class SimulatedCustomer:
         self._speaking = False  # committed to an answer: it is being played
         self._agent_spoke_after_beep = False
         self._beeped = False
+        self._pause: float | None = None
         self._ended_by: str | None = None
         self._end_reason = ""
 
@@ -284,7 +303,7 @@ class SimulatedCustomer:
             return
         self._prompt.append(pcm)
         self._silence_s += dt
-        if self._silence_s >= END_OF_PROMPT_S and (self._respond is None or self._respond.done()):
+        if self._silence_s >= LISTEN_AHEAD_S and (self._respond is None or self._respond.done()):
             if self._prompt_voiced_s >= MIN_PROMPT_S:
                 keep = len(self._prompt) - int((self._silence_s - PREROLL_S) / dt)
                 audio = np.concatenate(self._prompt[: max(1, keep)])
@@ -304,10 +323,13 @@ class SimulatedCustomer:
         try:
             needs_ears = self.persona.behaviour not in (Behaviour.SILENT, Behaviour.VOICEMAIL)
             text = await asyncio.to_thread(self._transcribe, pcm8k) if needs_ears else ""
-            ask = classify_agent_prompt(text, self.persona.lang, self.persona) if needs_ears else Ask.STATEMENT
-            reply = self.mind.answer(ask)
+            heard_as = classify_agent_prompt(text, self.persona.lang, self.persona) if needs_ears else Ask.STATEMENT
+            reply = self.mind.answer(heard_as, prompt_s=len(pcm8k) / WIRE_RATE)
+            ask = self.mind.last_ask or heard_as
             audio = None if reply.silent or reply.dtmf else await self._render(reply)
             delay = self.mind.rng("delay").uniform(*HUMAN_DELAY_S)
+            if not _ends_with_question(text):  # a pause mid-prompt looks the same: be sure it's over
+                delay = max(END_OF_PROMPT_S, delay)
             wait = prompt_end_at + delay - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -317,12 +339,14 @@ class SimulatedCustomer:
         # committed: from here on the answer is given even if the agent talks again
         self._speaking = True
         self._prompt, self._prompt_voiced_s, self._silence_s = [], 0.0, 0.0
-        self._log("agent", "heard", text=text, intent=ask.value,
+        self._log("agent", "heard", text=text, intent=ask.value if ask is heard_as else f"{heard_as.value}->{ask.value}",
                   duration_s=round(len(pcm8k) / WIRE_RATE, 2))
+        self._pause = time.monotonic() - prompt_end_at
         try:
             await self._give(reply, audio)
         finally:
             self._speaking = False
+            self._pause = None
 
     async def _render(self, reply: Reply) -> tuple[np.ndarray, int, str, str]:
         """-> (pcm, rate, text, source)."""
@@ -364,7 +388,7 @@ class SimulatedCustomer:
             del uid
             return
         self._log("customer", "said", text=text, intent=reply.intent, source=source,
-                  duration_s=round(duration, 2))
+                  duration_s=round(duration, 2), pause_s=self._pause and round(self._pause, 3))
         await self.end.say(pcm, rate, label=reply.intent)
         if reply.hang_up_after and not self.end.ended:
             await asyncio.sleep(0.8)
@@ -397,6 +421,11 @@ class SimulatedCustomer:
                 self._ended_by, self._end_reason = "customer", "voicemail ended"
                 self._log("customer", "hangup", text="voicemail")
                 await self.end.hangup()
+
+
+def _ends_with_question(text: str) -> bool:
+    t = text.strip().rstrip("。.!！ ")
+    return t.endswith(("?", "？", "吗", "呢", "吧"))
 
 
 _FALLBACK = {

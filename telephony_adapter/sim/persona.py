@@ -31,6 +31,21 @@ class Behaviour(str, Enum):
     HANGS_UP = "hangs_up"  # hangs up in the middle of a sentence
     ALREADY_PAID = "already_paid"
 
+    @classmethod
+    def _missing_(cls, value: object) -> Behaviour | None:
+        key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+        return cls._value2member_map_.get(key) or _ALIASES.get(key)  # type: ignore[return-value]
+
+
+_ALIASES = {
+    "pay": Behaviour.PAYS, "pays_in_full": Behaviour.PAYS, "promise_to_pay": Behaviour.PAYS,
+    "promise_date": Behaviour.PROMISES_DATE, "promises_a_date": Behaviour.PROMISES_DATE,
+    "installments": Behaviour.PARTIAL, "instalments": Behaviour.PARTIAL, "partial_payment": Behaviour.PARTIAL,
+    "dispute": Behaviour.DISPUTES, "third": Behaviour.THIRD_PARTY, "human": Behaviour.ASKS_HUMAN,
+    "asks_for_human": Behaviour.ASKS_HUMAN, "request_human": Behaviour.ASKS_HUMAN, "refuse": Behaviour.REFUSES,
+    "not_interested": Behaviour.REFUSES, "cannot_pay": Behaviour.REFUSES, "hangup": Behaviour.HANGS_UP,
+    "hangs_up_mid_call": Behaviour.HANGS_UP, "paid": Behaviour.ALREADY_PAID, "silence": Behaviour.SILENT,
+}
 
 COLLECTIONS_BEHAVIOURS = (
     Behaviour.PAYS, Behaviour.PROMISES_DATE, Behaviour.PARTIAL, Behaviour.DISPUTES,
@@ -54,6 +69,10 @@ class Ask(str, Enum):
     OFFER = "offer"  # telesales pitch
     TRANSFER = "transfer"  # "let me transfer you"
     CLOSING = "closing"  # "thank you, goodbye"
+    PRESENCE = "presence"  # "are you still there?"
+    REPEAT = "repeat"  # "sorry, I didn't catch that"
+    LINK = "link"  # "shall I text you the payment link?"
+    PROPOSAL = "proposal"  # a plan: "3 monthly payments of 150, would that work for you?"
     STATEMENT = "statement"  # said something, no recognisable question
     UNCLEAR = "unclear"  # heard nothing usable
 
@@ -105,15 +124,22 @@ class Reply:
 _KW: dict[str, dict[Ask, tuple[str, ...]]] = {
     "en": {
         Ask.CLOSING: ("goodbye", "good bye", "bye", "have a nice day", "have a good day",
-                      "have a great day", "thank you for your time", "thanks for your time"),
+                      "have a great day", "thank you for your time", "thanks for your time", "thanks for taking"),
+        Ask.PRESENCE: ("still there", "can you hear me", "are you there", "hello?"),
+        Ask.REPEAT: ("didn't catch", "did not catch", "say that again", "could you repeat", "can you repeat",
+                     "didn't hear", "didn't get that"),
+        Ask.LINK: ("text you", "send you", "payment link", "the link"),
+        Ask.PROPOSAL: ("would that work", "does that work",
+                       "would that be okay", "is that okay", "and the remaining", "split it", "monthly payments"),
         Ask.TRANSFER: ("transfer you", "transferring", "connect you", "connecting you", "please hold",
                        "a colleague", "specialist will", "put you through"),
         Ask.ID_LAST4: ("last four", "last 4", "four digits", "4 digits", "id number", "date of birth",
-                       "verify your identity", "social security"),
+                       "verify your identity", "social security", "your id", "of your id"),
         Ask.CONFIRM: ("to confirm", "is that right", "is that correct", "correct?", "right?",
-                      "confirm that", "just to be sure", "let me repeat", "so you will", "so you'll"),
+                      "confirm that", "just to be sure", "let me repeat", "so you will", "so you'll", "so that's",
+                      "so that is"),
         Ask.IDENTITY: ("speaking with", "speak with", "speak to", "talking to", "is this", "am i speaking",
-                       "are you"),
+                       "do you know"),
         Ask.HOW_MUCH: ("how much can you", "how much could you", "what amount", "how much are you able",
                        "how much would you", "part of it", "partial", "a portion"),
         Ask.WHEN_PAY: ("when can you", "when could you", "when will you", "what date", "which day",
@@ -123,20 +149,24 @@ _KW: dict[str, dict[Ask, tuple[str, ...]]] = {
                     "would you like", "apply", "rate", "loan"),
     },
     "zh": {
-        Ask.CLOSING: ("再见", "拜拜", "祝您生活愉快", "祝你生活愉快", "祝您愉快", "感谢您的配合", "打扰了"),
+        Ask.CLOSING: ("再见", "拜拜", "祝您生活愉快", "祝你生活愉快", "祝您愉快", "感谢您的配合", "感谢您的接听", "打扰了"),
+        Ask.PRESENCE: ("还在吗", "在吗", "还在听", "在听吗", "听得到吗", "听得见吗", "能听到吗", "喂?"),
+        Ask.REPEAT: ("没听清", "没有听清", "再说一遍", "再说一次", "重复一下"),
+        Ask.LINK: ("链接", "发给您吗"),
+        Ask.PROPOSAL: ("这样可以吗", "可以吗", "行吗", "好吗", "分成", "每月还"),
         Ask.TRANSFER: ("转接", "转给", "人工客服", "稍等", "请稍候", "同事"),
         Ask.ID_LAST4: ("后四位", "后4位", "身份证", "证件号", "核实身份", "核实一下身份"),
         Ask.CONFIRM: ("确认一下", "跟您确认", "和您确认", "对吗", "对吧", "是吗", "没错吧", "是否正确", "没问题吧"),
-        Ask.IDENTITY: ("请问是", "请问您是", "是不是", "您是", "本人", "你是"),
+        Ask.IDENTITY: ("请问是", "请问您是", "是不是", "您是", "本人", "你是", "认识"),
         Ask.HOW_MUCH: ("能还多少", "可以还多少", "还多少", "先还一部分", "部分", "多少钱"),
         Ask.WHEN_PAY: ("什么时候", "哪天", "几号", "还款", "还上", "逾期", "到期", "欠款", "账单", "处理"),
-        Ask.OFFER: ("感兴趣", "有兴趣", "额度", "优惠", "利率", "利息", "借款", "提额", "需要吗", "申请", "活动"),
+        Ask.OFFER: ("感兴趣", "有兴趣", "额度", "优惠", "利率", "利息", "借款", "提额", "需要吗", "申请", "活动", "了解一下", "再借"),
     },
 }
 # precedence when several match: a goodbye that also thanks is a goodbye, a read-back that
 # mentions paying is a confirmation, and so on
-_ORDER = (Ask.CLOSING, Ask.TRANSFER, Ask.ID_LAST4, Ask.CONFIRM, Ask.IDENTITY, Ask.HOW_MUCH,
-          Ask.WHEN_PAY, Ask.OFFER)
+_ORDER = (Ask.CLOSING, Ask.TRANSFER, Ask.ID_LAST4, Ask.CONFIRM, Ask.IDENTITY, Ask.HOW_MUCH, Ask.LINK,
+          Ask.PROPOSAL, Ask.WHEN_PAY, Ask.OFFER, Ask.PRESENCE, Ask.REPEAT)
 _CONFIRM_WEAK = {"en": ("right?", "correct?"), "zh": ("对吗", "对吧", "是吗")}
 
 
@@ -164,6 +194,9 @@ def classify_agent_prompt(text: str, lang: str, persona: Persona | None = None) 
         return Ask.UNCLEAR
     kw = _KW.get(lang, _KW["en"])
     hits = {ask for ask in _ORDER if any(k in t for k in kw[ask])}
+    if lang == "zh":  # Whisper often writes a homophone: match on toneless pinyin too
+        heard = _pinyin(t)
+        hits |= {ask for ask in _ORDER if any(_pinyin_in(py, heard) for k in kw[ask] if len(py := _pinyin(k)) >= 2)}
     if persona is not None and persona.name and _mentions_name(t, persona):
         hits.add(Ask.IDENTITY)
     # the last sentence carries the question: "Your bill is due. When can you pay?"
@@ -173,18 +206,120 @@ def classify_agent_prompt(text: str, lang: str, persona: Persona | None = None) 
         # only a weak tag question ("right?"): a confirmation only if the prompt reads something back
         if not re.search(r"\d|[一二三四五六七八九十百千万两]+(元|块|号|日|月)", t):
             hits.discard(Ask.CONFIRM)
+    if re.search(r"\b(correct|right)\W*$", t) or re.search(r"(对吗|对吧|是吗|没错吧)\W*$", t):
+        if re.search(r"\d|[一二三四五六七八九十百千万两]+(元|块|号|日|月|期)|\b(dollars?|yuan|monthly)\b", t):
+            hits.add(Ask.CONFIRM)
+            last_hits.add(Ask.CONFIRM)
     for ask in _ORDER:
         if ask in hits and (ask in last_hits or ask in (Ask.CLOSING, Ask.TRANSFER, Ask.ID_LAST4)):
             return ask
     for ask in _ORDER:
         if ask in hits:
             return ask
-    return Ask.STATEMENT
+    return _closest_prototype(t, lang) or Ask.STATEMENT
+
+
+# Typical phrasings of each ask. When no keyword survived the ASR, the prompt is compared with
+# these by the longest common subsequence of (toneless, merged) pinyin syllables or English words.
+_PROTOTYPES: dict[str, dict[Ask, tuple[str, ...]]] = {
+    "zh": {
+        Ask.IDENTITY: ("请问您是本人吗", "请问您认识他吗"),
+        Ask.ID_LAST4: ("请说一下您身份证号码的最后四位", "请告诉我您身份证的后四位", "为了保护您的信息安全"),
+        Ask.WHEN_PAY: ("请问您哪天可以还款", "请问您今天能全额还款吗", "请问您什么时候可以还款",
+                       "现在已经逾期了", "请问您能按时还款吗"),
+        Ask.HOW_MUCH: ("您今天能先还多少",),
+        Ask.CONFIRM: ("跟您确认一下您会在那天还款对吗",),
+        Ask.LINK: ("需要我把还款链接通过短信发给您吗",),
+        Ask.PROPOSAL: ("我们也可以帮您分成几期每月还这样可以吗", "今天先还一部分剩下的之后还清可以吗"),
+        Ask.OFFER: ("您想了解一下吗", "您有兴趣吗", "需要帮您申请提额吗"),
+        Ask.CLOSING: ("谢谢您再见", "祝您生活愉快再见"),
+        Ask.TRANSFER: ("现在为您转接人工客服请稍等",),
+        Ask.PRESENCE: ("您好您还在听吗",),
+        Ask.REPEAT: ("抱歉我没听清楚",),
+    },
+    "en": {
+        Ask.IDENTITY: ("am i speaking with", "do you know"),
+        Ask.ID_LAST4: ("please tell me the last four digits of your id number",),
+        Ask.WHEN_PAY: ("which day can you make the payment", "can you pay the full amount today",
+                       "will you be able to pay it on time"),
+        Ask.HOW_MUCH: ("how much can you pay today",),
+        Ask.CONFIRM: ("so that's on correct",),
+        Ask.LINK: ("would you like me to text you a payment link",),
+        Ask.PROPOSAL: ("we can also split it into monthly payments would that work for you",),
+        Ask.OFFER: ("would you like to hear more", "would you like me to apply the increase"),
+        Ask.CLOSING: ("thank you goodbye",),
+        Ask.TRANSFER: ("i'm connecting you to a colleague now please hold",),
+        Ask.PRESENCE: ("are you still there",),
+        Ask.REPEAT: ("sorry i didn't catch that",),
+    },
+}
+_PROTO_MIN = 0.6
+
+
+def _units(text: str, lang: str) -> tuple[str, ...]:
+    if lang == "zh":
+        return _pinyin(text)
+    return tuple(re.findall(r"[a-z']+", text.lower()))
+
+
+def _lcs(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def _closest_prototype(t: str, lang: str) -> Ask | None:
+    heard = _units(t, lang)
+    if len(heard) < 3:
+        return None
+    scores: dict[Ask, float] = {}
+    for ask in _ORDER:
+        for proto in _PROTOTYPES.get(lang, {}).get(ask, ()):
+            units = _units(proto, lang)
+            common = _lcs(units, heard)
+            if common >= min(4, len(units)):
+                scores[ask] = max(scores.get(ask, 0.0), common / len(units))
+    good = {a: v for a, v in scores.items() if v >= _PROTO_MIN}
+    # "sorry, I didn't catch that" followed by the question again: answer the question
+    content = {a: v for a, v in good.items() if a not in (Ask.REPEAT, Ask.PRESENCE)}
+    pool = content or good
+    return max(pool, key=lambda a: pool[a]) if pool else None
+
+
+def _pinyin(text: str) -> tuple[str, ...]:
+    """Toneless pinyin with the common confusions merged (zh/z, ch/c, sh/s, -ng/-n, l/n)."""
+    from pypinyin import lazy_pinyin
+
+    out = []
+    for syl in lazy_pinyin(re.sub(r"[^\u4e00-\u9fff]", "", text)):
+        if not syl:
+            continue
+        syl = re.sub(r"^([zcs])h", r"\1", syl)
+        syl = re.sub(r"ng$", "n", syl)
+        syl = re.sub(r"^l", "n", syl)
+        out.append(syl)
+    return tuple(out)
+
+
+def _pinyin_in(needle: tuple[str, ...], hay: tuple[str, ...]) -> bool:
+    n = len(needle)
+    if n == 0 or n > len(hay):
+        return False
+    for i in range(len(hay) - n + 1):
+        if hay[i : i + n] == needle:
+            return True
+    return False
 
 
 def _mentions_name(t: str, persona: Persona) -> bool:
     if persona.lang == "zh":
-        return persona.name in t or (len(persona.name) >= 2 and persona.name[1:] in t)
+        if persona.name in t or (len(persona.name) >= 2 and persona.name[1:] in t):
+            return True
+        return _pinyin_in(_pinyin(persona.name), _pinyin(t))
     parts = [p.lower() for p in persona.name.split() if len(p) > 2]
     return any(re.search(rf"\b{re.escape(p)}\b", t) for p in parts)
 
@@ -254,12 +389,30 @@ class PersonaMind:
         self.counts: dict[str, int] = {}
         self.identity_done = False
         self.main_done = 0  # how many times the main point was answered
+        self.confirmed = False
+        self.last_ask: Ask | None = None
         self.offer_questions = ["ask_interest_rate", "ask_credit_limit", "how_to_apply"]
 
     def rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.p.seed}:{self.turn}:{salt}")
 
-    def answer(self, ask: Ask) -> Reply:
+    def infer(self, ask: Ask, prompt_s: float = 2.0) -> Ask:
+        """What a listener expects when the words were lost: identity first, then the point of the
+        call, then a read-back of a promise. A short unclear burst stays unclear."""
+        if ask not in (Ask.STATEMENT, Ask.UNCLEAR) or (ask is Ask.UNCLEAR and prompt_s < 1.0):
+            return ask
+        if not self.identity_done:
+            return Ask.IDENTITY
+        if self.main_done == 0:
+            return Ask.OFFER if self.p.purpose == "telesales" else Ask.WHEN_PAY
+        if self.said and self.said[-1].intent == "promise_to_pay":
+            return Ask.CONFIRM
+        return Ask.STATEMENT
+
+    def answer(self, ask: Ask, prompt_s: float = 2.0) -> Reply:
+        """Answer a prompt heard as `ask` (after `infer`); advances the conversation state."""
+        ask = self.infer(ask, prompt_s)
+        self.last_ask = ask
         reply = self._answer(ask)
         self.said.append(reply)
         self.counts[reply.intent] = self.counts.get(reply.intent, 0) + 1
@@ -275,6 +428,13 @@ class PersonaMind:
             return Reply("affirm", _line(p.lang, "好的，再见。", "Okay, bye."), hang_up_after=True)
         if ask is Ask.TRANSFER:
             return Reply("affirm", _line(p.lang, "好的，我等一下。", "Okay, I'll hold."))
+        if ask is Ask.PRESENCE:
+            return Reply("affirm", _line(p.lang, "在的，你说。", "Yes, I'm here."))
+        if ask is Ask.REPEAT and self.said and not self.said[-1].silent:
+            last = self.said[-1]
+            return Reply(last.intent, last.text, last.fixture, last.dtmf)
+        if ask is Ask.REPEAT:
+            ask = Ask.UNCLEAR
         extra = p.interjections.get(self.turn)
         if extra and ask not in (Ask.CONFIRM, Ask.ID_LAST4):
             return Reply(extra)
@@ -320,11 +480,31 @@ class PersonaMind:
             return Reply("confirm_identity", _line(p.lang, "对，我是{n}。", "Yes, this is {n}.", n=p.name))
         return Reply("confirm_identity", fixture=_GENERIC_IDENTITY[p.lang])
 
+    def _proposal(self, ask: Ask) -> Reply | None:
+        """A yes/no proposal. A link: the willing say yes. A plan: the partial payer says yes, the
+        payers restate their own promise (None), the unwilling say no."""
+        b = self.p.behaviour
+        if b in (Behaviour.REFUSES, Behaviour.DISPUTES, Behaviour.ALREADY_PAID):
+            return Reply("deny")
+        if ask is Ask.LINK or b in (Behaviour.PARTIAL, Behaviour.INTERESTED):
+            return Reply("affirm")
+        if self.p.purpose == "collections" and b in (Behaviour.PAYS, Behaviour.PROMISES_DATE):
+            return None
+        return Reply("affirm")
+
     def _collections(self, ask: Ask) -> Reply:
         p, b = self.p, self.p.behaviour
+        if ask in (Ask.LINK, Ask.PROPOSAL):
+            reply = self._proposal(ask)
+            if reply is not None:
+                return reply
+            ask = Ask.WHEN_PAY
         if ask is Ask.CONFIRM:
             if b is Behaviour.DISPUTES:
                 return Reply("deny")
+            self.confirmed = True
+            return Reply("affirm")
+        if ask is Ask.STATEMENT and self.confirmed:
             return Reply("affirm")
         if ask is Ask.OFFER:
             ask = Ask.WHEN_PAY
@@ -340,9 +520,8 @@ class PersonaMind:
         if b is Behaviour.PROMISES_DATE:
             if ask is Ask.HOW_MUCH:
                 return Reply("promise_to_pay", _line(p.lang, "全部，{a}。", "The whole {a}.", a=amount))
-            if first and self.rng("date").random() < 0.3:
-                return Reply("promise_to_pay",
-                             fixture=_PAYDAY_FIXTURE[p.lang])
+            if p.promise_date is None:  # no date of its own: "on payday", from a recording
+                return Reply("promise_to_pay", fixture=_PAYDAY_FIXTURE[p.lang])
             return Reply("promise_to_pay", _line(p.lang, "我{w}还。", "I can pay on {w}.", w=when))
         if b is Behaviour.PARTIAL:
             if first and ask is not Ask.HOW_MUCH:
@@ -371,6 +550,8 @@ class PersonaMind:
         b = self.p.behaviour
         if ask is Ask.CONFIRM:
             return Reply("deny") if b is Behaviour.REFUSES else Reply("affirm")
+        if ask in (Ask.LINK, Ask.PROPOSAL) and self.main_done > 0:
+            return self._proposal(ask) or Reply("affirm")
         self.main_done += 1
         if b is Behaviour.REFUSES:
             if self.main_done == 1:

@@ -117,10 +117,22 @@ _SLOTS = (("collections", "M0"), ("collections", "M1"), ("telesales", "reborrow"
           ("collections", "M1"))
 
 
-def _behaviour_order(rng: random.Random, pool: tuple[Behaviour, ...], first: tuple[Behaviour, ...]) -> list[Behaviour]:
-    rest = [b for b in pool if b not in first]
-    rng.shuffle(rest)
-    return list(first) + rest
+def _behaviour_orders(rng: random.Random) -> dict[str, dict[str, list[Behaviour]]]:
+    """Per language and purpose, the order behaviours are handed out. The common outcomes come
+    first in both languages; the rest is shuffled once and split so the two halves complement
+    each other (20 accounts cover nearly every behaviour)."""
+    first_c = (Behaviour.PAYS, Behaviour.PROMISES_DATE, Behaviour.PARTIAL)
+    first_t = (Behaviour.INTERESTED, Behaviour.REFUSES)
+    rest_c = [b for b in COLLECTIONS_BEHAVIOURS if b not in first_c]
+    rest_t = [b for b in TELESALES_BEHAVIOURS if b not in first_t]
+    rng.shuffle(rest_c)
+    rng.shuffle(rest_t)
+    half_c, half_t = len(rest_c) // 2, len(rest_t) // 2
+    return {
+        "zh": {"collections": [*first_c, *rest_c], "telesales": [*first_t, *rest_t]},
+        "en": {"collections": [*first_c, *rest_c[half_c:], *rest_c[:half_c]],
+               "telesales": [*first_t, *rest_t[half_t:], *rest_t[:half_t]]},
+    }
 
 
 def sample_portfolio(n: int = 20, seed: int = 0, today: date | None = None) -> list[SimAccount]:
@@ -129,13 +141,7 @@ def sample_portfolio(n: int = 20, seed: int = 0, today: date | None = None) -> l
         raise ValueError("a portfolio needs at least one account")
     today = today or date.today()
     rng = random.Random(seed)
-    per_lang: dict[str, dict[str, list[Behaviour]]] = {}
-    for lang in ("zh", "en"):
-        per_lang[lang] = {
-            "collections": _behaviour_order(rng, COLLECTIONS_BEHAVIOURS,
-                                            (Behaviour.PAYS, Behaviour.PROMISES_DATE, Behaviour.PARTIAL)),
-            "telesales": _behaviour_order(rng, TELESALES_BEHAVIOURS, (Behaviour.INTERESTED, Behaviour.REFUSES)),
-        }
+    per_lang = _behaviour_orders(rng)
     used_names: set[str] = set()
     accounts: list[SimAccount] = []
     counters = {("zh", "collections"): 0, ("zh", "telesales"): 0, ("en", "collections"): 0, ("en", "telesales"): 0}

@@ -55,6 +55,14 @@ class HolidayCalendar:
 
     def is_holiday(self, region: str, day: date) -> bool:
         """True if `day` is a holiday in `region` (falls back from "US-CA" to "US")."""
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (region, day)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = self._lookup(region, day)
+        return hit
+
+    def _lookup(self, region: str, day: date) -> bool:
         country = region.split("-", 1)[0]
         for key in (region, country) if region != country else (region,):
             if day in self.extra.get(key, ()):

@@ -67,7 +67,7 @@ CN_PACK = RulePack(
 )
 US_PACK = RulePack(
     jurisdiction="US", hours_rule=US_CALLING_HOURS, start_minute=8 * 60, end_minute=21 * 60,
-    max_calls_per_window=8, after_conversation_quiet=timedelta(days=7),
+    max_calls_per_window=7, after_conversation_quiet=timedelta(days=7),
     telemarketing_needs_consent=True,
 )
 

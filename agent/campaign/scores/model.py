@@ -36,6 +36,14 @@ from agent.campaign.scores.priors import prior
 MIN_ROWS = 200  # labelled rows needed before a model replaces the priors
 MIN_CLASS = 20  # and at least this many of each class
 LGBM_FROM = 5000  # "auto" backend: logistic regression below, LightGBM from here on
+MAX_FIT_ROWS = 300_000  # larger training sets are subsampled (seeded) to bound fit time
+
+
+def _cap(n: int, limit: int, seed: int) -> np.ndarray:
+    """Row indices: all of them, or a seeded sorted sample of ``limit``."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
 @dataclass
@@ -93,6 +101,7 @@ def build_training_set(
     spec: FeatureSpec,
     horizon_days: int = 14,
     max_snapshots: int = 4,
+    max_control: int | None = 100_000,
 ) -> TrainingSet:
     n = n_rows(columns)
     horizon = horizon_days * DAY_S
@@ -129,12 +138,19 @@ def build_training_set(
         called[has] = called_t[pos[has]]
         y_s[has] = pos_t[pos[has]]
         y_p[has] = pay_t[pos[has]]
-        hist = join_history(pos, table.features(cutoff=c, balances=bal_tbl))
-        stat = static_matrix(columns, spec, dpd_shift_days=(end - c) / DAY_S)
-        X = np.hstack([stat, hist])
         keep = called | non_call_events  # without payment events, not-called rows carry no label
         idx = np.nonzero(keep)[0]
-        parts.append((X[idx], y_s[idx], y_p[idx], called[idx], idx, np.full(len(idx), k)))
+        if max_control is not None and non_call_events:
+            ctl = idx[~called[idx]]
+            if len(ctl) > max_control:  # bound the not-called (control) rows kept per snapshot
+                rng = np.random.default_rng(k)
+                ctl = rng.choice(ctl, max_control, replace=False)
+                idx = np.sort(np.concatenate([idx[called[idx]], ctl]))
+        sub = {key: np.asarray(v)[idx] for key, v in columns.items() if v is not None}
+        hist = join_history(pos[idx], table.features(cutoff=c, balances=bal_tbl))
+        stat = static_matrix(sub, spec, dpd_shift_days=(end - c) / DAY_S)
+        X = np.hstack([stat, hist])
+        parts.append((X, y_s[idx], y_p[idx], called[idx], idx, np.full(len(idx), k)))
     if not parts:
         return empty
     cat = [np.concatenate([p[i] for p in parts]) for i in range(6)]
@@ -282,7 +298,8 @@ def fit_scorer(
         info.snapshots = int(ts.snapshot.max()) + 1
         info.n_train, info.n_positive = len(y), int(y.sum())
         if _enough(y):
-            model, info.backend = fit_classifier(X, y, backend, seed)
+            keep = _cap(len(y), MAX_FIT_ROWS, seed)
+            model, info.backend = fit_classifier(X[keep], y[keep], backend, seed)
             info.mode = "model"
         else:
             info.reason = (f"too little history ({len(y)} called rows, {int(y.sum())} positive; need "
@@ -292,8 +309,9 @@ def fit_scorer(
             y1, y0 = ts.y_pay[ts.called], ts.y_pay[ctl]
             info.n_control = int(ctl.sum())
             if _enough(y1) and _enough(y0):
-                m1, _ = fit_classifier(ts.X[ts.called], y1, backend, seed)
-                m0, _ = fit_classifier(ts.X[ctl], y0, backend, seed)
+                k1, k0 = _cap(len(y1), MAX_FIT_ROWS, seed), _cap(len(y0), MAX_FIT_ROWS, seed)
+                m1, _ = fit_classifier(ts.X[ts.called][k1], y1[k1], backend, seed)
+                m0, _ = fit_classifier(ts.X[ctl][k0], y0[k0], backend, seed)
                 uplift_models = (m1, m0)
                 info.uplift = True
     return Scorer(purpose, horizon_days, spec, table, hist_now, model, uplift_models, info)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -57,6 +58,8 @@ def get_account(account_id: str, db: Session = Depends(get_db)) -> Account:
 
 
 def _jsonable(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
     if hasattr(result, "model_dump"):
         return result.model_dump(mode="json")
     if dataclasses.is_dataclass(result):
@@ -91,10 +94,12 @@ async def import_accounts(request: Request,
     from starlette.concurrency import run_in_threadpool
 
     try:
-        result = await run_in_threadpool(import_csv, text, skip_bad=skip_bad,
+        result = await run_in_threadpool(import_csv, io.StringIO(text, newline=""), skip_bad=skip_bad,
                                          **_url_kwarg(import_csv, request.app.state.database_url))
     except UserError as exc:
-        raise Problem(422, str(exc)) from None
+        rejected = getattr(exc, "result", None)
+        extra = {"result": _jsonable(rejected)} if rejected is not None else {}
+        raise Problem(422, str(exc), **extra) from None
     return _jsonable(result)
 
 

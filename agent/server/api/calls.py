@@ -53,7 +53,7 @@ def create_call(body: CallCreate, request: Request, db: Session = Depends(get_db
     fn = calls_mod.create_call
     kwargs: dict[str, Any] = {"dry_run": body.dry_run}
     params = inspect.signature(fn).parameters
-    for name in ("url", "database_url"):
+    for name in ("db_url", "url", "database_url"):
         if name in params:
             kwargs[name] = request.app.state.database_url
     db.commit()  # the call creator opens its own transactions

@@ -2,13 +2,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import timezone
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
 Language = Literal["zh", "en"]
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -70,7 +81,7 @@ class AccountOut(BaseModel):
     due_date: date | None
     days_past_due: int
     id_last4: str
-    created_at: datetime | None
+    created_at: UtcDatetime | None
 
 
 class Created(BaseModel):
@@ -107,7 +118,7 @@ class CampaignOut(BaseModel):
     max_concurrent: int
     max_attempts: int
     voicemail_policy: str
-    created_at: datetime | None
+    created_at: UtcDatetime | None
 
 
 class CallCreate(BaseModel):
@@ -141,7 +152,7 @@ class OutcomeOut(BaseModel):
     kind: str
     promise_amount: float | None
     promise_date: date | None
-    callback_at: datetime | None
+    callback_at: UtcDatetime | None
     details: dict[str, Any]
 
 
@@ -155,8 +166,8 @@ class CallOut(BaseModel):
     language: str
     transport: str
     status: str
-    started_at: datetime | None
-    ended_at: datetime | None
+    started_at: UtcDatetime | None
+    ended_at: UtcDatetime | None
     outcome: str | None
     end_reason: str | None
     has_recording: bool = False
@@ -187,7 +198,7 @@ class SubscriptionOut(BaseModel):
     url: str
     event_types: list[str]
     active: bool
-    created_at: datetime | None
+    created_at: UtcDatetime | None
     secret: str | None = Field(None, description="signing secret; shown only when created")
 
 
@@ -200,8 +211,8 @@ class DeliveryOut(BaseModel):
     subscription_id: str
     status: str
     attempts: int
-    next_attempt_at: datetime | None
+    next_attempt_at: UtcDatetime | None
     last_status_code: int | None
     last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime | None
+    delivered_at: UtcDatetime | None
+    created_at: UtcDatetime | None

@@ -41,28 +41,43 @@ def list_scripts() -> dict[str, Any]:
     return {"items": items, "total": len(items)}
 
 
-@router.post("/validate", dependencies=[READ], summary="Validate a script given as YAML")
-def validate_script(body: ScriptValidateIn) -> dict[str, Any]:
-    from agent.errors import UserError
+def _check_yaml(text: str) -> dict[str, Any]:
+    """Load the YAML as a flow file in a scratch folder (with any `extends` base from the library)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
 
-    library = _library()
-    fn = None
-    for name in ("validate_text", "validate_yaml", "validate_source", "validate"):
-        fn = getattr(library, name, None)
-        if fn:
-            break
-    if fn is None:
-        raise Problem(503, "script validation is not available in this build")
+    import yaml
+
+    from dialogs.library import LIBRARY_DIR
+    from dialogs.script import ScriptError, load_flow_file
+    from dialogs.validate import validate_script
+
     try:
-        result = fn(body.yaml)
-    except UserError as exc:
-        return {"valid": False, "errors": [str(exc)]}
-    except ValueError as exc:  # parse errors (YAML, schema) are the script's fault, not ours
-        return {"valid": False, "errors": [str(exc)]}
-    if isinstance(result, list):  # a list of problems
-        problems = [str(_plain(p)) if not isinstance(p, str) else p for p in result]
-        return {"valid": not problems, "errors": problems}
-    plain = _plain(result)
-    if isinstance(plain, dict) and "valid" in plain:
-        return plain
-    return {"valid": True, "errors": [], "script": plain}
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return {"valid": False, "errors": [f"not valid YAML: {exc}"], "scripts": []}
+    if not isinstance(doc, dict):
+        return {"valid": False, "errors": ["the script must be a YAML mapping with a `flow:` section"],
+                "scripts": []}
+    with tempfile.TemporaryDirectory(prefix="dw-script-") as tmp:
+        path = Path(tmp) / "script.yaml"
+        path.write_text(text, encoding="utf-8")
+        base = doc.get("extends")
+        if isinstance(base, str) and "/" not in base and "\\" not in base:
+            found = sorted(LIBRARY_DIR.rglob(base))
+            if found:
+                shutil.copy(found[0], Path(tmp) / base)
+        try:
+            scripts = load_flow_file(path)
+        except ScriptError as exc:
+            return {"valid": False, "errors": [str(p).replace(tmp + "/", "") for p in exc.problems],
+                    "scripts": []}
+        errors = [str(p).replace(tmp + "/", "") for sc in scripts for p in validate_script(sc)]
+    return {"valid": not errors, "errors": errors, "scripts": [sc.id for sc in scripts]}
+
+
+@router.post("/validate", dependencies=[READ], summary="Validate a script flow file given as YAML text")
+def validate_script(body: ScriptValidateIn) -> dict[str, Any]:
+    _library()
+    return _check_yaml(body.yaml)

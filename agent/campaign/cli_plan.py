@@ -1,0 +1,123 @@
+"""`dialwise plan`, `dialwise simulate`, `dialwise bench plan` (registered by agent/campaign/cli.py)."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agent.errors import UserError
+
+
+def load_catalog(scripts: Optional[Path]):
+    from agent.campaign.catalog import Catalog, load_scripts
+
+    if scripts is not None and not scripts.exists():
+        raise UserError(f"scripts file {scripts} does not exist")
+    try:
+        found = load_scripts(scripts)
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"cannot read the scripts list: {exc}") from exc
+    if not found:
+        raise UserError("no scripts found: run `dialwise scripts validate`, or pass --scripts FILE.json "
+                        "(the output of `dialwise scripts list --json`)")
+    return Catalog(found)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan(
+        accounts: Path = typer.Option(..., "--accounts", help="accounts JSONL"),
+        history: Optional[Path] = typer.Option(None, "--history", help="history JSONL (past dials and outcomes)"),
+        day: str = typer.Option(..., "--date", help="the day to plan, YYYY-MM-DD (callee-local)"),
+        capacity: int = typer.Option(..., "--capacity", help="at most this many dials"),
+        seed: int = typer.Option(0, "--seed"),
+        jsonl: bool = typer.Option(False, "--jsonl", help="one dial per line on stdout"),
+        scripts: Optional[Path] = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
+        rules: Optional[Path] = typer.Option(None, "--rules", help="compliance rules override file"),
+        blocks: Optional[Path] = typer.Option(None, "--blocks", help="write every gate block here (JSONL)"),
+        explore: float = typer.Option(0.1, "--explore", help="minimum share of random script variants"),
+    ) -> None:
+        """Plan one day offline: at most CAPACITY dials {"account_id", "at", "script_id"}."""
+        from agent.campaign.cli import _rules
+        from agent.campaign.planner import PlanOptions, plan_day
+        from agent.campaign.portfolio import accounts_from_dicts, history_from_dicts, iter_jsonl, read_jsonl
+
+        try:
+            the_day = date.fromisoformat(day)
+        except ValueError:
+            raise UserError(f"--date must be YYYY-MM-DD, not {day!r}") from None
+        if capacity < 0:
+            raise UserError("--capacity must be >= 0")
+        if not 0.0 <= explore <= 1.0:
+            raise UserError("--explore must be between 0 and 1")
+        catalog = load_catalog(scripts)
+        acc = accounts_from_dicts(iter_jsonl(accounts, "accounts"), "accounts")
+        hist = history_from_dicts(read_jsonl(history, "history") if history else [], acc)
+        result = plan_day(acc, hist, catalog, PlanOptions(day=the_day, capacity=capacity, seed=seed,
+                                                          explore=explore, rules=_rules(rules)))
+        if blocks is not None:
+            with blocks.open("w", encoding="utf-8") as fh:
+                for b in result.blocks:
+                    fh.write(json.dumps(b, ensure_ascii=False) + "\n")
+        out = sys.stdout
+        if jsonl:
+            for d in result.dials:
+                out.write(json.dumps(d, ensure_ascii=False) + "\n")
+        else:
+            out.write(json.dumps({"dials": result.dials, "stats": result.stats}, ensure_ascii=False, indent=1) + "\n")
+        out.flush()
+
+    @app.command("simulate")
+    def simulate(
+        json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+        accounts: int = typer.Option(3000, "--accounts", help="customers in the simulated portfolio"),
+        days: int = typer.Option(21, "--days", help="campaign days compared"),
+        warmup_days: int = typer.Option(14, "--warmup-days", help="FIFO days of history both arms start from"),
+        capacity: int = typer.Option(450, "--capacity", help="dials per day"),
+        seed: int = typer.Option(7, "--seed"),
+        start: str = typer.Option("2025-03-03", "--start", help="first warm-up day, YYYY-MM-DD"),
+        scripts: Optional[Path] = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
+    ) -> None:
+        """Compare FIFO + random times with score-driven planning on a population with hidden truth."""
+        from agent.campaign.simulate import SimConfig, run
+
+        if min(accounts, days, capacity) <= 0 or warmup_days < 0:
+            raise UserError("--accounts, --days and --capacity must be positive, --warmup-days >= 0")
+        try:
+            first = date.fromisoformat(start)
+        except ValueError:
+            raise UserError(f"--start must be YYYY-MM-DD, not {start!r}") from None
+        res = run(SimConfig(accounts=accounts, warmup_days=warmup_days, days=days, capacity=capacity,
+                            start=first, seed=seed), load_catalog(scripts))
+        if json_out:
+            typer.echo(json.dumps(res))
+            return
+        for arm in ("baseline", "scored"):
+            r = res[arm]
+            typer.echo(f"{arm:9s} dials={r['dials']} rpc/100={r['rpc_per_100_dials']} "
+                       f"ptp/100={r['ptp_per_100_dials']} kept={r['kept_amount']:.2f}")
+        typer.echo(f"ratio ptp/100 scored:baseline = {res['ptp_ratio']}  violations = {res['violations']}")
+
+    @bench_app.command("plan")
+    def bench_plan(
+        accounts: int = typer.Option(1_000_000, "--accounts", help="accounts in the portfolio"),
+        capacity: Optional[int] = typer.Option(None, "--capacity", help="dials to plan (default: accounts // 5)"),
+        history_rows: Optional[int] = typer.Option(None, "--history-rows", help="history rows (default: accounts // 10)"),
+        json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+        seed: int = typer.Option(0, "--seed"),
+        scripts: Optional[Path] = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
+    ) -> None:
+        """Plan one day for N synthetic accounts, from JSONL files to JSONL dials; prints seconds and peak MB."""
+        from agent.campaign.bench import bench_plan as run_bench
+
+        if accounts <= 0:
+            raise UserError("--accounts must be positive")
+        res = run_bench(accounts, capacity if capacity is not None else max(accounts // 5, 1),
+                        history_rows if history_rows is not None else accounts // 10, load_catalog(scripts), seed)
+        typer.echo(json.dumps(res) if json_out else
+                   f"planned {res['planned']} dials for {res['accounts']} accounts in {res['seconds']} s, "
+                   f"peak {res['peak_mb']} MB")

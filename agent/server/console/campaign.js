@@ -1,0 +1,82 @@
+// Campaign dashboard: funnel, outcomes by script variant and by local hour (inline SVG), start/pause.
+(function () {
+  DW.chrome("campaigns");
+  const NS = "http://www.w3.org/2000/svg";
+  const sel = document.getElementById("campaign");
+  const COLORS = { ptp: "#16a34a", converted: "#16a34a", paid_already: "#22c55e", right_party: "#0ea5e9", callback: "#6366f1",
+    refused: "#dc2626", dispute: "#b91c1c", not_interested: "#f97316", wrong_number: "#a16207", third_party: "#ca8a04",
+    no_answer: "#9ca3af", busy: "#6b7280", voicemail: "#d1d5db", hung_up: "#78716c", opted_out: "#7c3aed", transferred: "#0891b2" };
+
+  function el(name, attrs, text) {
+    const e = document.createElementNS(NS, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function drawFunnel(stats) {
+    const svg = document.getElementById("funnel"); svg.innerHTML = "";
+    const max = Math.max(1, stats.funnel[0].count);
+    stats.funnel.forEach((f, i) => {
+      const w = Math.max(2, (f.count / max) * 300), y = 10 + i * 42;
+      svg.append(el("text", { x: 0, y: y + 20 }, DW.t(f.stage)));
+      svg.append(el("rect", { x: 150, y, width: w, height: 30, fill: ["#1d4ed8", "#2563eb", "#3b82f6", "#16a34a"][i], class: "funnel-bar", "data-stage": f.stage, "data-count": f.count }));
+      const pct = i ? ` (${Math.round((f.count / max) * 100)}%)` : "";
+      svg.append(el("text", { x: 156 + w, y: y + 20 }, `${f.count}${pct}`));
+    });
+  }
+
+  function drawHours(stats) {
+    const svg = document.getElementById("hours"); svg.innerHTML = "";
+    const max = Math.max(1, ...stats.by_hour.map((h) => h.calls));
+    stats.by_hour.forEach((h) => {
+      const x = 20 + h.hour * 19, hc = (h.calls / max) * 130, ha = (h.answered / max) * 130;
+      svg.append(el("rect", { x, y: 150 - hc, width: 15, height: hc, fill: "#cbd5e1", class: "hour-bar", "data-hour": h.hour, "data-calls": h.calls }));
+      svg.append(el("rect", { x, y: 150 - ha, width: 15, height: ha, fill: "#2563eb" }));
+      if (h.hour % 3 === 0) svg.append(el("text", { x, y: 165 }, String(h.hour)));
+    });
+    svg.append(el("rect", { x: 330, y: 2, width: 10, height: 10, fill: "#cbd5e1" }));
+    svg.append(el("text", { x: 344, y: 11 }, DW.t("calls_legend")));
+    svg.append(el("rect", { x: 400, y: 2, width: 10, height: 10, fill: "#2563eb" }));
+    svg.append(el("text", { x: 414, y: 11 }, DW.t("answered_legend")));
+  }
+
+  function drawVariants(stats) {
+    const svg = document.getElementById("variants"); svg.innerHTML = "";
+    const rows = stats.by_variant;
+    svg.setAttribute("viewBox", `0 0 1000 ${Math.max(40, rows.length * 30 + 10)}`);
+    const tbody = document.querySelector("#variant-table tbody"); tbody.innerHTML = "";
+    rows.forEach((v, i) => {
+      let x = 220;
+      svg.append(el("text", { x: 0, y: 22 + i * 30 }, v.variant));
+      Object.entries(v.outcomes).forEach(([k, n]) => {
+        const w = (n / Math.max(1, v.calls)) * 740;
+        const r = el("rect", { x, y: 8 + i * 30, width: w, height: 20, fill: COLORS[k] || "#94a3b8", class: "variant-seg" });
+        r.append(el("title", {}, `${k}: ${n}`)); svg.append(r); x += w;
+      });
+      tbody.insertAdjacentHTML("beforeend", `<tr><td>${DW.esc(v.variant)}</td><td>${v.calls}</td><td>${(v.success_rate * 100).toFixed(1)}%</td>` +
+        `<td>${Object.entries(v.outcomes).map(([k, n]) => `${DW.esc(k)} ${n}`).join(", ")}</td></tr>`);
+    });
+  }
+
+  async function load(id) {
+    const [camp, stats] = await Promise.all([DW.api("/api/campaigns/" + id), DW.api(`/api/campaigns/${id}/stats`)]);
+    document.getElementById("status").textContent = camp.status;
+    drawFunnel(stats); drawHours(stats); drawVariants(stats);
+  }
+
+  async function move(action) {
+    try { await DW.api(`/api/campaigns/${sel.value}/${action}`, { method: "POST" }); } catch (e) { alert(e.message); }
+    load(sel.value);
+  }
+  document.getElementById("start").addEventListener("click", () => move("start"));
+  document.getElementById("pause").addEventListener("click", () => move("pause"));
+  sel.addEventListener("change", () => { history.replaceState(null, "", "?id=" + sel.value); load(sel.value); });
+
+  DW.api("/api/campaigns?limit=200").then((page) => {
+    page.items.forEach((c) => sel.insertAdjacentHTML("beforeend", `<option value="${DW.esc(c.id)}">${DW.esc(c.name)}</option>`));
+    const want = DW.param("id");
+    if (want) sel.value = want;
+    if (sel.value) load(sel.value);
+  }).catch(() => {});
+})();

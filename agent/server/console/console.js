@@ -1,0 +1,73 @@
+// Shared console code: language, API calls with the session cookie, login, navigation.
+(function () {
+  const stored = localStorage.getItem("dw_lang");
+  const lang = stored || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+  const DW = (window.DW = { lang });
+
+  DW.t = (key) => (window.DW_TEXT[DW.lang] || {})[key] || window.DW_TEXT.en[key] || key;
+
+  DW.applyText = (root) => {
+    (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = DW.t(el.dataset.i18n); });
+    (root || document).querySelectorAll("[data-i18n-ph]").forEach((el) => { el.placeholder = DW.t(el.dataset.i18nPh); });
+    document.documentElement.lang = DW.lang === "zh" ? "zh-CN" : "en";
+  };
+
+  DW.setLang = (l) => { localStorage.setItem("dw_lang", l); location.reload(); };
+
+  DW.esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+  DW.fmtTime = (iso) => {
+    if (!iso) return "";
+    const d = new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+    return d.toLocaleString(DW.lang === "zh" ? "zh-CN" : "en-US", { hour12: false });
+  };
+  DW.fmtMs = (ms) => {
+    const s = Math.max(0, Math.round(ms / 1000));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  };
+
+  DW.api = async (path, opts) => {
+    const o = Object.assign({ credentials: "same-origin", headers: {} }, opts || {});
+    if (o.json !== undefined) { o.body = JSON.stringify(o.json); o.headers["Content-Type"] = "application/json"; delete o.json; }
+    const r = await fetch(path, o);
+    if (r.status === 401) { DW.showLogin(); throw new Error("unauthorized"); }
+    if (!r.ok) {
+      let detail = r.statusText;
+      try { detail = (await r.json()).detail || detail; } catch (e) { /* not JSON */ }
+      throw new Error(detail);
+    }
+    return r.status === 204 ? null : r.json();
+  };
+
+  DW.showLogin = () => { document.getElementById("login").classList.add("show"); };
+
+  DW.chrome = (active) => {
+    const nav = [["index.html", "nav_calls", "calls"], ["live.html", "nav_live", "live"],
+                 ["campaign.html", "nav_campaigns", "campaigns"], ["webhooks.html", "nav_webhooks", "webhooks"]];
+    const header = document.createElement("header");
+    header.innerHTML = '<span class="brand" data-i18n="brand"></span>' +
+      nav.map(([href, key, id]) => `<a href="${href}" id="nav-${id}" class="${id === active ? "active" : ""}" data-i18n="${key}"></a>`).join("") +
+      '<span class="spacer"></span><button id="lang-toggle" data-i18n="lang_toggle"></button>' +
+      '<button id="logout" data-i18n="logout"></button>';
+    document.body.prepend(header);
+    const login = document.createElement("div");
+    login.id = "login";
+    login.innerHTML = '<form><h2 data-i18n="login_title"></h2><input id="login-key" type="password" autocomplete="off" placeholder="dw_...">' +
+      '<small class="muted" data-i18n="login_hint"></small><span id="login-error" class="error"></span>' +
+      '<button class="primary" type="submit" data-i18n="login_button"></button></form>';
+    document.body.append(login);
+    login.querySelector("form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const r = await fetch("/console/session", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ key: document.getElementById("login-key").value }) });
+      if (r.ok) location.reload(); else document.getElementById("login-error").textContent = DW.t("login_failed");
+    });
+    header.querySelector("#lang-toggle").addEventListener("click", () => DW.setLang(DW.lang === "zh" ? "en" : "zh"));
+    header.querySelector("#logout").addEventListener("click", async () => {
+      await fetch("/console/session", { method: "DELETE" }); location.reload();
+    });
+    DW.applyText();
+  };
+
+  DW.param = (name) => new URLSearchParams(location.search).get(name);
+})();

@@ -1,0 +1,129 @@
+"""`dialwise bench nlu`: held-out accuracy/macro-F1 per language, must-not-miss recall, entity exact
+match, fixture-transcript accuracy and latency. Returns one dict (printed as one JSON object)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from nlu.corpus import DATA_DIR, load_heldout, load_yaml
+from nlu.entities import ENTITY_KEYS, extract
+from nlu.evaluate import predict, score
+from nlu.types import must_not_miss
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "telephony_adapter" / "sim" / "voices" / "manifest.jsonl"
+ENTITY_TABLE = DATA_DIR / "entities_test.yaml"
+
+
+def entity_rows() -> list[dict[str, Any]]:
+    data = load_yaml(ENTITY_TABLE)
+    default_today = dt.date.fromisoformat(str(data["today"]))
+    rows = []
+    for r in data["rows"]:
+        today = dt.date.fromisoformat(str(r["today"])) if "today" in r else default_today
+        expect = {k: r.get(k) for k in ENTITY_KEYS}
+        if expect["amount"] is not None:
+            expect["amount"] = float(expect["amount"])
+        for k in ("date", "time", "last4"):
+            if expect[k] is not None:
+                expect[k] = str(expect[k])
+        rows.append({"text": str(r["text"]), "lang": r["lang"], "today": today, "context": r.get("context"),
+                     "expect": expect})
+    return rows
+
+
+def entity_scores() -> dict[str, Any]:
+    rows = entity_rows()
+    misses = []
+    for r in rows:
+        got = extract(r["text"], r["lang"], r["today"], r["context"])
+        if got != r["expect"]:
+            misses.append({"text": r["text"], "expect": r["expect"], "got": got})
+    return {"n": len(rows), "exact_match": round(1 - len(misses) / len(rows), 4), "misses": misses[:20]}
+
+
+def fixture_rows():
+    from nlu.corpus import Example
+
+    if not FIXTURES.exists():
+        return []
+    out = []
+    for line in FIXTURES.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out.append(Example(d["text"], d["lang"], d["intent"]))
+    return out
+
+
+def load_seconds() -> float:
+    """Cold model load (model file + USE weights + first call) in a fresh interpreter."""
+    code = ("import time; t=time.perf_counter(); from nlu.classifier import load_model; "
+            "load_model(); print(time.perf_counter()-t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
+    try:
+        return round(float(out.stdout.strip().splitlines()[-1]), 3)
+    except (ValueError, IndexError):
+        return -1.0
+
+
+def run_bench(clf, with_fixtures: bool = True) -> dict[str, Any]:
+    held = load_heldout()
+    plain = [r for r in held if r.context is None]
+    ctx_rows = [r for r in held if r.context is not None]
+    pred = predict(clf, plain)
+    result: dict[str, Any] = {"model": {k: clf.model.meta.get(k) for k in ("trained_at", "corpus_digest", "val_accuracy",
+                                                                           "val_ece", "features")}}
+    result["model"]["temperature"] = round(clf.model.temperature, 4)
+    for lang in ("zh", "en"):
+        idx = [i for i, r in enumerate(plain) if r.lang == lang]
+        s = score([plain[i].intent for i in idx], [pred[i] for i in idx])
+        result[f"heldout_{lang}"] = {"n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
+    overall = score([r.intent for r in plain], pred)
+    result["heldout_all"] = {"n": overall["n"], "accuracy": overall["accuracy"], "macro_f1": overall["macro_f1"],
+                             "confused": overall["confused"][:5]}
+    ctx_pred = predict(clf, ctx_rows)
+    result["context_accuracy"] = round(sum(p == r.intent for p, r in zip(ctx_pred, ctx_rows)) / max(1, len(ctx_rows)), 4)
+    mnm = set(must_not_miss())
+    gold_m = [(r, p) for r, p in zip(plain, pred) if r.intent in mnm]
+    result["must_not_miss"] = {
+        "recall": round(sum(p == r.intent for r, p in gold_m) / max(1, len(gold_m)), 4),
+        "n": len(gold_m),
+        "per_intent": {m: overall["per_intent"].get(m, {}).get("recall") for m in sorted(mnm)},
+        "precision": round(sum(p == r.intent for r, p in zip(plain, pred) if p in mnm)
+                           / max(1, sum(p in mnm for p in pred)), 4),
+    }
+    result["entities"] = entity_scores()
+    if with_fixtures:
+        fx = fixture_rows()
+        if fx:
+            fp = predict(clf, fx)
+            s = score([r.intent for r in fx], fp)
+            result["fixtures"] = {"n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
+                                  "errors": [{"text": r.text, "gold": r.intent, "pred": p}
+                                             for r, p in zip(fx, fp) if r.intent != p]}
+    texts = [(r.text, r.lang) for r in plain]
+    for t, lang in texts[:20]:
+        clf.classify(t, lang)  # warm-up
+    times = []
+    for t, lang in texts[:400]:
+        t0 = time.perf_counter()
+        clf.classify(t, lang)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    result["latency_ms"] = {"n": len(times), "p50": round(statistics.median(times), 2),
+                            "p95": round(times[int(0.95 * (len(times) - 1))], 2)}
+    result["load_s"] = load_seconds()
+    result["targets"] = {
+        "accuracy>=0.93": min(result["heldout_zh"]["accuracy"], result["heldout_en"]["accuracy"]) >= 0.93,
+        "must_not_miss_recall>=0.98": result["must_not_miss"]["recall"] >= 0.98,
+        "entities>=0.95": result["entities"]["exact_match"] >= 0.95,
+        "p50<=15ms": result["latency_ms"]["p50"] <= 15,
+        "load<2s": 0 <= result["load_s"] < 2,
+    }
+    return result

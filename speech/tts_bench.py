@@ -1,0 +1,58 @@
+"""`dialwise bench tts`: time to first audio per engine for a cached line, a templated line and an uncached line."""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+LINES = {
+    "zh": {"fixed": "您好，这里是诚信金融客服中心，本通电话可能会被录音。",
+           "templated": "王芳女士，您本期应还{amount}元，最后还款日是{day}号，请问今天能处理吗？"},
+    "en": {"fixed": "Hello, this is the customer service team at Acme Finance. This call may be recorded.",
+           "templated": "Ms. Smith, your payment of {amount} dollars is due on the {day}th. Can you pay it today?"},
+}
+
+
+def _first_audio_ms(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return 1000 * (time.perf_counter() - t0)
+
+
+def run_tts_bench(repeats: int = 5) -> dict:
+    from speech.tts import create_tts
+    from speech.tts.cache import PromptCache
+
+    engines = [("espeak", "zh"), ("espeak", "en"), ("piper", "en")]
+    out: dict = {"repeats": repeats, "unit": "ms to first audio (median)", "engines": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = PromptCache(Path(tmp) / "prompts")
+        for engine, lang in engines:
+            try:
+                tts = create_tts(lang, engine=engine)
+            except Exception as exc:  # a missing voice is reported, not fatal
+                out["engines"][f"{engine}-{lang}"] = {"error": str(exc)}
+                continue
+            fixed, template = LINES[lang]["fixed"], LINES[lang]["templated"]
+            tts.synthesize(fixed[:10], lang)  # warm-up
+            cache.get(None, fixed, lang, tts)  # built ahead of time, as `dialwise prompts build` does
+            cached, templated, uncached, full = [], [], [], []
+            for i in range(repeats):
+                cache._memory.clear()  # measure the disk path, not only memory
+                cached.append(_first_audio_ms(lambda: cache.lookup(None, fixed, lang, tts)))
+                text = template.format(amount=1000 + 137 * i, day=10 + i)
+                templated.append(_first_audio_ms(lambda: next(iter(tts.stream(text, lang)))))
+                uncached_text = f"{fixed} {i}"
+                uncached.append(_first_audio_ms(lambda: tts.synthesize(uncached_text, lang)))
+                full.append(_first_audio_ms(lambda: tts.synthesize(text, lang)))
+            speech = tts.synthesize(fixed, lang)
+            out["engines"][f"{engine}-{lang}"] = {
+                "cached_ms": round(statistics.median(cached), 2),
+                "templated_first_chunk_ms": round(statistics.median(templated), 2),
+                "templated_whole_ms": round(statistics.median(full), 2),
+                "uncached_ms": round(statistics.median(uncached), 2),
+                "rtf": round(statistics.median(uncached) / 1000 / max(speech.duration_s, 1e-6), 4),
+                "sample_rate": speech.sample_rate,
+            }
+    return out

@@ -1,0 +1,45 @@
+"""Conversation scenarios (tests/scenarios/*.yaml) through the policy: with hand labels, and through the real NLU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogs.scenarios import load_scenarios, run_scenario
+
+SCENARIOS = load_scenarios(Path(__file__).parent / "scenarios")
+IDS = [f"{s.source}:{s.name}" for s in SCENARIOS]
+
+
+def test_enough_scenarios_across_scripts_and_languages():
+    assert len(SCENARIOS) >= 60
+    langs = {s.script.split("_")[-2] for s in SCENARIOS}
+    assert langs == {"zh", "en"}
+    groups = {s.script.rsplit("_", 2)[0] for s in SCENARIOS}
+    assert {"collections_m0", "collections_m1", "collections_m2", "collections_voicemail",
+            "telesales_reborrow", "telesales_limit_increase", "telesales_reactivation"} <= groups
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
+def test_scenario_with_labels(scenario):
+    errors = run_scenario(scenario)
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture(scope="session")
+def real_classify():
+    try:
+        from dialogs.converse import real_classifier
+
+        classify = real_classifier()
+        classify("好的", "zh")
+        classify("okay", "en")
+    except Exception as exc:  # the NLU area not built (yet) in this checkout
+        pytest.skip(f"real NLU unavailable: {type(exc).__name__}: {exc}")
+    return classify
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
+def test_scenario_through_real_nlu(scenario, real_classify):
+    errors = run_scenario(scenario, classify=real_classify)
+    assert not errors, "\n".join(errors)

@@ -1,0 +1,95 @@
+"""Entity extraction: amounts, dates (incl. month/year rollover), times of day, last-4 digits."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nlu.bench import entity_rows
+from nlu.entities import extract
+from nlu.entities.amount import extract_amount
+from nlu.entities.dates import extract_date
+from nlu.entities.last4 import extract_last4
+from nlu.entities.numbers import parse_zh_number
+from nlu.entities.timeofday import extract_time
+
+WED = dt.date(2025, 3, 12)  # a Wednesday
+
+
+@pytest.mark.parametrize("row", entity_rows(), ids=lambda r: r["text"])
+def test_entity_table(row):
+    assert extract(row["text"], row["lang"], row["today"], row["context"]) == row["expect"]
+
+
+@pytest.mark.parametrize("text,lang,value", [
+    ("2000", "en", 2000), ("1,250", "en", 1250), ("$49.99", "en", 49.99), ("1.5k", "en", 1500),
+    ("1.5万", "zh", 15000), ("两千五", "zh", 2500), ("三百五", "zh", 350), ("一万二", "zh", 12000),
+    ("fifteen hundred", "en", 1500), ("five hundred and fifty", "en", 550), ("我还两千块钱", "zh", 2000),
+    ("a hundred bucks", "en", 100), ("3千", "zh", 3000), ("I'll pay 1,250.50 on friday", "en", 1250.5),
+])
+def test_amounts(text, lang, value):
+    assert extract_amount(text.lower(), lang) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("on the 25th", "en"), ("下个月15号", "zh"), ("after five", "en"), ("分三个月还", "zh"),
+    ("in three days", "en"), ("一二三四", "zh"), ("one two three four", "en"), ("还一点", "zh"),
+    ("三点半打给我", "zh"), ("call at 8:30 tonight", "en"), ("December 1st", "en"), ("先还一部分", "zh"),
+])
+def test_not_amounts(text, lang):
+    assert extract_amount(text.lower(), lang) is None
+
+
+def test_zh_numerals():
+    assert parse_zh_number("一千零五十") == 1050
+    assert parse_zh_number("二十五") == 25
+    assert parse_zh_number("两万五千") == 25000
+    assert parse_zh_number("一二三四") is None  # digit-by-digit is not a quantity
+
+
+@pytest.mark.parametrize("text,lang,today,expected", [
+    ("月底", "zh", dt.date(2025, 12, 31), "2025-12-31"),
+    ("下个月15号", "zh", dt.date(2025, 12, 5), "2026-01-15"),
+    ("二十五号", "zh", dt.date(2025, 12, 28), "2026-01-25"),
+    ("the 25th", "en", dt.date(2025, 12, 28), "2026-01-25"),
+    ("12月1号", "zh", dt.date(2025, 12, 5), "2026-12-01"),
+    ("31号", "zh", dt.date(2025, 2, 3), "2025-03-31"),
+    ("end of the month", "en", dt.date(2024, 2, 3), "2024-02-29"),
+    ("大后天", "zh", dt.date(2025, 12, 30), "2026-01-02"),
+    ("a week from today", "en", dt.date(2025, 12, 29), "2026-01-05"),
+    ("下周一", "zh", dt.date(2025, 3, 16), "2025-03-17"),   # said on a Sunday
+    ("this coming monday", "en", dt.date(2025, 3, 17), "2025-03-24"),  # said on a Monday
+    ("next month on the 15th", "en", dt.date(2025, 12, 20), "2026-01-15"),
+])
+def test_date_rollover(text, lang, today, expected):
+    assert extract_date(text, lang, today) == expected
+
+
+def test_no_date():
+    assert extract_date("我没钱", "zh", WED) is None
+    assert extract_date("i can't pay", "en", WED) is None
+
+
+@pytest.mark.parametrize("text,lang,expected", [
+    ("下午三点以后", "zh", "15:00"), ("after five", "en", "17:00"), ("tomorrow morning", "en", "09:00"),
+    ("晚上八点半", "zh", "20:30"), ("call me at 7:45 pm", "en", "19:45"), ("上午十点", "zh", "10:00"),
+    ("around 11 am", "en", "11:00"), ("i'm busy", "en", None), ("我没钱", "zh", None),
+])
+def test_times(text, lang, expected):
+    assert extract_time(text, lang) == expected
+
+
+@pytest.mark.parametrize("text,lang,context,expected", [
+    ("一二三四", "zh", None, "1234"), ("one two three four", "en", None, "1234"), ("1 2 3 4", "en", None, "1234"),
+    ("身份证后四位是零九八七", "zh", None, "0987"), ("it ends in 5 5 0 1", "en", None, "5501"),
+    ("double two three four", "en", None, "2234"), ("3344", "en", "id_last4", "3344"),
+    ("I'll pay 2000 tomorrow", "en", None, None), ("我明天还两千", "zh", None, None),
+])
+def test_last4(text, lang, context, expected):
+    assert extract_last4(text.lower(), lang, context) == expected
+
+
+def test_extract_garbage_never_raises():
+    for junk in ["", "   ", "😀😀😀", "\x00\x07\x1b", "9" * 5000, "一" * 5000, "$$$,,,...", "月月号号"]:
+        out = extract(junk, "zh", WED)
+        assert set(out) == {"amount", "date", "time", "last4"}

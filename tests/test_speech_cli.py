@@ -1,0 +1,72 @@
+"""CLI contract of `dialwise asr transcribe`, plus piper, doctor checks and `dialwise --help` speed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech.audio import read_audio, resample, to_int16, write_g711_wav
+
+ROOT = Path(__file__).resolve().parent.parent
+VOICES = ROOT / "telephony_adapter/sim/voices"
+DIALWISE = [sys.executable, "-c", "from agent.cli import main; main()"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*DIALWISE, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_asr_transcribe_json_contract(tmp_path):
+    audio, _ = read_audio(VOICES / "en_041.wav", 16000)
+    ulaw = write_g711_wav(tmp_path / "call.wav", to_int16(resample(audio, 16000, 8000)), 8000)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    proc = run("asr", "transcribe", str(VOICES / "zh_007.wav"), str(ulaw), str(bad), "--json")
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "bad.wav: not a WAV file" in proc.stderr
+    assert [set(r) for r in lines] == [{"file", "text", "language", "duration_s", "elapsed_s"}] * 2
+    zh, en = lines
+    assert zh["language"] == "zh" and "没问题" in zh["text"]
+    assert en["language"] == "en" and "that's me" in en["text"].lower()
+    assert en["duration_s"] == pytest.approx(len(audio) / 16000, abs=0.01)
+
+
+def test_bad_options_are_one_line_errors():
+    proc = run("asr", "transcribe", str(VOICES / "zh_007.wav"), "--language", "fr", "--json")
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
+    proc = run("bench", "asr", "--engines", "kaldi")
+    assert proc.returncode == 2 and "unknown engine" in proc.stderr
+
+
+def test_help_is_fast_and_lists_speech_commands():
+    t0 = time.perf_counter()
+    proc = run("--help")
+    assert proc.returncode == 0 and time.perf_counter() - t0 < 20
+    for name in ("asr", "models", "prompts"):
+        assert name in proc.stdout
+
+
+def test_piper_english_voice():
+    from speech.tts import create_tts
+
+    tts = create_tts("en", engine="piper")
+    speech = tts.synthesize("Your payment is due on Friday.", "en")
+    assert speech.sample_rate == 22050 and 1.0 < speech.duration_s < 5.0 and np.abs(speech.pcm).max() > 2000
+    assert len(list(tts.stream("Hello Emily, this is Acme. Your payment is due on Friday.", "en"))) == 3
+
+
+def test_doctor_checks_report_speech_prerequisites():
+    from speech.doctor import doctor_checks
+
+    checks = {name: (ok, detail, fix) for name, ok, detail, fix in doctor_checks()}
+    assert checks["whisper base weights"][0]
+    assert checks["VAD (silero onnx)"][0]
+    assert checks["TTS voice zh (espeak cmn-latn-pinyin)"][0]
+    assert all(fix for ok, _, fix in checks.values() if not ok)
