@@ -111,9 +111,9 @@ class CallStore:
             call.recording_path = recording_path
             call.error = error
             row = Outcome(call_id=call.id, account_id=call.account_id, kind=outcome,
-                          promise_amount=_num(slots.get("amount")) if outcome == "ptp" else None,
-                          promise_date=_parse_date(slots.get("date")) if outcome == "ptp" else None,
-                          callback_at=_parse_dt(slots.get("callback_at")),
+                          promise_amount=_num(slots.get("pay_amount")) if outcome == "ptp" else None,
+                          promise_date=_parse_date(slots.get("pay_date")) if outcome == "ptp" else None,
+                          callback_at=_callback_at(slots),
                           details={k: v for k, v in slots.items() if _jsonable(v)})
             s.add(row)
             payload = {"call_id": call.id, "account_id": call.account_id, "script_id": call.script_id,
@@ -130,6 +130,19 @@ class CallStore:
                 account = s.get(Account, call.account_id)
                 s.add(OptOut(phone=account.phone if account else "", account_id=call.account_id,
                              scope="all", channel="call", source_call_id=call.id))
+
+
+def _callback_at(slots: dict[str, Any]) -> datetime | None:
+    """The requested call-back instant from the script's callback_date (+ callback_time) slots."""
+    day = _parse_date(slots.get("callback_date"))
+    if day is None:
+        return None
+    hhmm = str(slots.get("callback_time") or "10:00")
+    try:
+        hour, minute = (int(x) for x in hhmm.split(":")[:2])
+    except ValueError:
+        hour, minute = 10, 0
+    return datetime(day.year, day.month, day.day, hour, minute)
 
 
 def _num(value: Any) -> float | None:

@@ -21,22 +21,11 @@ def choose_script(acc: Account, variant: str | None = None) -> str:
 
 
 def history_for(acc: Account, s: Session):
-    """Everything the gate must see about this callee and this debt, from the database."""
-    from agent.campaign.compliance import HistoryEvent
+    """Everything the gate must see about this callee and this debt: one event per dial, plus
+    conversations, refusals, call-backs and opt-outs (shared with the planner)."""
+    from agent.campaign.plan_db import gate_history
 
-    events = []
-    for at, phone in s.execute(select(Attempt.dialed_at, Attempt.phone)
-                               .where(Attempt.account_id == acc.id, Attempt.dialed_at.is_not(None))):
-        events.append(HistoryEvent(at=_aware(at), type="attempt", phone=phone, debt_id=acc.id))
-    for started, outcome in s.execute(select(Call.started_at, Call.outcome)
-                                      .where(Call.account_id == acc.id, Call.started_at.is_not(None))):
-        if outcome in RIGHT_PARTY:
-            events.append(HistoryEvent(at=_aware(started), type="conversation", phone=acc.phone, debt_id=acc.id))
-        if outcome in REFUSALS:
-            events.append(HistoryEvent(at=_aware(started), type="refusal", phone=acc.phone, debt_id=acc.id))
-    for (at,) in s.execute(select(OptOut.created_at).where(OptOut.phone == acc.phone)):
-        events.append(HistoryEvent(at=_aware(at), type="opt_out", phone=acc.phone, debt_id=acc.id))
-    return events
+    return gate_history(s, acc)
 
 
 def proposed_dial(acc: Account, at: datetime, opted_out: bool, campaign_id: str | None = None):

@@ -6,6 +6,7 @@ stays fast. Errors reach the user as one clear line, never a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -52,3 +53,27 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log file
+        if os.environ.get("DIALWISE_DEBUG"):
+            raise
+        where = _log_traceback()
+        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
+        typer.secho(f"(an internal error; details in {where}; set DIALWISE_DEBUG=1 to see them here)", err=True)
+        sys.exit(1)
+
+
+def _log_traceback() -> str:
+    import traceback
+    from datetime import datetime, timezone
+
+    from agent.config import get_settings
+
+    path = get_settings().var_dir / "logs" / "dialwise-errors.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {datetime.now(timezone.utc).isoformat()} {' '.join(sys.argv)}\n")
+            fh.write(traceback.format_exc())
+        return str(path)
+    except OSError:
+        return "stderr (the log file could not be written)"

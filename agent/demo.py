@@ -41,24 +41,22 @@ def load_deps(console) -> Any:
     return deps
 
 
-def warm_prompts(console, script_ids: list[str], deps) -> None:
-    """Pre-synthesise every fixed line of the scripts in use, so cached lines play with no synthesis."""
-    if deps.prompt_cache is None:
-        return
-    from dialogs.library import load_script
-
-    lines: list[tuple[str, str, str]] = []
-    for sid in sorted(set(script_ids)):
-        script = load_script(sid)
-        lines.extend(script.fixed_lines())
-    todo = [(lid, text, lang) for lid, text, lang in lines]
+def warm_prompts(console, deps) -> None:
+    """Pre-synthesise every fixed line of every script (`dialwise prompts build`), so cached lines
+    play with no synthesis at call time. Lines already cached are skipped."""
     from rich.progress import Progress
 
+    from dialogs.library import all_fixed_lines
+
+    lines = all_fixed_lines()
+    built = 0
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("prompt cache", total=len(todo))
-        for lid, text, lang in todo:
-            deps.prompt_cache.lookup(lid, text, lang, deps.tts_by_lang[lang], build=True)
+        task = progress.add_task("prompt cache", total=len(lines))
+        for line in lines:
+            report = deps.prompt_cache.build([line], deps.tts_by_lang.__getitem__)
+            built += report.synthesized
             progress.advance(task)
+    console.print(f"prompt cache: {len(lines)} fixed lines, {built} synthesised now")
 
 
 def seed_portfolio(n: int, seed: int, db_url: str | None = None) -> list[str]:
@@ -135,11 +133,10 @@ def demo(
 
     with session_scope() as s:
         attempts = list(s.scalars(select(Attempt).where(Attempt.campaign_id == campaign_id)))
-        script_ids = [a.script_id for a in attempts]
         last_at = max((a.not_before for a in attempts), default=datetime.now(timezone.utc))
     if not attempts:
         raise UserError("the compliance gate blocked every sample account; see the compliance_blocks table")
-    warm_prompts(console, script_ids, deps)
+    warm_prompts(console, deps)
     reports = _run_with_progress(console, campaign_id, deps, concurrency, last_at, today, len(attempts))
     summary = summarize(reports, settings, url)
     if as_json:
@@ -172,8 +169,8 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
     done = [r for r in reports if r.result is not None]
     latencies = [lat["voice_to_voice_ms"] for r in done for lat in r.result.latencies if "voice_to_voice_ms" in lat]
     promises = [
-        {"call_id": r.result.call_id, "amount": r.result.slots.get("amount"), "date": r.result.slots.get("date"),
-         "language": r.language}
+        {"call_id": r.result.call_id, "amount": r.result.slots.get("pay_amount"),
+         "date": r.result.slots.get("pay_date"), "plan": r.result.slots.get("plan"), "language": r.language}
         for r in done if r.result.outcome == "ptp"
     ]
     return {
@@ -234,6 +231,7 @@ def bench_call(
     tmp = tempfile.mkdtemp(prefix="dialwise-bench-")
     url = init_db(f"sqlite:///{tmp}/bench.sqlite3")
     deps = load_deps(console)
+    warm_prompts(console, deps)
     today = date.today()
     ids = seed_portfolio(40, seed, db_url=url)
     from agent.store import session_scope

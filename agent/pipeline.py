@@ -25,7 +25,7 @@ class CallDeps:
     asr: Any
     classify: Callable[..., Any]
     tts_by_lang: dict[str, Any]
-    prompt_cache: Any | None
+    prompt_cache: Any
     asr_pool: ThreadPoolExecutor
     cpu_pool: ThreadPoolExecutor
     load_seconds: dict[str, float] = field(default_factory=dict)
@@ -53,13 +53,9 @@ class CallDeps:
         tts = {"zh": create_tts("zh"), "en": create_tts("en")}
         timings["tts"] = time.perf_counter() - t
 
-        cache = None
-        try:
-            from speech.tts.cache import PromptCache
+        from speech.tts.cache import PromptCache
 
-            cache = PromptCache.from_settings(settings)
-        except (ImportError, AttributeError):
-            cache = None
+        cache = PromptCache.from_settings(settings)
         return cls(
             settings=settings,
             asr=asr,
@@ -84,10 +80,8 @@ class CallDeps:
         """A fixed line comes from the prompt cache (recorded prompt or pre-synthesised); else TTS now."""
         loop = asyncio.get_running_loop()
         tts = self.tts_by_lang[lang]
-        if line_id is not None and self.prompt_cache is not None:
-            cached = await loop.run_in_executor(self.cpu_pool, partial(self.prompt_cache.lookup, line_id, text, lang, tts))
-            if cached is not None:
-                return cached
+        if line_id is not None and self.prompt_cache is not None:  # a miss is synthesised once and kept
+            return await loop.run_in_executor(self.cpu_pool, partial(self.prompt_cache.get, line_id, text, lang, tts))
         return await loop.run_in_executor(self.cpu_pool, partial(tts.synthesize, text, lang))
 
     def close(self) -> None:

@@ -146,6 +146,9 @@ class CallSession:
         self._end_reason = "completed"
         self._error: str | None = None
         self._expect: str | None = None
+        self._dtmf_buf = ""
+        self._callee_spoke = False
+        self._dtmf_timer: asyncio.TimerHandle | None = None
         self._pending_latency: dict[str, Any] | None = None
         self._pending_turn: asyncio.Future[int] | None = None
         self._first_audio_wall: float | None = None
@@ -199,7 +202,7 @@ class CallSession:
                     self._on_mark(event.name)
                 elif isinstance(event, DtmfIn):
                     self._last_activity = time.monotonic()
-                    await self._jobs.put(Dtmf(event.digit))
+                    await self._on_dtmf(event.digit)
                 elif isinstance(event, Hangup):
                     await self._on_hangup(event)
                     return
@@ -332,6 +335,28 @@ class CallSession:
                                                 time.monotonic(), hangup=True))
         await self._jobs.put(event)
 
+    # ------------------------------------------------------------------ keypad
+    async def _on_dtmf(self, digit: str) -> None:
+        """Single keys go to the policy at once; at an ID question, keys are collected into one entry
+        (4 digits, or '#', or 3 s after the last key)."""
+        if self._expect != "id_last4" and not self._dtmf_buf:
+            await self._jobs.put(Dtmf(digit))
+            return
+        if self._dtmf_timer:
+            self._dtmf_timer.cancel()
+        if digit != "#":
+            self._dtmf_buf += digit
+        if digit == "#" or len(self._dtmf_buf) >= 4:
+            await self._flush_dtmf()
+        else:
+            self._dtmf_timer = asyncio.get_running_loop().call_later(
+                3.0, lambda: asyncio.ensure_future(self._flush_dtmf()))
+
+    async def _flush_dtmf(self) -> None:
+        digits, self._dtmf_buf = self._dtmf_buf, ""
+        if digits:
+            await self._jobs.put(Dtmf(digits))
+
     # ------------------------------------------------------------------ barge-in and marks
     async def _barge_in(self, now: float) -> None:
         await self.transport.clear()
@@ -373,7 +398,9 @@ class CallSession:
                 if isinstance(job, _Utterance):
                     await self._on_utterance(job)
                 elif isinstance(job, Dtmf):
-                    await self._write_callee(f"[DTMF {job.digits}]", None, None, {}, self.recorder.now_ms,
+                    self._callee_spoke = True
+                    shown = job.digits if len(job.digits) == 1 else f"{len(job.digits)} digits"  # no ID in logs
+                    await self._write_callee(f"[keypad {shown}]", None, None, {}, self.recorder.now_ms,
                                              self.recorder.now_ms, {})
                     self._deliver(self.policy.step(job))
                 elif isinstance(job, Silence):
@@ -398,6 +425,7 @@ class CallSession:
         if not text:
             return  # noise or a cough: no turn, no reply
         self._silences = 0
+        self._callee_spoke = True
         if self._machine:
             await self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
             return
@@ -548,6 +576,9 @@ class CallSession:
             outcome = "transferred"
         if self._outcome_override:
             outcome = self._outcome_override
+        elif not self._callee_spoke and self._end_reason in ("completed", "silence") \
+                and outcome in ("callback", "hung_up"):
+            outcome = "no_answer"  # the line was open but nobody ever spoke
         if self._end_reason != "hangup":  # the callee is still on the line: hang up cleanly
             try:
                 await self.transport.hangup(self._end_reason)

@@ -58,8 +58,9 @@ def run_jsonl(script: Script, account: Account, today: date, stdin: TextIO, stdo
     lang = script.language
     decision = policy.start()
     _emit(stdout, reply_json(decision, lang))
-    for raw in iter(stdin.readline, ""):
-        if policy.ended:
+    while not policy.ended:  # the outcome is printed as soon as the conversation ends, without more input
+        raw = stdin.readline()
+        if raw == "":
             break
         raw = raw.strip()
         if not raw:

@@ -15,6 +15,7 @@ a per-node limit on answered side questions, a per-call turn limit, and `max`/`t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -23,7 +24,7 @@ from dialogs.expr import ExprError, evaluate, truthy
 from dialogs.render import speak_value
 from dialogs.script import ACCOUNT_FIELDS, PLACEHOLDER, Node, Rule, Script
 from dialogs.types import Account, Action, Decision, Dtmf, Event, Line, Silence
-from nlu.types import Understanding
+from nlu.types import Understanding, must_not_miss
 
 DEFAULTS: dict[str, Any] = {
     "max_retries": 2,      # unclear answers or silences in a row at one node before giving up on it
@@ -32,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "max_turns": 30,       # callee turns per call
     "min_confidence": 0.35,  # below this an utterance counts as unclear
 }
+# When a node expects one of these entities and the utterance carries it, the node's own entity rules go
+# first, unless the intent is one that must never be missed (or a call-back request).
+EXPECT_ENTITY = {"id_last4": "last4", "date": "date", "amount": "amount"}
+PROTECTED = frozenset(must_not_miss()) | {"call_back_later"}
 SORRY_LINE = "sorry"
 SILENCE_LINE = "still_there"
 
@@ -176,6 +181,14 @@ class Policy:
     def _heard(self, u: Understanding, lines: list[Line], actions: list[Action]) -> None:
         node = self._current()
         intent = u.intent if u.confidence >= float(self.params["min_confidence"]) else None
+        named = {i for r in node.rules for i in r.intent}
+        if intent == "confirm_identity" and intent not in named and "affirm" in named:
+            intent = "affirm"  # "yes, I can" read as "yes, it's me": at a node that does not ask who, it is a yes
+        if node.expect == "id_last4" and not u.entities.get("last4"):
+            digits = re.findall(r"(?<!\d)\d{4}(?!\d)", re.sub(r"(?<=\d)[\s-](?=\d)", "", u.text or ""))
+            if len(digits) == 1:  # the NLU left the ID digits in the text: read them here
+                u = Understanding(u.intent, u.confidence, u.text, u.lang, u.alternatives,
+                                  {**u.entities, "last4": digits[0]})
         captures: dict[str, Any] = {}
         for slot, entity in node.capture.items():
             value = u.entities.get(entity)
@@ -185,7 +198,13 @@ class Policy:
         self._s.slots.update(captures)
         env = self._env(u, captured=bool(captures))
         chosen: tuple[Rule, str] | None = None
-        if intent:
+        wanted = EXPECT_ENTITY.get(node.expect or "")
+        if wanted and u.entities.get(wanted) not in (None, "") and intent not in PROTECTED:
+            # the node asked for exactly this (e.g. the ID digits): the answer beats a side intent the
+            # classifier may read into it ("1234" as repeat_request), but never a must-not-miss intent
+            chosen = next(((r, f"{self._s.node}.{i}") for i, r in enumerate(node.rules)
+                           if not r.intent and self._gate(r) and truthy(r.when, env)), None)
+        if chosen is None and intent:
             chosen = next(((r, f"{self._s.node}.{i}") for i, r in enumerate(node.rules)
                            if intent in r.intent and self._gate(r) and truthy(r.when, env)), None)
         if chosen is None and intent:

@@ -88,13 +88,17 @@ def train_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="where to write the model (default: nlu/model/)"),
     epochs: int = typer.Option(14, "--epochs", min=1, max=200),
     seed: int = typer.Option(13, "--seed"),
+    features: str = typer.Option("use+ngram", "--features", help="use+ngram (default), use, or ngram (ablation)"),
 ) -> None:
     """Train the intent classifier from nlu/data (torch), calibrate it and save a versioned model file."""
     from nlu.model import DEFAULT_MODEL
     from nlu.train import TrainConfig, train
 
     try:
-        train(out or DEFAULT_MODEL, TrainConfig(epochs=epochs, seed=seed), log=lambda m: typer.echo(m, err=True))
+        if features not in ("use+ngram", "use", "ngram"):
+            raise UserError("--features must be use+ngram, use or ngram")
+        train(out or DEFAULT_MODEL, TrainConfig(epochs=epochs, seed=seed, features=features),
+              log=lambda m: typer.echo(m, err=True))
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(f"training failed: {exc}") from None
 

@@ -30,6 +30,8 @@ class IntentModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
+        for start, end in self.meta.get("zero_blocks", []):  # feature blocks this model was trained without
+            x[:, start:end] = 0.0
         h = x @ self.w1 + self.b1
         np.maximum(h, 0.0, out=h)
         return h @ self.w2 + self.b2

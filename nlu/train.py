@@ -12,7 +12,7 @@ import numpy as np
 
 from nlu.augment import augment
 from nlu.corpus import TRAIN_DIR, Example, context_rules, load_train, resolve
-from nlu.features import Featurizer
+from nlu.features import NGRAM_DIM, USE_DIM, Featurizer
 from nlu.model import DEFAULT_MODEL, IntentModel
 from nlu.text import normalize
 from nlu.types import EXPECTS, intent_names
@@ -30,6 +30,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     oos_threshold: float = 0.35
     seed: int = 13
+    features: str = "use+ngram"  # or "use" / "ngram": ablations for the model comparison in nlu/README.md
 
 
 def corpus_digest(train_dir: Path = TRAIN_DIR) -> str:
@@ -109,6 +110,10 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
     ytr = torch.tensor([index[r.intent] for r in tr_rows])
     xva = _featurize(fz, va_rows)
     yva = np.array([index[r.intent] for r in va_rows])
+    zero_blocks = {"use+ngram": [], "use": [[USE_DIM, USE_DIM + NGRAM_DIM]], "ngram": [[0, USE_DIM]]}[cfg.features]
+    for start, end in zero_blocks:
+        xtr[:, start:end] = 0.0
+        xva[:, start:end] = 0.0
     log(f"corpus {len(base)} utterances -> {len(tr_rows)} training rows, {len(va_rows)} validation rows "
         f"({time.time() - t0:.1f}s featurising)")
 
@@ -140,7 +145,7 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
         intents=intents,
         w1=lin1.weight.detach().numpy().T.copy(), b1=lin1.bias.detach().numpy().copy(),
         w2=lin2.weight.detach().numpy().T.copy(), b2=lin2.bias.detach().numpy().copy(),
-        oos_threshold=cfg.oos_threshold,
+        oos_threshold=cfg.oos_threshold, meta={"zero_blocks": zero_blocks},
     )
     model.w1 = model.w1.astype(np.float16).astype(np.float32)  # what the saved file will hold
     val_logits = model.logits(xva)
@@ -150,11 +155,13 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
     acc = float((probs.argmax(1) == yva).mean())
     ece = _ece(conf, probs.argmax(1) == yva)
     model.meta = {
+        "zero_blocks": zero_blocks,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "corpus_digest": corpus_digest(),
         "train_rows": len(tr_rows), "val_rows": len(va_rows),
         "val_accuracy": round(acc, 4), "val_ece": round(ece, 4),
-        "features": "use-m3-512 + char-ngram-hash-4096 + context-onehot-9 + lang-onehot-2",
+        "features": {"use+ngram": "use-m3-512 + char-ngram-hash-4096", "use": "use-m3-512",
+                     "ngram": "char-ngram-hash-4096"}[cfg.features] + " + context-onehot-9 + lang-onehot-2",
         "config": cfg.__dict__,
     }
     model.save(out)

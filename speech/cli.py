@@ -36,7 +36,7 @@ def _emit(obj: dict) -> None:
 
 def transcribe(
     files: list[Path] = typer.Argument(..., help="WAV files"),
-    engine: str = typer.Option(None, "--engine", help="faster | faster-cut | openai (default: ASR_ENGINE)"),
+    engine: str = typer.Option(None, "--engine", help="faster | faster-full | openai (default: ASR_ENGINE)"),
     language: str = typer.Option(None, "--language", help="zh | en (default: detect)"),
     prompt: str = typer.Option(None, "--prompt", help="domain prompt (names, amounts, lender)"),
     as_json: bool = typer.Option(False, "--json", help="one JSON line per file"),
@@ -119,9 +119,10 @@ def build(as_json: bool = typer.Option(True, "--json/--text", help="print a JSON
 
 
 def bench_asr(
-    engines: str = typer.Option("faster,faster-cut,openai", "--engines", help="comma-separated engines"),
+    engines: str = typer.Option("faster-full,faster,openai", "--engines", help="comma-separated engines"),
     limit: int = typer.Option(0, "--limit", help="use only N fixtures (half zh, half en); 0 = all 80"),
     snr_db: float = typer.Option(20.0, "--snr", help="line noise SNR in dB"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads per engine (0 = ASR_THREADS)"),
 ) -> None:
     from speech.asr import ENGINES
     from speech.bench import run_asr_bench
@@ -130,7 +131,7 @@ def bench_asr(
     bad = [e for e in names if e not in ENGINES]
     if bad:
         raise UserError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
-    _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None))
+    _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None, threads=threads or None))
 
 
 def bench_tts(repeats: int = typer.Option(5, "--repeats", help="runs per measurement (median reported)")) -> None:

@@ -185,3 +185,9 @@ def test_cli_contract_one_line_per_input_in_order():
     assert [o["rule"] for o in out] == [None, "invalid_input", "marketing_refusal", "cn_calling_hours"]
     assert [o["allowed"] for o in out] == [True, False, False, False]
     assert all(set(o) == {"allowed", "rule", "reason"} and o["reason"] for o in out)
+
+
+def test_naive_history_times_are_invalid_input_not_a_crash():
+    naive = [HistoryEvent(datetime(2025, 3, 4, 9, 0), "attempt", "+8613800000001", "d1")]
+    v = check(cn("2025-03-04T10:00:00+08:00"), naive)
+    assert (v.allowed, v.rule) == (False, "invalid_input") and "offset" in v.reason

@@ -41,5 +41,9 @@ def real_classify():
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
 def test_scenario_through_real_nlu(scenario, real_classify):
+    if not scenario.nlu:
+        pytest.skip("this scenario is about its labels (e.g. a low confidence)")
     errors = run_scenario(scenario, classify=real_classify)
+    if scenario.nlu_known_issue and errors:
+        pytest.xfail(f"known NLU issue: {scenario.nlu_known_issue}")
     assert not errors, "\n".join(errors)

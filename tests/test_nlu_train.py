@@ -20,12 +20,15 @@ def test_corpus_size_and_balance():
     assert all(isinstance(r.text, str) and r.text not in ("True", "False") for r in rows)
 
 
-def test_heldout_never_in_training():
+def test_heldout_and_fixtures_never_in_training():
+    from nlu.bench import fixture_rows
     from nlu.corpus import load_heldout
+    from nlu.text import normalize
 
-    train_texts = {r.text for r in load_train()}
-    leaked = [r.text for r in load_heldout() if r.context is None and r.text in train_texts]
+    train_texts = {normalize(r.text) for r in load_train()}
+    leaked = [r.text for r in load_heldout() if r.context is None and normalize(r.text) in train_texts]
     assert leaked == []
+    assert [r.text for r in fixture_rows() if normalize(r.text) in train_texts] == []
 
 
 def test_split_is_stratified_and_disjoint():

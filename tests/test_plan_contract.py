@@ -211,3 +211,19 @@ def test_bad_accounts_are_reported_with_line_numbers(bad, needle):
 
     with pytest.raises(UserError, match=needle):
         accounts_from_dicts([account(5), bad])
+
+
+def test_per_hour_line_limit_spreads_dials_over_hours():
+    accounts = [account(i, job="office") for i in range(40)]
+    acc = accounts_from_dicts(accounts)
+    plan = plan_day(acc, history_from_dicts([], acc), CATALOG, PlanOptions(day=DAY, capacity=40, per_hour=5))
+    hours = Counter(datetime.fromisoformat(d["at"]).hour for d in plan.dials)
+    assert len(plan.dials) == 40 and max(hours.values()) <= 5 and len(hours) >= 8
+
+
+def test_accounts_sharing_a_number_share_its_daily_attempt_limit():
+    accounts = [account(i, phone="+8613800000000") for i in range(8)]
+    plan = run_plan(accounts, [], capacity=8)
+    assert len(plan.dials) == 6  # CN: at most 6 dial attempts per number per day
+    assert plan.stats["blocked"] == {"cn_daily_attempts_per_number": 2}
+    assert_contract(plan.dials, accounts, [], 8)

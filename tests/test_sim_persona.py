@@ -101,7 +101,7 @@ def test_payer_confirms_identity_gives_id_then_promises_full_amount_on_its_date(
     mind = PersonaMind(persona(lang, Behaviour.PAYS))
     said = run(mind, [Ask.IDENTITY, Ask.ID_LAST4, Ask.WHEN_PAY, Ask.CONFIRM, Ask.CLOSING])
     assert [i for i, _ in said] == ["confirm_identity", "confirm_identity", "promise_to_pay", "affirm", "affirm"]
-    assert said[1][1] == ("后四位是零四一七。" if lang == "zh" else "It's zero four one seven.")
+    assert said[1][1] == ("是零 四 一 七。" if lang == "zh" else "It's zero four one seven.")
     promise = said[2][1]
     assert (say_date(date(2026, 3, 5), lang) in promise) and (say_amount(2000, "CNY" if lang == "zh" else "USD", lang) in promise)
     assert mind.said[-1].hang_up_after

@@ -70,3 +70,23 @@ def test_doctor_checks_report_speech_prerequisites():
     assert checks["VAD (silero onnx)"][0]
     assert checks["TTS voice zh (espeak cmn-latn-pinyin)"][0]
     assert all(fix for ok, _, fix in checks.values() if not ok)
+
+
+@pytest.mark.slow
+def test_models_convert_writes_a_checkpoint_whisper_loads(tmp_path):
+    out = tmp_path / "base.pt"
+    proc = run("models", "convert", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["checkpoint"] == str(out) and out.stat().st_size > 100_000_000
+    import whisper
+
+    model = whisper.load_model(str(out), device="cpu")
+    assert model.dims.n_audio_layer == 6 and model.is_multilingual
+
+
+def test_domain_prompt_both_languages():
+    from speech.asr.prompts import domain_prompt
+
+    assert domain_prompt("zh", "诚信金融", ["王芳"], ["两千元"]) == "喂，您好。这里是诚信金融。王芳，是我本人。还款两千元。"
+    assert domain_prompt("en", "Acme Finance", ["Emily"]) == "Hello. This is Acme Finance. Yes, this is Emily."

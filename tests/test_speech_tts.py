@@ -55,3 +55,25 @@ def test_espeak_empty_text_and_unknown_language():
     assert tts.synthesize("  ", "en").duration_s == 0
     with pytest.raises(UserError, match="no espeak voice"):
         tts.synthesize("bonjour", "fr")
+
+
+def test_repay_reads_huan_and_still_owe_reads_hai():
+    assert "neng2 huan2 kuan3" in zh_to_pinyin("您今天能还款吗？")
+    assert zh_to_pinyin("我还欠多少钱") == "wo3 hai2 qian4 duo1 shao3 qian2"
+    assert "huan2 qing1" in zh_to_pinyin("这个月全部还清")
+
+
+@pytest.mark.slow
+def test_espeak_mandarin_is_intelligible_to_whisper():
+    """Round trip: the pinyin voice says the line, Whisper hears most of it back."""
+    import jiwer
+
+    from speech.asr import create_asr
+    from speech.audio import resample, to_float32
+
+    text = "您好，我是诚信金融的客服，您的欠款是两千元。"
+    speech = create_tts("zh", engine="espeak").synthesize(text, "zh")
+    heard = create_asr("faster").transcribe(resample(to_float32(speech.pcm), speech.sample_rate, 16000), "zh").text
+    from speech.bench import normalize_zh
+
+    assert jiwer.cer(normalize_zh(text), normalize_zh(heard)) < 0.5, heard

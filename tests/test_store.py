@@ -75,7 +75,7 @@ def test_ptp_outcome_keeps_amount_and_date(db_url):
         s.add(call)
         s.flush()
         call_id = call.id
-    CallStore(call_id, db_url).finish("ptp", {"amount": 1500, "date": "2026-11-27"}, "completed", "/tmp/x.wav")
+    CallStore(call_id, db_url).finish("ptp", {"pay_amount": 1500, "pay_date": "2026-11-27", "plan": "full"}, "completed", "/tmp/x.wav")
     with session_scope(db_url) as s:
         row = s.scalar(select(Outcome).where(Outcome.call_id == call_id))
         assert row.promise_amount == 1500.0 and row.promise_date.isoformat() == "2026-11-27"

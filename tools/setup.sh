@@ -36,7 +36,8 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   $PIP install -q "torch==2.13.0"
 fi
 echo "==> installing dialwise${EXTRAS:+ [$EXTRAS]}"
-if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]"; else $PIP install -q -e .; fi
+# compat mode: the project root goes on sys.path, so packages added later import without reinstalling
+if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]" --config-settings editable_mode=compat; else $PIP install -q -e . --config-settings editable_mode=compat; fi
 # These declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
 # silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
 $PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"

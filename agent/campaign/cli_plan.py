@@ -27,10 +27,28 @@ def load_catalog(scripts: Optional[Path]):
     return Catalog(found)
 
 
+def _plan_db(campaign: str, day: date, capacity: int, seed: int, catalog, rules, jsonl: bool) -> None:
+    from agent.campaign.plan_db import plan_campaign_day
+    from agent.store import init_db, session_scope
+
+    url = init_db()
+    with session_scope(url) as s:
+        try:
+            res = plan_campaign_day(s, campaign, day, capacity, seed=seed, catalog=catalog, rules=rules)
+        except ValueError as exc:
+            raise UserError(f"{exc}; list campaigns in the console or with the API") from None
+    if jsonl:
+        for d in res.dials:
+            sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(json.dumps({"campaign": campaign, "attempts": len(res.attempt_ids), "stats": res.stats},
+                                    ensure_ascii=False) + "\n")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
-        accounts: Path = typer.Option(..., "--accounts", help="accounts JSONL"),
+        accounts: Optional[Path] = typer.Option(None, "--accounts", help="accounts JSONL"),
         history: Optional[Path] = typer.Option(None, "--history", help="history JSONL (past dials and outcomes)"),
         day: str = typer.Option(..., "--date", help="the day to plan, YYYY-MM-DD (callee-local)"),
         capacity: int = typer.Option(..., "--capacity", help="at most this many dials"),
@@ -40,8 +58,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         rules: Optional[Path] = typer.Option(None, "--rules", help="compliance rules override file"),
         blocks: Optional[Path] = typer.Option(None, "--blocks", help="write every gate block here (JSONL)"),
         explore: float = typer.Option(0.1, "--explore", help="minimum share of random script variants"),
+        per_hour: Optional[int] = typer.Option(None, "--per-hour", help="at most this many dials in any clock hour"),
+        campaign: Optional[str] = typer.Option(None, "--campaign", help="plan a campaign in the database instead: "
+                                               "adds planned Attempt rows (no --accounts/--history)"),
     ) -> None:
-        """Plan one day offline: at most CAPACITY dials {"account_id", "at", "script_id"}."""
+        """Plan one day: at most CAPACITY dials {"account_id", "at", "script_id"} (offline, or --campaign in the DB)."""
         from agent.campaign.cli import _rules
         from agent.campaign.planner import PlanOptions, plan_day
         from agent.campaign.portfolio import accounts_from_dicts, history_from_dicts, iter_jsonl, read_jsonl
@@ -52,13 +73,21 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             raise UserError(f"--date must be YYYY-MM-DD, not {day!r}") from None
         if capacity < 0:
             raise UserError("--capacity must be >= 0")
+        if per_hour is not None and per_hour <= 0:
+            raise UserError("--per-hour must be positive")
         if not 0.0 <= explore <= 1.0:
             raise UserError("--explore must be between 0 and 1")
+        if (accounts is None) == (campaign is None):
+            raise UserError("give --accounts FILE.jsonl (offline plan) or --campaign ID (database), not both")
         catalog = load_catalog(scripts)
+        if campaign is not None:
+            _plan_db(campaign, the_day, capacity, seed, catalog, _rules(rules), jsonl)
+            return
         acc = accounts_from_dicts(iter_jsonl(accounts, "accounts"), "accounts")
         hist = history_from_dicts(read_jsonl(history, "history") if history else [], acc)
         result = plan_day(acc, hist, catalog, PlanOptions(day=the_day, capacity=capacity, seed=seed,
-                                                          explore=explore, rules=_rules(rules)))
+                                                          explore=explore, rules=_rules(rules),
+                                                          per_hour=per_hour))
         if blocks is not None:
             with blocks.open("w", encoding="utf-8") as fh:
                 for b in result.blocks:

@@ -13,7 +13,7 @@ import itertools
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import numpy as np
 
@@ -41,9 +41,11 @@ class PlanOptions:
     seed: int = 0
     explore: float = 0.1            # minimum share of random script variants
     promise_grace_days: int = 5     # a promise without a date is not chased for this many days
+    dispute_hold_days: int = 30     # an open dispute goes to a human; no calls for this many days
     rules: C.Rules | None = None
     campaign_id: str | None = None
     max_attempts: int | None = None
+    per_hour: int | None = None     # at most this many dials starting in any one clock hour (lines x calls/hour)
 
 
 @dataclass
@@ -200,7 +202,8 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     skipped["wrong_number"] += int((wrong & eligible & ~done).sum())
     done |= wrong
     last_rp = _latest(ha, H.at, hk[o[hk] >= RP], n)
-    disputed = (_take(o, last_rp, -1) == OUTCOME_CODE["dispute"]) & (acc.purpose == "collections")
+    disputed = ((_take(o, last_rp, -1) == OUTCOME_CODE["dispute"]) & (acc.purpose == "collections")
+                & (_take(H.local_day, last_rp, 0) + opts.dispute_hold_days >= day_ord))
     skipped["dispute_open"] += int((disputed & eligible & ~done).sum())  # a human verifies the debt first
     done |= disputed
     last_ptp = _latest(ha, H.at, hk[o[hk] == OUTCOME_CODE["ptp"]], n)
@@ -286,13 +289,17 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     blocks: list[dict] = []
     blocked: Counter = Counter()
     cap = opts.capacity
+    per_hour = opts.per_hour
+    hour_load: Counter = Counter()
     for r in ranking.tolist():
         if len(dials) >= cap:
             break
         k = int(idx[r])
         aid, tz, phone = acc.ids[k], acc.timezone[k], acc.phone[k]
-        hist = list(events.get(k, ()))
-        if phone in shared_phone:
+        shared = phone in shared_phone
+        hist = events.get(k, ())
+        if shared:
+            hist = list(hist)
             for other in by_phone.get(phone, ()):
                 if other != k:
                     hist.extend(events.get(other, ()))
@@ -300,6 +307,10 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
         if k in callback_today:  # the requested time if allowed, else the best hours after it
             slots = itertools.chain([callback_today[k].astimezone(C.zone(tz)).replace(second=0, microsecond=0)], slots)
         for at in slots:
+            if per_hour is not None:
+                hour_key = int(at.timestamp()) // 3600
+                if hour_load[hour_key] >= per_hour:
+                    continue  # the lines are full in that hour: the next best hour
             dial = C.ProposedDial(jurisdiction=acc.jurisdiction[k], purpose=acc.purpose[k], at=at, timezone=tz,
                                   phone=phone, debt_id=aid, consent=bool(acc.consent[k]), region=acc.region[k],
                                   campaign_id=opts.campaign_id, max_attempts=opts.max_attempts)
@@ -307,9 +318,11 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
             if v.allowed:
                 script = catalog.variants(int(fam[k]))[int(variant[r])].id
                 dials.append({"account_id": aid, "at": at.isoformat(), "script_id": script})
-                ev = C.HistoryEvent(at, "attempt", phone, aid, opts.campaign_id)
-                events.setdefault(k, []).append(ev)
-                by_phone[phone].add(k)
+                if per_hour is not None:
+                    hour_load[hour_key] += 1
+                if shared:  # one dial per account: only another account on this number can meet it again
+                    events.setdefault(k, []).append(C.HistoryEvent(at, "attempt", phone, aid, opts.campaign_id))
+                    by_phone[phone].add(k)
                 break
             blocked[v.rule] += 1
             blocks.append({"account_id": aid, "at": at.isoformat(), "rule": v.rule, "reason": v.reason})

@@ -96,6 +96,11 @@ def accounts_from_dicts(rows: Iterable[dict], where: str = "accounts") -> Accoun
     consent: list = []
     feat: dict[str, list] = {}
     known_tz: set[str] = set()
+    canon: dict = {}
+
+    def one(v):
+        return canon.setdefault(v, v) if len(canon) < 100_000 else v
+
     n = 0
     for a in rows:
         n += 1
@@ -119,13 +124,13 @@ def accounts_from_dicts(rows: Iterable[dict], where: str = "accounts") -> Accoun
         j = str(j).upper()
         ids.append(str(aid))
         phone.append(str(ph))
-        tzs.append(tz)
-        jur.append(j)
-        lang.append(a.get("language") or ("zh" if j == "CN" else "en"))
-        purpose.append(pu)
-        bucket.append(a.get("bucket"))
-        product.append(a.get("product"))
-        region.append(a.get("region"))
+        tzs.append(one(tz))  # one string object per distinct value: millions of rows stay small
+        jur.append(one(j))
+        lang.append(one(a.get("language") or ("zh" if j == "CN" else "en")))
+        purpose.append(one(pu))
+        bucket.append(one(a.get("bucket")))
+        product.append(one(a.get("product")))
+        region.append(one(a.get("region")))
         b = a.get("balance")
         balance.append(b if type(b) is float or type(b) is int else _num(b, 0.0))
         d = a.get("days_past_due")
@@ -139,7 +144,7 @@ def accounts_from_dicts(rows: Iterable[dict], where: str = "accounts") -> Accoun
                     col = feat[k] = [None] * (n - 1)
                 elif len(col) < n - 1:
                     col.extend([None] * (n - 1 - len(col)))
-                col.append(v)
+                col.append(one(v) if type(v) is str and len(v) <= 32 else v)
     numeric: dict[str, np.ndarray] = {}
     strings: dict[str, np.ndarray] = {}
     for k in sorted(feat):

@@ -13,12 +13,16 @@ from speech.asr.base import Asr, Segment, Transcript
 
 __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES"]
 
-ENGINES = ("faster", "faster-cut", "openai")
-_CACHE: dict[tuple[str, str], Asr] = {}
+# faster:      CTranslate2 int8, encoder context cut to the utterance, line-noise suppression, beam 3 (default)
+# faster-full: faster-whisper's own pipeline (30 s window per utterance, greedy), the reference
+# openai:      openai-whisper (torch) on the converted checkpoint, encoder context cut, noise suppression,
+#              int8 decoder, greedy with an end-of-text margin
+ENGINES = ("faster", "faster-full", "openai")
+_CACHE: dict[tuple[str, str, int], Asr] = {}
 _LOCK = threading.Lock()
 
 
-def create_asr(engine: str | None = None, model_dir: Path | str | None = None) -> Asr:
+def create_asr(engine: str | None = None, model_dir: Path | str | None = None, threads: int | None = None) -> Asr:
     """Return the process-wide ASR for (engine, model path); loads the model on first use."""
     from agent.config import get_settings
     from agent.errors import UserError
@@ -29,16 +33,22 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None) -
     if engine not in ENGINES:
         raise UserError(f"unknown ASR engine {engine!r}; use one of: {', '.join(ENGINES)}")
     path = resolve_whisper_model(settings.whisper_model, model_dir)
-    key = (engine, str(path))
+    threads = threads or settings.asr_threads
+    key = (engine, str(path), threads)
     with _LOCK:
         if key not in _CACHE:
-            if engine in ("faster", "faster-cut"):
+            if engine == "faster":
                 from speech.asr.faster import FasterWhisperAsr
 
-                context = "cut" if engine == "faster-cut" else "full"
-                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=settings.asr_threads, context=context)
+                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="cut", denoise=True, beam_size=3,
+                                               num_workers=max(1, getattr(settings, "asr_workers", 1)))
+            elif engine == "faster-full":
+                from speech.asr.faster import FasterWhisperAsr
+
+                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="full")
             else:
                 from speech.asr.openai_whisper import OpenAIWhisperAsr
 
-                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, threads=settings.asr_threads)
+                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, threads=threads, denoise=True, quantize=True,
+                                                            pad_s=0.5, tail_s=0.5)
         return _CACHE[key]

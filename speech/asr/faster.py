@@ -37,19 +37,23 @@ class FasterWhisperAsr:
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
-                 tail_s: float = 1.0, beam_size: int = 1) -> None:
+                 tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
         self.model = WhisperModel(str(self.model_dir), device="cpu", compute_type=compute_type,
-                                  cpu_threads=cpu_threads, num_workers=1, local_files_only=True)
+                                  cpu_threads=cpu_threads, num_workers=max(1, num_workers),
+                                  local_files_only=True)
         self.chunk_length = chunk_length or 30
         self.context = context
         self.pad_s, self.tail_s = pad_s, tail_s
         self.beam_size = beam_size
-        if context == "cut":
-            self.name = "faster-cut"
-        self._lock = threading.Lock()  # CTranslate2 model calls are serialised per model instance
+        self.denoise = denoise
+        self.name = "faster" if context == "cut" else "faster-full"
+        # faster-whisper's own pipeline mutates its feature extractor: serialise it. The cut path is
+        # re-entrant; CTranslate2 runs up to `num_workers` calls in parallel (it releases the GIL).
+        self._lock = threading.Lock()
+        self._tokenizers: dict[str, object] = {}
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         with self._lock:
@@ -61,8 +65,13 @@ class FasterWhisperAsr:
         duration = len(audio) / ASR_RATE
         if len(audio) < ASR_RATE // 10 or float(np.max(np.abs(audio), initial=0.0)) < 1e-4:
             return Transcript(text="", language=language or "", duration_s=duration, no_speech_prob=1.0)
+        heard = audio
+        if self.denoise:
+            from speech.denoise import suppress_noise
+
+            audio = suppress_noise(audio)
         if self.context == "cut" and duration <= 29.0:
-            return self._transcribe_cut(audio, language, prompt, duration)
+            return self._transcribe_cut(audio, language, prompt, duration, heard)
         if language not in SUPPORTED:
             language, _ = self.detect_language(audio)
         with self._lock:
@@ -84,7 +93,7 @@ class FasterWhisperAsr:
                 chunk_length=self.chunk_length,
             )
             raw = [Segment(s.start, s.end, s.text, s.no_speech_prob, s.avg_logprob) for s in segments]
-        return finish(raw, language, duration)
+        return finish(raw, language, duration, heard)
 
 
     # ------------------------------------------------------------------------------------------
@@ -100,39 +109,45 @@ class FasterWhisperAsr:
         return self.model.model.encode(view, to_cpu=False)
 
     def _transcribe_cut(self, audio: np.ndarray, language: str | None, prompt: str | None,
-                        duration: float) -> Transcript:
+                        duration: float, heard: np.ndarray | None = None) -> Transcript:
         from faster_whisper.tokenizer import Tokenizer
 
-        with self._lock:
-            encoded = self._encode_cut(audio)
-            if language not in SUPPORTED:
-                probs = self.model.model.detect_language(encoded)[0]
-                language, _ = pick_language([(tok[2:-2], p) for tok, p in probs])
-            tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
-            prefix: list[int] = []
-            if prompt:
-                prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
-            prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-            max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
-            result = self.model.model.generate(
-                encoded, [prefix], beam_size=self.beam_size, max_length=len(prefix) + max_new, return_scores=True,
-                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
-            )[0]
+        encoded = self._encode_cut(audio)
+        if language not in SUPPORTED:
+            probs = self.model.model.detect_language(encoded)[0]
+            language, _ = pick_language([(tok[2:-2], p) for tok, p in probs])
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:
+            tokenizer = self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
+                                                               language=language)
+        prefix: list[int] = []
+        if prompt:
+            prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
+        prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
+        result = self.model.model.generate(
+            encoded, [prefix], beam_size=self.beam_size, max_length=len(prefix) + max_new, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
+        )[0]
         tokens = trim_repeats([t for t in result.sequences_ids[0] if t < tokenizer.eot])
         length = len(result.sequences_ids[0])
         avg_logprob = result.scores[0] * length / (length + 1) if result.scores else 0.0
         seg = Segment(0.0, duration, tokenizer.decode(tokens), result.no_speech_prob, avg_logprob)
-        return finish([seg], language, duration)
+        return finish([seg], language, duration, audio if heard is None else heard)
 
 
-def trim_repeats(tokens: list[int], min_len: int = 3) -> list[int]:
-    """Cut a decoding loop: at the first place a run of >= min_len tokens repeats right after itself,
-    keep one copy and drop the rest."""
+def trim_repeats(tokens: list[int], min_period: int = 3, min_echo: int = 3) -> list[int]:
+    """Cut a decoding loop: if, from some point, the output repeats itself with a period of
+    >= min_period tokens until the end (a full or partial second copy of >= min_echo tokens),
+    keep the first copy and drop the echo."""
     n = len(tokens)
-    for end in range(2 * min_len, n + 1):
-        for size in range(min_len, end // 2 + 1):
-            if tokens[end - size:end] == tokens[end - 2 * size:end - size]:
-                return tokens[:end - size]
+    for start in range(n):
+        for period in range(min_period, n - start):
+            echo = n - (start + period)
+            if echo < min(min_echo, period):
+                break
+            if tokens[start + period:] == tokens[start:start + echo]:
+                return tokens[:start + period]
     return tokens
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from speech.asr.base import Segment, Transcript
 
 # Whisper's own rule of thumb: a segment is silence when it is both likely "no speech" and poorly scored.
@@ -45,6 +47,31 @@ def collapse_loops(text: str) -> str:
     return re.sub(r"(.)\1{4,}", r"\1\1\1", text)
 
 
+def _letters(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def drop_echo(text: str, min_chars: int | None = None) -> str:
+    """Drop a trailing restart of the utterance (Whisper looping on short audio): 'A B C. A B' -> 'A B C.'.
+
+    The tail must restart the text from its beginning and be at least `min_chars` letters long."""
+    chinese = bool(re.search(rf"[{_CJK}]", text))
+    min_chars = min_chars or (3 if chinese else 4)
+    core = _letters(text)
+    if len(core) < 2 * min_chars:
+        return text
+    boundaries = [m.end() for m in re.finditer(r"[\s,，。.!?！？、]+", text)]
+    if chinese:
+        boundaries = sorted(set(boundaries) | set(range(1, len(text))))
+    for cut in boundaries:
+        head, tail = _letters(text[:cut]), _letters(text[cut:])
+        if len(tail) < min_chars or len(head) < min_chars:
+            continue
+        if (head * (len(tail) // len(head) + 1)).startswith(tail):
+            return text[:cut].rstrip(" ,，、")
+    return text
+
+
 def normalize_zh(text: str) -> str:
     text = to_simplified(text)
     # spaces between CJK characters carry nothing in Chinese
@@ -70,23 +97,46 @@ def is_junk(text: str) -> bool:
     return bool(text.strip()) and not re.sub(r"[\s\W_]+", "", stripped)
 
 
-def keep_segment(seg: Segment) -> bool:
-    if not seg.text.strip():
-        return False
-    if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
+def has_speech(audio: np.ndarray, threshold: float = 0.6, min_ms: int = 150) -> bool:
+    """Silero VAD second opinion: at least `min_ms` of windows above `threshold`."""
+    from speech.vad import SileroVad
+
+    vad = SileroVad()
+    window = SileroVad.WINDOW
+    voiced = 0
+    for i in range(0, len(audio) - window + 1, window):
+        if vad.speech_prob(audio[i:i + window]) >= threshold:
+            voiced += window
+    return voiced * 1000 // 16000 >= min_ms
+
+
+def keep_segment(seg: Segment, audio: np.ndarray | None = None) -> bool:
+    """A doubtful segment (likely silence, or poorly scored) is kept only when the VAD hears speech in
+    the audio. Whisper's no-speech token alone cannot separate the two here: with the encoder context
+    cut to the utterance, short backchannels ('mm-hmm, right') score like line noise, and line noise
+    sometimes decodes to a confident 'I don't know.'. Without audio, Whisper's own rule applies."""
+    if not seg.text.strip() or is_junk(seg.text):
         return False
     if seg.avg_logprob < VERY_LOW_LOGPROB:
         return False
-    return not is_junk(seg.text)
+    if seg.no_speech_prob >= NO_SPEECH_PROB or seg.avg_logprob < LOW_LOGPROB:
+        # doubtful: keep only if the VAD hears speech (without audio, Whisper's own rule decides)
+        if audio is not None:
+            return has_speech(audio)
+        return not (seg.no_speech_prob >= NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB)
+    return True
 
 
-def finish(segments: list[Segment], language: str, duration_s: float) -> Transcript:
-    """Apply guards and normalisation; join the kept segments into one Transcript."""
+def finish(segments: list[Segment], language: str, duration_s: float,
+           audio: np.ndarray | None = None) -> Transcript:
+    """Apply guards and normalisation; join the kept segments into one Transcript.
+
+    `audio` (16 kHz float32, as heard) lets the VAD overrule the no-speech rule."""
     kept: list[Segment] = []
     for seg in segments:
-        if not keep_segment(seg):
+        if not keep_segment(seg, audio):
             continue
-        text = collapse_loops(seg.text.strip())
+        text = drop_echo(collapse_loops(seg.text.strip()))
         text = _JUNK.sub("", text).strip()
         text = normalize_zh(text) if language == "zh" else normalize_en(text)
         if text:

@@ -61,9 +61,30 @@ def zh_numbers_to_words(text: str) -> str:
     return _DIGITS.sub(convert, text)
 
 
+# 还 is huán (repay) all over a collections call, but pypinyin often picks hái (still) after a verb
+# or modal (能还款 -> hai2). 还欠 (still owe) stays hái.
+_REPAY = {"还款": "huán kuǎn", "还钱": "huán qián", "还清": "huán qīng", "还上": "huán shàng",
+          "还给": "huán gěi", "能还": "néng huán", "先还": "xiān huán", "再还": "zài huán",
+          "分期还": "fēn qī huán", "还不上": "huán bú shàng", "还不起": "huán bù qǐ", "按时还": "àn shí huán",
+          "全部还": "quán bù huán", "今天还": "jīn tiān huán", "明天还": "míng tiān huán", "就还": "jiù huán",
+          "逾期": "yú qī", "欠款": "qiàn kuǎn"}
+_PHRASES_LOADED = False
+
+
+def _load_phrases() -> None:
+    global _PHRASES_LOADED
+    if not _PHRASES_LOADED:
+        from pypinyin import load_phrases_dict
+
+        load_phrases_dict({k: [[syl] for syl in v.split()] for k, v in _REPAY.items()})
+        _PHRASES_LOADED = True
+
+
 def zh_to_pinyin(text: str) -> str:
     """Mandarin text -> pinyin with tone numbers (tone 5 = neutral) for espeak-ng's cmn-latn-pinyin voice."""
     from pypinyin import Style, lazy_pinyin
+
+    _load_phrases()
 
     text = zh_numbers_to_words(text)
     syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [s])

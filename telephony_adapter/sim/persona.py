@@ -155,7 +155,9 @@ _KW: dict[str, dict[Ask, tuple[str, ...]]] = {
         Ask.LINK: ("链接", "发给您吗"),
         Ask.PROPOSAL: ("这样可以吗", "可以吗", "行吗", "好吗", "分成", "每月还"),
         Ask.TRANSFER: ("转接", "转给", "人工客服", "稍等", "请稍候", "同事"),
-        Ask.ID_LAST4: ("后四位", "后4位", "身份证", "证件号", "核实身份", "核实一下身份"),
+        # plus what Whisper base makes of espeak-ng's Mandarin for "为了保护您的信息安全…最后四位"
+        Ask.ID_LAST4: ("后四位", "后4位", "身份证", "证件号", "核实身份", "核实一下身份", "最后四", "最后之",
+                       "最后思", "最后位", "为了保护", "为了抱负", "心悲暗"),
         Ask.CONFIRM: ("确认一下", "跟您确认", "和您确认", "对吗", "对吧", "是吗", "没错吧", "是否正确", "没问题吧"),
         Ask.IDENTITY: ("请问是", "请问您是", "是不是", "您是", "本人", "你是", "认识"),
         Ask.HOW_MUCH: ("能还多少", "可以还多少", "还多少", "先还一部分", "部分", "多少钱"),
@@ -347,6 +349,10 @@ _ZH_DIGITS = "零一二三四五六七八九"
 
 def say_date(d: date, lang: str) -> str:
     if lang == "zh":
+        # within this month people say just the day ("二十七号"); espeak-ng's "十一月" also tends to
+        # reach Whisper as "是一月", so the shorter form is both natural and heard right
+        if d.month == date.today().month and d.year == date.today().year:
+            return f"{_zh_number(d.day)}号"
         return f"{_zh_number(d.month)}月{_zh_number(d.day)}号"
     return f"{d.strftime('%B')} {_EN_ORDINALS[d.day]}"
 
@@ -466,7 +472,8 @@ class PersonaMind:
             digits = p.id_last4
             if p.id_by_dtmf:
                 return Reply("confirm_identity", dtmf=digits)
-            return Reply("confirm_identity", _line(p.lang, "后四位是{d}。", "It's {d}.", d=say_digits(digits, p.lang)))
+            spoken = " ".join(say_digits(digits, p.lang)) if p.lang == "zh" else say_digits(digits, p.lang)
+            return Reply("confirm_identity", _line(p.lang, "是{d}。", "It's {d}.", d=spoken))
         if b is Behaviour.ASKS_HUMAN:
             return Reply("request_human")
         if p.purpose == "telesales":
@@ -513,6 +520,8 @@ class PersonaMind:
         amount = say_amount(p.balance, p.currency, p.lang)
         when = say_date(p.promise_date, p.lang) if p.promise_date else _line(p.lang, "明天", "tomorrow")
         if b is Behaviour.PAYS:
+            if p.promise_date is None and p.lang == "zh":  # a recorded voice: "tomorrow afternoon, 2,000"
+                return Reply("promise_to_pay", fixture=_TOMORROW_FIXTURE[p.lang])
             if ask is Ask.HOW_MUCH:
                 return Reply("promise_to_pay", _line(p.lang, "全部还清，{a}。", "All of it, {a}.", a=amount))
             return Reply("promise_to_pay", _line(p.lang, "我{w}把{a}全部还清。", "I'll pay the full {a} on {w}.",
@@ -570,6 +579,7 @@ class PersonaMind:
 
 _GENERIC_IDENTITY = {"zh": "zh_001.wav", "en": "en_041.wav"}
 _PAYDAY_FIXTURE = {"zh": "zh_017.wav", "en": "en_057.wav"}
+_TOMORROW_FIXTURE = {"zh": "zh_016.wav"}  # 我明天下午把两千块钱还上
 
 
 def voicemail_greeting(persona: Persona) -> str:

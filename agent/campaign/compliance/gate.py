@@ -82,6 +82,8 @@ def check(dial: ProposedDial, history: Iterable[HistoryEvent] = (), rules: R.Rul
         return _block(R.OPT_OUT, "the callee has opted out of calls")
     hist = history if isinstance(history, (list, tuple)) else list(history)
     for e in hist:
+        if e.at.tzinfo is None:
+            return _invalid(f"history event at {e.at.isoformat()} has no UTC offset")
         if e.type == "opt_out" and (e.phone == phone or (debt and e.debt_id == debt)):
             return _block(R.OPT_OUT, f"opted out on {e.at.isoformat()} (any channel applies at once)")
 

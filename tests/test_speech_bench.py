@@ -1,0 +1,51 @@
+"""Bench helpers (telephone channel, WER/CER normalisation) and the noise suppressor."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speech.asr.postprocess import drop_echo
+from speech.audio import read_audio
+from speech.bench import VOICES_DIR, error_rate, telephone_channel
+from speech.denoise import suppress_noise
+
+
+def snr_db(clean: np.ndarray, test: np.ndarray) -> float:
+    n = min(len(clean), len(test))
+    noise = test[:n] - clean[:n]
+    return 10 * np.log10(np.sum(clean[:n] ** 2) / np.sum(noise ** 2))
+
+
+def test_telephone_channel_is_band_limited_noisy_and_deterministic():
+    x, _ = read_audio(VOICES_DIR / "en_040.wav", 16000)
+    y = telephone_channel(x, snr_db=20, seed=1)
+    assert y.dtype == np.float32 and abs(len(y) - len(x)) <= 2
+    assert np.array_equal(y, telephone_channel(x, snr_db=20, seed=1))
+    assert 10 < snr_db(x, y) < 25  # noise + mu-law + 4 kHz band limit
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / 16000)
+    assert spectrum[freqs > 4200].sum() < 0.01 * spectrum.sum()
+
+
+def test_error_rates_normalise_numbers_and_punctuation():
+    assert error_rate(["我明天还两千块钱"], ["我明天还2000块钱。"], "zh") == 0.0
+    assert error_rate(["I can pay two hundred dollars."], ["I can pay $200"], "en") == 0.0
+    assert error_rate(["对，就是我本人"], ["对就是我"], "zh") == pytest.approx(2 / 6)
+    assert error_rate(["yes it is me"], [""], "en") == 1.0
+
+
+def test_noise_suppression_raises_snr_and_keeps_silence_silent():
+    x, _ = read_audio(VOICES_DIR / "zh_002.wav", 16000)
+    rng = np.random.default_rng(0)
+    noisy = x + rng.normal(0, np.sqrt(np.mean(x ** 2) / 100), len(x)).astype(np.float32)  # 20 dB
+    cleaned = suppress_noise(noisy)
+    assert len(cleaned) == len(x)
+    assert snr_db(x, cleaned) > snr_db(x, noisy) + 2
+    assert np.abs(suppress_noise(np.zeros(16000, np.float32))).max() == 0.0
+
+
+def test_drop_echo_removes_restarts_only():
+    assert drop_echo("Yeah, that's me. What's going on? Yeah, that's me. What") == "Yeah, that's me. What's going on?"
+    assert drop_echo("我在开车，不方便接电话。我在开") == "我在开车，不方便接电话"
+    assert drop_echo("I want to pay, I want to pay it all.") == "I want to pay, I want to pay it all."
+    assert drop_echo("好的好的") == "好的好的"
