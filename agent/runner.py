@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from agent.calls import create_call, run_call
@@ -36,6 +36,42 @@ class AttemptReport:
 
 
 ProgressFn = Callable[[AttemptReport], None]
+
+
+RETRY_OUTCOMES = {"no_answer", "busy"}
+RETRY_BASE = timedelta(minutes=30)
+
+
+def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, now: datetime | None = None,
+                       db_url: str | None = None) -> str | None:
+    """Plan the next touch an outcome calls for: a retry with exponential backoff after no answer or
+    busy (30 min, 1 h, 2 h … up to the campaign's max attempts), or the call-back the callee asked
+    for. The gate judges it again when it comes due. Returns the new attempt id, if any."""
+    from agent.call_store import _callback_at
+    from agent.store.models import Campaign
+
+    now = now or datetime.now(timezone.utc)
+    with session_scope(db_url) as s:
+        prev = s.get(Attempt, attempt_id)
+        campaign = s.get(Campaign, prev.campaign_id) if prev.campaign_id else None
+        max_attempts = campaign.max_attempts if campaign else 3
+        if outcome == "callback":
+            at = _callback_at(slots)
+            if at is None:
+                return None
+            acc = s.get(Account, prev.account_id)
+            from zoneinfo import ZoneInfo
+
+            not_before = at.replace(tzinfo=ZoneInfo(acc.timezone)).astimezone(timezone.utc)
+        elif outcome in RETRY_OUTCOMES and prev.attempt_no < max_attempts:
+            not_before = now + RETRY_BASE * (2 ** (prev.attempt_no - 1))
+        else:
+            return None
+        nxt = Attempt(campaign_id=prev.campaign_id, account_id=prev.account_id, script_id=prev.script_id,
+                      phone=prev.phone, not_before=not_before, attempt_no=prev.attempt_no + 1, status="planned")
+        s.add(nxt)
+        s.flush()
+        return nxt.id
 
 
 async def simulate_dial(call_id: str, persona: dict[str, Any], *, deps: CallDeps, config: CallConfig | None,
@@ -109,7 +145,8 @@ async def run_attempts(
 
     async def one(attempt_id: str, n: int) -> None:
         async with sem:
-            rep = await _run_attempt(attempt_id, n, deps=deps, config=config, today=today, db_url=db_url, gate=gate)
+            rep = await _run_attempt(attempt_id, n, deps=deps, config=config, today=today, db_url=db_url, gate=gate,
+                                     simulated_clock=simulated_clock)
             reports.append(rep)
             if on_done:
                 on_done(rep)
@@ -128,7 +165,7 @@ async def run_attempts(
 
 
 async def _run_attempt(attempt_id: str, n: int, *, deps: CallDeps, config: CallConfig | None,
-                       today: date | None, db_url: str | None, gate) -> AttemptReport:
+                       today: date | None, db_url: str | None, gate, simulated_clock: bool = False) -> AttemptReport:
     with session_scope(db_url) as s:
         attempt = s.get(Attempt, attempt_id)
         account = s.get(Account, attempt.account_id)
@@ -139,6 +176,9 @@ async def _run_attempt(attempt_id: str, n: int, *, deps: CallDeps, config: CallC
         persona.setdefault("purpose", account.purpose)
         rep = AttemptReport(attempt_id, account.id, attempt.script_id, account.language, "failed")
         campaign_id = attempt.campaign_id
+        # on a simulated campaign clock the dial happens at its slot; live, it happens now
+        nb = attempt.not_before
+        clock = (nb if nb.tzinfo else nb.replace(tzinfo=timezone.utc)) if simulated_clock else None
     if gate is not None:  # asked again right before dialling: history may have changed since planning
         allowed, rule = await gate(attempt_id)
         if not allowed:
@@ -154,6 +194,7 @@ async def _run_attempt(attempt_id: str, n: int, *, deps: CallDeps, config: CallC
         rep.result, rep.customer_log, rep.callee_latency_ms = result, clog, lat
         rep.status = "done"
         finish_attempt(attempt_id, "done", "answered", db_url=db_url)
+        schedule_follow_up(attempt_id, result.outcome, result.slots, now=clock, db_url=db_url)
     except Exception as exc:
         log.exception("attempt %s failed", attempt_id)
         finish_attempt(attempt_id, "failed", f"error: {type(exc).__name__}", db_url=db_url)

@@ -115,11 +115,10 @@ class CallSession:
         self.recording_path = recording_path
         self.script = load_script(script_id)
         self.policy = Policy(self.script, account, self.today)
-        # domain prompt: the script's vocabulary plus the callee's name, so names and amounts come out right
-        script_prompt = getattr(self.script, "asr_prompt", None)
-        if isinstance(script_prompt, dict):
-            script_prompt = script_prompt.get(self.lang)
-        self.asr_prompt: str | None = " ".join(p for p in (script_prompt, account.name) if p) or None
+        # a domain prompt naming the lender and the callee, so those words come out right
+        from speech.asr.prompts import domain_prompt
+
+        self.asr_prompt: str | None = domain_prompt(self.lang, lender=account.lender, names=[account.name])
 
         self.endpointer = Endpointer(create_vad(), eos_silence_ms=self.config.eos_silence_ms)
         self._resampler: Any = None

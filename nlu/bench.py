@@ -19,6 +19,33 @@ from nlu.types import must_not_miss
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "telephony_adapter" / "sim" / "voices" / "manifest.jsonl"
 ENTITY_TABLE = DATA_DIR / "entities_test.yaml"
+MNM_STRESS = DATA_DIR / "mnm_stress.yaml"
+
+
+def mnm_stress_rows():
+    from nlu.corpus import Example
+
+    data = load_yaml(MNM_STRESS)
+    return [Example(str(t), lang, intent) for intent, by_lang in data.items() for lang in ("zh", "en")
+            for t in by_lang.get(lang) or []]
+
+
+def mnm_stress(clf) -> dict[str, Any]:
+    """Recall on indirect must-not-miss phrasings, merged (model + lexicon) and model alone."""
+    import nlu.classifier as classifier
+
+    rows = mnm_stress_rows()
+    merged = predict(clf, rows)
+    saved = classifier.guard_hits
+    classifier.guard_hits = lambda text, lang: []
+    try:
+        alone = predict(clf, rows)
+    finally:
+        classifier.guard_hits = saved
+    return {"n": len(rows),
+            "recall": round(sum(p == r.intent for p, r in zip(merged, rows)) / len(rows), 4),
+            "recall_model_only": round(sum(p == r.intent for p, r in zip(alone, rows)) / len(rows), 4),
+            "misses": [{"text": r.text, "gold": r.intent, "pred": p} for p, r in zip(merged, rows) if p != r.intent]}
 
 
 def entity_rows() -> list[dict[str, Any]]:
@@ -98,6 +125,7 @@ def run_bench(clf, with_fixtures: bool = True) -> dict[str, Any]:
         "precision": round(sum(p == r.intent for r, p in zip(plain, pred) if p in mnm)
                            / max(1, sum(p in mnm for p in pred)), 4),
     }
+    result["must_not_miss"]["stress"] = mnm_stress(clf)
     result["entities"] = entity_scores()
     if with_fixtures:
         fx = fixture_rows()

@@ -18,6 +18,8 @@ OOS = "out_of_scope"
 GUARD_MIN_PROB = 0.02      # a guard hit overrides the model when the model gives it at least this much...
 GUARD_WEAK_TOP = 0.75      # ...or when the model's own top choice is weaker than this
 GUARD_CONFIDENCE = 0.6     # floor on the reported confidence of a guard-backed must-not-miss intent
+GUARD_CONTESTED_TOP = 0.6  # model top is itself must-not-miss: the lexicon overrides only below this...
+GUARD_CONTESTED_MIN = 0.05  # ...and only if the model gives the lexicon's intent at least this much
 
 
 class Classifier:
@@ -36,6 +38,7 @@ class Classifier:
         from nlu.entities import extract
 
         raw = text if isinstance(text, str) else ""
+        lang = (lang or "").lower()[:2] if isinstance(lang, str) else ""
         lang = lang if lang in ("zh", "en") else ("zh" if has_cjk(raw) else "en")
         ctx = context if context in EXPECTS else "open"
         if is_garbage(raw):
@@ -57,11 +60,15 @@ class Classifier:
         intent, conf = names[order[0]], float(probs[order[0]])
 
         hits = [h for h in guard_hits(norm, lang) if h in self.mnm]
-        if hits and intent not in self.mnm:
+        if hits and intent not in hits:
             best = max(hits, key=lambda h: probs[names.index(h)])
             p_best = float(probs[names.index(best)])
-            if p_best >= GUARD_MIN_PROB or conf < GUARD_WEAK_TOP:
-                intent, conf = best, max(p_best, GUARD_CONFIDENCE)
+            if intent not in self.mnm:
+                override = p_best >= GUARD_MIN_PROB or conf < GUARD_WEAK_TOP
+            else:  # two must-not-miss readings: the lexicon decides only when the model is unsure
+                override = conf < GUARD_CONTESTED_TOP and p_best >= GUARD_CONTESTED_MIN
+            if override:
+                intent, conf = best, max(p_best, min(conf, GUARD_CONFIDENCE))
         elif not hits and conf < self.model.oos_threshold and intent not in self.mnm:
             intent, conf = OOS, max(float(probs[names.index(OOS)]), 1.0 - conf)
         alternatives = [(names[i], float(probs[i])) for i in order[:4] if names[i] != intent and probs[i] > 0][:3]

@@ -38,8 +38,10 @@ class Example:
 
 
 def load_train(train_dir: Path = TRAIN_DIR) -> list[Example]:
+    """Every training utterance once (a repeat across corpus files is dropped)."""
     names = set(intent_names())
     out: list[Example] = []
+    seen: set[tuple[str, str, str]] = set()
     for f in sorted(train_dir.glob("*.yaml")):
         data = load_yaml(f) or {}
         for intent, by_lang in data.items():
@@ -47,7 +49,9 @@ def load_train(train_dir: Path = TRAIN_DIR) -> list[Example]:
                 raise ValueError(f"{f.name}: unknown intent {intent!r}")
             for lang in ("zh", "en"):
                 for text in by_lang.get(lang, []) or []:
-                    out.append(Example(str(text), lang, intent))
+                    if (str(text), lang, intent) not in seen:
+                        seen.add((str(text), lang, intent))
+                        out.append(Example(str(text), lang, intent))
     return out
 
 

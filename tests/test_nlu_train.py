@@ -31,6 +31,15 @@ def test_heldout_and_fixtures_never_in_training():
     assert [r.text for r in fixture_rows() if normalize(r.text) in train_texts] == []
 
 
+def test_no_utterance_has_two_labels():
+    from nlu.text import normalize
+
+    labels: dict[tuple[str, str], set[str]] = {}
+    for r in load_train():
+        labels.setdefault((normalize(r.text), r.lang), set()).add(r.intent)
+    assert {k: v for k, v in labels.items() if len(v) > 1} == {}
+
+
 def test_split_is_stratified_and_disjoint():
     rows = load_train()
     tr, va = split(rows, 0.15, random.Random(1))

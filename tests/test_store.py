@@ -130,3 +130,37 @@ def test_a_paused_campaign_is_not_dialled(db_url):
         assert [s.get(Attempt, i).campaign_id for i in claimed] == [running_id]
         s.get(Campaign, paused_id).status = "running"  # resume
     assert len(claim_due(10, now=now, db_url=db_url)) == 1
+
+
+def test_follow_ups_retry_with_backoff_and_honour_call_backs(db_url):
+    from agent.runner import schedule_follow_up
+    from agent.store.models import Campaign
+
+    now = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    with session_scope(db_url) as s:
+        acc = _account(s)
+        acc.timezone = "Asia/Shanghai"
+        camp = Campaign(name="c", status="running", max_attempts=3)
+        s.add(camp)
+        s.flush()
+        first = Attempt(campaign_id=camp.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=now)
+        s.add(first)
+        s.flush()
+        first_id = first.id
+    second = schedule_follow_up(first_id, "no_answer", {}, now=now, db_url=db_url)
+    third = schedule_follow_up(second, "busy", {}, now=now, db_url=db_url)
+    assert schedule_follow_up(third, "no_answer", {}, now=now, db_url=db_url) is None  # max attempts reached
+    with session_scope(db_url) as s:
+        a2, a3 = s.get(Attempt, second), s.get(Attempt, third)
+        assert (a2.attempt_no, a3.attempt_no) == (2, 3)
+        assert _utc(a2.not_before) - now == timedelta(minutes=30)
+        assert _utc(a3.not_before) - now == timedelta(minutes=60)
+    cb = schedule_follow_up(first_id, "callback", {"callback_date": "2026-11-24", "callback_time": "15:00"},
+                            now=now, db_url=db_url)
+    with session_scope(db_url) as s:  # 15:00 in Shanghai is 07:00 UTC
+        assert _utc(s.get(Attempt, cb).not_before) == datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+    assert schedule_follow_up(first_id, "ptp", {}, now=now, db_url=db_url) is None
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

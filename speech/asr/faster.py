@@ -95,7 +95,6 @@ class FasterWhisperAsr:
             raw = [Segment(s.start, s.end, s.text, s.no_speech_prob, s.avg_logprob) for s in segments]
         return finish(raw, language, duration, heard)
 
-
     # ------------------------------------------------------------------------------------------
     def _encode_cut(self, audio: np.ndarray):
         import ctranslate2
@@ -149,10 +148,3 @@ def trim_repeats(tokens: list[int], min_period: int = 3, min_echo: int = 3) -> l
             if tokens[start + period:] == tokens[start:start + echo]:
                 return tokens[:start + period]
     return tokens
-
-
-def timed_transcribe(asr, audio: np.ndarray, language: str | None = None,
-                     prompt: str | None = None) -> tuple[Transcript, float]:
-    t0 = time.perf_counter()
-    result = asr.transcribe(audio, language=language, prompt=prompt)
-    return result, time.perf_counter() - t0
