@@ -1,23 +1,12 @@
 """The live campaign's view of the gate and the scripts library: database rows in, decisions out."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent.store.models import Account, Attempt, Call, OptOut
-
-RIGHT_PARTY = {"right_party", "ptp", "paid_already", "refused", "dispute", "callback", "transferred",
-               "opted_out", "converted", "not_interested", "completed"}
-REFUSALS = {"refused", "not_interested"}
-
-
-def choose_script(acc: Account, variant: str | None = None) -> str:
-    from dialogs.library import script_for
-
-    kind = acc.bucket if acc.purpose == "collections" else acc.product
-    return script_for(acc.purpose, kind, acc.language, variant)
+from agent.store.models import Account, OptOut
 
 
 def history_for(acc: Account, s: Session):
@@ -44,16 +33,3 @@ def gate_allows(acc: Account, at: datetime, s: Session, campaign_id: str | None 
     opted_out = s.scalars(select(OptOut.id).where(OptOut.phone == acc.phone)).first() is not None
     verdict = check(proposed_dial(acc, at, opted_out, campaign_id), history_for(acc, s))
     return verdict.allowed, verdict.rule, verdict.reason
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def next_allowed(acc: Account, first: datetime, s: Session, days: int = 7) -> datetime | None:
-    """The first slot at the same local time on this or a following day that the gate allows."""
-    for d in range(days):
-        at = first + timedelta(days=d)
-        if gate_allows(acc, at, s)[0]:
-            return at
-    return None

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     whisper_models_home: Path | None = Field(default=None, description="folder searched for Whisper models")
     whisper_model: str = "base"
     asr_engine: str = Field(default="faster", description="faster | openai")
-    asr_threads: int = 2
+    asr_threads: int = 1  # per transcription; stable under load (see speech/README.md)
     asr_workers: int = 2
     nlu_model_path: Path | None = None
     tts_engine_en: str = Field(default="espeak", description="espeak | piper")

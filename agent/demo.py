@@ -81,39 +81,37 @@ def seed_portfolio(n: int, seed: int, db_url: str | None = None) -> list[str]:
     return ids
 
 
-def local_call_time(tz: str, day: date, hour: int = 10, minute: int = 30) -> datetime:
-    return datetime.combine(day, dtime(hour, minute), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
-
-
-def plan_attempts(account_ids: list[str], campaign_name: str, today: date, db_url: str | None = None) -> str:
-    """Create a campaign and one attempt per account with the right script, checked by the gate."""
-    from agent.campaign_link import choose_script, gate_allows, next_allowed
+def plan_campaign(account_ids: list[str], name: str, day: date, db_url: str | None = None) -> str:
+    """A campaign over these accounts, planned for `day` by the live planner: the scores, the contact
+    model (best hour in the callee's local time), the variant bandit and the compliance gate."""
+    from agent.campaign.plan_db import plan_campaign_day
     from agent.store import session_scope
-    from agent.store.models import Account, Attempt, Campaign, ComplianceBlock
+    from agent.store.models import Account, Campaign
 
     with session_scope(db_url) as s:
-        campaign = Campaign(name=campaign_name, purpose="mixed", status="running", max_concurrent=4)
+        campaign = Campaign(name=name, purpose="mixed", status="running", max_concurrent=4,
+                            settings={"accounts": account_ids})
         s.add(campaign)
         s.flush()
-        for account_id in account_ids:
-            acc = s.get(Account, account_id)
-            first = local_call_time(acc.timezone, today)
-            script_id = choose_script(acc)
-            # holidays and rest days move the touch to the next day the gate allows
-            at = next_allowed(acc, first, s) or first
-            allowed, rule, reason = gate_allows(acc, at, s, campaign.id)
-            if not allowed:
-                s.add(ComplianceBlock(account_id=acc.id, rule=rule, reason=reason))
-                continue
-            s.add(Attempt(campaign_id=campaign.id, account_id=acc.id, script_id=script_id, phone=acc.phone,
-                          not_before=at, status="planned"))
+        plan_campaign_day(s, campaign.id, day, capacity=len(account_ids), account_ids=account_ids)
         return campaign.id
+
+
+def demo_run_number(db_url: str | None = None) -> int:
+    from sqlalchemy import func, select
+
+    from agent.store import session_scope
+    from agent.store.models import Campaign
+
+    with session_scope(db_url) as s:
+        return 1 + (s.scalar(select(func.count()).select_from(Campaign).where(Campaign.name.like("demo %"))) or 0)
 
 
 def demo(
     accounts: int = typer.Option(20, min=2, help="how many sample accounts (half zh, half en)"),
     concurrency: int = typer.Option(4, min=1, max=16, help="calls at a time"),
-    seed: int = typer.Option(7, help="seed for the sample portfolio and the simulated customers"),
+    seed: int = typer.Option(None, help="portfolio seed (default: a new portfolio each run, so reruns are "
+                                        "not blocked by the previous run's contact history)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
 ) -> None:
     from agent.config import get_settings
@@ -125,8 +123,9 @@ def demo(
     console.print(f"database: {url}")
     deps = load_deps(console)
     today = date.today()
-    ids = seed_portfolio(accounts, seed)
-    campaign_id = plan_attempts(ids, f"demo {datetime.now():%Y-%m-%d %H:%M}", today)
+    run = demo_run_number()
+    ids = seed_portfolio(accounts, seed if seed is not None else 6 + run)
+    campaign_id = plan_campaign(ids, f"demo {run}: {datetime.now():%Y-%m-%d %H:%M}", today)
     from agent.store import session_scope
     from agent.store.models import Attempt
     from sqlalchemy import select
@@ -135,7 +134,8 @@ def demo(
         attempts = list(s.scalars(select(Attempt).where(Attempt.campaign_id == campaign_id)))
         last_at = max((a.not_before for a in attempts), default=datetime.now(timezone.utc))
     if not attempts:
-        raise UserError("the compliance gate blocked every sample account; see the compliance_blocks table")
+        raise UserError("the planner found no allowed slot today for any sample account (holiday or rest day?); "
+                        "see `dialwise campaigns report` and the compliance_blocks table")
     warm_prompts(console, deps)
     reports = _run_with_progress(console, campaign_id, deps, concurrency, last_at, today, len(attempts))
     summary = summarize(reports, settings, url)
@@ -248,7 +248,7 @@ def bench_call(
     for account_id in pool:
         if len(v2v) >= turns:
             break
-        campaign_id = plan_attempts([account_id], "bench", today, db_url=url)
+        campaign_id = plan_campaign([account_id], "bench", today, db_url=url)
         from agent.runner import run_attempts
 
         reps = asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=1,

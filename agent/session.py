@@ -45,6 +45,7 @@ class CallConfig:
     amd: bool = True  # answering-machine detection in the first seconds of the call
     amd_window_s: float = 20.0
     voicemail_policy: str = "leave"  # leave | hangup
+    network_timeout_s: float = 5.0  # no inbound audio this long: the line is dead
 
 
 @dataclass
@@ -160,6 +161,7 @@ class CallSession:
         self._machine = False
         self._outcome_override: str | None = None
         self._started_wall = time.monotonic()
+        self._last_frame_wall = self._started_wall
 
     # ------------------------------------------------------------------ public
     async def run(self) -> CallResult:
@@ -210,14 +212,13 @@ class CallSession:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never let one call's failure escape
-            log.exception("call %s: inbound loop failed", self.call_id)
-            self._error = f"{type(exc).__name__}: {exc}"
-            self._end("error")
+            self._fail("inbound loop", exc)
 
     async def _on_audio(self, event: AudioIn) -> None:
         from speech.audio import to_float32
 
         now = time.monotonic()
+        self._last_frame_wall = now
         pcm = event.pcm
         if pcm.dtype != np.int16 or pcm.ndim != 1:
             raise ProtocolError(f"audio frame must be mono int16, got {pcm.dtype} {pcm.shape}")
@@ -279,20 +280,19 @@ class CallSession:
                     break
                 await asyncio.sleep(0.05)
             self._outcome_override = "voicemail"
-            if self.config.voicemail_policy == "leave" and self._voicemail_script():
+            script = self._voicemail_script() if self.config.voicemail_policy == "leave" else None
+            if script is not None:
                 from dialogs.policy import Policy
 
-                policy = Policy(self._voicemail_script(), self.account, self.today)
+                policy = Policy(script, self.account, self.today)
                 decision = policy.start()
                 await self._play_lines(decision.node, decision.lines)
                 await self._all_played.wait()
             self._end("voicemail")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            log.exception("call %s: voicemail failed", self.call_id)
-            self._error = f"{type(exc).__name__}: {exc}"
-            self._end("error")
+        except Exception as exc:  # never let one call's failure escape
+            self._fail("voicemail", exc)
 
     def _voicemail_script(self):
         from dialogs.library import load_script, script_for
@@ -406,10 +406,8 @@ class CallSession:
                     self._deliver(self.policy.step(job))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            log.exception("call %s: dialog failed", self.call_id)
-            self._error = f"{type(exc).__name__}: {exc}"
-            self._end("error")
+        except Exception as exc:  # never let one call's failure escape
+            self._fail("dialog", exc)
 
     async def _on_utterance(self, utt: _Utterance) -> None:
         t0 = time.monotonic()
@@ -491,10 +489,8 @@ class CallSession:
                     self._end("completed")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            log.exception("call %s: speaking failed", self.call_id)
-            self._error = f"{type(exc).__name__}: {exc}"
-            self._end("error")
+        except Exception as exc:  # never let one call's failure escape
+            self._fail("speaking", exc)
 
     async def _play_lines(self, node: str, lines: list[Line]) -> None:
         from speech.audio import resample
@@ -548,6 +544,11 @@ class CallSession:
             if now - self._started_wall > self.config.max_call_s:
                 self._end("max_duration")
                 return
+            if now - self._last_frame_wall > self.config.network_timeout_s:
+                # phone networks send audio continuously, silence included: the line is dead
+                self._error = f"no audio from the network for {self.config.network_timeout_s:.0f} s"
+                self._end("network_timeout")
+                return
             idle = (not self._machine and self._all_played.is_set() and not self._in_speech and self._jobs.empty()
                     and (self._speaker is None or self._speaker.done()))
             if idle and now - self._last_activity >= self.config.silence_reprompt_s:
@@ -559,6 +560,11 @@ class CallSession:
                 await self._jobs.put(Silence())
 
     # ------------------------------------------------------------------ ending
+    def _fail(self, what: str, exc: Exception) -> None:
+        log.exception("call %s: %s failed", self.call_id, what)
+        self._error = f"{type(exc).__name__}: {exc}"
+        self._end("error")
+
     def _end(self, reason: str) -> None:
         if not self._ended.is_set():
             self._end_reason = reason
@@ -566,7 +572,7 @@ class CallSession:
 
     async def _finish(self) -> None:
         if not self.policy.ended and self._end_reason in ("hangup", "protocol_error", "error", "max_duration",
-                                                          "voicemail"):
+                                                          "voicemail", "network_timeout"):
             self.policy.hangup()
         outcome = self.policy.outcome
         if outcome is None:

@@ -30,6 +30,22 @@ def mnm_stress_rows():
             for t in by_lang.get(lang) or []]
 
 
+def blind_scores(clf) -> dict[str, Any]:
+    """The blind check (data/blind.yaml), scored on the rows whose normalised text is not in training."""
+    from nlu.corpus import load_train
+    from nlu.text import normalize
+
+    seen = {normalize(r.text) for r in load_train()}
+    rows = [r for r in load_heldout(DATA_DIR / "blind.yaml") if normalize(r.text) not in seen]
+    pred = predict(clf, rows)
+    out: dict[str, Any] = {"n": len(rows)}
+    for lang in ("zh", "en"):
+        idx = [i for i, r in enumerate(rows) if r.lang == lang]
+        out[f"accuracy_{lang}"] = round(sum(pred[i] == rows[i].intent for i in idx) / max(1, len(idx)), 4)
+    out["errors"] = [{"text": r.text, "gold": r.intent, "pred": p} for r, p in zip(rows, pred) if p != r.intent]
+    return out
+
+
 def mnm_stress(clf) -> dict[str, Any]:
     """Recall on indirect must-not-miss phrasings, merged (model + lexicon) and model alone."""
     import nlu.classifier as classifier
@@ -126,6 +142,7 @@ def run_bench(clf, with_fixtures: bool = True) -> dict[str, Any]:
                            / max(1, sum(p in mnm for p in pred)), 4),
     }
     result["must_not_miss"]["stress"] = mnm_stress(clf)
+    result["blind"] = blind_scores(clf)
     result["entities"] = entity_scores()
     if with_fixtures:
         fx = fixture_rows()

@@ -10,7 +10,7 @@ import numpy as np
 from nlu.corpus import context_rules, is_short_reply, short_reply_rules
 from nlu.features import Featurizer
 from nlu.guard import guard_hits
-from nlu.model import IntentModel
+from nlu.intent_model import IntentModel
 from nlu.text import has_cjk, is_garbage, normalize
 from nlu.types import EXPECTS, Understanding, must_not_miss
 

@@ -91,7 +91,7 @@ def train_cmd(
     features: str = typer.Option("use+ngram", "--features", help="use+ngram (default), use, or ngram (ablation)"),
 ) -> None:
     """Train the intent classifier from nlu/data (torch), calibrate it and save a versioned model file."""
-    from nlu.model import DEFAULT_MODEL
+    from nlu.intent_model import DEFAULT_MODEL
     from nlu.train import TrainConfig, train
 
     try:

@@ -13,7 +13,7 @@ import numpy as np
 from nlu.augment import augment
 from nlu.corpus import TRAIN_DIR, Example, context_rules, load_train, resolve
 from nlu.features import NGRAM_DIM, USE_DIM, Featurizer
-from nlu.model import DEFAULT_MODEL, IntentModel
+from nlu.intent_model import DEFAULT_MODEL, IntentModel
 from nlu.text import normalize
 from nlu.types import EXPECTS, intent_names
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from telephony_adapter.base import (
     Start,
     TransportEvent,
 )
+
+log = logging.getLogger("dialwise.loopback")
 
 WIRE_RATE = 8000
 FRAME_MS = 20
@@ -192,7 +195,13 @@ class LoopbackLine:
                 if now - deadline > MAX_LAG_S:  # the loop stalled: do not burst, re-anchor
                     self.reanchors += 1
                     t0, released = now, 0
-                self._tick(loop_clock())
+                try:
+                    self._tick(loop_clock())
+                except Exception as exc:  # a broken line ends the call; it never goes silent forever
+                    log.exception("loopback %s: the line failed", self.call_id)
+                    self._end(Hangup("error", error=f"loopback line failed: {type(exc).__name__}: {exc}"),
+                              by="line")
+                    return
                 released += 1
                 lead = (released * FRAME_S) - (loop_clock() - t0)
                 self.max_lead_s = max(self.max_lead_s, lead)

@@ -270,3 +270,20 @@ async def test_an_answering_machine_gets_the_limited_content_message(settings_en
     assert "400" in agent_text  # the call-back number was left
     for word in ("逾期", "欠款", "还款", "owe", "overdue", "debt", "2000", "450"):
         assert word not in agent_text  # a machine never hears about the debt
+
+
+async def test_a_line_that_goes_dead_ends_the_call_and_keeps_the_turns(settings_env, db_url, deps):
+    account_id = _account(db_url, "en")
+    call_id = create_call(account_id, _script("en"), db_url=db_url)
+    config = CallConfig(network_timeout_s=2.0)
+    async with LoopbackLine(call_id=call_id) as line:
+        call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, config=config, today=TODAY,
+                                            db_url=db_url))
+        await _wait_agent_audio(line.customer, min_voiced=200)  # the first line has been played
+        await line._stop_pacer()  # the network stops carrying audio, without a hang-up
+        t0 = time.monotonic()
+        result = await asyncio.wait_for(call, 30)
+    assert result.end_reason == "network_timeout" and time.monotonic() - t0 < 6
+    turns = _turns(db_url, call_id)
+    assert turns and turns[0].speaker == "agent" and turns[0].text  # what was played is kept
+    assert _call(db_url, call_id).status == "ended"

@@ -6,7 +6,7 @@ import random
 import numpy as np
 
 from nlu.corpus import Example, load_train
-from nlu.model import IntentModel
+from nlu.intent_model import IntentModel
 from nlu.train import TrainConfig, expand, fit_temperature, split
 from nlu.types import intent_names
 

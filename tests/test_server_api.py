@@ -14,6 +14,9 @@ from tests.server_helpers import (add_attempt, backends, drop_schema, make_datab
                                   seed_campaign)
 
 
+# storage-facing: CI runs these again on PostgreSQL (tools/test.sh)
+pytestmark = pytest.mark.db
+
 @pytest.fixture(params=backends())
 def env(request, tmp_path):
     url = make_database_url(tmp_path, request.param)

@@ -14,6 +14,9 @@ from agent.store.models import Call, Turn
 from tests.server_helpers import backends, drop_schema, make_database_url, seed_call
 
 
+# storage-facing: CI runs these again on PostgreSQL (tools/test.sh)
+pytestmark = pytest.mark.db
+
 @pytest.fixture(params=backends())
 def env(request, tmp_path):
     url = make_database_url(tmp_path, request.param)

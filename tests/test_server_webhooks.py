@@ -85,6 +85,9 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+# storage-facing: CI runs these again on PostgreSQL (tools/test.sh)
+pytestmark = pytest.mark.db
+
 @pytest.fixture(params=backends())
 def db_url(request, tmp_path):
     url = make_database_url(tmp_path, request.param)

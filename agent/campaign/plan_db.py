@@ -73,7 +73,7 @@ class DbPlan:
 
 
 def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *, seed: int = 0,
-                      catalog=None, rules=None) -> DbPlan:
+                      catalog=None, rules=None, account_ids: list[str] | None = None) -> DbPlan:
     from agent.campaign.catalog import Catalog, load_scripts
     from agent.campaign.planner import PlanOptions, plan_day
     from agent.campaign.portfolio import accounts_from_dicts, history_from_dicts
@@ -84,6 +84,8 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
     query = select(Account)
     if camp.purpose in ("collections", "telesales"):
         query = query.where(Account.purpose == camp.purpose)
+    if account_ids is not None:  # a campaign over a chosen list of accounts
+        query = query.where(Account.id.in_(account_ids))
     busy = set(s.scalars(select(Attempt.account_id).where(Attempt.campaign_id == campaign_id,
                                                           Attempt.status.in_(PENDING))))
     accounts = [account_dict(a) for a in s.scalars(query.order_by(Account.id)) if a.id not in busy]

@@ -1,0 +1,1 @@
+"""Package data (makes setuptools ship the files in this folder)."""
