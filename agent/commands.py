@@ -18,7 +18,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     calls_app.command("show", help="Print one call's transcript with timings and intents.")(calls_show)
     calls_app.command("list", help="List recent calls.")(calls_list)
     app.add_typer(calls_app, name="calls")
+    from agent.campaign.cli_data import _group
+    from agent.campaign_run import campaigns_run
     from agent.demo import bench_call, demo
+
+    _group(app, "campaigns", "Campaigns: runs and reports.").command("run")(campaigns_run)
 
     app.command("demo", help="Seed a sample portfolio and run it as an offline campaign (loopback, real models).")(demo)
     bench_app.command("call", help="Voice-to-voice latency over simulated calls (JSON).")(bench_call)

@@ -145,7 +145,7 @@ def demo(
         print_summary(console, summary, reports)
 
 
-def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total):
+def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total, simulated_clock=True):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agent.runner import run_attempts
@@ -159,10 +159,10 @@ def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total
             counts[rep.result.outcome if rep.result else rep.status] += 1
             progress.update(task, advance=1, description=" ".join(f"{k}:{v}" for k, v in counts.most_common()))
 
-        # `at` stands for the campaign day's calling slot (10:30 callee-local): every attempt is due.
+        # on the demo's simulated clock `at` is the day's last planned slot, so every attempt is due
         return asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency,
-                                        at=at + timedelta(seconds=1), simulated_clock=True, today=today,
-                                        on_done=on_done))
+                                        at=at + timedelta(seconds=1), simulated_clock=simulated_clock,
+                                        today=today, on_done=on_done))
 
 
 def summarize(reports, settings, url: str) -> dict[str, Any]:

@@ -1,4 +1,10 @@
 // dialwise softphone: microphone -> PCM16 16 kHz over a websocket; agent audio played as it arrives.
+// Counters on <body> (for tests and support; updated as they change):
+//   data-call-id          the call in progress (from the server's {"type": "call"} message)
+//   data-mic-chunks       microphone chunks sent to the server
+//   data-agent-frames     binary agent-audio frames received (20 ms each)
+//   data-agent-played-ms  agent audio that finished playing on the AudioContext clock (not stopped by a clear)
+//   data-clears           {"type": "clear"} messages received (barge-in)
 "use strict";
 (() => {
   const RATE = 16000;
@@ -14,6 +20,11 @@
   const $ = (id) => document.getElementById(id);
   const t = (k) => T[lang][k] || k;
   let ws = null, ctx = null, micStream = null, proc = null, playAt = 0, sources = [], scripts = [], statusKey = "idle";
+  const stats = { micChunks: 0, agentFrames: 0, agentPlayedMs: 0, clears: 0 };
+  function count(name, by) {  // stats.agentPlayedMs -> <body data-agent-played-ms="...">
+    stats[name] += by;
+    document.body.dataset[name] = String(Math.round(stats[name]));
+  }
 
   function applyLang() {
     document.documentElement.lang = lang;
@@ -50,7 +61,7 @@
     for (const s of scripts.filter((s) => !want || s.language === want)) $("script").add(new Option(`${s.id} (${s.purpose})`, s.id));
   }
   function stopPlayback() {
-    for (const s of sources) { try { s.stop(); } catch (e) { /* already ended */ } }
+    for (const s of sources) { s.cut = true; try { s.stop(); } catch (e) { /* already ended */ } }
     sources = [];
     playAt = ctx ? ctx.currentTime : 0;
   }
@@ -66,7 +77,10 @@
     src.start(playAt);
     playAt += audio.duration;
     sources.push(src);
-    src.onended = () => { sources = sources.filter((x) => x !== src); };
+    src.onended = () => {
+      sources = sources.filter((x) => x !== src);
+      if (!src.cut) count("agentPlayedMs", audio.duration * 1000);
+    };
   }
   function showTurn(m) {
     let li = document.querySelector(`#transcript li[data-id="${m.id}"]`);
@@ -103,7 +117,7 @@
         let peak = 0;
         for (let i = 0; i < f.length; i++) { const v = Math.max(-1, Math.min(1, f[i])); out[i] = v * 32767; peak = Math.max(peak, Math.abs(v)); }
         $("level").value = peak;
-        if (ws && ws.readyState === WebSocket.OPEN) ws.send(out.buffer);
+        if (ws && ws.readyState === WebSocket.OPEN) { ws.send(out.buffer); count("micChunks", 1); }
       };
       src.connect(proc);
       proc.connect(ctx.destination);
@@ -111,11 +125,11 @@
       setStatus("live");
     };
     ws.onmessage = (ev) => {
-      if (typeof ev.data !== "string") { play(ev.data); return; }
+      if (typeof ev.data !== "string") { count("agentFrames", 1); play(ev.data); return; }
       const m = JSON.parse(ev.data);
-      if (m.type === "clear") stopPlayback();
+      if (m.type === "clear") { count("clears", 1); stopPlayback(); }
       else if (m.type === "turn") showTurn(m);
-      else if (m.type === "call") setStatus("live", m.call_id);
+      else if (m.type === "call") { document.body.dataset.callId = m.call_id; setStatus("live", m.call_id); }
       else if (m.type === "ended") setStatus("ended", m.outcome);
       else if (m.type === "error") setStatus("ended", m.message, true);
     };

@@ -1,0 +1,4 @@
+"""`python -m agent` is the `dialwise` command."""
+from agent.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""`dialwise campaigns run`: plan today's touches for a campaign and place the calls that are due."""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, datetime, timezone
+
+import typer
+from sqlalchemy import func, select
+
+from agent.errors import UserError
+
+
+def campaigns_run(
+    campaign_id: str = typer.Argument(..., help="campaign id (see `dialwise campaigns report`)"),
+    concurrency: int = typer.Option(None, min=1, max=64, help="lines at a time (default: the campaign's)"),
+    plan: bool = typer.Option(True, help="plan today's touches first when the campaign has none pending"),
+    network: str = typer.Option("loopback", help="loopback: simulated customers, offline (live networks dial "
+                                                 "through `dialwise twilio call` and the server)"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Claim the campaign's due attempts in the database and call them, N lines at a time, with live
+    progress. Paused campaigns are not dialled; no-answer and busy are retried with backoff; requested
+    call-backs become attempts at their time; every dial passes the compliance gate again first."""
+    from agent.demo import _console, _run_with_progress, load_deps, summarize
+    from agent.config import get_settings
+    from agent.store import init_db, session_scope
+    from agent.store.models import Attempt, Campaign
+
+    if network != "loopback":
+        raise UserError(f"network {network!r} is not run from here; use `dialwise twilio call` or the server")
+    url = init_db()
+    console = _console(quiet=as_json)
+    with session_scope() as s:
+        camp = s.get(Campaign, campaign_id)
+        if camp is None:
+            raise UserError(f"no campaign {campaign_id!r}")
+        if camp.status == "paused":
+            raise UserError(f"campaign {campaign_id} is paused; start it first (POST /api/campaigns/{campaign_id}/start)")
+        pending = s.scalar(select(func.count()).select_from(Attempt)
+                           .where(Attempt.campaign_id == campaign_id, Attempt.status == "planned")) or 0
+        if pending == 0 and plan:
+            from agent.campaign.plan_db import plan_campaign_day
+
+            ids = (camp.settings or {}).get("accounts")
+            plan_campaign_day(s, campaign_id, date.today(), capacity=10_000, account_ids=ids)
+        camp.status = "running"
+        lines = concurrency or camp.max_concurrent
+    now = datetime.now(timezone.utc)
+    with session_scope() as s:
+        due = s.scalar(select(func.count()).select_from(Attempt).where(
+            Attempt.campaign_id == campaign_id, Attempt.status == "planned", Attempt.not_before <= now)) or 0
+        next_at = s.scalar(select(func.min(Attempt.not_before)).where(
+            Attempt.campaign_id == campaign_id, Attempt.status == "planned", Attempt.not_before > now))
+    if due == 0:
+        msg = f"nothing due now; next attempt at {next_at:%Y-%m-%d %H:%M} UTC" if next_at else "nothing to call"
+        print(json.dumps({"calls": 0, "next_attempt_at": str(next_at) if next_at else None}) if as_json else msg)
+        return
+    deps = load_deps(console)
+    reports = _run_with_progress(console, campaign_id, deps, lines, now, date.today(), due, simulated_clock=False)
+    summary = summarize(reports, get_settings(), url)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        from agent.demo import print_summary
+
+        print_summary(console, summary, reports)
