@@ -113,6 +113,7 @@ def test_softphone_call_with_fake_microphone(site, callee_wav):
         page.fill("#key", site["key"])
         page.click("#load")
         page.wait_for_selector(f"#account option[value='{site['account_id']}']", state="attached")
+        page.wait_for_selector("#status:not(.error):has-text('Idle')")  # the key worked: no error left
         page.select_option("#account", site["account_id"])
         page.select_option("#script", site["script_id"])
         assert "Emily Johnson" in page.locator("#account option:checked").inner_text()
@@ -134,10 +135,11 @@ def test_softphone_call_with_fake_microphone(site, callee_wav):
         t_callee = time.monotonic() - t0
         # the agent answers: a new agent turn after the callee's, and its audio reaches the page
         frames_before = body_counter(page, "agentFrames")
+        page.wait_for_function(f"+(document.body.dataset.agentFrames || 0) > {frames_before + 25}", timeout=30000)
+        # its text grows in the transcript as its audio is confirmed played ("…" until then)
         page.wait_for_function(
-            "document.querySelector('#transcript li.callee ~ li.agent') !== null", timeout=30000)
-        page.wait_for_function(f"+(document.body.dataset.agentFrames || 0) > {frames_before + 25}", timeout=20000)
-        page.wait_for_timeout(800)
+            "[...document.querySelectorAll('#transcript li.callee ~ li.agent')]"
+            ".some(li => li.lastChild && li.lastChild.textContent.trim().length > 3)", timeout=30000)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         shown = page.eval_on_selector_all(
             "#transcript li", "els => els.map(li => [li.className, li.dataset.id, li.textContent])")

@@ -44,7 +44,9 @@
   async function loadOptions() {
     const r = await fetch("/softphone/options", { headers: authHeaders(), credentials: "same-origin" });
     if (r.status === 401) { $("key-row").hidden = false; setStatus("needkey", "", true); return; }
+    if (!r.ok) { setStatus("idle", `HTTP ${r.status}`, true); return; }
     const data = await r.json();
+    if (statusKey === "needkey" || statusKey === "idle") setStatus("idle");  // the key worked: clear the error
     $("account").innerHTML = "";
     for (const a of data.accounts) {
       const o = new Option(`${a.name} · ${a.language} · ${a.balance} ${a.currency}`, a.id);
