@@ -243,6 +243,7 @@ def bench_call(
     stages: dict[str, list[float]] = {}
     v2v: list[float] = []
     heard: list[float] = []
+    speculative: list[bool] = []
     calls = 0
     t0 = time.perf_counter()
     for account_id in pool:
@@ -264,6 +265,7 @@ def bench_call(
                 for k, v in lat.items():
                     if k.endswith("_ms") and k != "voice_to_voice_ms":
                         stages.setdefault(k, []).append(v)
+                speculative.append(bool(lat.get("asr_speculative")))
     v2v = v2v[:turns] if len(v2v) > turns else v2v
     out = {
         "turns": len(v2v),
@@ -273,6 +275,7 @@ def bench_call(
                               "mean": round(statistics.fmean(v2v), 1) if v2v else None},
         "as_heard_by_callee_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
         "stages_ms": {k: {"p50": percentile(v, 0.5), "p95": percentile(v, 0.95)} for k, v in sorted(stages.items())},
+        "speculative_asr_share": round(sum(speculative) / len(speculative), 3) if speculative else None,
         "targets_ms": {"p50": 800, "p95": 1200},
         "wall_s": round(time.perf_counter() - t0, 1),
     }

@@ -69,8 +69,13 @@ class CallDeps:
         )
 
     async def transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.asr_pool, partial(self.asr.transcribe, audio, language, prompt))
+        """(transcript, compute ms): the time the engine itself took, queueing excluded."""
+        def timed():
+            t = time.perf_counter()
+            out = self.asr.transcribe(audio, language, prompt)
+            return out, (time.perf_counter() - t) * 1000
+
+        return await asyncio.get_running_loop().run_in_executor(self.asr_pool, timed)
 
     async def understand(self, text: str, lang: str, context: str | None, today):
         loop = asyncio.get_running_loop()

@@ -412,10 +412,12 @@ class CallSession:
     async def _on_utterance(self, utt: _Utterance) -> None:
         t0 = time.monotonic()
         spec = self._speculative
-        if spec is not None and spec[0] == utt.start_ms and spec[1] == utt.end_ms and not spec[2].cancelled():
-            transcript = await spec[2]
+        speculative = (spec is not None and spec[0] == utt.start_ms and spec[1] == utt.end_ms
+                       and not spec[2].cancelled())
+        if speculative:  # started at the pause, usually done by now
+            transcript, asr_compute = await spec[2]
         else:
-            transcript = await self.deps.transcribe(utt.audio, self.lang, self.asr_prompt)
+            transcript, asr_compute = await self.deps.transcribe(utt.audio, self.lang, self.asr_prompt)
         self._speculative = None
         t_asr = time.monotonic()
         text = transcript.text.strip()
@@ -440,9 +442,12 @@ class CallSession:
         decision = self.policy.step(Heard(u))
         t_pol = time.monotonic()
         self._pending_latency = {
+            # end of voiced audio -> endpoint decided (the end-of-speech silence, plus frame arrival)
             "endpoint_ms": round((t0 - utt.end_wall) * 1000, 1),
+            # endpoint -> transcript in hand (0 when the speculative transcription finished first)
             "asr_ms": round((t_asr - max(t0, utt.end_wall)) * 1000, 1),
-            "asr_compute_ms": None,
+            "asr_compute_ms": round(asr_compute, 1),  # the engine's own time, wherever it fell
+            "asr_speculative": speculative,
             "nlu_ms": round((t_nlu - t_asr) * 1000, 1),
             "policy_ms": round((t_pol - t_nlu) * 1000, 1),
             "_end_wall": utt.end_wall,
