@@ -113,7 +113,7 @@ class CallStore:
             row = Outcome(call_id=call.id, account_id=call.account_id, kind=outcome,
                           promise_amount=_num(slots.get("pay_amount")) if outcome == "ptp" else None,
                           promise_date=_parse_date(slots.get("pay_date")) if outcome == "ptp" else None,
-                          callback_at=_callback_at(slots),
+                          callback_at=callback_at(slots),
                           details={k: v for k, v in slots.items() if _jsonable(v)})
             s.add(row)
             payload = {"call_id": call.id, "account_id": call.account_id, "script_id": call.script_id,
@@ -132,7 +132,7 @@ class CallStore:
                              scope="all", channel="call", source_call_id=call.id))
 
 
-def _callback_at(slots: dict[str, Any]) -> datetime | None:
+def callback_at(slots: dict[str, Any]) -> datetime | None:
     """The requested call-back instant from the script's callback_date (+ callback_time) slots."""
     day = _parse_date(slots.get("callback_date"))
     if day is None:

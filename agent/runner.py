@@ -47,7 +47,7 @@ def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, 
     """Plan the next touch an outcome calls for: a retry with exponential backoff after no answer or
     busy (30 min, 1 h, 2 h … up to the campaign's max attempts), or the call-back the callee asked
     for. The gate judges it again when it comes due. Returns the new attempt id, if any."""
-    from agent.call_store import _callback_at
+    from agent.call_store import callback_at
     from agent.store.models import Campaign
 
     now = now or datetime.now(timezone.utc)
@@ -56,7 +56,7 @@ def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, 
         campaign = s.get(Campaign, prev.campaign_id) if prev.campaign_id else None
         max_attempts = campaign.max_attempts if campaign else 3
         if outcome == "callback":
-            at = _callback_at(slots)
+            at = callback_at(slots)
             if at is None:
                 return None
             acc = s.get(Account, prev.account_id)
@@ -104,9 +104,8 @@ def db_gate(at: datetime | None, db_url: str | None = None):
     """The compliance gate asked again right before each dial, on the database's current history.
 
     `at`: the dial instant; None on a simulated campaign clock, where each dial happens at its slot."""
-    from agent.campaign.compliance import record_block
-    from agent.campaign.compliance.types import Verdict
-    from agent.campaign_link import gate_allows
+    from agent.campaign.compliance import check_and_record
+    from agent.campaign.plan_db import dial_for, gate_history
 
     async def gate(attempt_id: str) -> tuple[bool, str | None]:
         def check() -> tuple[bool, str | None]:
@@ -114,10 +113,9 @@ def db_gate(at: datetime | None, db_url: str | None = None):
                 attempt = s.get(Attempt, attempt_id)
                 acc = s.get(Account, attempt.account_id)
                 when = at or attempt.not_before.replace(tzinfo=attempt.not_before.tzinfo or timezone.utc)
-                allowed, rule, reason = gate_allows(acc, when, s, attempt.campaign_id)
-                if not allowed:
-                    record_block(s, Verdict(False, rule, reason), account_id=acc.id, attempt_id=attempt_id)
-                return allowed, rule
+                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id), gate_history(s, acc),
+                                           account_id=acc.id, attempt_id=attempt_id)
+                return verdict.allowed, verdict.rule
 
         return await asyncio.to_thread(check)
 

@@ -166,7 +166,7 @@ class CallSession:
     # ------------------------------------------------------------------ public
     async def run(self) -> CallResult:
         writer = asyncio.create_task(self._writer(), name=f"writer-{self.call_id}")
-        await self._write(self.store.mark_live) if self.store else None
+        await self._write(lambda: self.store.mark_live())
         tasks = [
             asyncio.create_task(self._inbound(), name="inbound"),
             asyncio.create_task(self._brain(), name="brain"),
@@ -370,8 +370,7 @@ class CallSession:
             turn = self._agent_turn
             text = " ".join(self._played)
             end_ms = self.recorder.now_ms
-            await self._write(lambda: self.store.update_turn(turn.result(), text=text, interrupted=True,
-                                                               end_ms=end_ms) if self.store else None)
+            await self._write(lambda: self.store.update_turn(turn.result(), text=text, interrupted=True, end_ms=end_ms))
         self._agent_turn = None
 
     def _on_mark(self, name: str) -> None:
@@ -380,9 +379,9 @@ class CallSession:
             return
         self._played.append(text)
         self._last_activity = time.monotonic()
-        if self._agent_turn is not None and self.store:
+        if self._agent_turn is not None:
             turn, played, end_ms = self._agent_turn, " ".join(self._played), self.recorder.now_ms
-            self._write_nowait(lambda: self.store.update_turn(turn.result(), text=played, end_ms=end_ms))
+            self._write(lambda: self.store.update_turn(turn.result(), text=played, end_ms=end_ms))
         if not self._marks:
             self._all_played.set()
 
@@ -399,8 +398,8 @@ class CallSession:
                 elif isinstance(job, Dtmf):
                     self._callee_spoke = True
                     shown = job.digits if len(job.digits) == 1 else f"{len(job.digits)} digits"  # no ID in logs
-                    await self._write_callee(f"[keypad {shown}]", None, None, {}, self.recorder.now_ms,
-                                             self.recorder.now_ms, {})
+                    self._write_callee(f"[keypad {shown}]", None, None, {}, self.recorder.now_ms,
+                                       self.recorder.now_ms, {})
                     self._deliver(self.policy.step(job))
                 elif isinstance(job, Silence):
                     self._deliver(self.policy.step(job))
@@ -426,16 +425,16 @@ class CallSession:
         self._silences = 0
         self._callee_spoke = True
         if self._machine:
-            await self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
+            self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
             return
         if self._amd_listening(time.monotonic()) and self.amd.feed_text(text) == "machine":
-            await self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
+            self._write_callee(f"[answering machine] {text}", None, None, {}, utt.start_ms, utt.end_ms, {})
             await self._on_machine()
             return
         u = await self.deps.understand(text, self.lang, self._expect, self.today)
         t_nlu = time.monotonic()
         if utt.hangup or self.policy.ended:  # kept in the transcript; nobody is left to answer
-            await self._write_callee(text, u.intent, u.confidence, u.entities, utt.start_ms, utt.end_ms, {})
+            self._write_callee(text, u.intent, u.confidence, u.entities, utt.start_ms, utt.end_ms, {})
             if not self.policy.ended:
                 self.policy.step(Heard(u))
             return
@@ -453,15 +452,15 @@ class CallSession:
             "_end_wall": utt.end_wall,
             "_policy_wall": t_pol,
         }
-        self._pending_turn = await self._write_callee(text, u.intent, u.confidence, u.entities,
-                                                      utt.start_ms, utt.end_ms, None)
+        self._pending_turn = self._write_callee(text, u.intent, u.confidence, u.entities,
+                                                utt.start_ms, utt.end_ms, None)
         self._deliver(decision)
 
-    async def _write_callee(self, text, intent, confidence, entities, start_ms, end_ms, latency):
+    def _write_callee(self, text, intent, confidence, entities, start_ms, end_ms, latency) -> asyncio.Future[Any]:
         rec = TurnRecord("callee", text, start_ms, end_ms, node=self.policy.node, intent=intent,
                          confidence=confidence, entities=_jsonable(entities or {}), latency=latency)
         self.result.turns += 1
-        return await self._write_future(lambda: self.store.add_turn(rec) if self.store else 0)
+        return self._write(lambda: self.store.add_turn(rec))
 
     # ------------------------------------------------------------------ speaking
     def _deliver(self, decision: Decision) -> None:
@@ -534,12 +533,12 @@ class CallSession:
             lat = {k: v for k, v in lat.items() if v is not None}
             self.result.latencies.append(lat)
             turn = self._pending_turn
-            self._write_nowait(lambda: self.store.update_turn(turn.result(), latency=lat) if self.store else None)
+            self._write(lambda: self.store.update_turn(turn.result(), latency=lat))
         self._pending_latency = None
         self._pending_turn = None
         rec = TurnRecord("agent", "", start_ms, start_ms, node=node)
         self.result.turns += 1
-        self._agent_turn = self._write_future_nowait(lambda: self.store.add_turn(rec) if self.store else 0)
+        self._agent_turn = self._write(lambda: self.store.add_turn(rec))
 
     # ------------------------------------------------------------------ clock: silence and duration
     async def _clock(self) -> None:
@@ -600,8 +599,7 @@ class CallSession:
             path = str(await asyncio.to_thread(self.recorder.save, self.recording_path))
         self.result.outcome, self.result.slots = outcome, slots
         self.result.end_reason, self.result.recording_path, self.result.error = self._end_reason, path, self._error
-        if self.store:
-            await self._write(lambda: self.store.finish(outcome, slots, self._end_reason, path, self._error))
+        await self._write(lambda: self.store.finish(outcome, slots, self._end_reason, path, self._error))
 
     # ------------------------------------------------------------------ ordered writer
     async def _writer(self) -> None:
@@ -619,17 +617,18 @@ class CallSession:
                 if not fut.done():
                     fut.set_exception(exc)
 
-    def _write_future_nowait(self, fn) -> asyncio.Future[Any]:
+    def _write(self, fn) -> asyncio.Future[Any]:
+        """Queue a store write behind the earlier ones. The returned future holds its result; it
+        resolves to None at once when the call has no store. A failure nobody awaits is still logged."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.store is None:
+            fut.set_result(None)
+            return fut
+        fut.add_done_callback(_consume_exception)
         self._writes.put_nowait((fn, fut))
         return fut
 
-    def _write_nowait(self, fn) -> None:
-        fut = self._write_future_nowait(fn)
-        fut.add_done_callback(lambda f: f.exception())
 
-    async def _write_future(self, fn) -> asyncio.Future[Any]:
-        return self._write_future_nowait(fn)
-
-    async def _write(self, fn) -> Any:
-        return await self._write_future_nowait(fn)
+def _consume_exception(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # marks it retrieved; the writer has logged it

@@ -164,3 +164,35 @@ def test_follow_ups_retry_with_backoff_and_honour_call_backs(db_url):
 
 def _utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def test_the_dial_time_gate_refuses_an_opt_out_recorded_after_planning(db_url):
+    """The gate is asked again right before each dial: an opt-out that arrived after the plan was made
+    (here through another channel, under the account) blocks the dial and is logged with its rule."""
+    import asyncio
+
+    from agent.runner import db_gate
+    from agent.store.models import Campaign, ComplianceBlock
+
+    at = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 11:00 on a Monday in Shanghai
+    with session_scope(db_url) as s:
+        camp = Campaign(name="c", status="running")
+        s.add(camp)
+        accs = [_account(s, phone="+8613800138001"), _account(s, phone="+8613800138002")]
+        s.flush()
+        ids = []
+        for acc in accs:
+            att = Attempt(campaign_id=camp.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=at)
+            s.add(att)
+            s.flush()
+            ids.append(att.id)
+        quitter = accs[0].id
+    gate = db_gate(at, db_url)
+    assert asyncio.run(gate(ids[0])) == (True, None)  # nothing against it yet
+    with session_scope(db_url) as s:  # the callee opts out by text message, from another phone
+        s.add(OptOut(phone="+8613900000000", account_id=quitter, channel="sms"))
+    assert asyncio.run(gate(ids[0])) == (False, "opt_out")
+    assert asyncio.run(gate(ids[1])) == (True, None)  # the other account is unaffected
+    with session_scope(db_url) as s:
+        blocks = s.scalars(select(ComplianceBlock)).all()
+        assert [(b.attempt_id, b.account_id, b.rule) for b in blocks] == [(ids[0], quitter, "opt_out")]

@@ -27,11 +27,26 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def consent_for(acc: Account) -> bool:
+    """The consent that counts for this account's purpose: marketing consent for telesales, consent
+    to servicing calls for collections."""
+    return bool(acc.consent_marketing if acc.purpose == "telesales" else acc.consent_calls)
+
+
+def dial_for(acc: Account, at: datetime, campaign_id: str | None = None):
+    """The gate's view of dialling `acc` at `at` (opt-outs come in through `gate_history`)."""
+    from agent.campaign.compliance import ProposedDial
+
+    return ProposedDial(jurisdiction=acc.jurisdiction, purpose=acc.purpose, at=at, timezone=acc.timezone,
+                        phone=acc.phone, debt_id=acc.id, consent=consent_for(acc), region=acc.region,
+                        campaign_id=campaign_id)
+
+
 def account_dict(acc: Account) -> dict:
-    consent = acc.consent_marketing if acc.purpose == "telesales" else acc.consent_calls
+    consent = consent_for(acc)
     return {"id": acc.id, "phone": acc.phone, "timezone": acc.timezone, "jurisdiction": acc.jurisdiction,
             "language": acc.language, "purpose": acc.purpose, "bucket": acc.bucket, "product": acc.product,
-            "balance": acc.balance, "days_past_due": acc.days_past_due, "consent": bool(consent),
+            "balance": acc.balance, "days_past_due": acc.days_past_due, "consent": consent,
             "region": acc.region, "features": dict(acc.custom or {})}
 
 
