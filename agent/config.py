@@ -23,9 +23,11 @@ class Settings(BaseSettings):
     whisper_model_dir: Path | None = Field(default=None, description="explicit CTranslate2 Whisper folder")
     whisper_models_home: Path | None = Field(default=None, description="folder searched for Whisper models")
     whisper_model: str = "base"
-    asr_engine: str = Field(default="faster", description="faster | openai")
+    asr_engine: str = Field(default="faster", description="faster | faster-full | openai | openai-full")
     asr_threads: int = 1  # per transcription; stable under load (see speech/README.md)
     asr_workers: int = 2
+    asr_lm_weight: float = Field(default=0.3, ge=0.0, description="weight of the domain LM when re-ranking "
+                                 "the faster engine's beams; 0 keeps Whisper's top beam")
     nlu_model_path: Path | None = None
     tts_engine_en: str = Field(default="espeak", description="espeak | piper")
     tts_engine_zh: str = "espeak"

@@ -119,10 +119,15 @@ def build(as_json: bool = typer.Option(True, "--json/--text", help="print a JSON
 
 
 def bench_asr(
-    engines: str = typer.Option("faster-full,faster,openai", "--engines", help="comma-separated engines"),
+    engines: str = typer.Option("openai-full,faster-full,faster,openai", "--engines", help="comma-separated engines"),
     limit: int = typer.Option(0, "--limit", help="use only N fixtures (half zh, half en); 0 = all 80"),
     snr_db: float = typer.Option(20.0, "--snr", help="line noise SNR in dB"),
     threads: int = typer.Option(0, "--threads", help="CPU threads per engine (0 = ASR_THREADS)"),
+    reference: str = typer.Option("openai-full", "--reference", help="engine the others are compared with"),
+    details: Path = typer.Option(None, "--details", help="also write each clip's transcript per engine (JSONL)"),
+    lm_holdout: float = typer.Option(None, "--lm-holdout", min=0.0, max=1.0,
+                                     help="leave out of the domain LM any sentence whose character bigrams overlap "
+                                          "a fixture's by more than this (Jaccard; default 0.5)"),
 ) -> None:
     from speech.asr import ENGINES
     from speech.bench import run_asr_bench
@@ -131,7 +136,8 @@ def bench_asr(
     bad = [e for e in names if e not in ENGINES]
     if bad:
         raise UserError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
-    _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None, threads=threads or None))
+    _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None, threads=threads or None, details=details,
+                        reference=reference, lm_holdout=lm_holdout))
 
 
 def bench_tts(repeats: int = typer.Option(5, "--repeats", help="runs per measurement (median reported)")) -> None:

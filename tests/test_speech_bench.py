@@ -49,3 +49,21 @@ def test_drop_echo_removes_restarts_only():
     assert drop_echo("我在开车，不方便接电话。我在开") == "我在开车，不方便接电话"
     assert drop_echo("I want to pay, I want to pay it all.") == "I want to pay, I want to pay it all."
     assert drop_echo("好的好的") == "好的好的"
+
+
+def test_comparison_with_the_reference_engine():
+    from speech.bench import compare_with
+
+    engines = {"openai-full": {"total_s": 160.0, "wer_en": 0.048, "cer_zh": 0.18},
+               "faster": {"total_s": 20.0, "wer_en": 0.035, "cer_zh": 0.094},
+               "worse": {"total_s": 20.0, "wer_en": 0.06, "cer_zh": 0.10},
+               "slow": {"total_s": 80.0, "wer_en": 0.03, "cer_zh": 0.15}}
+    out = compare_with(engines, "openai-full")
+    assert out["reference"] == "openai-full"
+    faster = out["vs_reference"]["faster"]
+    assert faster["speedup"] == 8.0 and faster["faster_3x_at_equal_or_better_error"] and faster["meets_error_targets"]
+    assert faster["error_delta"] == {"wer_en": -0.013, "cer_zh": -0.086}
+    assert not out["vs_reference"]["worse"]["faster_3x_at_equal_or_better_error"]  # en got worse
+    assert not out["vs_reference"]["slow"]["faster_3x_at_equal_or_better_error"]  # only 2x
+    assert not out["vs_reference"]["slow"]["meets_error_targets"]  # zh CER above 12 %
+    assert compare_with(engines, "missing") == {}

@@ -88,3 +88,20 @@ def test_loop_guards():
     assert not _repeating([1, 2, 3, 4, 5, 6, 7, 8])
     assert trim_repeats([9, 1, 2, 3, 1, 2, 3, 1]) == [9, 1, 2, 3]
     assert trim_repeats([5, 5, 6, 7]) == [5, 5, 6, 7]
+
+
+@pytest.mark.slow
+def test_openai_full_is_the_stock_pipeline_on_a_30_s_window():
+    """The reference engine: openai-whisper's own transcribe(), unchanged, on both languages."""
+    from speech.asr import create_asr
+
+    ref = create_asr("openai-full")
+    assert ref.name == "openai-full" and ref.full_context and not ref.quantized
+    en, _ = read_audio(VOICES / "en_040.wav", 16000)
+    result = ref.transcribe(en)  # language detected
+    assert result.language == "en"
+    assert "emily" in result.text.lower(), result.text
+    zh, _ = read_audio(VOICES / "zh_010.wav", 16000)
+    out = ref.transcribe(zh, language="zh")
+    assert out.language == "zh" and "人工" in out.text, out.text
+    assert ref.transcribe(np.zeros(16000, np.float32), "en").text == ""

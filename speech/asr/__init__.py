@@ -13,11 +13,13 @@ from speech.asr.base import Asr, Segment, Transcript
 
 __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES"]
 
-# faster:      CTranslate2 int8, encoder context cut to the utterance, line-noise suppression, beam 3 (default)
+# faster:      CTranslate2 int8, encoder context cut to the utterance, line-noise suppression, beam 5 with
+#              the five beams re-ranked by the domain language model (default)
 # faster-full: faster-whisper's own pipeline (30 s window per utterance, greedy), the reference
 # openai:      openai-whisper (torch) on the converted checkpoint, encoder context cut, noise suppression,
 #              int8 decoder, greedy with an end-of-text margin
-ENGINES = ("faster", "faster-full", "openai")
+# openai-full: openai-whisper's own transcribe() (30 s window, float32, greedy): the reference engine
+ENGINES = ("faster", "faster-full", "openai", "openai-full")
 _CACHE: dict[tuple[str, str, int], Asr] = {}
 _LOCK = threading.Lock()
 
@@ -40,12 +42,18 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None, t
             if engine == "faster":
                 from speech.asr.faster import FasterWhisperAsr
 
-                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="cut", denoise=True, beam_size=3,
-                                               num_workers=max(1, getattr(settings, "asr_workers", 1)))
+                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="cut", denoise=True, beam_size=5,
+                                               num_workers=max(1, getattr(settings, "asr_workers", 1)),
+                                               lm_weight=settings.asr_lm_weight)
             elif engine == "faster-full":
                 from speech.asr.faster import FasterWhisperAsr
 
                 _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="full")
+            elif engine == "openai-full":
+                from speech.asr.openai_whisper import OpenAIWhisperAsr
+
+                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, threads=threads, full_context=True)
+                _CACHE[key].name = "openai-full"
             else:
                 from speech.asr.openai_whisper import OpenAIWhisperAsr
 

@@ -36,7 +36,8 @@ class FasterWhisperAsr:
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
-                 tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1) -> None:
+                 tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1,
+                 lm_weight: float = 0.0) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -48,6 +49,11 @@ class FasterWhisperAsr:
         self.pad_s, self.tail_s = pad_s, tail_s
         self.beam_size = beam_size
         self.denoise = denoise
+        self.lm_weight = lm_weight  # > 0: re-rank the beams with the domain LM (speech/asr/lm.py)
+        if lm_weight > 0:
+            from speech.asr.lm import warm_up_in_background
+
+            warm_up_in_background()
         self.name = "faster" if context == "cut" else "faster-full"
         # faster-whisper's own pipeline mutates its feature extractor: serialise it. The cut path is
         # re-entrant; CTranslate2 runs up to `num_workers` calls in parallel (it releases the GIL).
@@ -123,14 +129,21 @@ class FasterWhisperAsr:
             prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
         prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
+        n_best = self.beam_size if self.lm_weight > 0 else 1
         result = self.model.model.generate(
-            encoded, [prefix], beam_size=self.beam_size, max_length=len(prefix) + max_new, return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
+            encoded, [prefix], beam_size=self.beam_size, num_hypotheses=n_best, max_length=len(prefix) + max_new,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
         )[0]
-        tokens = trim_repeats([t for t in result.sequences_ids[0] if t < tokenizer.eot])
-        length = len(result.sequences_ids[0])
-        avg_logprob = result.scores[0] * length / (length + 1) if result.scores else 0.0
-        seg = Segment(0.0, duration, tokenizer.decode(tokens), result.no_speech_prob, avg_logprob)
+        texts = [tokenizer.decode(trim_repeats([t for t in seq if t < tokenizer.eot])) for seq in result.sequences_ids]
+        scores = list(result.scores) if result.scores else [0.0] * len(texts)
+        best = 0
+        if n_best > 1:
+            from speech.asr.lm import pick_best
+
+            best = pick_best(list(zip(texts, scores)), language, self.lm_weight)
+        length = len(result.sequences_ids[best])
+        avg_logprob = scores[best] * length / (length + 1)
+        seg = Segment(0.0, duration, texts[best], result.no_speech_prob, avg_logprob)
         return finish([seg], language, duration, audio if heard is None else heard)
 
 

@@ -1,4 +1,5 @@
-"""Whisper through openai-whisper (torch), with the encoder context cut to the utterance.
+"""Whisper through openai-whisper (torch), with the encoder context cut to the utterance
+(`openai`), or openai-whisper's own 30 s pipeline unchanged (`openai-full`, the reference).
 
 Whisper is trained on 30 s windows, and CTranslate2/faster-whisper always pad to that window, so a
 2 s utterance costs a full 1500-position encoder pass. The torch model lets us run the encoder on
@@ -171,6 +172,8 @@ class OpenAIWhisperAsr:
         duration = len(audio) / ASR_RATE
         if len(audio) < ASR_RATE // 10 or float(np.max(np.abs(audio), initial=0.0)) < 1e-4:
             return Transcript(text="", language=language or "", duration_s=duration, no_speech_prob=1.0)
+        if self.full_context:
+            return self._transcribe_stock(audio, language, prompt, duration)
         if duration > MAX_WINDOW_S:  # longer than one Whisper window (files, not call turns): fixed windows
             return self._transcribe_long(audio, language, prompt)
         heard = audio
@@ -188,6 +191,22 @@ class OpenAIWhisperAsr:
                 text, no_speech, avg_logprob = self._greedy(features, language, prompt, duration)
         seg = Segment(0.0, duration, text, no_speech, avg_logprob)
         return finish([seg], language, duration, heard)
+
+    def _transcribe_stock(self, audio: np.ndarray, language: str | None, prompt: str | None,
+                          duration: float) -> Transcript:
+        """openai-whisper's own pipeline, unchanged: every 30 s window padded in full, float32, greedy
+        (temperature 0, no fallback), no conditioning on earlier windows. The reference engine."""
+        if language not in SUPPORTED:
+            with self.torch.inference_mode(), self._lock:
+                features = self.model.embed_audio(self._mel(audio[: ASR_RATE * 30]))
+            language, _ = self.detect_language(audio, features)
+        with self._lock:
+            out = self.model.transcribe(audio, language=language, task="transcribe", fp16=False, temperature=0.0,
+                                        condition_on_previous_text=False, initial_prompt=prompt or None,
+                                        without_timestamps=True, verbose=None)
+        raw = [Segment(float(s["start"]), float(s["end"]), s["text"], float(s["no_speech_prob"]),
+                       float(s["avg_logprob"])) for s in out["segments"]]
+        return finish(raw, language, duration, audio)
 
     def _transcribe_long(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
         step = int(WINDOW_STEP_S * ASR_RATE)
