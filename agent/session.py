@@ -7,7 +7,7 @@ Three kinds of asyncio work share one call:
   NLU and the dialog policy, and hands the decision to the speaker;
 - the speaker turns lines into audio (prompt cache or TTS, clause by clause), sends it
   with a mark after each chunk, and records only what the marks confirm was played.
-Turns are written through a per-call ordered writer, as they happen.
+Turns are written as they happen, in order, through the call's OrderedWrites.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from agent.call_store import CallStore, TurnRecord
 from agent.pipeline import CallDeps
 from agent.recording import RATE as REC_RATE
 from agent.recording import StereoRecorder
+from agent.write_queue import OrderedWrites
 from dialogs.types import Account, Decision, Dtmf, Heard, Line, Silence
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, ProtocolError, Start, Transport
 
@@ -127,7 +128,7 @@ class CallSession:
         self.recorder = StereoRecorder()
 
         self._jobs: asyncio.Queue[Any] = asyncio.Queue()
-        self._writes: asyncio.Queue[Any] = asyncio.Queue()
+        self._writes = OrderedWrites(call_id)
         self._speaker: asyncio.Task[None] | None = None
         self._marks: dict[str, str] = {}  # mark name -> clause text
         self._played: list[str] = []
@@ -165,7 +166,7 @@ class CallSession:
 
     # ------------------------------------------------------------------ public
     async def run(self) -> CallResult:
-        writer = asyncio.create_task(self._writer(), name=f"writer-{self.call_id}")
+        self._writes.start()
         await self._write(lambda: self.store.mark_live())
         tasks = [
             asyncio.create_task(self._inbound(), name="inbound"),
@@ -182,8 +183,7 @@ class CallSession:
                 self._speaker.cancel()
             await asyncio.gather(*tasks, *( [self._speaker] if self._speaker else []), return_exceptions=True)
             await self._finish()
-            await self._writes.put(None)
-            await writer
+            await self._writes.close()
         return self.result
 
     # ------------------------------------------------------------------ inbound
@@ -602,33 +602,10 @@ class CallSession:
         await self._write(lambda: self.store.finish(outcome, slots, self._end_reason, path, self._error))
 
     # ------------------------------------------------------------------ ordered writer
-    async def _writer(self) -> None:
-        while True:
-            item = await self._writes.get()
-            if item is None:
-                return
-            fn, fut = item
-            try:
-                result = await asyncio.to_thread(fn)
-                if not fut.done():
-                    fut.set_result(result)
-            except Exception as exc:  # a failed write is logged and surfaces on the future
-                log.exception("call %s: database write failed", self.call_id)
-                if not fut.done():
-                    fut.set_exception(exc)
-
     def _write(self, fn) -> asyncio.Future[Any]:
-        """Queue a store write behind the earlier ones. The returned future holds its result; it
-        resolves to None at once when the call has no store. A failure nobody awaits is still logged."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        """Queue a store write behind the earlier ones; the future resolves to None at once without a store."""
         if self.store is None:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             fut.set_result(None)
             return fut
-        fut.add_done_callback(_consume_exception)
-        self._writes.put_nowait((fn, fut))
-        return fut
-
-
-def _consume_exception(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled():
-        fut.exception()  # marks it retrieved; the writer has logged it
+        return self._writes.submit(fn)
