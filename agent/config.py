@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,8 @@ class Settings(BaseSettings):
     asr_workers: int = 2
     asr_lm_weight: float = Field(default=0.3, ge=0.0, description="weight of the domain LM when re-ranking "
                                  "the faster engine's beams; 0 keeps Whisper's top beam")
+    asr_encoder_compute_type: Literal["int8", "float32"] = Field(
+        default="float32", description="precision of the faster engine's audio encoder (its decoder is int8)")
     nlu_model_path: Path | None = None
     tts_engine_en: str = Field(default="espeak", description="espeak | piper")
     tts_engine_zh: str = "espeak"

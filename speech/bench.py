@@ -74,14 +74,19 @@ def error_rate(refs: list[str], hyps: list[str], lang: str) -> float:
 
 def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = None,
                   folder: Path = VOICES_DIR, threads: int | None = None, details: Path | None = None,
-                  reference: str = "openai-full", lm_holdout: float | None = None) -> dict:
+                  reference: str = "openai-full", lm_holdout: float | None = None, draws: int = 1) -> dict:
     """Error rates and speed of `engines` over the telephone channel, engines taking turns clip by clip.
 
+    `draws`: pass every fixture through the channel this many times, each with its own line noise, and
+    pool the errors of all draws (80 fixtures hold about 320 English words, so one draw's WER moves by
+    a point or two with the noise alone; the per-draw figures are reported too).
     `reference`: the engine every other one is compared with (speed ratio and error deltas), when run.
     `details`: also write one JSON line per clip and engine (reference, hypothesis, seconds).
     `lm_holdout`: a stricter (lower) Jaccard hold-out for the domain LM's training text."""
     from speech.asr import lm
 
+    if draws < 1:
+        raise ValueError("draws must be >= 1")
     if lm_holdout is not None:
         lm.HOLDOUT_JACCARD = lm_holdout
     from speech.asr import create_asr
@@ -90,14 +95,15 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
     if limit:
         per_lang = max(1, limit // 2)
         rows = [r for r in rows if r["lang"] == "zh"][:per_lang] + [r for r in rows if r["lang"] == "en"][:per_lang]
-    clips = []
+    clips = []  # (row, audio, draw)
     for i, row in enumerate(rows):
         audio, _ = read_audio(folder / row["file"], 16000)
-        clips.append((row, telephone_channel(audio, snr_db, seed=i)))
-    audio_s = sum(len(a) for _, a in clips) / 16000
+        for draw in range(draws):
+            clips.append((row, telephone_channel(audio, snr_db, seed=i + 1000 * draw), draw))
+    audio_s = sum(len(a) for _, a, _ in clips) / 16000
     from agent.config import get_settings
 
-    result: dict = {"threads": threads or get_settings().asr_threads, "fixtures": len(clips),
+    result: dict = {"threads": threads or get_settings().asr_threads, "fixtures": len(rows), "draws": draws,
                     "lm_weight": get_settings().asr_lm_weight, "lm_holdout_jaccard": lm.HOLDOUT_JACCARD,
                     "audio_s": round(audio_s, 2), "channel": f"8 kHz mu-law, {snr_db:g} dB SNR", "engines": {}}
     asrs = {engine: create_asr(engine, threads=threads) for engine in engines}
@@ -106,7 +112,7 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
     hyps: dict[str, list[str]] = {e: [] for e in engines}
     times: dict[str, list[float]] = {e: [] for e in engines}
     # engines take turns clip by clip, so a change in machine load hits every engine alike
-    for row, audio in clips:
+    for row, audio, _ in clips:
         for engine, asr in asrs.items():
             t0 = time.perf_counter()
             text = asr.transcribe(audio, language=row["lang"]).text
@@ -114,12 +120,11 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
             hyps[engine].append(text)
     for engine in engines:
         elapsed = times[engine]
-        short = [t for (_, a), t in zip(clips, elapsed) if 2.0 <= len(a) / 16000 <= 3.0]
-        by_lang = {lang: ([r["text"] for r, _ in clips if r["lang"] == lang],
-                          [h for (r, _), h in zip(clips, hyps[engine]) if r["lang"] == lang]) for lang in ("zh", "en")}
+        short = [t for (_, a, _), t in zip(clips, elapsed) if 2.0 <= len(a) / 16000 <= 3.0]
+        rates = {lang: _rate(clips, hyps[engine], lang) for lang in ("en", "zh")}
         result["engines"][engine] = {
-            "wer_en": round(error_rate(*by_lang["en"], "en"), 4) if by_lang["en"][0] else None,
-            "cer_zh": round(error_rate(*by_lang["zh"], "zh"), 4) if by_lang["zh"][0] else None,
+            "wer_en": rates["en"],
+            "cer_zh": rates["zh"],
             "rtf": round(sum(elapsed) / audio_s, 4),
             "total_s": round(sum(elapsed), 3),
             "p50_ms": round(1000 * statistics.median(elapsed), 1),
@@ -128,16 +133,29 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
             "n_2to3s": len(short),
             "empty_outputs": sum(1 for h in hyps[engine] if not h.strip()),
         }
+        if draws > 1:
+            result["engines"][engine]["per_draw"] = {
+                key: [_rate(clips, hyps[engine], lang, d) for d in range(draws)]
+                for key, lang in (("wer_en", "en"), ("cer_zh", "zh"))}
     if details is not None:
         with open(details, "w", encoding="utf-8") as fh:
-            for i, (row, _) in enumerate(clips):
+            for i, (row, _, draw) in enumerate(clips):
                 for engine in engines:
-                    fh.write(json.dumps({"file": row["file"], "lang": row["lang"], "engine": engine,
+                    fh.write(json.dumps({"file": row["file"], "draw": draw, "lang": row["lang"], "engine": engine,
                                          "ref": row["text"], "hyp": hyps[engine][i],
                                          "s": round(times[engine][i], 3)}, ensure_ascii=False) + "\n")
     result["targets"] = {"wer_en": 0.10, "cer_zh": 0.12, "speedup": 3.0}
     result.update(compare_with(result["engines"], reference))
     return result
+
+
+def _rate(clips: list, hyps: list[str], lang: str, draw: int | None = None) -> float | None:
+    """Pooled WER/CER of `lang` over all clips, or over one noise draw's clips."""
+    keep = [(row["text"], h) for (row, _, d), h in zip(clips, hyps)
+            if row["lang"] == lang and (draw is None or d == draw)]
+    if not keep:
+        return None
+    return round(error_rate([r for r, _ in keep], [h for _, h in keep], lang), 4)
 
 
 def compare_with(engines: dict[str, dict], reference: str) -> dict:

@@ -128,6 +128,8 @@ def bench_asr(
     lm_holdout: float = typer.Option(None, "--lm-holdout", min=0.0, max=1.0,
                                      help="leave out of the domain LM any sentence whose character bigrams overlap "
                                           "a fixture's by more than this (Jaccard; default 0.5)"),
+    draws: int = typer.Option(1, "--draws", min=1, max=10,
+                              help="noise draws per fixture; errors are pooled over all draws"),
 ) -> None:
     from speech.asr import ENGINES
     from speech.bench import run_asr_bench
@@ -137,7 +139,7 @@ def bench_asr(
     if bad:
         raise UserError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
     _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None, threads=threads or None, details=details,
-                        reference=reference, lm_holdout=lm_holdout))
+                        reference=reference, lm_holdout=lm_holdout, draws=draws))
 
 
 def bench_tts(repeats: int = typer.Option(5, "--repeats", help="runs per measurement (median reported)")) -> None:

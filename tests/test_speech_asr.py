@@ -184,3 +184,21 @@ def test_parallel_transcriptions_match_sequential(faster):
     with ThreadPoolExecutor(max_workers=2) as pool:
         parallel = list(pool.map(lambda c: faster.transcribe(c[0], language=c[1]).text, clips))
     assert parallel == sequential and all(sequential)
+
+
+@pytest.mark.slow
+def test_the_encoder_runs_at_its_own_precision(faster):
+    from pydantic import ValidationError
+
+    from speech.asr.faster import FasterWhisperAsr
+
+    assert Settings().asr_encoder_compute_type == "float32"
+    assert faster._encoder is not None and faster._encoder.compute_type == "float32"
+    assert faster.model.model.compute_type.startswith("int8")  # the decoder stays quantised
+    all_int8 = FasterWhisperAsr(faster.model_dir, cpu_threads=1, context="cut", encoder_compute_type="int8")
+    assert all_int8._encoder is None
+    audio, _ = read_audio(VOICES / "en_040.wav", 16000)
+    for asr in (faster, all_int8):
+        assert wer(MANIFEST["en_040.wav"]["text"], asr.transcribe(audio, language="en").text) <= 0.2
+    with pytest.raises(ValidationError):
+        Settings(asr_encoder_compute_type="float16")

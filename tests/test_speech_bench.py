@@ -67,3 +67,15 @@ def test_comparison_with_the_reference_engine():
     assert not out["vs_reference"]["slow"]["faster_3x_at_equal_or_better_error"]  # only 2x
     assert not out["vs_reference"]["slow"]["meets_error_targets"]  # zh CER above 12 %
     assert compare_with(engines, "missing") == {}
+
+
+def test_error_rates_per_noise_draw_and_pooled():
+    from speech.bench import _rate
+
+    row = {"text": "yes it is me", "lang": "en"}
+    clips = [(row, None, 0), (row, None, 1)]
+    hyps = ["yes it is me", "yes it is"]
+    assert _rate(clips, hyps, "en", 0) == 0.0
+    assert _rate(clips, hyps, "en", 1) == 0.25
+    assert _rate(clips, hyps, "en") == 0.125  # pooled: 1 edit in 8 words
+    assert _rate(clips, hyps, "zh") is None

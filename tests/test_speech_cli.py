@@ -42,19 +42,24 @@ def test_asr_transcribe_json_contract(tmp_path):
 def test_bench_asr_compares_engines_with_the_reference_in_one_run(tmp_path):
     details = tmp_path / "clips.jsonl"
     proc = run("bench", "asr", "--engines", "faster,faster-full", "--reference", "faster-full", "--limit", "2",
-               "--threads", "1", "--details", str(details))
+               "--threads", "1", "--details", str(details), "--draws", "2")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["fixtures"] == 2 and out["reference"] == "faster-full" and out["lm_holdout_jaccard"] == 0.5
+    assert out["fixtures"] == 2 and out["draws"] == 2 and out["reference"] == "faster-full" and out["lm_holdout_jaccard"] == 0.5
     assert set(out["engines"]) == {"faster", "faster-full"}
     for row in out["engines"].values():
         assert 0 <= row["wer_en"] <= 1 and 0 <= row["cer_zh"] <= 1 and row["total_s"] > 0
+        # the pooled rate lies between the two draws' rates
+        for key in ("wer_en", "cer_zh"):
+            assert len(row["per_draw"][key]) == 2
+            assert min(row["per_draw"][key]) - 1e-4 <= row[key] <= max(row["per_draw"][key]) + 1e-4
     versus = out["vs_reference"]["faster"]
     assert versus["speedup"] == pytest.approx(out["engines"]["faster-full"]["total_s"] / out["engines"]["faster"]["total_s"],
                                               rel=0.02)
     assert versus["speedup"] > 1.5  # the encoder runs on ~3 s, not on 30 s
     clips = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
-    assert len(clips) == 4 and {c["engine"] for c in clips} == {"faster", "faster-full"}
+    assert len(clips) == 8 and {c["engine"] for c in clips} == {"faster", "faster-full"}
+    assert {c["draw"] for c in clips} == {0, 1}
     assert {c["lang"] for c in clips} == {"zh", "en"} and all(c["ref"] and c["s"] > 0 for c in clips)
 
 

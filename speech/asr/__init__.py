@@ -13,7 +13,7 @@ from speech.asr.base import Asr, Segment, Transcript
 
 __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES"]
 
-# faster:      CTranslate2 int8, encoder context cut to the utterance, line-noise suppression, beam 5 with
+# faster:      CTranslate2 int8 decoder (float32 encoder by default), encoder context cut to the utterance, line-noise suppression, beam 5 with
 #              the five beams re-ranked by the domain language model (default)
 # faster-full: faster-whisper's own pipeline (30 s window per utterance, greedy), the reference
 # openai:      openai-whisper (torch) on the converted checkpoint, encoder context cut, noise suppression,
@@ -44,7 +44,8 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None, t
 
                 _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="cut", denoise=True, beam_size=5,
                                                num_workers=max(1, getattr(settings, "asr_workers", 1)),
-                                               lm_weight=settings.asr_lm_weight)
+                                               lm_weight=settings.asr_lm_weight,
+                                               encoder_compute_type=settings.asr_encoder_compute_type)
             elif engine == "faster-full":
                 from speech.asr.faster import FasterWhisperAsr
 
