@@ -13,8 +13,9 @@ from speech.asr.base import Asr, Segment, Transcript
 
 __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES"]
 
-# faster:      CTranslate2 int8 decoder (float32 encoder by default), encoder context cut to the utterance, line-noise suppression, beam 5 with
-#              the five beams re-ranked by the domain language model (default)
+# faster:      CTranslate2, int8 decoder and float32 encoder (ASR_ENCODER_COMPUTE_TYPE), encoder context
+#              cut to the utterance, line-noise suppression, beam 5 with the five beams re-ranked by the
+#              domain language model (default)
 # faster-full: faster-whisper's own pipeline (30 s window per utterance, greedy), the reference
 # openai:      openai-whisper (torch) on the converted checkpoint, encoder context cut, noise suppression,
 #              int8 decoder, greedy with an end-of-text margin

@@ -38,7 +38,6 @@ class FasterWhisperAsr:
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
                  tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1,
                  lm_weight: float = 0.0, encoder_compute_type: str | None = None) -> None:
-        import ctranslate2
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -49,6 +48,8 @@ class FasterWhisperAsr:
         # encoder costs more accuracy on noisy phone audio, and on a 2-4 s utterance it is the cheap half.
         self._encoder = None
         if context == "cut" and encoder_compute_type and encoder_compute_type != compute_type:
+            import ctranslate2
+
             self._encoder = ctranslate2.models.Whisper(str(self.model_dir), device="cpu",
                                                        compute_type=encoder_compute_type,
                                                        intra_threads=cpu_threads, inter_threads=max(1, num_workers))
