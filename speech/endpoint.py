@@ -2,7 +2,8 @@
 
 Feed 20 ms frames of 16 kHz float32; get events back:
 
-- SpeechStarted(at_ms)                  speech has lasted `min_speech_ms` (at_ms = its onset)
+- SpeechStarted(at_ms)                  speech has lasted `min_speech_ms` (at_ms = its onset; by
+                                         default the VAD's own: silero 120 ms, webrtc 160 ms)
 - SpeechPartial(audio, start_ms, end_ms) every ~`partial_ms` of ongoing speech (incremental ASR)
 - SpeechPaused(audio, start_ms, end_ms)  silence has lasted `pause_ms` (start ASR speculatively)
 - SpeechResumed(at_ms)                   speech came back after a pause, before the endpoint
@@ -72,14 +73,14 @@ class Endpointer:
     """One per call leg. Not thread-safe; feed it from the inbound audio loop."""
 
     def __init__(self, vad: Vad, start_threshold: float = 0.5, stop_threshold: float = 0.35,
-                 min_speech_ms: int = 160, eos_silence_ms: int = 400, pause_ms: int = 200,
+                 min_speech_ms: int | None = None, eos_silence_ms: int = 400, pause_ms: int = 200,
                  pre_roll_ms: int = 200, max_utterance_ms: int = 15000, partial_ms: int = 1000) -> None:
         if stop_threshold > start_threshold:
             raise ValueError("stop_threshold must not exceed start_threshold")
         self.vad = vad
         self.start_threshold = start_threshold
         self.stop_threshold = stop_threshold
-        self.min_speech_ms = min_speech_ms
+        self.min_speech_ms = min_speech_ms if min_speech_ms is not None else vad.min_speech_ms
         self.pause_ms = pause_ms
         self.pre_roll_ms = pre_roll_ms
         self.max_utterance_ms = max_utterance_ms

@@ -18,6 +18,9 @@ VAD_RATE = 16000
 
 class Vad(Protocol):
     name: str
+    # the shortest run of speech that starts an utterance (and a barge-in): a click or a breath is
+    # shorter; it depends on how much the detector smooths its probability over time
+    min_speech_ms: int
 
     def speech_prob(self, frame: np.ndarray) -> float: ...
 
@@ -60,6 +63,7 @@ class SileroVad:
     """Silero v5/v6: 512-sample windows at 16 kHz, each prefixed by the previous 64 samples; RNN state kept."""
 
     name = "silero"
+    min_speech_ms = 120  # rejects clicks on its own; 120 ms lets a barge-in stop the agent in ~140 ms
     WINDOW = 512
     CONTEXT = 64
 
@@ -94,6 +98,7 @@ class WebrtcVad:
     """webrtcvad on 20 ms frames; the probability is the share of voiced frames over the last 3."""
 
     name = "webrtc"
+    min_speech_ms = 160  # its 3-frame smoothing makes a 60 ms click look 140 ms long
     FRAME = 320  # 20 ms at 16 kHz
 
     def __init__(self, aggressiveness: int = 2) -> None:

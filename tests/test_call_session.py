@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import wave
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
@@ -78,6 +79,22 @@ def _turns(db_url: str, call_id: str) -> list[Turn]:
 def _call(db_url: str, call_id: str) -> Call:
     with session_scope(db_url) as s:
         return s.get(Call, call_id)
+
+
+@asynccontextmanager
+async def live_call(call_id: str, deps, db_url: str, config: CallConfig | None = None):
+    """A loopback line with the call running on it. However the test leaves (a failed assertion
+    included), the call task is cancelled and awaited, so no call outlives its test."""
+    async with LoopbackLine(call_id=call_id) as line:
+        call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, config=config, today=TODAY,
+                                            db_url=db_url))
+        try:
+            yield line, call
+        finally:
+            if not call.done():
+                call.cancel()
+            done, _ = await asyncio.wait({call}, timeout=30)
+            assert done, "the call task did not end within 30 s of being cancelled"
 
 
 async def _wait_agent_audio(end, min_voiced: int = 5, timeout: float = 30.0) -> float:
@@ -154,8 +171,7 @@ async def test_full_call_with_a_simulated_customer(settings_env, db_url, deps, l
 async def test_barge_in_stops_the_agent_within_200ms(settings_env, db_url, deps):
     account_id = _account(db_url, "en")
     call_id = create_call(account_id, _script("en"), db_url=db_url)
-    async with LoopbackLine(call_id=call_id) as line:
-        call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, today=TODAY, db_url=db_url))
+    async with live_call(call_id, deps, db_url) as (line, call):
         end = line.customer
         await _wait_agent_audio(end, min_voiced=25)  # half a second into the agent's opening
         pcm, rate = voice("en", "ask_who_calling")
@@ -211,8 +227,7 @@ async def test_silence_reprompts_twice_then_hangs_up_politely(settings_env, db_u
 async def test_callee_hanging_up_mid_sentence_keeps_the_turns(settings_env, db_url, deps):
     account_id = _account(db_url, "zh")
     call_id = create_call(account_id, _script("zh"), db_url=db_url)
-    async with LoopbackLine(call_id=call_id) as line:
-        call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, today=TODAY, db_url=db_url))
+    async with live_call(call_id, deps, db_url) as (line, call):
         end = line.customer
         await _wait_agent_quiet(end)
         pcm, rate = voice("zh", "confirm_identity")
@@ -235,8 +250,7 @@ async def test_callee_hanging_up_mid_sentence_keeps_the_turns(settings_env, db_u
 async def test_malformed_frames_end_the_call_cleanly(settings_env, db_url, deps, bad):
     account_id = _account(db_url, "en")
     call_id = create_call(account_id, _script("en"), db_url=db_url)
-    async with LoopbackLine(call_id=call_id) as line:
-        call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, today=TODAY, db_url=db_url))
+    async with live_call(call_id, deps, db_url) as (line, call):
         await _wait_agent_audio(line.customer, min_voiced=3)
         line.customer.send_raw(bad)
         result = await asyncio.wait_for(call, 30)
@@ -276,9 +290,7 @@ async def test_a_line_that_goes_dead_ends_the_call_and_keeps_the_turns(settings_
     account_id = _account(db_url, "en")
     call_id = create_call(account_id, _script("en"), db_url=db_url)
     config = CallConfig(network_timeout_s=2.0)
-    async with LoopbackLine(call_id=call_id) as line:
-        call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, config=config, today=TODAY,
-                                            db_url=db_url))
+    async with live_call(call_id, deps, db_url, config) as (line, call):
         await _wait_agent_audio(line.customer, min_voiced=200)  # the first line has been played
         await line._stop_pacer()  # the network stops carrying audio, without a hang-up
         t0 = time.monotonic()
@@ -287,3 +299,25 @@ async def test_a_line_that_goes_dead_ends_the_call_and_keeps_the_turns(settings_
     turns = _turns(db_url, call_id)
     assert turns and turns[0].speaker == "agent" and turns[0].text  # what was played is kept
     assert _call(db_url, call_id).status == "ended"
+
+
+async def test_a_call_cancelled_with_every_other_task_still_ends_its_record(settings_env, db_url, deps):
+    """A server shutting down (or an event loop closing) cancels all tasks at once, the call's own
+    database writer included. The call must end promptly and its row must still be closed."""
+    account_id = _account(db_url, "en")
+    call_id = create_call(account_id, _script("en"), db_url=db_url)
+    line = LoopbackLine(call_id=call_id)
+    await line.start()
+    call = asyncio.create_task(run_call(call_id, line.agent, deps=deps, today=TODAY, db_url=db_url))
+    await _wait_agent_audio(line.customer, min_voiced=25)  # mid-sentence, writes in flight
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    assert call in others and len(others) > 3  # the call, its inbound/brain/clock/writer tasks, the line
+    for task in others:
+        task.cancel()
+    done, pending = await asyncio.wait(others, timeout=30)
+    assert not pending, [t.get_name() for t in pending]
+    row = _call(db_url, call_id)
+    assert row.status == "ended" and row.ended_at is not None
+    turns = _turns(db_url, call_id)
+    assert turns and turns[0].speaker == "agent"  # what had been said is kept
+    await line.close()

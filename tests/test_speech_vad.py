@@ -139,3 +139,14 @@ def test_short_click_is_not_speech():
 def test_manifest_is_present():
     rows = [json.loads(line) for line in (VOICES / "manifest.jsonl").read_text().splitlines() if line.strip()]
     assert {r["lang"] for r in rows} == {"zh", "en"}
+
+
+def test_each_vad_sets_its_own_shortest_speech_and_rejects_a_click():
+    """Silero starts speech sooner (a faster barge-in) than webrtc, whose smoothing stretches a
+    60 ms click to ~140 ms; with its own minimum, neither takes the click for speech."""
+    rng = np.random.default_rng(4)
+    burst = np.concatenate([np.zeros(8000), rng.normal(0, 0.3, 960), np.zeros(16000)]).astype(np.float32)
+    silero, webrtc = Endpointer(SileroVad()), Endpointer(WebrtcVad())
+    assert silero.min_speech_ms < webrtc.min_speech_ms
+    assert run(silero, burst) == [] and run(webrtc, burst) == []
+    assert run(Endpointer(WebrtcVad(), min_speech_ms=silero.min_speech_ms), burst)  # why webrtc needs more
