@@ -27,6 +27,7 @@ from agent.call_store import CallStore, TurnRecord
 from agent.pipeline import CallDeps
 from agent.recording import RATE as REC_RATE
 from agent.recording import StereoRecorder
+from agent.voicemail import voicemail_script, wait_for_beep
 from agent.write_queue import OrderedWrites
 from dialogs.types import Account, Decision, Dtmf, Heard, Line, Silence
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, ProtocolError, Start, Transport
@@ -270,22 +271,13 @@ class CallSession:
 
     async def _leave_voicemail(self) -> None:
         try:
-            deadline = time.monotonic() + 15.0
-            quiet_since = None
-            while time.monotonic() < deadline:  # the beep, or 1 s of quiet after the greeting
-                if self.amd.beep_at_ms is not None and self.amd.now_ms - self.amd.beep_at_ms > 300:
-                    break
-                quiet_since = None if self._in_speech else (quiet_since or time.monotonic())
-                if quiet_since and time.monotonic() - quiet_since > 1.0 and self.amd.beep_at_ms is None:
-                    break
-                await asyncio.sleep(0.05)
+            await wait_for_beep(self.amd, lambda: self._in_speech)
             self._outcome_override = "voicemail"
-            script = self._voicemail_script() if self.config.voicemail_policy == "leave" else None
+            script = voicemail_script(self.script, self.lang) if self.config.voicemail_policy == "leave" else None
             if script is not None:
                 from dialogs.policy import Policy
 
-                policy = Policy(script, self.account, self.today)
-                decision = policy.start()
+                decision = Policy(script, self.account, self.today).start()
                 await self._play_lines(decision.node, decision.lines)
                 await self._all_played.wait()
             self._end("voicemail")
@@ -293,16 +285,6 @@ class CallSession:
             raise
         except Exception as exc:  # never let one call's failure escape
             self._fail("voicemail", exc)
-
-    def _voicemail_script(self):
-        from dialogs.library import load_script, script_for
-
-        if getattr(self.script, "purpose", None) != "collections":
-            return None  # telesales leaves no message
-        try:
-            return load_script(script_for("collections", "voicemail", self.lang))
-        except Exception:
-            return None
 
     def _wall_at(self, stream_ms: int) -> float:
         """Monotonic time at which the frame covering `stream_ms` arrived."""
