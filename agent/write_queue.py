@@ -12,6 +12,7 @@ submitted after that starts a fresh writer. So a cancelled call still lands its 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -65,7 +66,8 @@ class OrderedWrites:
     def _apply(self, item: _Item) -> asyncio.Future[Any]:
         """Run one write on a thread; its result or failure settles the caller's future."""
         fn, fut = item
-        job = asyncio.ensure_future(asyncio.to_thread(fn))
+        # a plain executor future, not a task: cancelling every task (a shutdown) leaves it alone
+        job = asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, fn)
 
         def settle(job: asyncio.Future[Any]) -> None:
             if fut.done():
