@@ -202,3 +202,22 @@ def test_the_encoder_runs_at_its_own_precision(faster):
         assert wer(MANIFEST["en_040.wav"]["text"], asr.transcribe(audio, language="en").text) <= 0.2
     with pytest.raises(ValidationError):
         Settings(asr_encoder_compute_type="float16")
+
+
+def test_the_decoder_precision_is_a_setting_and_all_float32_loads_one_model(monkeypatch, faster):
+    from agent.config import get_settings
+    from speech.asr import create_asr
+
+    assert Settings().asr_decoder_compute_type == "int8"
+    monkeypatch.setenv("ASR_DECODER_COMPUTE_TYPE", "float32")
+    get_settings.cache_clear()
+    try:
+        all_fp32 = create_asr("faster")
+    finally:
+        monkeypatch.delenv("ASR_DECODER_COMPUTE_TYPE")
+        get_settings.cache_clear()
+    assert all_fp32 is not faster  # the engine cache keys on the precisions
+    assert all_fp32.model.model.compute_type == "float32" and all_fp32._encoder is None
+    audio, _ = read_audio(VOICES / "zh_002.wav", 16000)
+    assert cer(MANIFEST["zh_002.wav"]["text"], all_fp32.transcribe(audio, language="zh").text) <= 0.25
+    assert create_asr("faster") is faster  # back to the defaults, back to the cached engine

@@ -37,13 +37,15 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None, t
         raise UserError(f"unknown ASR engine {engine!r}; use one of: {', '.join(ENGINES)}")
     path = resolve_whisper_model(settings.whisper_model, model_dir)
     threads = threads or settings.asr_threads
-    key = (engine, str(path), threads)
+    key = (engine, str(path), threads, settings.asr_encoder_compute_type, settings.asr_decoder_compute_type,
+           settings.asr_lm_weight)
     with _LOCK:
         if key not in _CACHE:
             if engine == "faster":
                 from speech.asr.faster import FasterWhisperAsr
 
-                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="cut", denoise=True, beam_size=5,
+                _CACHE[key] = FasterWhisperAsr(path, compute_type=settings.asr_decoder_compute_type,
+                                               cpu_threads=threads, context="cut", denoise=True, beam_size=5,
                                                num_workers=max(1, getattr(settings, "asr_workers", 1)),
                                                lm_weight=settings.asr_lm_weight,
                                                encoder_compute_type=settings.asr_encoder_compute_type)
