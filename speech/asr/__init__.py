@@ -37,30 +37,31 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None, t
         raise UserError(f"unknown ASR engine {engine!r}; use one of: {', '.join(ENGINES)}")
     path = resolve_whisper_model(settings.whisper_model, model_dir)
     threads = threads or settings.asr_threads
-    key = (engine, str(path), threads, settings.asr_encoder_compute_type, settings.asr_decoder_compute_type,
-           settings.asr_lm_weight)
+    options = _engine_options(engine, threads, settings)
+    key = (engine, str(path), tuple(sorted(options.items())))  # what the engine is built from, nothing else
     with _LOCK:
         if key not in _CACHE:
-            if engine == "faster":
+            if engine in ("faster", "faster-full"):
                 from speech.asr.faster import FasterWhisperAsr
 
-                _CACHE[key] = FasterWhisperAsr(path, compute_type=settings.asr_decoder_compute_type,
-                                               cpu_threads=threads, context="cut", denoise=True, beam_size=5,
-                                               num_workers=max(1, getattr(settings, "asr_workers", 1)),
-                                               lm_weight=settings.asr_lm_weight,
-                                               encoder_compute_type=settings.asr_encoder_compute_type)
-            elif engine == "faster-full":
-                from speech.asr.faster import FasterWhisperAsr
-
-                _CACHE[key] = FasterWhisperAsr(path, cpu_threads=threads, context="full")
-            elif engine == "openai-full":
-                from speech.asr.openai_whisper import OpenAIWhisperAsr
-
-                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, threads=threads, full_context=True)
-                _CACHE[key].name = "openai-full"
+                _CACHE[key] = FasterWhisperAsr(path, **options)
             else:
                 from speech.asr.openai_whisper import OpenAIWhisperAsr
 
-                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, threads=threads, denoise=True, quantize=True,
-                                                            pad_s=0.5, tail_s=0.5)
+                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, **options)
+                if engine == "openai-full":
+                    _CACHE[key].name = "openai-full"
         return _CACHE[key]
+
+
+def _engine_options(engine: str, threads: int, settings) -> dict:
+    """The constructor arguments of each engine, from the settings that apply to it."""
+    if engine == "faster":
+        return dict(compute_type=settings.asr_decoder_compute_type, cpu_threads=threads, context="cut",
+                    denoise=True, beam_size=5, num_workers=max(1, settings.asr_workers),
+                    lm_weight=settings.asr_lm_weight, encoder_compute_type=settings.asr_encoder_compute_type)
+    if engine == "faster-full":
+        return dict(cpu_threads=threads, context="full")
+    if engine == "openai-full":
+        return dict(threads=threads, full_context=True)
+    return dict(threads=threads, denoise=True, quantize=True, pad_s=0.5, tail_s=0.5)
