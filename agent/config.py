@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     twilio_from_number: str = Field(default="", description="caller id for outbound Twilio calls (E.164)")
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", description="Twilio REST base URL; "
+                                     "regional edges, proxies and test carriers set it")
+    twilio_max_cps: float = Field(default=1.0, gt=0, description="calls placed per second per Twilio account, "
+                                  "held across all workers (Twilio's default is 1)")
     transfer_number: str = Field(
         default="", description="where transfers go: E.164 number, sip:uri, or queue:<name> (Twilio <Enqueue>)"
     )

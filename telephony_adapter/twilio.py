@@ -12,7 +12,7 @@ import binascii
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import numpy as np
@@ -20,6 +20,9 @@ import numpy as np
 from speech.audio import ulaw_decode, ulaw_encode
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, ProtocolError, Start, TransportEvent
 from telephony_adapter.wire import PacedTransport
+
+if TYPE_CHECKING:
+    from telephony_adapter.twilio_rest import TwilioRest
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +372,7 @@ class TwilioMediaStreamTransport(PacedTransport):
 
 
 # --------------------------------------------------------------------------------------------
-# TwiML, URLs, signatures, REST
+# TwiML, URLs, signatures (the REST client: telephony_adapter.twilio_rest)
 # --------------------------------------------------------------------------------------------
 def ws_base(http_base: str) -> str:
     base = http_base.rstrip("/")
@@ -433,45 +436,10 @@ def sign(auth_token: str, url: str, params: dict[str, Any] | None = None) -> str
     return RequestValidator(auth_token).compute_signature(url, params or {})
 
 
-class TwilioRest:
-    """Placement, transfer and hang-up through Twilio's REST API (blocking; call via to_thread)."""
+def __getattr__(name: str) -> Any:
+    """`TwilioRest` and its errors moved to telephony_adapter.twilio_rest; old imports keep working."""
+    if name in ("TwilioRest", "TwilioError", "TwilioSetupError", "TwilioRefused", "TwilioUnreachable"):
+        from telephony_adapter import twilio_rest
 
-    def __init__(self, settings: Any, client: Any | None = None) -> None:
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from agent.errors import UserError
-
-            if not (self.settings.twilio_account_sid and self.settings.twilio_auth_token):
-                raise UserError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set to place Twilio calls")
-            from twilio.rest import Client
-
-            self._client = Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
-        return self._client
-
-    def place_call(self, call_id: str, to: str, from_: str | None = None) -> str:
-        """Dial `to`; when answered Twilio opens our media stream. Returns the CallSid."""
-        from agent.errors import UserError
-
-        caller = from_ or self.settings.twilio_from_number
-        if not caller:
-            raise UserError("TWILIO_FROM_NUMBER (the caller id) must be set to place Twilio calls")
-        base = self.settings.public_base_url
-        call = self.client.calls.create(
-            to=to,
-            from_=caller,
-            twiml=stream_twiml(call_id, base),
-            status_callback=status_callback_url(base, call_id),
-            status_callback_event=STATUS_EVENTS,
-            status_callback_method="POST",
-        )
-        return call.sid
-
-    def redirect_to_human(self, call_sid: str, target: str) -> None:
-        self.client.calls(call_sid).update(twiml=transfer_twiml(target))
-
-    def hang_up(self, call_sid: str) -> None:
-        self.client.calls(call_sid).update(status="completed")
+        return getattr(twilio_rest, name)
+    raise AttributeError(name)

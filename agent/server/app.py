@@ -28,7 +28,7 @@ log = logging.getLogger("dialwise.server")
 
 CONSOLE_DIR = Path(__file__).with_name("console")
 # the telephony networks' HTTP and websocket endpoints
-TELEPHONY_ROUTERS = ("telephony_adapter.twilio_routes", "telephony_adapter.browser", "telephony_adapter.audiosocket")
+TELEPHONY_ROUTERS = ("agent.server.telephony.twilio", "telephony_adapter.browser", "telephony_adapter.audiosocket")
 
 
 def prepare_database(url: str) -> None:
