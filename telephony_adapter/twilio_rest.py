@@ -100,12 +100,15 @@ class TwilioRest:
         self._call(lambda: self.client.calls(call_sid).update(status="completed"))
 
     def _call(self, fn: Any) -> Any:
-        from twilio.base.exceptions import TwilioRestException
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         try:
             return fn()
         except TwilioRestException as exc:
             raise TwilioRefused(int(exc.status), exc.code, str(exc.msg or "")) from None
+        except TwilioServiceException as exc:  # RFC 9457 problem documents
+            detail = getattr(exc, "detail", None) or getattr(exc, "title", "")
+            raise TwilioRefused(int(getattr(exc, "status", 0) or 0), getattr(exc, "code", None), str(detail)) from None
         except TwilioError:
             raise
         except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
