@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from agent.session import CallResult
 from telephony_adapter.base import Transport
 
-NETWORKS = ("loopback", "twilio", "sip")
+NETWORKS = ("loopback", "twilio", "sip")  # networks dialwise dials out on
+CONNECT_NETWORKS = ("audiosocket", "browser")  # the far end connects to a call dialwise prepared
 
 # What a dial ended as, from the network's side. `answered`: a session ran (see DialOutcome.call).
 ANSWERED = "answered"

@@ -27,6 +27,7 @@ from agent.campaign.plan_db import dial_for, gate_history
 from agent.dialing.base import (
     ANSWERED,
     CANCELED,
+    CONNECT_NETWORKS,
     DIAL_RESULTS,
     FAILED,
     NETWORKS,
@@ -77,9 +78,10 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def check_network(network: str) -> str:
-    if network not in NETWORKS:
-        raise UserError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
+def check_network(network: str, *, connect_ok: bool = False) -> str:
+    known = NETWORKS + (CONNECT_NETWORKS if connect_ok else ())
+    if network not in known:
+        raise UserError(f"unknown network {network!r}; choose one of {', '.join(known)}")
     return network
 
 
@@ -114,7 +116,7 @@ def prepare_attempt(attempt_id: str, network: str, *, at: datetime | None = None
                     db_url: str | None = None) -> Prepared | Blocked:
     """Gate, claim and create the call, in one transaction. `at`: the dial instant (default now;
     a simulated campaign clock passes the attempt's slot)."""
-    check_network(network)
+    check_network(network, connect_ok=True)
     with session_scope(db_url) as s:
         attempt = _lock(s, Attempt, attempt_id)
         if attempt is None:
@@ -264,7 +266,7 @@ def start_call(account_id: str, script_id: str, network: str, *, phone: str | No
                worker_id: str | None = None, db_url: str | None = None) -> Prepared:
     """The ad-hoc entry point: a one-off attempt through the gate. Raises DialBlocked when refused;
     the caller then runs `run_prepared` (in the background, for the API)."""
-    check_network(network)
+    check_network(network, connect_ok=True)
     attempt_id = one_off_attempt(account_id, script_id, phone=phone, db_url=db_url)
     prep = prepare_attempt(attempt_id, network, worker_id=worker_id, db_url=db_url)
     if isinstance(prep, Blocked):
@@ -275,7 +277,7 @@ def start_call(account_id: str, script_id: str, network: str, *, phone: str | No
 def dry_run_call(account_id: str, script_id: str, network: str, *, db_url: str | None = None) -> str:
     """Judge the dial (nothing is recorded: no dial happens) and create the call row a real dial would
     use. Raises DialBlocked when the gate would refuse. Returns the call id."""
-    check_network(network)
+    check_network(network, connect_ok=True)
     language = _script_language(script_id, "zh")
     with session_scope(db_url) as s:
         acc = s.get(Account, account_id)
