@@ -3,6 +3,7 @@ window right now, and a dialer that records every dial it is asked to place."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timezone
 
 from agent.dialing.base import ANSWERED, NO_ANSWER, DialOutcome, DialTarget
@@ -37,8 +38,10 @@ class RecordingDialer:
     (or returns `result` without a session). It never asks the gate: the dial path must have."""
 
     def __init__(self, network: str = "loopback", *, result: str = ANSWERED, outcome: str = "ptp",
-                 hold_s: float = 0.0) -> None:
+                 hold_s: float = 0.0, rate_limit: tuple[str, float] | None = None) -> None:
         self.network = network
+        self.rate_limit = rate_limit
+        self.dialled_at: list[float] = []
         self.result = result
         self.outcome = outcome
         self.hold_s = hold_s
@@ -46,6 +49,7 @@ class RecordingDialer:
 
     async def dial(self, target: DialTarget) -> DialOutcome:
         self.dials.append(target)
+        self.dialled_at.append(time.monotonic())
         await asyncio.sleep(self.hold_s)
         if self.result != ANSWERED:
             return DialOutcome(self.result, detail=f"test network: {self.result}")

@@ -55,6 +55,8 @@ class DialOutcome:
 
 class Dialer(Protocol):
     network: str
+    # (key, calls per second) of the carrier's limit, held across all workers; None: no limit
+    rate_limit: tuple[str, float] | None
 
     async def dial(self, target: DialTarget) -> DialOutcome:
         """Ring the callee; run the session if answered; return when the call is over."""

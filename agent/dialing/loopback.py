@@ -16,6 +16,7 @@ log = logging.getLogger("dialwise.dialing.loopback")
 
 class LoopbackDialer:
     network = "loopback"
+    rate_limit = None
 
     def __init__(self, deps: CallDeps, run_session: SessionRunner) -> None:
         self.deps = deps

@@ -213,8 +213,14 @@ def close_attempt(attempt_id: str, result: str, *, call_outcome: str | None = No
 
 async def run_prepared(prep: Prepared, dialer: Dialer, *, follow_up_clock: datetime | None = None,
                        db_url: str | None = None) -> DialOutcome:
-    """Ring through `dialer` and close the attempt with what the network says."""
+    """Ring through `dialer` (after the carrier's calls-per-second slot, when it has a limit) and close
+    the attempt with what the network says."""
     try:
+        limit = getattr(dialer, "rate_limit", None)  # (key, calls per second), shared by every worker
+        if limit:
+            from agent.dialing.rate import wait_for_slot
+
+            await wait_for_slot(limit[0], limit[1], db_url=db_url)
         outcome = await dialer.dial(prep.target)
     except DialError as exc:
         log.warning("dial %s failed: %s", prep.call_id, exc)
