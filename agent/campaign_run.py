@@ -15,8 +15,8 @@ def campaigns_run(
     campaign_id: str = typer.Argument(..., help="campaign id (see `dialwise campaigns report`)"),
     concurrency: int = typer.Option(None, min=1, max=64, help="lines at a time (default: the campaign's)"),
     plan: bool = typer.Option(True, help="plan today's touches first when the campaign has none pending"),
-    network: str = typer.Option("loopback", help="loopback: simulated customers, offline (live networks dial "
-                                                 "through `dialwise twilio call` and the server)"),
+    network: str = typer.Option(None, help="loopback (simulated customers, offline), twilio or sip; default: "
+                                           "the campaign's network, else the DIAL_NETWORK setting"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Claim the campaign's due attempts in the database and call them, N lines at a time, with live
@@ -27,8 +27,10 @@ def campaigns_run(
     from agent.store import init_db, session_scope
     from agent.store.models import Attempt, Campaign
 
-    if network != "loopback":
-        raise UserError(f"network {network!r} is not run from here; use `dialwise twilio call` or the server")
+    from agent.dialing.place import check_network
+
+    if network:
+        check_network(network)
     url = init_db()
     console = _console(quiet=as_json)
     with session_scope() as s:
@@ -46,6 +48,7 @@ def campaigns_run(
             plan_campaign_day(s, campaign_id, date.today(), capacity=10_000, account_ids=ids)
         camp.status = "running"
         lines = concurrency or camp.max_concurrent
+        network = network or camp.network or get_settings().dial_network
     now = datetime.now(timezone.utc)
     with session_scope() as s:
         due = s.scalar(select(func.count()).select_from(Attempt).where(
@@ -57,7 +60,12 @@ def campaigns_run(
         print(json.dumps({"calls": 0, "next_attempt_at": str(next_at) if next_at else None}) if as_json else msg)
         return
     deps = load_deps(console)
-    reports = _run_with_progress(console, campaign_id, deps, lines, now, date.today(), due, simulated_clock=False)
+    from agent.dialing.registry import build_dialer
+
+    dialer = build_dialer(network, deps, today=date.today(), db_url=url)
+    console.print(f"dialling {due} due attempt(s) on {network}, {lines} at a time")
+    reports = _run_with_progress(console, campaign_id, deps, lines, now, date.today(), due, simulated_clock=False,
+                                 dialer=dialer)
     summary = summarize(reports, get_settings(), url)
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))

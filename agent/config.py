@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     max_call_s: float = 300.0
     eos_silence_ms: int = 400
 
+    # dialling
+    dial_network: Literal["loopback", "twilio", "sip"] = Field(
+        default="loopback", description="network a campaign dials on when it names none")
+    ring_timeout_s: float = Field(default=30.0, gt=0, description="give up on an unanswered dial after this")
+    worker_heartbeat_s: float = Field(default=2.0, gt=0, description="how often a call-running process "
+                                      "says it is alive")
+    worker_lost_s: float = Field(default=15.0, gt=0, description="a process silent this long is dead: its "
+                                 "live calls end as interrupted and its claimed attempts are released")
+    serve_dials: bool = Field(default=True, description="`dialwise serve` also runs due attempts (the "
+                              "embedded, one-machine default); set false when `dialwise worker`s dial")
+
     # server
     twilio_auth_token: str = ""
     twilio_account_sid: str = ""

@@ -145,7 +145,8 @@ def demo(
         print_summary(console, summary, reports)
 
 
-def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total, simulated_clock=True):
+def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total, simulated_clock=True,
+                       dialer=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agent.runner import run_attempts
@@ -162,7 +163,7 @@ def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total
         # on the demo's simulated clock `at` is the day's last planned slot, so every attempt is due
         return asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency,
                                         at=at + timedelta(seconds=1), simulated_clock=simulated_clock,
-                                        today=today, on_done=on_done))
+                                        today=today, on_done=on_done, dialer=dialer))
 
 
 def summarize(reports, settings, url: str) -> dict[str, Any]:
@@ -178,6 +179,8 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
         "completed": sum(1 for r in done if r.result.end_reason in ("completed", "transferred")),
         "blocked": sum(1 for r in reports if r.status == "blocked"),
         "failed": sum(1 for r in reports if r.status == "failed"),
+        "not_connected": dict(Counter(r.status for r in reports if r.result is None
+                                      and r.status not in ("blocked", "failed"))),  # busy, no_answer, …
         "outcomes": dict(Counter(r.result.outcome for r in done)),
         "languages": dict(Counter(r.language for r in done)),
         "turns": sum(r.result.turns for r in done),

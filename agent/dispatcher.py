@@ -58,3 +58,5 @@ def finish_attempt(attempt_id: str, status: str, result: str | None = None, *, r
         attempt.blocked_rule = rule
         if status in ("dialing", "done") and attempt.dialed_at is None:
             attempt.dialed_at = datetime.now(timezone.utc)
+        if status not in ("planned", "claimed", "dialing") and attempt.finished_at is None:
+            attempt.finished_at = datetime.now(timezone.utc)

@@ -1,19 +1,19 @@
-"""Running planned attempts as calls: claim in the database, ask the gate, dial, record the result.
-
-The loopback network connects each call to a simulated customer, so a whole campaign runs
-offline with the real models. A live network plugs in through the same `dial` seam.
-"""
+"""Running planned attempts as calls, N at a time: claim in the database, then the one gated dial path
+(`agent.dialing.place`) on the campaign's network. `dialwise demo` and `dialwise campaigns run` run this
+in one process; `dialwise worker` runs the same dial path from the queue."""
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from agent.calls import create_call, run_call
-from agent.dispatcher import claim_due, finish_attempt
+from agent.dialing.base import ANSWERED, Dialer
+from agent.dialing.loopback import LoopbackDialer, session_runner
+from agent.dialing.place import Blocked, dial_attempt, schedule_follow_up  # noqa: F401  (re-exported)
+from agent.dispatcher import claim_due
 from agent.pipeline import CallDeps
 from agent.session import CallConfig, CallResult
 from agent.store import session_scope
@@ -28,7 +28,7 @@ class AttemptReport:
     account_id: str
     script_id: str
     language: str
-    status: str  # done | blocked | failed
+    status: str  # done | blocked | failed | busy | no_answer | …
     result: CallResult | None = None
     rule: str | None = None
     customer_log: list[dict[str, Any]] = field(default_factory=list)
@@ -38,77 +38,30 @@ class AttemptReport:
 ProgressFn = Callable[[AttemptReport], None]
 
 
-RETRY_OUTCOMES = {"no_answer", "busy"}
-RETRY_BASE = timedelta(minutes=30)
-
-
-def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, now: datetime | None = None,
-                       db_url: str | None = None) -> str | None:
-    """Plan the next touch an outcome calls for: a retry with exponential backoff after no answer or
-    busy (30 min, 1 h, 2 h … up to the campaign's max attempts), or the call-back the callee asked
-    for. The gate judges it again when it comes due. Returns the new attempt id, if any."""
-    from agent.call_store import callback_at
-    from agent.store.models import Campaign
-
-    now = now or datetime.now(timezone.utc)
-    with session_scope(db_url) as s:
-        prev = s.get(Attempt, attempt_id)
-        campaign = s.get(Campaign, prev.campaign_id) if prev.campaign_id else None
-        max_attempts = campaign.max_attempts if campaign else 3
-        if outcome == "callback":
-            at = callback_at(slots)
-            if at is None:
-                return None
-            acc = s.get(Account, prev.account_id)
-            from zoneinfo import ZoneInfo
-
-            not_before = at.replace(tzinfo=ZoneInfo(acc.timezone)).astimezone(timezone.utc)
-        elif outcome in RETRY_OUTCOMES and prev.attempt_no < max_attempts:
-            not_before = now + RETRY_BASE * (2 ** (prev.attempt_no - 1))
-        else:
-            return None
-        nxt = Attempt(campaign_id=prev.campaign_id, account_id=prev.account_id, script_id=prev.script_id,
-                      phone=prev.phone, not_before=not_before, attempt_no=prev.attempt_no + 1, status="planned")
-        s.add(nxt)
-        s.flush()
-        return nxt.id
-
-
 async def simulate_dial(call_id: str, persona: dict[str, Any], *, deps: CallDeps, config: CallConfig | None,
                         today: date | None, seed: int, db_url: str | None) -> tuple[CallResult, list, list]:
     """Place one call over the loopback line to a simulated customer; returns (result, log, latencies)."""
-    from telephony_adapter.loopback import LoopbackLine
-    from telephony_adapter.sim import SimulatedCustomer, persona_from_dict
+    from agent.dialing.base import DialTarget
 
-    asr = deps.asr
+    with session_scope(db_url) as s:
+        from agent.store.models import Call
 
-    def hear(audio16k, lang: str) -> str:  # the customer's ears: the same Whisper, its own thread
-        return asr.transcribe(audio16k, language=lang).text
-
-    async with LoopbackLine(call_id=call_id) as line:
-        customer = SimulatedCustomer(persona_from_dict(persona), line.customer, transcriber=hear)
-        cust_task = asyncio.create_task(customer.run())
-        try:
-            result = await run_call(call_id, line.agent, deps=deps, config=config, today=today, db_url=db_url)
-        finally:
-            try:
-                await asyncio.wait_for(cust_task, timeout=5)
-            except (asyncio.TimeoutError, Exception):  # the customer is a test fixture; the call is done
-                cust_task.cancel()
-        latencies = [s.latency_ms for s in line.customer.latency if s.latency_ms is not None]
-        clog = [e.__dict__ for e in customer.log]
-        return result, clog, latencies
+        call = s.get(Call, call_id)
+        target = DialTarget(call_id=call_id, account_id=call.account_id, phone="", script_id=call.script_id,
+                            language=call.language, persona=persona)
+    dialer = LoopbackDialer(deps, session_runner(deps, config=config, today=today, db_url=db_url))
+    out = await dialer.dial(target)
+    return out.call, out.extra["customer_log"], out.extra["callee_latency_ms"]
 
 
 def db_gate(at: datetime | None, db_url: str | None = None):
-    """The compliance gate asked again right before each dial, on the database's current history.
-
-    `at`: the dial instant; None on a simulated campaign clock, where each dial happens at its slot."""
+    """The compliance gate on the database's current history, as the dial path asks it (for tools and
+    tests that want the verdict alone; the dial path itself is `agent.dialing.place.prepare_attempt`)."""
     from agent.campaign.compliance import check_and_record
     from agent.campaign.plan_db import dial_for, gate_history
 
     async def gate(attempt_id: str) -> tuple[bool, str | None]:
-        def check() -> tuple[bool, str | None]:
+        def judge() -> tuple[bool, str | None]:
             with session_scope(db_url) as s:
                 attempt = s.get(Attempt, attempt_id)
                 acc = s.get(Account, attempt.account_id)
@@ -117,7 +70,7 @@ def db_gate(at: datetime | None, db_url: str | None = None):
                                            account_id=acc.id, attempt_id=attempt_id)
                 return verdict.allowed, verdict.rule
 
-        return await asyncio.to_thread(check)
+        return await asyncio.to_thread(judge)
 
     return gate
 
@@ -133,69 +86,59 @@ async def run_attempts(
     config: CallConfig | None = None,
     db_url: str | None = None,
     on_done: ProgressFn | None = None,
-    gate: Callable[[str], Awaitable[tuple[bool, str | None]]] | None = None,
+    dialer: Dialer | None = None,
+    worker_id: str | None = None,
 ) -> list[AttemptReport]:
-    """Claim and run every due attempt of a campaign, `concurrency` calls at a time."""
+    """Claim and run every attempt of a campaign due by `at`, `concurrency` calls at a time, each through
+    the gated dial path. `dialer`: the network (default: loopback, simulated customers)."""
     at = at or datetime.now(timezone.utc)
-    gate = gate or db_gate(None if simulated_clock else at, db_url)
+    dialer = dialer or LoopbackDialer(deps, session_runner(deps, config=config, today=today, db_url=db_url))
     reports: list[AttemptReport] = []
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(attempt_id: str, n: int) -> None:
+    async def one(attempt_id: str) -> None:
         async with sem:
-            rep = await _run_attempt(attempt_id, n, deps=deps, config=config, today=today, db_url=db_url, gate=gate,
-                                     simulated_clock=simulated_clock)
+            rep = await run_one(attempt_id, dialer, at=None if simulated_clock else at,
+                                simulated_clock=simulated_clock, worker_id=worker_id, db_url=db_url)
             reports.append(rep)
             if on_done:
                 on_done(rep)
 
     tasks: list[asyncio.Task[None]] = []
-    n = 0
     while True:
-        ids = claim_due(50, now=at, campaign_id=campaign_id, db_url=db_url)
+        ids = claim_due(50, now=at, campaign_id=campaign_id, worker=worker_id, db_url=db_url)
         if not ids:
             break
-        for attempt_id in ids:
-            n += 1
-            tasks.append(asyncio.create_task(one(attempt_id, n)))
+        tasks.extend(asyncio.create_task(one(attempt_id)) for attempt_id in ids)
     await asyncio.gather(*tasks)
     return reports
 
 
-async def _run_attempt(attempt_id: str, n: int, *, deps: CallDeps, config: CallConfig | None,
-                       today: date | None, db_url: str | None, gate, simulated_clock: bool = False) -> AttemptReport:
+async def run_one(attempt_id: str, dialer: Dialer, *, at: datetime | None = None, simulated_clock: bool = False,
+                  worker_id: str | None = None, db_url: str | None = None) -> AttemptReport:
+    """One claimed attempt through the gated dial path, as a report."""
     with session_scope(db_url) as s:
         attempt = s.get(Attempt, attempt_id)
         account = s.get(Account, attempt.account_id)
-        persona = dict((account.custom or {}).get("persona") or {"behaviour": "pays"})
-        persona.setdefault("lang", account.language)
-        persona.setdefault("name", account.name)
-        persona.setdefault("id_last4", account.id_last4)
-        persona.setdefault("purpose", account.purpose)
         rep = AttemptReport(attempt_id, account.id, attempt.script_id, account.language, "failed")
-        campaign_id = attempt.campaign_id
-        # on a simulated campaign clock the dial happens at its slot; live, it happens now
-        nb = attempt.not_before
-        clock = (nb if nb.tzinfo else nb.replace(tzinfo=timezone.utc)) if simulated_clock else None
-    if gate is not None:  # asked again right before dialling: history may have changed since planning
-        allowed, rule = await gate(attempt_id)
-        if not allowed:
-            finish_attempt(attempt_id, "blocked", "blocked", rule=rule, db_url=db_url)
-            rep.status, rep.rule = "blocked", rule
-            return rep
-    finish_attempt(attempt_id, "dialing", None, db_url=db_url)
     try:
-        call_id = create_call(account_id=rep.account_id, script_id=rep.script_id, transport="loopback",
-                              campaign_id=campaign_id, attempt_id=attempt_id, db_url=db_url)
-        result, clog, lat = await simulate_dial(call_id, persona, deps=deps, config=config, today=today,
-                                                seed=n, db_url=db_url)
-        rep.result, rep.customer_log, rep.callee_latency_ms = result, clog, lat
-        rep.status = "done"
-        finish_attempt(attempt_id, "done", "answered", db_url=db_url)
-        schedule_follow_up(attempt_id, result.outcome, result.slots, now=clock, db_url=db_url)
-    except Exception as exc:
-        log.exception("attempt %s failed", attempt_id)
-        finish_attempt(attempt_id, "failed", f"error: {type(exc).__name__}", db_url=db_url)
-        rep.status = "failed"
+        prep, outcome = await dial_attempt(attempt_id, dialer, at=at, simulated_clock=simulated_clock,
+                                           worker_id=worker_id, db_url=db_url)
+    except Exception as exc:  # the attempt could not even be prepared (bad script, vanished row)
+        log.exception("attempt %s could not be dialled", attempt_id)
+        from agent.dispatcher import finish_attempt
+
+        finish_attempt(attempt_id, "failed", "failed", db_url=db_url)
         rep.rule = f"{type(exc).__name__}: {exc}"
+        return rep
+    if isinstance(prep, Blocked):
+        rep.status, rep.rule = "blocked", prep.rule
+        return rep
+    assert outcome is not None
+    rep.result = outcome.call
+    rep.customer_log = outcome.extra.get("customer_log", [])
+    rep.callee_latency_ms = outcome.extra.get("callee_latency_ms", [])
+    rep.status = "done" if outcome.result == ANSWERED and outcome.call is not None else outcome.result
+    if outcome.result not in (ANSWERED,) and outcome.detail:
+        rep.rule = outcome.detail
     return rep

@@ -53,23 +53,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         to: str = typer.Option("", help="number to dial (default: the account's phone)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="create the call and print the TwiML; dial nothing"),
     ) -> None:
-        """Place an outbound call through Twilio (needs TWILIO_* settings and a public PUBLIC_BASE_URL)."""
-        from agent.calls import create_call
-        from agent.config import get_settings
-        from agent.store import init_db, session_scope
-        from agent.store.models import Account
-        from telephony_adapter.twilio import TwilioRest, stream_twiml
+        """Place an outbound call through Twilio, through the compliance gate: `dialwise call --network twilio`."""
+        from agent.dialing.cli import call
 
-        init_db()
-        settings = get_settings()
-        call_id = create_call(account_id, script_id, transport="twilio", dry_run=dry_run)
-        if dry_run:
-            typer.echo(json.dumps({"call_id": call_id, "twiml": stream_twiml(call_id, settings.public_base_url)}))
-            return
-        with session_scope() as s:
-            number = to or s.get(Account, account_id).phone
-        sid = TwilioRest(settings).place_call(call_id, number)
-        typer.echo(json.dumps({"call_id": call_id, "call_sid": sid}))
+        call(account_id, script_id, network="twilio", to=to, dry_run=dry_run)
 
     @amd_app.command("check")
     def amd_check(wav: Path = typer.Argument(..., help="a recording of how the call was answered")) -> None:

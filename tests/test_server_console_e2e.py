@@ -12,7 +12,7 @@ import pytest
 from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
-from agent.store.models import Call, OutboxEvent, Turn, WebhookDelivery
+from agent.store.models import Campaign, Call, OutboxEvent, Turn, WebhookDelivery
 from agent.server.webhooks import create_subscription
 from tests.server_helpers import add_attempt, add_event, seed_call, seed_campaign
 
@@ -173,6 +173,22 @@ def test_campaign_dashboard_funnel_variants_hours_and_pause(page, site):
     page.wait_for_selector("#status:has-text('paused')")
     page.click("#start")
     page.wait_for_selector("#status:has-text('running')")
+    assert page.locator("tr.attempt").count() == 3 and page.locator("tr.camp-call").count() == 2
+    with session_scope(site["url"]) as s:  # a new attempt shows up without a reload (2 s refresh)
+        acc = s.get(Call, site["zh"]).account_id
+    add_attempt(site["url"], site["camp"], acc, "busy")
+    page.wait_for_function("document.querySelectorAll('tr.attempt').length === 4", timeout=5000)
+    page.fill("#max-concurrent", "7")
+    page.select_option("#network", "sip")
+    page.click("#save")
+    page.wait_for_function("document.getElementById('max-concurrent').value === '7'")
+    with session_scope(site["url"]) as s:
+        camp = s.get(Campaign, site["camp"])
+        deadline = time.time() + 5
+        while camp.max_concurrent != 7 and time.time() < deadline:
+            s.expire_all()
+            time.sleep(0.1)
+        assert (camp.max_concurrent, camp.network) == (7, "sip")
 
 
 def test_webhook_deliveries_can_be_resent_from_the_console(page, site):

@@ -13,6 +13,7 @@ from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
 from agent.store.models import Call
+from tests.dial_support import zone_at_local_hour
 
 ROOT = Path(__file__).resolve().parent.parent
 DIALWISE = str(Path(sys.executable).with_name("dialwise"))
@@ -71,13 +72,13 @@ def test_create_call_for_an_account(env):
     acc = client.post("/api/accounts", json={
         "name": "李雷", "language": "zh", "balance": 3000, "currency": "CNY", "due_date": "2026-11-01",
         "days_past_due": 20, "product": "cash_loan", "id_last4": "0420", "phone": "+8613900001111",
-        "timezone": "Asia/Shanghai"}).json()["id"]
+        "timezone": zone_at_local_hour(11)}).json()["id"]  # inside the calling window whenever CI runs
     script = next(i["id"] for i in client.get("/api/scripts").json()["items"]
                   if i["language"] == "zh" and i["purpose"] == "collections")
     r = client.post("/api/calls", json={"account_id": acc, "script_id": script, "dry_run": True})
     assert r.status_code == 201, r.text
     with session_scope(url) as s:
-        call = s.get(Call, r.json()["id"])
+        call = s.get(Call, r.json()["call_id"])
         assert call.account_id == acc and call.script_id == script and call.language == "zh"
     r = client.post("/api/calls", json={"account_id": acc, "script_id": "no_such_script"})
     assert r.status_code == 422 and "no_such_script" in r.json()["detail"]

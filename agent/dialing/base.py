@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from agent.session import CallResult
 from telephony_adapter.base import Transport
 
-NETWORKS = ("loopback", "twilio", "sip")
+NETWORKS = ("loopback", "twilio", "sip")  # networks dialwise dials out on
+CONNECT_NETWORKS = ("audiosocket", "browser")  # the far end connects to a call dialwise prepared
 
 # What a dial ended as, from the network's side. `answered`: a session ran (see DialOutcome.call).
 ANSWERED = "answered"
@@ -54,6 +55,8 @@ class DialOutcome:
 
 class Dialer(Protocol):
     network: str
+    # (key, calls per second) of the carrier's limit, held across all workers; None: no limit
+    rate_limit: tuple[str, float] | None
 
     async def dial(self, target: DialTarget) -> DialOutcome:
         """Ring the callee; run the session if answered; return when the call is over."""

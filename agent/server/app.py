@@ -18,6 +18,7 @@ from agent.server.api import accounts, calls, campaigns, scripts
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
 from agent.server.auth import COOKIE_NAME, authenticate, lookup
+from agent.server.dialing import ServerDials
 from agent.server.live import router as live_router
 from agent.server.masking import install_masking
 from agent.server.metrics import Metrics
@@ -49,7 +50,9 @@ def _include_telephony(app: FastAPI) -> list[str]:
 
 
 def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
-               public_base_url: str | None = None) -> FastAPI:
+               public_base_url: str | None = None, load_models: bool = False) -> FastAPI:
+    """`load_models`: load the call models at start (`dialwise serve` does), so /health/ready turns
+    true and the first call's greeting is on time; otherwise they load on the first call."""
     from agent.config import get_settings
 
     settings = get_settings()
@@ -61,6 +64,8 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         install_masking()
+        if load_models:
+            app.state.dials.start_loading()
         dispatcher = None
         if run_webhooks:
             from agent.server.webhooks import Dispatcher
@@ -70,6 +75,7 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
         try:
             yield
         finally:
+            await app.state.dials.close()
             if dispatcher is not None:
                 dispatcher.stop()
 
@@ -83,6 +89,7 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     app.state.database_url = url
     app.state.metrics = Metrics(url)
     app.state.public_base_url = base_url
+    app.state.dials = ServerDials(url)
     install_handlers(app)
 
     for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
@@ -96,7 +103,18 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
             db.execute(text("SELECT 1"))
         except Exception as exc:  # report, don't crash
             raise Problem(503, f"the database is not reachable: {type(exc).__name__}") from None
-        return {"status": "ok", "database": url.split(":", 1)[0]}
+        dials = app.state.dials
+        return {"status": "ok", "database": url.split(":", 1)[0], "ready": dials.ready,
+                "models_load_s": dials.load_seconds, "models_error": dials.load_error}
+
+    @app.get("/health/ready", include_in_schema=False)  # a readiness probe: 503 until the models are loaded
+    def ready() -> dict[str, Any]:
+        dials = app.state.dials
+        if not dials.ready:
+            why = dials.load_error or ("the call models are loading" if dials._loader else
+                                       "the call models load on the first call")
+            raise Problem(503, why)
+        return {"ready": True, "models_load_s": dials.load_seconds}
 
     @app.get("/metrics", tags=["system"], summary="Prometheus metrics", response_class=Response)
     def metrics(request: Request) -> Response:

@@ -75,6 +75,7 @@ class Campaign(Base):
     max_concurrent: Mapped[int] = mapped_column(Integer, default=4)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     voicemail_policy: Mapped[str] = mapped_column(String(16), default="leave")  # leave | hangup
+    network: Mapped[str | None] = mapped_column(String(16))  # loopback | twilio | sip; None: DIAL_NETWORK
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -100,6 +101,9 @@ class Attempt(Base):
     blocked_rule: Mapped[str | None] = mapped_column(String(64))
     attempt_no: Mapped[int] = mapped_column(Integer, default=1)
     provider_ref: Mapped[str | None] = mapped_column(String(64))  # e.g. Twilio CallSid
+    network: Mapped[str | None] = mapped_column(String(16))  # the network it was dialled on
+    detail: Mapped[str | None] = mapped_column(String(200))  # e.g. "SIP 486 Busy Here"
+    finished_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -121,6 +125,7 @@ class Call(Base):
     slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     recording_path: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(96), index=True)  # the process running it
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan"
@@ -243,3 +248,28 @@ class ComplianceBlock(Base):
     rule: Mapped[str] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Worker(Base):
+    """A process that runs calls (`dialwise worker`, `dialwise serve`): its heartbeat tells the others
+    whether its live calls are still running."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="worker")  # worker | server | cli
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    calls_live: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateSlot(Base):
+    """The next free dial slot for one carrier limit (calls per second), shared by every worker."""
+
+    __tablename__ = "rate_slots"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "twilio:AC…", "sip:trunk"
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,7 +2,7 @@
 the recording (HTTP range requests) and its waveform peaks."""
 from __future__ import annotations
 
-import inspect
+import asyncio
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,15 @@ from fastapi.responses import FileResponse
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
+from agent.dialing.base import CONNECT_NETWORKS
+from agent.dialing.place import DialBlocked, dry_run_call, start_call
+from agent.errors import UserError
 from agent.server.api.common import PageParams, paginate
 from agent.server.api.deps import READ, WRITE, get_db
 from agent.server.api.schemas import CallCreate, CallDetail, CallOut, OutcomeOut, Page, TurnOut
 from agent.server.problems import Problem
 from agent.store.models import Account, Call, Outcome, Turn
+from telephony_adapter.twilio import stream_twiml
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
@@ -40,28 +44,31 @@ def call_out(call: Call) -> dict[str, Any]:
     return out
 
 
-@router.post("", status_code=201, dependencies=[WRITE], summary="Place a call (or a dry run)")
-def create_call(body: CallCreate, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
-    if db.get(Account, body.account_id) is None:
-        raise Problem(404, f"no account with id {body.account_id!r}")
+@router.post("", status_code=201, dependencies=[WRITE], summary="Place a call (or a dry run), through the gate",
+             responses={409: {"description": "the compliance gate refused the dial; `rule` names the rule"}})
+async def create_call(body: CallCreate, request: Request) -> dict[str, Any]:
+    """Every call passes the compliance gate first (a refusal is recorded with its rule and answered 409).
+    A real call rings in the background: 201 {"call_id", "status": "dialing"}. A dry run dials nothing:
+    201 {"call_id", "status": "dry_run", "twiml"} (the TwiML for Twilio)."""
+    url = request.app.state.database_url
     try:
-        from agent import calls as calls_mod
-    except ImportError:
-        raise Problem(503, "placing calls is not available in this build") from None
-    from agent.errors import UserError
-
-    fn = calls_mod.create_call
-    kwargs: dict[str, Any] = {"dry_run": body.dry_run}
-    params = inspect.signature(fn).parameters
-    for name in ("db_url", "url", "database_url"):
-        if name in params:
-            kwargs[name] = request.app.state.database_url
-    db.commit()  # the call creator opens its own transactions
-    try:
-        call_id = fn(body.account_id, body.script_id, body.transport, **kwargs)
+        if body.dry_run:
+            call_id = await asyncio.to_thread(dry_run_call, body.account_id, body.script_id, body.transport,
+                                              db_url=url)
+            out: dict[str, Any] = {"call_id": call_id, "status": "dry_run"}
+            if body.transport == "twilio":
+                out["twiml"] = stream_twiml(call_id, request.app.state.public_base_url)
+            return out
+        prep = await asyncio.to_thread(start_call, body.account_id, body.script_id, body.transport, db_url=url)
+    except DialBlocked as exc:
+        raise Problem(409, str(exc), title="Blocked by the compliance gate", rule=exc.rule) from None
     except UserError as exc:
-        raise Problem(422, str(exc)) from None
-    return {"id": call_id, "dry_run": body.dry_run}
+        status = 404 if str(exc).startswith("no account") else 422
+        raise Problem(status, str(exc)) from None
+    if body.transport in CONNECT_NETWORKS:  # the softphone or Asterisk connects to this call
+        return {"call_id": prep.call_id, "status": "awaiting_connection"}
+    request.app.state.dials.submit(prep)
+    return {"call_id": prep.call_id, "status": "dialing"}
 
 
 @router.get("", response_model=Page[CallOut], dependencies=[READ], summary="List calls")
@@ -72,6 +79,7 @@ def list_calls(
     date_to: date | None = Query(None, description="calls started on or before this day (UTC)"),
     outcome: str | None = Query(None, max_length=32),
     campaign_id: str | None = Query(None, max_length=32),
+    account_id: str | None = Query(None, max_length=32),
     script_id: str | None = Query(None, max_length=64),
     language: str | None = Query(None, pattern="^(zh|en)$"),
     status: str | None = Query(None, pattern="^(created|live|ended)$"),
@@ -83,7 +91,7 @@ def list_calls(
     if date_to:
         stmt = stmt.where(Call.started_at < datetime.combine(date_to + timedelta(days=1), time.min,
                                                              timezone.utc))
-    for col, value in ((Call.outcome, outcome), (Call.campaign_id, campaign_id),
+    for col, value in ((Call.outcome, outcome), (Call.campaign_id, campaign_id), (Call.account_id, account_id),
                        (Call.script_id, script_id), (Call.language, language), (Call.status, status)):
         if value:
             stmt = stmt.where(col == value)

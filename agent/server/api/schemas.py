@@ -104,8 +104,14 @@ class CampaignIn(BaseModel):
     max_attempts: int = Field(3, ge=1, le=100)
     voicemail_policy: Literal["leave", "hangup"] = "leave"
     account_ids: list[str] = Field(default_factory=list, max_length=100000,
-                                   description="accounts to plan attempts for (optional)")
+                                   description="accounts to call (optional): due as soon as the campaign "
+                                               "starts, unless schedule is 'planner'")
     script_id: str | None = Field(None, max_length=64)
+    network: Literal["loopback", "twilio", "sip"] | None = Field(
+        None, description="network to dial on (default: the DIAL_NETWORK setting)")
+    schedule: Literal["now", "planner"] = Field(
+        "now", description="now: the given accounts are due when the campaign starts; planner: the planner "
+                           "chooses each account's time (contact model, calling windows)")
 
 
 class CampaignOut(BaseModel):
@@ -118,7 +124,34 @@ class CampaignOut(BaseModel):
     max_concurrent: int
     max_attempts: int
     voicemail_policy: str
+    network: str | None = None
     created_at: UtcDatetime | None
+
+
+class CampaignPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent: int | None = Field(None, ge=1, le=1000, description="calls at a time, across all workers")
+    network: Literal["loopback", "twilio", "sip"] | None = None
+    max_attempts: int | None = Field(None, ge=1, le=100)
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    account_id: str
+    campaign_id: str | None
+    script_id: str
+    status: str
+    result: str | None
+    blocked_rule: str | None
+    attempt_no: int
+    not_before: UtcDatetime | None
+    dialed_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    network: str | None
+    detail: str | None
 
 
 class CallCreate(BaseModel):
@@ -126,8 +159,11 @@ class CallCreate(BaseModel):
 
     account_id: str = Field(min_length=1, max_length=32)
     script_id: str = Field(min_length=1, max_length=64)
-    transport: Literal["loopback", "twilio", "browser", "audiosocket"] = "loopback"
-    dry_run: bool = Field(False, description="run the full pipeline without placing a real call")
+    transport: Literal["loopback", "twilio", "sip", "browser", "audiosocket"] = Field(
+        "loopback", description="loopback, twilio, sip: dialwise dials. browser, audiosocket: the far end "
+                                "connects to the call (softphone, Asterisk); the gate is asked all the same")
+    dry_run: bool = Field(False, description="ask the gate and create the call, dial nothing (Twilio: "
+                                             "answers with the TwiML a real dial would use)")
 
 
 class TurnOut(BaseModel):

@@ -59,11 +59,42 @@
     });
   }
 
+  // attempts and calls, refreshed every 2 s while the page is open (dialling shows up as it happens)
+  async function loadLive(id) {
+    const [atts, calls] = await Promise.all([DW.api(`/api/campaigns/${id}/attempts?limit=200`),
+      DW.api(`/api/calls?campaign_id=${encodeURIComponent(id)}&limit=20`)]);
+    const counts = {};
+    atts.items.forEach((a) => { counts[a.status] = (counts[a.status] || 0) + 1; });
+    document.getElementById("attempt-counts").textContent =
+      Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(" · ") + (atts.total > atts.items.length ? ` (${atts.total})` : "");
+    const tb = document.querySelector("#attempts tbody");
+    tb.innerHTML = atts.items.length ? "" : `<tr><td colspan="6" class="muted">${DW.esc(DW.t("no_attempts"))}</td></tr>`;
+    atts.items.slice(-50).reverse().forEach((a) => tb.insertAdjacentHTML("beforeend",
+      `<tr class="attempt" data-status="${DW.esc(a.status)}"><td>${DW.esc(a.account_id.slice(0, 8))}</td><td>${a.attempt_no}</td>` +
+      `<td>${DW.esc(a.status)}</td><td>${DW.esc(a.result || "")}</td><td>${DW.esc(a.blocked_rule || "")}</td>` +
+      `<td>${DW.esc(DW.fmtTime(a.not_before))}</td></tr>`));
+    const cb = document.querySelector("#camp-calls tbody"); cb.innerHTML = "";
+    calls.items.forEach((c) => cb.insertAdjacentHTML("beforeend",
+      `<tr class="camp-call"><td><a href="call.html?id=${DW.esc(c.id)}">${DW.esc(DW.fmtTime(c.started_at) || c.id.slice(0, 8))}</a></td>` +
+      `<td>${DW.esc(c.status)}</td><td>${DW.esc(c.outcome || "")}</td></tr>`));
+  }
+
   async function load(id) {
     const [camp, stats] = await Promise.all([DW.api("/api/campaigns/" + id), DW.api(`/api/campaigns/${id}/stats`)]);
     document.getElementById("status").textContent = camp.status;
+    document.getElementById("network").value = camp.network || "";
+    document.getElementById("max-concurrent").value = camp.max_concurrent;
     drawFunnel(stats); drawHours(stats); drawVariants(stats);
+    await loadLive(id);
   }
+
+  setInterval(() => { if (sel.value && !document.hidden) loadLive(sel.value).catch(() => {}); }, 2000);
+  document.getElementById("save").addEventListener("click", async () => {
+    const body = { max_concurrent: Number(document.getElementById("max-concurrent").value),
+      network: document.getElementById("network").value || null };
+    try { await DW.api("/api/campaigns/" + sel.value, { method: "PATCH", json: body }); } catch (e) { alert(e.message); }
+    load(sel.value);
+  });
 
   async function move(action) {
     try { await DW.api(`/api/campaigns/${sel.value}/${action}`, { method: "POST" }); } catch (e) { alert(e.message); }

@@ -1,0 +1,48 @@
+"""A carrier's calls-per-second limit holds across every worker: slots come from the database."""
+from __future__ import annotations
+
+import multiprocessing as mp
+from datetime import datetime, timezone
+
+import pytest
+
+from agent.dialing.rate import take_slot
+from agent.runner import run_attempts
+from agent.store import session_scope
+from agent.store.models import Attempt, Campaign
+from tests.dial_support import RecordingDialer, add_account
+
+pytestmark = pytest.mark.db
+
+
+def _take(args):
+    db_url, n = args
+    return [take_slot("twilio:ACtest", 10.0, db_url=db_url).timestamp() for _ in range(n)]
+
+
+def test_processes_taking_slots_together_never_exceed_the_limit(db_url):
+    with mp.get_context("spawn").Pool(3) as pool:
+        slots = sorted(s for chunk in pool.map(_take, [(db_url, 6)] * 3) for s in chunk)
+    assert len(slots) == 18
+    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    assert min(gaps) >= 0.1 - 1e-6, gaps  # 10 a second, whoever asked
+    with pytest.raises(ValueError):
+        take_slot("x", 0, db_url=db_url)
+
+
+async def test_a_campaign_dials_no_faster_than_its_carrier_allows(db_url):
+    with session_scope(db_url) as s:
+        camp = Campaign(name="c", status="running", max_concurrent=8)
+        s.add(camp)
+        s.flush()
+        cid = camp.id
+    for i in range(5):
+        acc = add_account(db_url, phone=f"+1415555020{i}")
+        with session_scope(db_url) as s:
+            s.add(Attempt(campaign_id=cid, account_id=acc, script_id="collections_m1_en_a",
+                          phone=f"+1415555020{i}", not_before=datetime.now(timezone.utc)))
+    dialer = RecordingDialer(rate_limit=("carrier:test", 4.0))
+    await run_attempts(campaign_id=cid, deps=None, dialer=dialer, concurrency=8, db_url=db_url)  # type: ignore[arg-type]
+    times = sorted(dialer.dialled_at)
+    assert len(times) == 5
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.25 - 0.02, times
