@@ -93,8 +93,14 @@ def make_dial(lang: str, phone: str, with_attempt: bool = True) -> Any:
     script = script_for("collections", "M1", lang)
     attempt_id = None
     if with_attempt:
+        from agent.store.models import Campaign
+
         with session_scope() as s:
-            att = Attempt(account_id=account_id, script_id=script, phone=phone, status="dialing")
+            camp = Campaign(name=f"direct {phone}", status="running", max_attempts=3, network="twilio")
+            s.add(camp)
+            s.flush()
+            att = Attempt(account_id=account_id, script_id=script, phone=phone, status="dialing",
+                          campaign_id=camp.id)
             s.add(att)
             s.flush()
             attempt_id = att.id

@@ -237,7 +237,7 @@ def test_http_signature_accepts_and_refuses(server):
         att = s.get(Attempt, att_id)
         call = s.get(Call, call_id)
         assert (att.status, att.result, att.provider_ref) == ("done", "no_answer", "CA123")
-        assert call.status == "ended" and call.outcome == "no_answer" and call.end_reason == "twilio:no-answer"
+        assert call.status == "ended" and call.outcome == "no_answer" and call.end_reason == "network:no_answer"
     # a repeated final callback changes nothing and is still answered 200
     form = {"CallSid": "CA123", "CallStatus": "no-answer", "AccountSid": "AC1"}
     assert httpx.post(surl, data=form, headers={"X-Twilio-Signature": sign(TOKEN, surl, form)}).status_code == 200

@@ -4,7 +4,6 @@ Both sides are real uvicorn servers on free ports; nothing is mocked."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import httpx
@@ -125,35 +124,6 @@ async def test_impostor_carrier_is_refused(stack, tmp_path):
     assert "403" in (cc.error or ""), cc.error
     call, att, turns, _ = rows(target.call_id)
     assert call.status == "created" and not turns and att.provider_ref == out.provider_ref
-
-
-def test_cps_limit_holds_across_workers(tmp_path):
-    """Two workers (own event loops, own lock handles) placing on one account at 5 CPS."""
-    from agent.dialing.cps import CpsLimiter
-
-    starts: list[float] = []
-
-    def worker() -> None:
-        limiter = CpsLimiter("twilio:ACx", 5.0, lock_dir=tmp_path)
-
-        async def run() -> None:
-            async def place() -> None:
-                async with limiter.slot():
-                    starts.append(time.monotonic())
-                    await asyncio.sleep(0.01)
-
-            await asyncio.gather(*(place() for _ in range(4)))
-
-        asyncio.run(run())
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    starts.sort()
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert len(starts) == 8 and min(gaps) >= 0.19, gaps
 
 
 @pytest.mark.slow

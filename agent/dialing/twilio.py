@@ -26,8 +26,7 @@ from agent.dialing.base import (
     DialOutcome,
     DialTarget,
 )
-from agent.dialing.cps import CpsLimiter
-from agent.dialing.twilio_status import FINAL_RESULTS, NOT_CONNECTED_END, _finish_unconnected
+from agent.dialing.base import SessionRunner
 from agent.session import CallResult
 from agent.store import session_scope
 from agent.store.models import Attempt, Call, Turn
@@ -44,19 +43,26 @@ class TwilioDialer:
     network = "twilio"
 
     def __init__(self, settings: Any | None = None, *, rest: TwilioRest | None = None, use_url: bool = False,
-                 ring_timeout_s: int = 60, poll_s: float = 0.5, db_url: str | None = None,
-                 limiter: CpsLimiter | None = None, max_call_s: float | None = None, slack_s: float = 30.0) -> None:
+                 ring_timeout_s: float | None = None, poll_s: float = 0.5, db_url: str | None = None,
+                 run_session: SessionRunner | None = None, max_call_s: float | None = None,
+                 slack_s: float = 30.0) -> None:
         self.settings = settings or get_settings()
         self.rest = rest or TwilioRest(self.settings)
         self.use_url = use_url
-        self.ring_timeout_s = ring_timeout_s
+        self.ring_timeout_s = float(ring_timeout_s or getattr(self.settings, "ring_timeout_s", 60.0))
         self.poll_s = poll_s
         self.db_url = db_url
+        self.run_session = run_session  # runs the session when the media stream lands in this process
         self.max_call_s = max_call_s if max_call_s is not None else float(self.settings.max_call_s)
         self.slack_s = slack_s
-        self.limiter = limiter or CpsLimiter(
-            f"twilio:{self.settings.twilio_account_sid}", float(getattr(self.settings, "twilio_max_cps", 1.0)),
-            db_url=db_url or self.settings.resolved_database_url(), lock_dir=self.settings.var_dir / "locks")
+        # Twilio's calls-per-second limit per account, held across all workers by the dial path
+        self.rate_limit: tuple[str, float] | None = (f"twilio:{self.settings.twilio_account_sid}",
+                                                     float(self.settings.twilio_max_cps))
+
+    @classmethod
+    def from_settings(cls, settings: Any, run_session: SessionRunner | None = None, *,
+                      db_url: str | None = None) -> TwilioDialer:
+        return cls(settings, db_url=db_url, run_session=run_session)
 
     async def close(self) -> None:
         client = self.rest._client
@@ -65,15 +71,14 @@ class TwilioDialer:
             session.close()
 
     async def dial(self, target: DialTarget) -> DialOutcome:
-        waiter = waiters.register(target.call_id)
+        waiter = waiters.register(target.call_id, self.run_session)
         try:
             try:
                 sid = await self._place(target)
             except TwilioRefused as exc:
-                result = _refusal_result(exc)
                 log.warning("call %s to %s refused: %s", target.call_id, target.phone, exc)
-                await asyncio.to_thread(_finish_unconnected, target.call_id, "failed", self.db_url)
-                return DialOutcome(result, detail=str(exc), extra={"http_status": exc.status, "code": exc.code})
+                return DialOutcome(_refusal_result(exc), detail=str(exc),
+                                   extra={"http_status": exc.status, "code": exc.code})
             await asyncio.to_thread(self._record_sid, target, sid)
             return await self._wait(target, sid, waiter)
         finally:
@@ -82,10 +87,9 @@ class TwilioDialer:
     # --- placement ------------------------------------------------------------------------------
     async def _place(self, target: DialTarget) -> str:
         for attempt in range(4):
-            try:
-                async with self.limiter.slot():
-                    return await asyncio.to_thread(self.rest.place_call, target.call_id, target.phone,
-                                                   use_url=self.use_url, timeout_s=self.ring_timeout_s)
+            try:  # the dial path has taken this account's calls-per-second slot (rate_limit)
+                return await asyncio.to_thread(self.rest.place_call, target.call_id, target.phone,
+                                               use_url=self.use_url, timeout_s=int(self.ring_timeout_s))
             except (TwilioSetupError, TwilioUnreachable) as exc:
                 raise DialError(str(exc)) from None
             except TwilioRefused as exc:
@@ -136,21 +140,21 @@ class TwilioDialer:
         """The end of the call as the database knows it (written by any process), or None."""
         with session_scope(self.db_url) as s:
             call = s.get(Call, call_id)
-            if call is None or call.status != "ended":
+            if call is None:
                 return None
-            if call.started_at is not None:
+            att = s.get(Attempt, call.attempt_id) if call.attempt_id else None
+            if call.status == "ended" and call.started_at is not None:
                 turns = list(s.query(Turn).filter(Turn.call_id == call_id).order_by(Turn.seq))
                 result = CallResult(
                     call_id, call.outcome or "hung_up", dict(call.slots or {}), call.end_reason or "completed",
                     turns=len(turns), latencies=[t.latency for t in turns if (t.latency or {}).get("voice_to_voice_ms")],
                     recording_path=call.recording_path, error=call.error)
                 return waiters.CallEnd("session", result)
-            reason = call.end_reason or ""
-            status = reason[len(NOT_CONNECTED_END):] if reason.startswith(NOT_CONNECTED_END) else ""
-            if status in FINAL_RESULTS:
-                return waiters.CallEnd("status", FINAL_RESULTS[status])
-            att = s.get(Attempt, call.attempt_id) if call.attempt_id else None
-            return waiters.CallEnd("status", (att.result if att is not None and att.result else None) or NO_ANSWER)
+            if att is not None and att.finished_at is not None and att.result and att.result != ANSWERED:
+                return waiters.CallEnd("status", att.result)  # closed by a callback, in some process
+            if call.status == "ended" and call.started_at is None:
+                return waiters.CallEnd("status", att.result if att is not None and att.result else NO_ANSWER)
+            return None
 
 
 def _refusal_result(exc: TwilioRefused) -> str:

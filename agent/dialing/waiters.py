@@ -20,19 +20,30 @@ class CallEnd:
 
 _lock = threading.Lock()
 _waiters: dict[str, asyncio.Future[CallEnd]] = {}
+_runners: dict[str, Any] = {}
 
 
-def register(call_id: str) -> asyncio.Future[CallEnd]:
-    """A future in the running loop, resolved by `resolve(call_id, …)`. Call `discard` when done."""
+def register(call_id: str, runner: Any = None) -> asyncio.Future[CallEnd]:
+    """A future in the running loop, resolved by `resolve(call_id, …)`. Call `discard` when done.
+    `runner`: the dialer's session runner (its models and call settings), for the media stream
+    that connects in this process."""
     fut: asyncio.Future[CallEnd] = asyncio.get_running_loop().create_future()
     with _lock:
         _waiters[call_id] = fut
+        if runner is not None:
+            _runners[call_id] = runner
     return fut
+
+
+def runner_for(call_id: str) -> Any:
+    with _lock:
+        return _runners.get(call_id)
 
 
 def discard(call_id: str) -> None:
     with _lock:
         _waiters.pop(call_id, None)
+        _runners.pop(call_id, None)
 
 
 def resolve(call_id: str, end: CallEnd) -> bool:
