@@ -7,8 +7,9 @@ before it has played, and on `clear` drops the buffer and echoes the pending mar
 
 The callee speaks a list of recorded clips: each one after the agent has finished speaking
 (played voiced audio, then `end_of_prompt_s` of silence with an empty buffer) and a short human
-pause. Voice-to-voice latency is measured as the callee hears it: from the end of each clip to
-the first voiced agent frame played after it.
+pause. Voice-to-voice latency is measured as the callee hears it: from the end of the words in
+each clip (its last voiced frame, not the recording's trailing silence) to the first voiced agent
+frame played after it.
 """
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ def load_clip(path: str) -> bytes:
     pcm = to_int16(read_audio(path, target_rate=8000)[0])
     data = ulaw_encode(pcm)
     return data + SILENCE[: (-len(data)) % FRAME_BYTES]
+
+
+def speech_end(data: bytes) -> int:
+    """Byte offset where the clip's speech ends (after its last voiced frame); recordings carry
+    about half a second of silence after the words, which is not part of the callee's turn."""
+    last = 0
+    for off in range(0, len(data), FRAME_BYTES):
+        if frame_rms(data[off: off + FRAME_BYTES]) > VOICED_RMS:
+            last = off + FRAME_BYTES
+    return last or len(data)
 
 
 @dataclass
@@ -123,6 +134,7 @@ class StreamCaller:
         # the callee's turn-taking
         self._next_item = 0
         self._speaking: tuple[str, bytes, int] | None = None  # (name, data, offset)
+        self._speech_end = 0  # byte offset where the words of the clip being spoken end
         self._voiced_since_turn = False
         self._last_voiced = 0.0
         self._turn_end: float | None = None  # when our last clip ended
@@ -283,13 +295,14 @@ class StreamCaller:
         if self._speaking is not None:
             name, data, off = self._speaking
             frame = data[off: off + FRAME_BYTES]
-            if off + FRAME_BYTES >= len(data):
-                self._speaking = None
-                self._turn_end = now + FRAME_S  # the clip's last frame ends 20 ms from now
-                if now - self._last_voiced < OVERLAP_S:  # the agent is talking over our clip's end
+            if off + FRAME_BYTES == self._speech_end:  # the last voiced frame: the turn ends 20 ms from now
+                self._turn_end = now + FRAME_S
+                if now - self._last_voiced < OVERLAP_S:  # the agent is talking over our words' end
                     self.report.overlaps += 1
                     self._turn_end = None
                 self._voiced_since_turn = False
+            if off + FRAME_BYTES >= len(data):
+                self._speaking = None
                 self._listen_since = now
             else:
                 self._speaking = (name, data, off + FRAME_BYTES)
@@ -324,5 +337,6 @@ class StreamCaller:
         path, data = value
         self.report.clips_played.append(Path(path).name)
         self._speaking = (Path(path).name, data, 0)
+        self._speech_end = speech_end(data)
         self._turn_end = None
         return self._talk(now)
