@@ -48,7 +48,8 @@ def env(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def twilio_stack(tmp: Path, *, carrier_kwargs: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+def twilio_stack(tmp: Path, *, carrier_kwargs: dict[str, Any] | None = None,
+                 run_webhooks: bool = False) -> Iterator[dict[str, Any]]:
     """dialwise (full app) + carrier on free ports; yields {"app", "carrier", "app_port", "carrier_port", "db"}."""
     from telephony_adapter.sim.twilio_carrier import TwilioCarrier
 
@@ -61,7 +62,8 @@ def twilio_stack(tmp: Path, *, carrier_kwargs: dict[str, Any] | None = None) -> 
         from agent.server.app import create_app
 
         carrier = TwilioCarrier(ACCOUNT_SID, TOKEN, numbers=numbers(), **(carrier_kwargs or {}))
-        with ServerThread(create_app(db), app_port), ServerThread(carrier.app, carrier_port):
+        with ServerThread(create_app(db, run_webhooks=run_webhooks), app_port), \
+                ServerThread(carrier.app, carrier_port):
             yield {"carrier": carrier, "app_port": app_port, "carrier_port": carrier_port, "db": db}
 
 

@@ -26,10 +26,37 @@ from typing import Any
 ACCOUNT_SID = "AC" + "b" * 32
 TOKEN = "bench-capacity-token"
 FROM = "+12125550100"
-CLIPS = {  # callee turns, in order: confirm identity, ask the amount, promise to pay, agree
-    "zh": ["zh_001.wav", "zh_014.wav", "zh_016.wav", "zh_007.wav"],
-    "en": ["en_040.wav", "en_054.wav", "en_056.wav", "en_047.wav"],
+# callee turns, in the script's order: confirm identity, the ID's last four (TTS, no recording has
+# them), promise to pay, agree to the read-back
+CLIPS = {
+    "zh": ["zh_001.wav", "digits", "zh_016.wav", "zh_007.wav"],
+    "en": ["en_040.wav", "digits", "en_056.wav", "en_047.wav"],
 }
+DIGITS = {"zh": "一二三四", "en": "one two three four"}  # the seeded accounts' id_last4 is 1234
+
+
+def _digit_clips(folder: Path) -> dict[str, str]:
+    """The callee saying its ID's last four digits, synthesised once per language (the simulated
+    customer's own TTS), as WAV files the carrier plays like any recording."""
+    import wave
+
+    import numpy as np
+
+    from telephony_adapter.sim.customer import synthesize
+
+    out = {}
+    for lang, text in DIGITS.items():
+        pcm, rate = synthesize(text, lang)
+        pcm = np.concatenate([np.zeros(rate // 4, dtype=np.int16), np.asarray(pcm, dtype=np.int16),
+                              np.zeros(rate // 2, dtype=np.int16)])
+        path = folder / f"digits_{lang}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm.astype("<i2").tobytes())
+        out[lang] = str(path)
+    return out
 TARGET_P95_MS = 1200.0
 
 
@@ -233,11 +260,13 @@ def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0) -> dict[s
     stack = Stack(tmp, turns)
     stack.env["TWILIO_MAX_CPS"] = str(cps)
     max_n = max(levels) + 2
+    digits = _digit_clips(tmp)
+    clips = {lang: [digits[lang] if c == "digits" else c for c in items][:turns] for lang, items in CLIPS.items()}
     numbers: dict[str, Any] = {}
     for tag in ["00"] + [f"{i + 1:02d}" for i in range(len(levels))]:
         for i in range(max_n):
             for lang, phone in (("zh", _phone("zh", tag, i)), ("en", _phone("en", tag, i))):
-                numbers[phone] = {"answer": "caller", "ring_s": 0.5, "caller": {"clips": CLIPS[lang][:turns]}}
+                numbers[phone] = {"answer": "caller", "ring_s": 0.5, "caller": {"clips": clips[lang]}}
     old_env = dict(os.environ)
     os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})
     get_settings.cache_clear()
