@@ -22,7 +22,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     from agent.campaign_run import campaigns_run
     from agent.demo import bench_call, demo
 
-    _group(app, "campaigns", "Campaigns: runs and reports.").command("run")(campaigns_run)
+    campaigns_app = _group(app, "campaigns", "Campaigns: create, start, pause, run and report.")
+    campaigns_app.command("run")(campaigns_run)
+    from agent.campaign_cli import register as register_campaign_controls
+
+    register_campaign_controls(campaigns_app)
 
     app.command("demo", help="Seed a sample portfolio and run it as an offline campaign (loopback, real models).")(demo)
     bench_app.command("call", help="Voice-to-voice latency over simulated calls (JSON).")(bench_call)
