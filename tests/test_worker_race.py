@@ -8,16 +8,9 @@ from sqlalchemy import func, select
 from agent.store import session_scope
 from agent.store.models import Attempt, Call, Worker
 from agent.worker.hold import debtor_overlaps, double_dials, read_log
-from tests.worker_support import drop_pg_schema, make_pg_schema, seed_campaign, spawn_worker, stop, wait_for, wait_ready
+from tests.worker_support import pg_url, seed_campaign, spawn_worker, stop, wait_for, wait_ready  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def pg_url():
-    url = make_pg_schema()
-    yield url
-    drop_pg_schema(url)
 
 
 def test_two_workers_dial_200_attempts_once_each(pg_url, tmp_path):

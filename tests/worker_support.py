@@ -159,3 +159,29 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60)
     if proc.poll() is None:
         proc.send_signal(sig)
     return proc.wait(timeout=timeout)
+
+
+def make_sqlite(tmp: Path) -> str:
+    from agent.store import init_db
+
+    url = f"sqlite:///{tmp / 'workers.sqlite3'}"
+    init_db(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_url(request, tmp_path):
+    """The embedded queue on SQLite, and procrastinate on PostgreSQL."""
+    if request.param == "sqlite":
+        yield make_sqlite(tmp_path)
+        return
+    url = make_pg_schema()
+    yield url
+    drop_pg_schema(url)
+
+
+@pytest.fixture
+def pg_url():
+    url = make_pg_schema()
+    yield url
+    drop_pg_schema(url)
