@@ -32,6 +32,7 @@ REGISTRARS = (
     "agent.campaign.cli_data",
     "telephony_adapter.cli",
     "agent.server.cli",
+    "agent.worker.cli",
 )
 
 for _name in REGISTRARS:

@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
+from agent.worker.bench import open_timezone
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 SCRIPT = "collections_m1_en_a"
@@ -64,21 +66,6 @@ def drop_pg_schema(url: str) -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
-
-
-def open_timezone(jurisdiction: str = "CN", minutes: int = 20) -> str:
-    """A fixed-offset zone where a dial is allowed now and for the next `minutes` (hours, holidays)."""
-    from agent.campaign.compliance import ProposedDial, check
-
-    now = datetime.now(timezone.utc)
-    for offset in (0, 2, -2, 4, -4, 6, -6, 8, -8, 10, -10, 1, -1, 3, -3, 5, -5, 7, -7, 9, -9, 11, 12):
-        tz = f"Etc/GMT{'+' if offset < 0 else '-'}{abs(offset)}" if offset else "Etc/GMT"
-        ok = all(check(ProposedDial(jurisdiction=jurisdiction, purpose="collections", at=now + timedelta(minutes=m),
-                                    timezone=tz, phone="+8613800000000", debt_id="probe")).allowed
-                 for m in (0, minutes))
-        if ok:
-            return tz
-    raise RuntimeError("no timezone allows a dial right now")
 
 
 def seed_campaign(url: str, n: int, *, accounts: int | None = None, max_concurrent: int = 100,

@@ -49,7 +49,7 @@ def _include_telephony(app: FastAPI) -> list[str]:
 
 
 def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
-               public_base_url: str | None = None) -> FastAPI:
+               public_base_url: str | None = None, run_dials: bool = False) -> FastAPI:
     from agent.config import get_settings
 
     settings = get_settings()
@@ -67,9 +67,11 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
 
             dispatcher = Dispatcher(url, public_base_url=base_url)
             dispatcher.start()
+        await app.state.worker.start()  # heartbeat + lost-worker sweep; campaign dials when run_dials
         try:
             yield
         finally:
+            await app.state.worker.stop()
             if dispatcher is not None:
                 dispatcher.stop()
 
@@ -83,6 +85,9 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     app.state.database_url = url
     app.state.metrics = Metrics(url)
     app.state.public_base_url = base_url
+    from agent.worker.embed import ServerWorker
+
+    app.state.worker = ServerWorker(url, dials=run_dials and settings.serve_dials)
     install_handlers(app)
 
     for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
