@@ -124,6 +124,7 @@ def test_a_silent_worker_on_another_machine_is_swept(db_url):
                            campaign_id=att.campaign_id, status="live", started_at=old, worker_id=owner))
     report = sweep_lost(15, db_url=db_url)
     assert report.workers == ["elsewhere:1:aa"]
+    assert (len(report.calls_interrupted), report.attempts_closed, report.attempts_released) == (1, [dialing], [claimed])
     assert _call_of(db_url, dialing).outcome == "interrupted"
     assert _attempt(db_url, dialing).status == "failed"
     assert _attempt(db_url, claimed).status == "planned" and _attempt(db_url, claimed).claimed_by is None

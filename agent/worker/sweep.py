@@ -93,7 +93,7 @@ def release_work(worker_id: str, *, reason: str = LOST_DETAIL, db_url: str | Non
     """End everything `worker_id` left open (see the module doc). Idempotent."""
     from agent.dialing.place import close_attempt
 
-    report = report or SweepReport()
+    report = SweepReport() if report is None else report
     with session_scope(db_url) as s:
         calls = list(s.scalars(select(Call.id).where(Call.worker_id == worker_id, Call.status.in_(OPEN_CALL))))
         dialing = list(s.scalars(select(Attempt.id).where(Attempt.claimed_by == worker_id,
