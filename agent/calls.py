@@ -68,6 +68,9 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
             raise UserError(f"call {call_id} has already ended")
         account = account_facts(s.get(AccountRow, call.account_id))
         script_id = call.script_id
+        from agent.worker.identity import current_worker_id
+
+        call.worker_id = current_worker_id() or call.worker_id  # this process runs the session: it owns the call
     config = config or CallConfig(
         silence_reprompt_s=settings.silence_reprompt_s, max_reprompts=settings.max_reprompts,
         max_call_s=settings.max_call_s, eos_silence_ms=settings.eos_silence_ms,

@@ -91,6 +91,13 @@ async def run_attempts(
 ) -> list[AttemptReport]:
     """Claim and run every attempt of a campaign due by `at`, `concurrency` calls at a time, each through
     the gated dial path. `dialer`: the network (default: loopback, simulated customers)."""
+    if worker_id is None:  # this process runs calls: it registers and beats, so a crash is swept
+        from agent.worker.heartbeat import beating
+
+        async with beating("cli", db_url) as identity:
+            return await run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency, at=at,
+                                      simulated_clock=simulated_clock, today=today, config=config, db_url=db_url,
+                                      on_done=on_done, dialer=dialer, worker_id=identity.id)
     at = at or datetime.now(timezone.utc)
     dialer = dialer or LoopbackDialer(deps, session_runner(deps, config=config, today=today, db_url=db_url))
     reports: list[AttemptReport] = []

@@ -18,7 +18,7 @@ from agent.server.api import accounts, calls, campaigns, scripts
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
 from agent.server.auth import COOKIE_NAME, authenticate, lookup
-from agent.server.dialing import ServerDials
+from agent.server.dialing import ModelReadiness
 from agent.server.live import router as live_router
 from agent.server.masking import install_masking
 from agent.server.metrics import Metrics
@@ -50,9 +50,11 @@ def _include_telephony(app: FastAPI) -> list[str]:
 
 
 def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
-               public_base_url: str | None = None, load_models: bool = False) -> FastAPI:
+               public_base_url: str | None = None, load_models: bool = False,
+               run_dials: bool = False) -> FastAPI:
     """`load_models`: load the call models at start (`dialwise serve` does), so /health/ready turns
-    true and the first call's greeting is on time; otherwise they load on the first call."""
+    true and the first call's greeting is on time; otherwise they load on the first call.
+    `run_dials`: the server also dials due campaign attempts (with SERVE_DIALS, the one-machine default)."""
     from agent.config import get_settings
 
     settings = get_settings()
@@ -72,10 +74,11 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
 
             dispatcher = Dispatcher(url, public_base_url=base_url)
             dispatcher.start()
+        await app.state.worker.start()  # heartbeat + lost-worker sweep; campaign dials when run_dials
         try:
             yield
         finally:
-            await app.state.dials.close()
+            await app.state.worker.stop()
             if dispatcher is not None:
                 dispatcher.stop()
 
@@ -89,7 +92,10 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     app.state.database_url = url
     app.state.metrics = Metrics(url)
     app.state.public_base_url = base_url
-    app.state.dials = ServerDials(url)
+    app.state.dials = ModelReadiness()
+    from agent.worker.embed import ServerWorker
+
+    app.state.worker = ServerWorker(url, dials=run_dials and settings.serve_dials)
     install_handlers(app)
 
     for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
@@ -111,7 +117,7 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     def ready() -> dict[str, Any]:
         dials = app.state.dials
         if not dials.ready:
-            why = dials.load_error or ("the call models are loading" if dials._loader else
+            why = dials.load_error or ("the call models are loading" if dials.loading else
                                        "the call models load on the first call")
             raise Problem(503, why)
         return {"ready": True, "models_load_s": dials.load_seconds}

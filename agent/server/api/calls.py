@@ -67,7 +67,7 @@ async def create_call(body: CallCreate, request: Request) -> dict[str, Any]:
         raise Problem(status, str(exc)) from None
     if body.transport in CONNECT_NETWORKS:  # the softphone or Asterisk connects to this call
         return {"call_id": prep.call_id, "status": "awaiting_connection"}
-    request.app.state.dials.submit(prep)
+    request.app.state.worker.submit(prep)
     return {"call_id": prep.call_id, "status": "dialing"}
 
 
