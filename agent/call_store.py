@@ -116,6 +116,10 @@ class CallStore:
                           callback_at=callback_at(slots),
                           details={k: v for k, v in slots.items() if _jsonable(v)})
             s.add(row)
+            s.flush()
+            from agent.lifecycle.promises import create_from_outcome
+
+            create_from_outcome(s, call, row)  # a ptp becomes a Promise record, in the same transaction
             payload = {"call_id": call.id, "account_id": call.account_id, "script_id": call.script_id,
                        "campaign_id": call.campaign_id, "outcome": outcome, "slots": slots,
                        "end_reason": end_reason, "transcript_url": f"/api/calls/{call.id}"}

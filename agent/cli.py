@@ -33,6 +33,7 @@ REGISTRARS = (
     "telephony_adapter.cli",
     "agent.server.cli",
     "agent.dialing.cli",
+    "agent.lifecycle.cli",
 )
 
 for _name in REGISTRARS:
