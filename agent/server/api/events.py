@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from agent.lifecycle.events import (EventConflict, EventFieldError, InvalidEvent, UnknownAccount, answer_of,
@@ -15,6 +17,7 @@ from agent.lifecycle.events import (EventConflict, EventFieldError, InvalidEvent
 from agent.server.api.common import PageParams, paginate
 from agent.server.api.deps import CRM, READ, get_db
 from agent.server.problems import Problem
+from agent.store.db import session_scope
 from agent.store.lifecycle_models import CrmEvent
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -26,7 +29,7 @@ MAX_BODY = 16_384
              responses={200: {"description": "applied (or already applied: same answer)"},
                         404: {"description": "unknown account"}, 409: {"description": "id reused"},
                         422: {"description": "field errors"}})
-async def post_event(request: Request, db: Session = Depends(get_db)) -> JSONResponse:
+async def post_event(request: Request) -> JSONResponse:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise Problem(413, f"an event is at most {MAX_BODY} bytes")
@@ -40,30 +43,35 @@ async def post_event(request: Request, db: Session = Depends(get_db)) -> JSONRes
     except InvalidEvent as exc:
         raise Problem(422, str(exc), errors=exc.errors) from None
     try:
-        replay = existing_answer(db, ev)
-        if replay is not None:
-            return JSONResponse(replay, headers={"Idempotent-Replayed": "true"})
-        nested = db.begin_nested()
-        try:
-            answer = apply_event(db, ev)
-            nested.commit()
-        except IntegrityError:  # the same id applied at the same moment by another request
-            nested.rollback()
-            replay = existing_answer(db, ev)
-            if replay is None:
-                raise
-            return JSONResponse(replay, headers={"Idempotent-Replayed": "true"})
-        except BaseException:
-            if nested.is_active:
-                nested.rollback()
-            raise
+        answer, replayed = await run_in_threadpool(_apply_with_retries, request.app.state.database_url, ev)
     except UnknownAccount as exc:
         raise Problem(404, str(exc)) from None
     except EventConflict as exc:
         raise Problem(409, str(exc)) from None
     except EventFieldError as exc:
         raise Problem(422, str(exc), errors=[{"field": exc.field, "message": str(exc)}]) from None
-    return JSONResponse(answer)
+    return JSONResponse(answer, headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+def _apply_with_retries(url: str, ev) -> tuple[dict[str, Any], bool]:
+    """Apply in its own transaction. The same id applied at the same moment by another request loses
+    on the primary key and answers with the stored result; a busy SQLite file is retried."""
+    for attempt in range(6):
+        try:
+            with session_scope(url) as s:
+                replay = existing_answer(s, ev)
+                if replay is not None:
+                    return replay, True
+                answer = apply_event(s, ev)
+            return answer, False
+        except IntegrityError:
+            if attempt == 5:
+                raise
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 5:
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    raise RuntimeError("unreachable")
 
 
 @router.get("", dependencies=[READ], summary="Events received, newest first")
