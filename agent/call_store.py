@@ -134,6 +134,9 @@ class CallStore:
                 account = s.get(Account, call.account_id)
                 s.add(OptOut(phone=account.phone if account else "", account_id=call.account_id,
                              scope="all", channel="call", source_call_id=call.id))
+        from agent.lifecycle.audit_store import audit_after_end
+
+        audit_after_end(self.call_id, self.db_url)  # every call audited when it ends
 
 
 def callback_at(slots: dict[str, Any]) -> datetime | None:
