@@ -116,6 +116,10 @@ class CallStore:
                           callback_at=callback_at(slots),
                           details={k: v for k, v in slots.items() if _jsonable(v)})
             s.add(row)
+            s.flush()
+            from agent.lifecycle.promises import create_from_outcome
+
+            create_from_outcome(s, call, row)  # a ptp becomes a Promise record, in the same transaction
             payload = {"call_id": call.id, "account_id": call.account_id, "script_id": call.script_id,
                        "campaign_id": call.campaign_id, "outcome": outcome, "slots": slots,
                        "end_reason": end_reason, "transcript_url": f"/api/calls/{call.id}"}
@@ -130,6 +134,9 @@ class CallStore:
                 account = s.get(Account, call.account_id)
                 s.add(OptOut(phone=account.phone if account else "", account_id=call.account_id,
                              scope="all", channel="call", source_call_id=call.id))
+        from agent.lifecycle.audit_store import audit_after_end
+
+        audit_after_end(self.call_id, self.db_url)  # every call audited when it ends
 
 
 def callback_at(slots: dict[str, Any]) -> datetime | None:

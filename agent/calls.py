@@ -26,11 +26,15 @@ def get_deps() -> CallDeps:
 
 
 def account_facts(row: AccountRow) -> Account:
+    from agent.lifecycle.promises import latest_promise
+
+    promise = latest_promise(row)
     return Account(
         name=row.name, language=row.language, balance=row.balance, currency=row.currency,
         due_date=row.due_date, days_past_due=row.days_past_due, product=row.product,
         id_last4=row.id_last4, lender=(row.custom or {}).get("lender"), limit=row.credit_limit,
-        jurisdiction=row.jurisdiction,
+        jurisdiction=row.jurisdiction, promise_amount=promise.amount if promise else None,
+        promise_date=promise.due_date if promise else None,
     )
 
 

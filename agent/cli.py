@@ -34,6 +34,7 @@ REGISTRARS = (
     "agent.server.cli",
     "agent.dialing.cli",
     "agent.worker.cli",
+    "agent.lifecycle.cli",
 )
 
 for _name in REGISTRARS:

@@ -66,7 +66,7 @@ def db_gate(at: datetime | None, db_url: str | None = None):
                 attempt = s.get(Attempt, attempt_id)
                 acc = s.get(Account, attempt.account_id)
                 when = at or attempt.not_before.replace(tzinfo=attempt.not_before.tzinfo or timezone.utc)
-                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id), gate_history(s, acc),
+                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id), gate_history(s, acc),
                                            account_id=acc.id, attempt_id=attempt_id)
                 return verdict.allowed, verdict.rule
 

@@ -24,10 +24,10 @@ DISCLOSURES = ("automated", "recorded", "mini_miranda")
 ACCOUNT_FIELDS: dict[str, str] = {
     "name": "text", "language": "text", "balance": "amount", "currency": "text", "due_date": "date",
     "days_past_due": "int", "product": "text", "id_last4": "text", "lender": "text", "limit": "amount",
-    "jurisdiction": "text",
+    "jurisdiction": "text", "promise_amount": "amount", "promise_date": "date",
 }
 # Account fields whose mention reveals the debt (never before right-party verification).
-DEBT_FIELDS = ("balance", "due_date", "days_past_due")
+DEBT_FIELDS = ("balance", "due_date", "days_past_due", "promise_amount", "promise_date")
 # Names every expression may read besides slots, account fields and params.
 BUILTIN_NAMES = ("today", "verified", "captured", "intent", "entity_amount", "entity_date", "entity_time",
                  "entity_last4")

@@ -45,6 +45,8 @@ class Account:
     lender: str | None = None
     limit: float | None = None
     jurisdiction: str | None = None
+    promise_amount: float | None = None  # the latest promise to pay (follow-up scripts)
+    promise_date: date | None = None
 
 
 @dataclass

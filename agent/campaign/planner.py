@@ -46,6 +46,7 @@ class PlanOptions:
     campaign_id: str | None = None
     max_attempts: int | None = None
     per_hour: int | None = None     # at most this many dials starting in any one clock hour (lines x calls/hour)
+    lifecycle: object | None = None  # agent.lifecycle.follow_up.LifecycleFacts: payments, promises, follow-ups
 
 
 @dataclass
@@ -206,11 +207,17 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
                 & (_take(H.local_day, last_rp, 0) + opts.dispute_hold_days >= day_ord))
     skipped["dispute_open"] += int((disputed & eligible & ~done).sum())  # a human verifies the debt first
     done |= disputed
+    touch = np.full(n, None, dtype=object)
+    if opts.lifecycle is not None:  # payments and promise records: out of collections, or a follow-up
+        from agent.lifecycle.follow_up import apply_facts
+
+        touch = apply_facts(acc, opts.lifecycle, opts.day, catalog, fam, done, skipped)
+        eligible = fam >= 0
     last_ptp = _latest(ha, H.at, hk[o[hk] == OUTCOME_CODE["ptp"]], n)
     has_ptp = last_ptp >= 0
     pday = _take(H.promise_day, last_ptp, -1)
     due = np.where(pday >= 0, pday, _take(H.local_day, last_ptp, 0) + opts.promise_grace_days)
-    waiting = has_ptp & (day_ord <= due) & (acc.purpose == "collections")
+    waiting = has_ptp & (day_ord <= due) & (acc.purpose == "collections") & np.equal(touch, None)
     skipped["promise_pending"] += int((waiting & eligible & ~done).sum())
     done |= waiting
     # call-backs the callee asked for: honour today's, wait for later ones
@@ -273,6 +280,7 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     cb_pos = np.array([np.searchsorted(idx, k) for k in callback_today], np.int64)
     if len(cb_pos):
         priority[cb_pos] = np.inf  # requested call-backs first
+    priority[~np.equal(touch[idx], None)] = np.inf  # then promise follow-ups
     ranking = np.argsort(-priority, kind="stable")
     minutes = rng.integers(0, 60, len(idx))
 
@@ -280,6 +288,11 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     recent = known & (H.at >= datetime(opts.day.year, opts.day.month, opts.day.day, tzinfo=timezone.utc).timestamp() - 9 * 86400)
     sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in ("opted_out", "refused", "not_interested", "callback")])
     events = _gate_events(acc, H, recent | sticky)
+    if opts.lifecycle is not None:
+        for k, aid in enumerate(acc.ids.tolist()):
+            extra = opts.lifecycle.gate_events.get(aid)
+            if extra:
+                events[k].extend(extra)
     by_phone: dict[str, set[int]] = defaultdict(set)
     for k in events:
         by_phone[acc.phone[k]].add(k)
@@ -313,7 +326,7 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
                     continue  # the lines are full in that hour: the next best hour
             dial = C.ProposedDial(jurisdiction=acc.jurisdiction[k], purpose=acc.purpose[k], at=at, timezone=tz,
                                   phone=phone, debt_id=aid, consent=bool(acc.consent[k]), region=acc.region[k],
-                                  campaign_id=opts.campaign_id, max_attempts=opts.max_attempts)
+                                  campaign_id=opts.campaign_id, max_attempts=opts.max_attempts, touch=touch[k])
             v = C.check(dial, hist, rules)
             if v.allowed:
                 script = catalog.variants(int(fam[k]))[int(variant[r])].id

@@ -15,6 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from agent.server.api import accounts, calls, campaigns, scripts
+from agent.server.api import audit as audit_api
+from agent.server.api import events as events_api
+from agent.server.api import promises as promises_api
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
 from agent.server.auth import COOKIE_NAME, authenticate, lookup
@@ -99,7 +102,7 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     install_handlers(app)
 
     for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
-              live_router):
+              live_router, events_api.router, promises_api.router, audit_api.router):
         app.include_router(r)
     app.state.optional_routers = _include_telephony(app)
 

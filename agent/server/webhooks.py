@@ -46,6 +46,9 @@ EVENT_TYPES = (
     "dispute.created",
     "callback.requested",
     "transfer.requested",
+    "promise.kept",
+    "promise.broken",
+    "call.flagged",
 )
 SIGNATURE_HEADER = "Dialwise-Signature"
 USER_AGENT = "dialwise-webhooks/0.1"
