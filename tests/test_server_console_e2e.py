@@ -13,6 +13,7 @@ from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
 from agent.store.models import Campaign, Call, OutboxEvent, Turn, WebhookDelivery
+from agent.server.destinations import parse_networks
 from agent.server.webhooks import create_subscription
 from tests.server_helpers import add_attempt, add_event, seed_call, seed_campaign
 
@@ -193,7 +194,8 @@ def test_campaign_dashboard_funnel_variants_hours_and_pause(page, site):
 
 def test_webhook_deliveries_can_be_resent_from_the_console(page, site):
     with session_scope(site["url"]) as s:
-        sub = create_subscription(s, "http://127.0.0.1:9/hook", ["call.completed"])
+        sub = create_subscription(s, "http://127.0.0.1:9/hook", ["call.completed"],
+                                  allow_networks=parse_networks("127.0.0.0/8"))
         sub_id = sub.id
     event_id = add_event(site["url"], "call.completed", {"call_id": site["zh"]})
     with session_scope(site["url"]) as s:

@@ -4,9 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from urllib.parse import unquote_plus
-
-from agent.server.masking import mask_text
+from agent.server.masking import mask_target
 
 log = logging.getLogger("dialwise.server.access")
 
@@ -100,9 +98,10 @@ class GuardMiddleware:
             return await self.app(scope, receive, send_logged)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
-            target = path + ("?" + query if query else "")
-            log.info("%s %s %s %.1fms", method, mask_text(target), status_holder["code"], elapsed)
+            query = scope.get("query_string", b"").decode("latin-1")
+            raw_path = scope.get("raw_path") or path.encode("utf-8")
+            target = raw_path.decode("latin-1") + ("?" + query if query else "")
+            log.info("%s %s %s %.1fms", method, mask_target(target), status_holder["code"], elapsed)
             metrics = getattr(scope.get("app"), "state", None)
             m = getattr(metrics, "metrics", None) if metrics is not None else None
             if m is not None and status_holder["code"]:
