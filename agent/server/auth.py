@@ -21,10 +21,11 @@ from agent.store.models import ApiKey, utcnow
 SCOPES = ("admin", "supervisor", "crm")
 COOKIE_NAME = "dialwise_key"
 
-# what each scope may do
+# what each scope may do (docs/security.md): `personal` is reading names, phones, ID digits and
+# recordings in clear; a crm key reads everything else with those masked
 _ALLOWED: dict[str, set[str]] = {
-    "admin": {"read", "write", "admin", "crm"},
-    "supervisor": {"read", "write"},
+    "admin": {"read", "write", "admin", "crm", "personal"},
+    "supervisor": {"read", "write", "personal"},
     "crm": {"read", "crm"},
 }
 
