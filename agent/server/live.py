@@ -13,6 +13,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from agent.id_masking import mask_turn
 from agent.server.auth import COOKIE_NAME, lookup
 from agent.server.auth_throttle import failure_throttle
 from agent.server.masking import mask_name, mask_phone
@@ -26,9 +27,9 @@ POLL_S = 0.5
 
 
 def _turn(t: Turn) -> dict[str, Any]:
-    return {"id": t.id, "seq": t.seq, "speaker": t.speaker, "text": t.text, "intent": t.intent,
+    return mask_turn({"id": t.id, "seq": t.seq, "speaker": t.speaker, "text": t.text, "intent": t.intent,
             "confidence": t.confidence, "entities": t.entities or {}, "start_ms": t.start_ms,
-            "end_ms": t.end_ms, "latency": t.latency or {}, "node": t.node}
+            "end_ms": t.end_ms, "latency": t.latency or {}, "node": t.node})
 
 
 def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[str, Any]:

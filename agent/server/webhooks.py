@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from agent.id_masking import mask_slots
 from agent.server.destinations import (DestinationRefused, IPNetwork, Resolver, check_destination,
                                        checked_addresses, configured_networks, parse_destination,
                                        system_resolver)
@@ -109,6 +110,8 @@ class RetryPolicy:
 def event_body(event: OutboxEvent, public_base_url: str = "") -> bytes:
     """The exact bytes sent for an event: the same on every retry."""
     data = dict(event.payload or {})
+    if isinstance(data.get("slots"), dict):
+        data["slots"] = mask_slots(data["slots"])
     call_id = data.get("call_id")
     if call_id and public_base_url:
         base = public_base_url.rstrip("/")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from agent.dialing.base import CONNECT_NETWORKS
 from agent.dialing.place import DialBlocked, dry_run_call, start_call
 from agent.errors import UserError
+from agent.id_masking import mask_slots, mask_turn
 from agent.server.api.common import PageParams, contains_pattern, paginate
 from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
 from agent.server.api.personal import may_read_personal, name_view
@@ -108,8 +109,8 @@ def get_call(call_id: str, request: Request, db: Session = Depends(get_db)) -> d
     if call is None:
         raise Problem(404, f"no call with id {call_id!r}")
     out = call_out(call)
-    out["slots"] = call.slots or {}
-    out["turns"] = [TurnOut.model_validate(t).model_dump() for t in call.turns]
+    out["slots"] = mask_slots(call.slots)
+    out["turns"] = [mask_turn(TurnOut.model_validate(t).model_dump()) for t in call.turns]
     oc = db.scalar(select(Outcome).where(Outcome.call_id == call_id))
     out["outcome_detail"] = OutcomeOut.model_validate(oc).model_dump() if oc else None
     acc = db.get(Account, call.account_id)
