@@ -108,5 +108,6 @@ def server(db_url, tmp_path):
             keys[scope], _ = create_key(s, scope)
     srv = Server(db_url, tmp_path)
     srv.keys = keys
+    srv.db_url = db_url
     yield srv
     srv.stop()
