@@ -1,5 +1,5 @@
 """ID digits spoken aloud are masked like keyed ones: in storage, the API, the live monitor, webhooks
-and the console's data."""
+and the console's data. Recordings on disk are the server user's only."""
 from __future__ import annotations
 
 import json
@@ -78,3 +78,12 @@ def test_a_turn_without_id_digits_is_left_alone():
     turn = {"speaker": "callee", "text": "I can pay 500 on the 3rd", "entities": {"last4": None, "amount": 500}}
     assert mask_turn(turn) == turn
     assert mask_slots({"pay_amount": 500}) == {"pay_amount": 500}
+
+
+def test_recordings_are_readable_by_the_servers_user_only(tmp_path):
+    from agent.recording import StereoRecorder
+
+    rec = StereoRecorder()
+    path = rec.save(tmp_path / "recordings" / "c1.wav")
+    assert path.stat().st_mode & 0o077 == 0
+    assert (tmp_path / "recordings").stat().st_mode & 0o077 == 0
