@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from agent.id_masking import mask_slots
 from agent.store import session_scope
 from agent.store.models import Account, Call, OptOut, Outcome, OutboxEvent, Turn
 
@@ -101,6 +102,7 @@ class CallStore:
     def finish(self, outcome: str, slots: dict[str, Any], end_reason: str,
                recording_path: str | None, error: str | None = None) -> None:
         transcript = self.transcript()
+        slots = mask_slots(slots)  # identity answers are never stored in clear (agent/id_masking.py)
         with session_scope(self.db_url) as s:
             call = s.get(Call, self.call_id)
             call.status = "ended"

@@ -20,13 +20,16 @@ from agent.server.api import events as events_api
 from agent.server.api import promises as promises_api
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
-from agent.server.auth import COOKIE_NAME, authenticate, lookup
+from agent.server import console_session
+from agent.server.auth import authenticate
 from agent.server.dialing import ModelReadiness
+from agent.server.headers import SecurityHeadersMiddleware
 from agent.server.live import router as live_router
 from agent.server.masking import install_masking
 from agent.server.metrics import Metrics
 from agent.server.middleware import GuardMiddleware
 from agent.server.problems import Problem, install_handlers
+from agent.server.socket_gate import SocketGate
 
 log = logging.getLogger("dialwise.server")
 
@@ -136,20 +139,12 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
         return {"scope": p.scope, "label": p.label, "key_id": p.key_id}
 
     @app.post("/console/session", tags=["console"], summary="Log the console in (sets a cookie)")
-    def login(body: SessionIn, db: Session = Depends(get_db)) -> JSONResponse:
-        principal = lookup(db, body.key.strip())
-        if principal is None:
-            raise Problem(401, "this API key is unknown or revoked")
-        resp = JSONResponse({"scope": principal.scope})
-        resp.set_cookie(COOKIE_NAME, body.key.strip(), httponly=True, samesite="strict",
-                        max_age=12 * 3600, path="/")
-        return resp
+    def login(body: SessionIn, request: Request, db: Session = Depends(get_db)) -> JSONResponse:
+        return console_session.login(request, db, body.key)
 
     @app.delete("/console/session", tags=["console"], summary="Log the console out", status_code=204)
-    def logout() -> Response:
-        resp = Response(status_code=204)
-        resp.delete_cookie(COOKIE_NAME, path="/")
-        return resp
+    def logout(request: Request) -> Response:
+        return console_session.logout(request)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -157,4 +152,6 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
 
     app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     app.add_middleware(GuardMiddleware)
+    app.add_middleware(SocketGate)  # security: sockets without a key are capped (agent/server/socket_gate.py)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
