@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from agent.config import Settings, get_settings
+from agent.speech_options import asr_options, prompt_cache_options, tts_options
 from speech.tts.base import Speech
 
 
@@ -38,7 +39,7 @@ class CallDeps:
         t = time.perf_counter()
         from speech.asr import create_asr
 
-        asr = create_asr(settings.asr_engine)
+        asr = create_asr(options=asr_options(settings))
         timings["asr"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -50,12 +51,12 @@ class CallDeps:
         t = time.perf_counter()
         from speech.tts import create_tts
 
-        tts = {"zh": create_tts("zh"), "en": create_tts("en")}
+        tts = {lang: create_tts(lang, options=tts_options(settings)) for lang in ("zh", "en")}
         timings["tts"] = time.perf_counter() - t
 
         from speech.tts.cache import PromptCache
 
-        cache = PromptCache.from_settings(settings)
+        cache = PromptCache.from_options(prompt_cache_options(settings))
         return cls(
             settings=settings,
             asr=asr,
