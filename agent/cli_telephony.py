@@ -26,8 +26,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from agent.server.audiosocket import serve_calls
         from agent.store import init_db
-        from telephony_adapter.audiosocket import serve
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         init_db()
@@ -37,7 +37,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
             await asyncio.to_thread(get_deps)  # load models before the first call arrives
             try:
-                server = await serve(host, port)
+                server = await serve_calls(host, port)
             except OSError as exc:
                 raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
             typer.echo(f"AudioSocket listening on {host}:{port}")
