@@ -24,6 +24,7 @@ from agent.campaign.contact_model import ContactModel
 from agent.campaign.portfolio import OUTCOME_CODE, SUCCESS, Accounts, History
 from agent.campaign.compliance import rules as R
 from agent.campaign.compliance.outcomes import events_for_outcome
+from dialogs.outcomes import STICKY
 
 log = logging.getLogger("dialwise.plan")
 
@@ -278,7 +279,7 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
 
     # -- the gate, dial by dial -----------------------------------------------------------------------
     recent = known & (H.at >= datetime(opts.day.year, opts.day.month, opts.day.day, tzinfo=timezone.utc).timestamp() - 9 * 86400)
-    sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in ("opted_out", "refused", "not_interested", "callback")])
+    sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in sorted(STICKY)])
     events = _gate_events(acc, H, recent | sticky)
     by_phone: dict[str, set[int]] = defaultdict(set)
     for k in events:
