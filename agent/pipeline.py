@@ -11,22 +11,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import numpy as np
 
 from agent.config import Settings, get_settings
 from agent.speech_options import asr_options, prompt_cache_options, tts_options
-from speech.tts.base import Speech
+from nlu.types import Understanding
+from speech.asr.base import Asr
+from speech.tts.base import Speech, Tts
+from speech.tts.cache import PromptCache
 
 
 @dataclass
 class CallDeps:
     settings: Settings
-    asr: Any
-    classify: Callable[..., Any]
-    tts_by_lang: dict[str, Any]
-    prompt_cache: Any
+    asr: Asr
+    classify: Callable[..., Understanding]  # (text, lang, context, today): nlu.classify or a fake
+    tts_by_lang: dict[str, Tts]
+    prompt_cache: PromptCache | None
     asr_pool: ThreadPoolExecutor
     cpu_pool: ThreadPoolExecutor
     load_seconds: dict[str, float] = field(default_factory=dict)
@@ -53,8 +55,6 @@ class CallDeps:
 
         tts = {lang: create_tts(lang, options=tts_options(settings)) for lang in ("zh", "en")}
         timings["tts"] = time.perf_counter() - t
-
-        from speech.tts.cache import PromptCache
 
         cache = PromptCache.from_options(prompt_cache_options(settings))
         return cls(
