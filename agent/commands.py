@@ -52,13 +52,14 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> 
 
 def collect_checks() -> list[dict]:
     from agent.config import get_settings
+    from agent.speech_options import asr_options
 
     settings = get_settings()
     checks: list[dict] = []
     try:
         from speech.doctor import doctor_checks
 
-        for name, ok, detail, fix in doctor_checks():
+        for name, ok, detail, fix in doctor_checks(asr_options(settings), settings.recorded_prompts_dir):
             checks.append({"name": name, "ok": bool(ok), "detail": str(detail), "fix": fix})
     except ImportError as exc:
         checks.append({"name": "speech", "ok": False, "detail": str(exc), "fix": "pip install -e ."})

@@ -158,7 +158,7 @@ class CallSession:
         self.result = CallResult(call_id, "hung_up", {}, "completed", 0)
         self.amd: Any = None
         if self.config.amd and getattr(self.script, "kind", "conversation") == "conversation":
-            from telephony_adapter.amd import AnsweringMachineDetector
+            from speech.amd import AnsweringMachineDetector
 
             self.amd = AnsweringMachineDetector()
         self._machine = False

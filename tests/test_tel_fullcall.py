@@ -46,14 +46,15 @@ def stack(tmp_path_factory):
     get_settings.cache_clear()
     from agent.calls import get_deps
     from agent.store import init_db
-    from telephony_adapter import browser, twilio_routes
+    from agent.server import softphone
+    from telephony_adapter import twilio_routes
 
     init_db()
     get_deps()
     twilio_routes.set_call_runner(None)
     app = FastAPI()
     app.include_router(twilio_routes.router)
-    app.include_router(browser.router)
+    app.include_router(softphone.router)
     with ServerThread(app, port) as srv:
         yield srv
     for k, v in old.items():

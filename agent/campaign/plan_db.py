@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.store.models import Account, Attempt, Call, Campaign, ComplianceBlock, Outcome
+from dialogs.outcomes import STICKY
 
 PENDING = ("planned", "claimed", "dialing")
 _RESULT_AS_OUTCOME = {"no_answer": "no_answer", "busy": "busy", "failed": "no_answer", "voicemail": "voicemail",
@@ -143,7 +144,7 @@ def gate_history(s: Session, account: Account, since: datetime | None = None) ->
     events = []
     for r in history_rows(s, [account.id]):
         at = datetime.fromisoformat(r["at"])
-        sticky = r["outcome"] in ("opted_out", "refused", "not_interested", "callback")
+        sticky = r["outcome"] in STICKY
         if since is not None and at < since and not sticky:
             continue
         cb = datetime.fromisoformat(r["callback_at"]) if r.get("callback_at") else None

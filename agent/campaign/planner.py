@@ -22,8 +22,10 @@ from agent.campaign.bandit import ScriptBandit
 from agent.campaign.catalog import Catalog, norm_kind
 from agent.campaign.contact_model import ContactModel
 from agent.campaign.portfolio import OUTCOME_CODE, SUCCESS, Accounts, History
+from agent.campaign.scores import fit_scorer
 from agent.campaign.compliance import rules as R
 from agent.campaign.compliance.outcomes import events_for_outcome
+from dialogs.outcomes import STICKY
 
 log = logging.getLogger("dialwise.plan")
 
@@ -108,25 +110,16 @@ def _scores(acc: Accounts, history: History, mask: np.ndarray) -> tuple[np.ndarr
     """P(pay or promise | called) (collections) / P(convert | called) (telesales) per account."""
     out = np.zeros(len(acc))
     info: dict = {}
-    try:
-        from agent.campaign.scores import fit_scorer
-    except ImportError:
-        fit_scorer = None
     for purpose in ("collections", "telesales"):
         m = mask & (acc.purpose == purpose)
         if not m.any():
             continue
-        if fit_scorer is not None:
-            cols = acc.columns(m)
-            ids = set(cols["id"].tolist())
-            hist = [r for r in history.rows if str(r.get("account_id")) in ids] if len(history) else []
-            scorer = fit_scorer(cols, hist, purpose=purpose)
-            out[m] = scorer.score_many(cols)
-            info[purpose] = scorer.info.mode
-        else:  # cold-start rule of thumb until the scores package is present
-            dpd = acc.days_past_due[m]
-            out[m] = 0.03 if purpose == "telesales" else np.clip(0.7 - 0.006 * dpd, 0.05, 0.7)
-            info[purpose] = "fallback_prior"
+        cols = acc.columns(m)
+        ids = set(cols["id"].tolist())
+        hist = [r for r in history.rows if str(r.get("account_id")) in ids] if len(history) else []
+        scorer = fit_scorer(cols, hist, purpose=purpose)
+        out[m] = scorer.score_many(cols)
+        info[purpose] = scorer.info.mode
     return out, info
 
 
@@ -286,7 +279,7 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
 
     # -- the gate, dial by dial -----------------------------------------------------------------------
     recent = known & (H.at >= datetime(opts.day.year, opts.day.month, opts.day.day, tzinfo=timezone.utc).timestamp() - 9 * 86400)
-    sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in ("opted_out", "refused", "not_interested", "callback")])
+    sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in sorted(STICKY)])
     events = _gate_events(acc, H, recent | sticky)
     if opts.lifecycle is not None:
         for k, aid in enumerate(acc.ids.tolist()):

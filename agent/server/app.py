@@ -35,7 +35,7 @@ log = logging.getLogger("dialwise.server")
 
 CONSOLE_DIR = Path(__file__).with_name("console")
 # the telephony networks' HTTP and websocket endpoints
-TELEPHONY_ROUTERS = ("telephony_adapter.twilio_routes", "telephony_adapter.browser", "telephony_adapter.audiosocket")
+TELEPHONY_ROUTERS = ("telephony_adapter.twilio_routes", "agent.server.softphone", "agent.server.audiosocket")
 
 
 def prepare_database(url: str) -> None:
