@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.netlists import parse_networks
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,8 +79,6 @@ class Settings(BaseSettings):
     @field_validator("webhook_allow_networks")
     @classmethod
     def _networks(cls, v: str) -> str:
-        from agent.server.destinations import parse_networks
-
         parse_networks(v)  # a ValueError names the bad entry
         return v
 

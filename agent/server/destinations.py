@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from agent.netlists import IPNetwork, parse_networks  # noqa: F401  (parse_networks is re-exported)
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -53,21 +54,6 @@ class Destination:
         return urlunsplit((self.scheme, f"{host}:{self.port}", path or "/", query, ""))
 
 
-def parse_networks(text: str | Iterable[str] | None) -> tuple[IPNetwork, ...]:
-    """`10.1.0.0/16,192.168.5.0/24` -> networks; a ValueError names an entry that is not one."""
-    if not text:
-        return ()
-    items = text.split(",") if isinstance(text, str) else list(text)
-    out: list[IPNetwork] = []
-    for item in items:
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            out.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"{item!r} is not a network; write it like 10.1.0.0/16 or fd00::/8") from None
-    return tuple(out)
 
 
 def parse_destination(url: str) -> Destination:

@@ -274,6 +274,3 @@ class RateSlot(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "twilio:AC…", "sip:trunk"
     next_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-
-# the lifecycle tables share this Base (schema 0004): one metadata for create_all and Alembic
-from agent.store import lifecycle_models as _lifecycle_models  # noqa: E402,F401
