@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from agent.id_masking import mask_slots
 from agent.store import session_scope
 from agent.store.models import Account, Call, OptOut, Outcome, OutboxEvent, Turn
 
@@ -101,6 +102,7 @@ class CallStore:
     def finish(self, outcome: str, slots: dict[str, Any], end_reason: str,
                recording_path: str | None, error: str | None = None) -> None:
         transcript = self.transcript()
+        slots = mask_slots(slots)  # identity answers are never stored in clear (agent/id_masking.py)
         with session_scope(self.db_url) as s:
             call = s.get(Call, self.call_id)
             call.status = "ended"
@@ -116,6 +118,10 @@ class CallStore:
                           callback_at=callback_at(slots),
                           details={k: v for k, v in slots.items() if _jsonable(v)})
             s.add(row)
+            s.flush()
+            from agent.lifecycle.promises import create_from_outcome
+
+            create_from_outcome(s, call, row)  # a ptp becomes a Promise record, in the same transaction
             payload = {"call_id": call.id, "account_id": call.account_id, "script_id": call.script_id,
                        "campaign_id": call.campaign_id, "outcome": outcome, "slots": slots,
                        "end_reason": end_reason, "transcript_url": f"/api/calls/{call.id}"}
@@ -130,6 +136,9 @@ class CallStore:
                 account = s.get(Account, call.account_id)
                 s.add(OptOut(phone=account.phone if account else "", account_id=call.account_id,
                              scope="all", channel="call", source_call_id=call.id))
+        from agent.lifecycle.audit_store import audit_after_end
+
+        audit_after_end(self.call_id, self.db_url)  # every call audited when it ends
 
 
 def callback_at(slots: dict[str, Any]) -> datetime | None:

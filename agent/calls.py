@@ -26,11 +26,15 @@ def get_deps() -> CallDeps:
 
 
 def account_facts(row: AccountRow) -> Account:
+    from agent.lifecycle.promises import latest_promise
+
+    promise = latest_promise(row)
     return Account(
         name=row.name, language=row.language, balance=row.balance, currency=row.currency,
         due_date=row.due_date, days_past_due=row.days_past_due, product=row.product,
         id_last4=row.id_last4, lender=(row.custom or {}).get("lender"), limit=row.credit_limit,
-        jurisdiction=row.jurisdiction,
+        jurisdiction=row.jurisdiction, promise_amount=promise.amount if promise else None,
+        promise_date=promise.due_date if promise else None,
     )
 
 
@@ -68,6 +72,9 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
             raise UserError(f"call {call_id} has already ended")
         account = account_facts(s.get(AccountRow, call.account_id))
         script_id = call.script_id
+        from agent.worker.identity import current_worker_id
+
+        call.worker_id = current_worker_id() or call.worker_id  # this process runs the session: it owns the call
     config = config or CallConfig(
         silence_reprompt_s=settings.silence_reprompt_s, max_reprompts=settings.max_reprompts,
         max_call_s=settings.max_call_s, eos_silence_ms=settings.eos_silence_ms,

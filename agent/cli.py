@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from agent.errors import UserError
+from agent.errors import USER_ERRORS
 
 app = typer.Typer(
     help="dialwise: outbound collections and telesales calls in Mandarin and English.",
@@ -25,31 +25,27 @@ app.add_typer(bench_app, name="bench")
 # Modules exposing `register(app, bench_app)`; each owns its commands.
 REGISTRARS = (
     "agent.commands",
-    "speech.cli",
-    "nlu.cli",
-    "dialogs.cli",
+    "agent.cli_speech",
+    "agent.cli_nlu",
+    "agent.cli_dialogs",
     "agent.campaign.cli",
     "agent.campaign.cli_data",
-    "telephony_adapter.cli",
+    "agent.cli_telephony",
     "agent.server.cli",
     "agent.dialing.cli",
     "agent.dialing.bench_capacity",
+    "agent.worker.cli",
+    "agent.lifecycle.cli",
 )
 
 for _name in REGISTRARS:
-    try:
-        _mod = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # an area not built yet
-        if exc.name != _name:
-            raise
-        continue
-    _mod.register(app, bench_app)
+    importlib.import_module(_name).register(app, bench_app)
 
 
 def main() -> None:
     try:
         app()
-    except UserError as exc:
+    except USER_ERRORS as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -22,7 +22,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     from agent.campaign_run import campaigns_run
     from agent.demo import bench_call, demo
 
-    _group(app, "campaigns", "Campaigns: runs and reports.").command("run")(campaigns_run)
+    campaigns_app = _group(app, "campaigns", "Campaigns: create, start, pause, run and report.")
+    campaigns_app.command("run")(campaigns_run)
+    from agent.campaign_cli import register as register_campaign_controls
+
+    register_campaign_controls(campaigns_app)
 
     app.command("demo", help="Seed a sample portfolio and run it as an offline campaign (loopback, real models).")(demo)
     bench_app.command("call", help="Voice-to-voice latency over simulated calls (JSON).")(bench_call)
@@ -48,13 +52,14 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> 
 
 def collect_checks() -> list[dict]:
     from agent.config import get_settings
+    from agent.speech_options import asr_options
 
     settings = get_settings()
     checks: list[dict] = []
     try:
         from speech.doctor import doctor_checks
 
-        for name, ok, detail, fix in doctor_checks():
+        for name, ok, detail, fix in doctor_checks(asr_options(settings), settings.recorded_prompts_dir):
             checks.append({"name": name, "ok": bool(ok), "detail": str(detail), "fix": fix})
     except ImportError as exc:
         checks.append({"name": "speech", "ok": False, "detail": str(exc), "fix": "pip install -e ."})

@@ -5,8 +5,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.netlists import parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +71,20 @@ class Settings(BaseSettings):
     transfer_number: str = Field(
         default="", description="where transfers go: E.164 number, sip:uri, or queue:<name> (Twilio <Enqueue>)"
     )
+
+    # security (docs/security.md)
+    webhook_allow_networks: str = Field(
+        default="", description="comma-separated networks webhooks may reach although they are not public, "
+                                "for on-premises CRMs: e.g. 10.1.0.0/16,192.168.5.0/24")
+    auth_failures_per_minute: int = Field(default=20, ge=1, description="failed key checks one client may "
+                                          "make in a minute before it is answered 429")
+    live_sockets_per_key: int = Field(default=8, ge=1, description="open /ws/live monitors per API key")
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        parse_networks(v)  # a ValueError names the bad entry
+        return v
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -11,21 +11,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import numpy as np
 
 from agent.config import Settings, get_settings
-from speech.tts.base import Speech
+from agent.speech_options import asr_options, prompt_cache_options, tts_options
+from nlu.types import Understanding
+from speech.asr.base import Asr
+from speech.tts.base import Speech, Tts
+from speech.tts.cache import PromptCache
 
 
 @dataclass
 class CallDeps:
     settings: Settings
-    asr: Any
-    classify: Callable[..., Any]
-    tts_by_lang: dict[str, Any]
-    prompt_cache: Any
+    asr: Asr
+    classify: Callable[..., Understanding]  # (text, lang, context, today): nlu.classify or a fake
+    tts_by_lang: dict[str, Tts]
+    prompt_cache: PromptCache | None
     asr_pool: ThreadPoolExecutor
     cpu_pool: ThreadPoolExecutor
     load_seconds: dict[str, float] = field(default_factory=dict)
@@ -38,7 +41,7 @@ class CallDeps:
         t = time.perf_counter()
         from speech.asr import create_asr
 
-        asr = create_asr(settings.asr_engine)
+        asr = create_asr(options=asr_options(settings))
         timings["asr"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -50,12 +53,10 @@ class CallDeps:
         t = time.perf_counter()
         from speech.tts import create_tts
 
-        tts = {"zh": create_tts("zh"), "en": create_tts("en")}
+        tts = {lang: create_tts(lang, options=tts_options(settings)) for lang in ("zh", "en")}
         timings["tts"] = time.perf_counter() - t
 
-        from speech.tts.cache import PromptCache
-
-        cache = PromptCache.from_settings(settings)
+        cache = PromptCache.from_options(prompt_cache_options(settings))
         return cls(
             settings=settings,
             asr=asr,

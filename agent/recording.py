@@ -6,6 +6,8 @@ the unplayed tail is cut, so the recording holds what the callee actually heard.
 """
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +66,9 @@ class StereoRecorder:
         stereo = np.zeros((n, 2), dtype=np.int16)
         stereo[: len(left), 0] = left
         stereo[: self._agent_cursor, 1] = self._right[: self._agent_cursor]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
         write_wav(tmp, stereo, self.rate)
+        os.chmod(tmp, 0o600)  # a recording is personal data: readable by the server's user only
         tmp.replace(path)
         return path

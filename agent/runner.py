@@ -66,7 +66,7 @@ def db_gate(at: datetime | None, db_url: str | None = None):
                 attempt = s.get(Attempt, attempt_id)
                 acc = s.get(Account, attempt.account_id)
                 when = at or attempt.not_before.replace(tzinfo=attempt.not_before.tzinfo or timezone.utc)
-                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id), gate_history(s, acc),
+                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id), gate_history(s, acc),
                                            account_id=acc.id, attempt_id=attempt_id)
                 return verdict.allowed, verdict.rule
 
@@ -91,6 +91,13 @@ async def run_attempts(
 ) -> list[AttemptReport]:
     """Claim and run every attempt of a campaign due by `at`, `concurrency` calls at a time, each through
     the gated dial path. `dialer`: the network (default: loopback, simulated customers)."""
+    if worker_id is None:  # this process runs calls: it registers and beats, so a crash is swept
+        from agent.worker.heartbeat import beating
+
+        async with beating("cli", db_url) as identity:
+            return await run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency, at=at,
+                                      simulated_clock=simulated_clock, today=today, config=config, db_url=db_url,
+                                      on_done=on_done, dialer=dialer, worker_id=identity.id)
     at = at or datetime.now(timezone.utc)
     dialer = dialer or LoopbackDialer(deps, session_runner(deps, config=config, today=today, db_url=db_url))
     reports: list[AttemptReport] = []

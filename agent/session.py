@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.id_masking import ID_EXPECT, holds_id, id_slots, mask_entities, mask_id_answer, mask_slots
 from agent.call_store import CallStore, TurnRecord
 from agent.pipeline import CallDeps
 from agent.recording import RATE as REC_RATE
@@ -157,7 +158,7 @@ class CallSession:
         self.result = CallResult(call_id, "hung_up", {}, "completed", 0)
         self.amd: Any = None
         if self.config.amd and getattr(self.script, "kind", "conversation") == "conversation":
-            from telephony_adapter.amd import AnsweringMachineDetector
+            from speech.amd import AnsweringMachineDetector
 
             self.amd = AnsweringMachineDetector()
         self._machine = False
@@ -379,9 +380,10 @@ class CallSession:
                     await self._on_utterance(job)
                 elif isinstance(job, Dtmf):
                     self._callee_spoke = True
-                    shown = job.digits if len(job.digits) == 1 else f"{len(job.digits)} digits"  # no ID in logs
+                    single = len(job.digits) == 1 and self._expect != ID_EXPECT  # a menu key, not the ID
+                    shown = job.digits if single else f"{len(job.digits)} digits"  # no ID in storage or logs
                     self._write_callee(f"[keypad {shown}]", None, None, {}, self.recorder.now_ms,
-                                       self.recorder.now_ms, {})
+                                       self.recorder.now_ms, {}, masked=True)
                     self._deliver(self.policy.step(job))
                 elif isinstance(job, Silence):
                     self._deliver(self.policy.step(job))
@@ -438,7 +440,10 @@ class CallSession:
                                                 utt.start_ms, utt.end_ms, None)
         self._deliver(decision)
 
-    def _write_callee(self, text, intent, confidence, entities, start_ms, end_ms, latency) -> asyncio.Future[Any]:
+    def _write_callee(self, text, intent, confidence, entities, start_ms, end_ms, latency,
+                      masked: bool = False) -> asyncio.Future[Any]:
+        if not masked and (self._expect == ID_EXPECT or holds_id(entities)):  # an answer to the ID check
+            text, entities = mask_id_answer(text), mask_entities(entities)
         rec = TurnRecord("callee", text, start_ms, end_ms, node=self.policy.node, intent=intent,
                          confidence=confidence, entities=_jsonable(entities or {}), latency=latency)
         self.result.turns += 1
@@ -581,7 +586,8 @@ class CallSession:
             path = str(await asyncio.to_thread(self.recorder.save, self.recording_path))
         self.result.outcome, self.result.slots = outcome, slots
         self.result.end_reason, self.result.recording_path, self.result.error = self._end_reason, path, self._error
-        await self._write(lambda: self.store.finish(outcome, slots, self._end_reason, path, self._error))
+        stored = mask_slots(slots, id_slots(self.script))
+        await self._write(lambda: self.store.finish(outcome, stored, self._end_reason, path, self._error))
 
     # ------------------------------------------------------------------ ordered writer
     def _write(self, fn) -> asyncio.Future[Any]:

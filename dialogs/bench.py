@@ -13,7 +13,7 @@ from dialogs.scenarios import load_scenarios, run_scenario
 from dialogs.types import Dtmf, Heard, Silence
 from nlu.types import Understanding, intent_names
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenario_data"  # shipped with the package
 
 
 def policy_speed(calls: int = 400, seed: int = 7) -> dict[str, Any]:
@@ -49,8 +49,8 @@ def policy_speed(calls: int = 400, seed: int = 7) -> dict[str, Any]:
             "max_turns_in_a_call": max(turns_per_call), "all_calls_ended": True}
 
 
-def scenario_rates(with_nlu: bool) -> dict[str, Any]:
-    scenarios = load_scenarios(SCENARIO_DIR) if SCENARIO_DIR.is_dir() else []
+def scenario_rates(with_nlu: bool, folder: Path = SCENARIO_DIR) -> dict[str, Any]:
+    scenarios = load_scenarios(folder)
     out: dict[str, Any] = {"scenarios": len(scenarios)}
     out["labels_pass"] = sum(not run_scenario(s) for s in scenarios)
     if with_nlu:

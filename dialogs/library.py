@@ -45,6 +45,22 @@ def flow_files(root: Path | None = None) -> list[Path]:
     return sorted(p for p in base.glob("*/*.yaml") if not p.name.startswith("_"))
 
 
+def base_fragment(name: str, purpose: str | None = None) -> Path | None:
+    """A base fragment of the library (`_common.yaml`) by its bare name, from the folder of the
+    purpose when it has one; None for anything that is not one of the library's own base files."""
+    from dialogs.script import BASE_NAME
+
+    if not isinstance(name, str) or not BASE_NAME.match(name):
+        return None
+    root = LIBRARY_DIR.resolve()
+    found = {p.parent.name: p for p in sorted(root.glob(f"*/{name}")) if p.is_file()}
+    chosen = found.get(purpose) if isinstance(purpose, str) and purpose in found else None
+    chosen = chosen or next(iter(found.values()), None)
+    if chosen is None or chosen.resolve().parent.parent != root:
+        return None
+    return chosen
+
+
 @lru_cache(maxsize=256)
 def _load_file(path: str, mtime: float) -> tuple[tuple[Script, ...], tuple[Problem, ...]]:
     try:

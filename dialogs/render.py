@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from nlu.entities.numbers import spell_zh as zh_number  # the one speller; 2000 -> 两千
+
 _ZH_DIGITS = "零一二三四五六七八九"
-_ZH_SMALL_UNITS = ("", "十", "百", "千")
-_ZH_BIG_UNITS = ("", "万", "亿", "万亿")
+
 
 _CURRENCY_WORDS = {
     "CNY": {"en": ("yuan", "yuan"), "zh": "元"},
@@ -25,63 +26,6 @@ _EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturda
 _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
               "October", "November", "December")
 _ZH_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-
-
-def _zh_group(n: int) -> str:
-    """0 < n < 10000 in Chinese numerals, zeros collapsed ("一千零五")."""
-    out: list[str] = []
-    digits = f"{n:04d}"
-    pending_zero = False
-    started = False
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        unit = _ZH_SMALL_UNITS[3 - i]
-        if d == 0:
-            if started:
-                pending_zero = True
-            continue
-        if pending_zero:
-            out.append("零")
-            pending_zero = False
-        if d == 2 and unit in ("百", "千"):
-            out.append("两")
-        else:
-            out.append(_ZH_DIGITS[d])
-        out.append(unit)
-        started = True
-    return "".join(out)
-
-
-def zh_number(n: int) -> str:
-    """An integer in Chinese numerals: 2000 -> 两千, 12500 -> 一万两千五百, 305 -> 三百零五, 2 -> 两."""
-    if n < 0:
-        return "负" + zh_number(-n)
-    if n == 0:
-        return "零"
-    if n == 2:
-        return "两"
-    groups: list[int] = []
-    while n:
-        groups.append(n % 10000)
-        n //= 10000
-    parts: list[str] = []
-    need_zero = False
-    for idx in range(len(groups) - 1, -1, -1):
-        g = groups[idx]
-        if g == 0:
-            need_zero = bool(parts)
-            continue
-        if parts and (need_zero or g < 1000):
-            parts.append("零")
-        text = _zh_group(g)
-        if g == 2 and idx > 0:
-            text = "两"
-        parts.append(text + _ZH_BIG_UNITS[idx])
-        need_zero = False
-    text = "".join(parts)
-    if text.startswith("一十"):
-        text = text[1:]
-    return text
 
 
 def en_number(n: int) -> str:

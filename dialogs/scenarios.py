@@ -1,7 +1,7 @@
 """Conversation scenarios: callee turns -> expected nodes, lines, actions, outcome (in the spirit of
 LiveKit's expect API), runnable with hand-labelled understandings or through the real NLU.
 
-A scenario file (tests/scenarios/*.yaml) is a list of:
+A scenario file (dialogs/scenario_data/*.yaml) is a list of:
 
     - name: m1 zh, part payment with a date correction
       script: collections_m1_zh_a

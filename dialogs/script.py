@@ -24,10 +24,10 @@ DISCLOSURES = ("automated", "recorded", "mini_miranda")
 ACCOUNT_FIELDS: dict[str, str] = {
     "name": "text", "language": "text", "balance": "amount", "currency": "text", "due_date": "date",
     "days_past_due": "int", "product": "text", "id_last4": "text", "lender": "text", "limit": "amount",
-    "jurisdiction": "text",
+    "jurisdiction": "text", "promise_amount": "amount", "promise_date": "date",
 }
 # Account fields whose mention reveals the debt (never before right-party verification).
-DEBT_FIELDS = ("balance", "due_date", "days_past_due")
+DEBT_FIELDS = ("balance", "due_date", "days_past_due", "promise_amount", "promise_date")
 # Names every expression may read besides slots, account fields and params.
 BUILTIN_NAMES = ("today", "verified", "captured", "intent", "entity_amount", "entity_date", "entity_time",
                  "entity_last4")
@@ -300,6 +300,25 @@ def _merge(base: Any, override: Any) -> Any:
 _BODY_KEYS = ("params", "slots", "lines", "nodes", "globals", "dtmf", "start", "fallback")
 
 
+# a base file is a sibling fragment: `_common.yaml`; never a path
+BASE_NAME = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.ya?ml$")
+
+
+def base_file_of(path: Path, extends: Any, where: str) -> Path:
+    """The file `extends:` names, checked before anything is opened: a `_name.yaml` fragment in the
+    flow file's own folder. Anything else (a path, `..`, a link out of the folder) is refused, and
+    the error never quotes what lies outside."""
+    name = extends if isinstance(extends, str) else ""
+    if not BASE_NAME.match(name):
+        raise ScriptError([Problem(where, "extends must name a base fragment of the library "
+                                          "such as _common.yaml (no folders)")])
+    folder = path.parent.resolve()
+    base_path = (folder / name).resolve()
+    if base_path.parent != folder or not base_path.is_file():
+        raise ScriptError([Problem(where, f"extends {name}: no such base fragment")])
+    return base_path
+
+
 def load_flow_file(path: Path) -> list[Script]:
     """Every Script a flow file defines (one per language and variant); raise ScriptError when it is invalid.
 
@@ -313,9 +332,7 @@ def load_flow_file(path: Path) -> list[Script]:
     body: dict[str, Any] = {}
     locs: dict[str, tuple[str, int]] = {}
     if doc.get("extends"):
-        base_path = path.parent / str(doc["extends"])
-        if not base_path.exists():
-            raise ScriptError([Problem(f"{path}:{doc.lines.get('extends', 1)}", f"extends {base_path.name}: no such file")])
+        base_path = base_file_of(path, doc["extends"], f"{path}:{doc.lines.get('extends', 1)}")
         base = _read_yaml(base_path)
         body = {k: base[k] for k in _BODY_KEYS if k in base}
         locs.update({k: (str(base_path), v) for k, v in _locs(base).items()})

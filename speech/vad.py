@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agent.errors import UserError
+from speech.errors import SpeechError
 
 VAD_RATE = 16000
 
@@ -32,11 +32,11 @@ def silero_onnx_path() -> Path:
 
     spec = importlib.util.find_spec("silero_vad")
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("the silero-vad package is not installed; `pip install silero-vad --no-deps` "
+        raise SpeechError("the silero-vad package is not installed; `pip install silero-vad --no-deps` "
                         "or set VAD to webrtc")
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
     if not path.is_file():
-        raise UserError(f"silero VAD model missing at {path}; reinstall silero-vad")
+        raise SpeechError(f"silero VAD model missing at {path}; reinstall silero-vad")
     return path
 
 
@@ -132,8 +132,8 @@ def create_vad(kind: str | None = None) -> Vad:
     if kind == "webrtc":
         return WebrtcVad()
     if kind != "silero":
-        raise UserError(f"unknown VAD {kind!r}; use silero or webrtc")
+        raise SpeechError(f"unknown VAD {kind!r}; use silero or webrtc")
     try:
         return SileroVad()
-    except (UserError, ImportError, OSError):
+    except (SpeechError, ImportError, OSError):
         return WebrtcVad()

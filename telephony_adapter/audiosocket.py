@@ -8,7 +8,8 @@ There is no clear and no mark on this wire: the agent paces its own output at 20
 simply stops sending, and a mark is "played" when the play-out clock passes it.
 
 Call ids are uuid4 hex strings, so the AudioSocket UUID *is* the call id: str(uuid.UUID(call_id))
-in the dialplan, uuid.UUID(bytes=payload).hex here. See telephony_adapter/README.md for the dialplan.
+in the dialplan, uuid.UUID(bytes=payload).hex here. See telephony_adapter/README.md for the dialplan;
+the app serves the dialplan's /audiosocket/next route (agent/server/audiosocket.py).
 """
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from typing import Any
 import numpy as np
 
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, ProtocolError, Start, TransportEvent
+from telephony_adapter.errors import CallRefused
 from telephony_adapter.wire import PacedTransport
 
 log = logging.getLogger(__name__)
+CallRunner = Callable[[str, Any], Awaitable[Any]]  # (call id, transport) -> the call's result
+TransferHook = Callable[[str], Awaitable[None]]  # (call id): a call is being transferred
 
 KIND_HANGUP = 0x00
 KIND_UUID = 0x01
@@ -120,8 +124,10 @@ class AudioSocketTransport(PacedTransport):
     bytes_per_sample = 2
     local_marks = True
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, lead_s: float = 0.06) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, lead_s: float = 0.06,
+                 on_transfer: TransferHook | None = None) -> None:
         super().__init__(lead_s=lead_s)
+        self.on_transfer = on_transfer  # the app records the transfer where the dialplan reads it
         self.reader = reader
         self.writer = writer
         self.serializer = AudioSocketSerializer()
@@ -222,11 +228,12 @@ class AudioSocketTransport(PacedTransport):
             self._task.cancel()
 
     async def transfer(self, target: str | None = None) -> bool:
-        """Record the transfer for the dialplan, then leave AudioSocket() with a hang-up frame."""
-        if self.call_id is None or self._ended is not None:
+        """Hand the transfer up (`on_transfer`: the app records it for the dialplan), then leave
+        AudioSocket() with a hang-up frame. Without a hook there is nobody to tell: no transfer."""
+        if self.call_id is None or self._ended is not None or self.on_transfer is None:
             return False
         try:
-            await asyncio.to_thread(record_transfer, self.call_id)
+            await self.on_transfer(self.call_id)
         except Exception as exc:
             log.error("audiosocket %s: could not record the transfer: %s", self.call_id, exc)
             return False
@@ -238,77 +245,22 @@ class AudioSocketTransport(PacedTransport):
 
 
 # --------------------------------------------------------------------------------------------
-# the disposition the dialplan reads after AudioSocket() returns
-# --------------------------------------------------------------------------------------------
-def record_transfer(call_id: str, db_url: str | None = None) -> None:
-    from agent.store import session_scope
-    from agent.store.models import Call
-
-    with session_scope(db_url) as s:
-        call = s.get(Call, call_id)
-        if call is not None:
-            call.end_reason = "transferred"
-
-
-def next_action(call_id: str, db_url: str | None = None) -> str:
-    """'transfer' when the agent handed the call to a person, otherwise 'hangup'."""
-    from agent.store import session_scope
-    from agent.store.models import Call
-
-    with session_scope(db_url) as s:
-        call = s.get(Call, call_id)
-        if call is not None and (call.end_reason == "transferred" or call.outcome == "transferred"):
-            return "transfer"
-    return "hangup"
-
-
-def _router() -> Any:
-    from fastapi import APIRouter
-    from fastapi.responses import PlainTextResponse
-
-    r = APIRouter(tags=["audiosocket"])
-
-    @r.get("/audiosocket/next/{call_uuid}", response_class=PlainTextResponse, include_in_schema=False)
-    def audiosocket_next(call_uuid: str) -> str:
-        """For the dialplan: ${CURL(http://host:8000/audiosocket/next/${DIALWISE_CALL_UUID})}."""
-        try:
-            call_id = uuid.UUID(call_uuid).hex
-        except ValueError:
-            return "hangup"
-        return next_action(call_id)
-
-    return r
-
-
-router = _router()
-
-
-# --------------------------------------------------------------------------------------------
 # the TCP server
 # --------------------------------------------------------------------------------------------
-CallRunner = Callable[[str, Any], Awaitable[Any]]
-
-
-def _default_runner() -> CallRunner:
-    from agent.calls import run_call
-
-    return run_call
-
-
 async def handle_connection(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, runner: CallRunner | None = None
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, runner: CallRunner,
+    on_transfer: TransferHook | None = None,
 ) -> None:
-    """One Asterisk channel: wait for the UUID, run the call, close cleanly whatever happens."""
-    transport = AudioSocketTransport(reader, writer)
+    """One Asterisk channel: wait for the UUID, run the call, close cleanly whatever happens.
+    A runner refuses a call by raising CallRefused (logged as a warning, no traceback)."""
+    transport = AudioSocketTransport(reader, writer, on_transfer=on_transfer)
     try:
         start = await transport.wait_start()
         if start is None:  # no UUID: nothing to run (an error frame was sent)
             return
-        await (runner or _default_runner())(start.call_id, transport)
+        await runner(start.call_id, transport)
     except Exception as exc:
-        from agent.errors import UserError
-
-        if isinstance(exc, UserError):
+        if isinstance(exc, CallRefused):
             log.warning("audiosocket call refused: %s", exc)
         else:
             log.exception("audiosocket call %s failed", transport.call_id)
@@ -318,11 +270,13 @@ async def handle_connection(
         await transport.close("call ended")
 
 
-async def serve(host: str, port: int, runner: CallRunner | None = None) -> asyncio.base_events.Server:
-    """Start the AudioSocket server (returns the asyncio Server; caller decides how long it lives)."""
+async def serve(host: str, port: int, runner: CallRunner,
+                on_transfer: TransferHook | None = None) -> asyncio.base_events.Server:
+    """Start the AudioSocket server (returns the asyncio Server; caller decides how long it lives).
+    `runner(call_id, transport)` runs each call; `on_transfer(call_id)` is awaited when one is transferred."""
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await handle_connection(reader, writer, runner)
+        await handle_connection(reader, writer, runner, on_transfer)
 
     return await asyncio.start_server(on_connect, host, port)
 

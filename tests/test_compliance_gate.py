@@ -114,7 +114,7 @@ def test_marketing_needs_consent_in_us_and_stops_after_refusal():
     assert check(us("2025-03-10T10:00:00-04:00", purpose="telesales")).rule == "us_telemarketing_consent"
     assert check(us("2025-03-10T10:00:00-04:00", purpose="telesales", consent=True)).allowed
     refusal = [ev("2025-03-01T10:00:00+08:00", "refusal")]
-    v = check(cn("2025-03-04T10:00:00+08:00", purpose="telesales"), refusal)
+    v = check(cn("2025-03-04T10:00:00+08:00", purpose="telesales", consent=True), refusal)
     assert v.rule == "marketing_refusal"
     assert check(cn("2025-03-04T10:00:00+08:00", purpose="collections"), refusal).allowed
 

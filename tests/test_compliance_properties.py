@@ -61,7 +61,7 @@ class Oracle:
         lo, hi = HOURS[d.jur]
         if not (lo <= loc.hour < hi) or loc.date() in HOLIDAYS[d.jur]:
             return False
-        if d.purpose == "telesales" and d.jur == "US" and not d.consent:
+        if d.purpose == "telesales" and not d.consent:  # US TCPA; CN: MIIT rules on commercial calls
             return False
         same_debt = [p for p in self.placed if p.debt == d.debt]
         related = [p for p in self.placed if p.debt == d.debt or p.phone == d.phone]

@@ -109,7 +109,7 @@ def api(db_url, settings_env):
         key, _ = create_key(s, "admin")
     dialer = RecordingDialer(hold_s=0.05)
     with TestClient(app) as client:
-        app.state.dials._dialers["loopback"] = dialer  # the network; the dial path in front of it is real
+        app.state.worker.runtime.lines._dialers["loopback"] = dialer  # the network; the dial path is real
         yield client, {"Authorization": f"Bearer {key}"}, dialer
 
 

@@ -1,13 +1,12 @@
-"""Conversation scenarios (tests/scenarios/*.yaml) through the policy: with hand labels, and through the real NLU."""
+"""Conversation scenarios (dialogs/scenario_data/*.yaml) through the policy: with hand labels, and through the real NLU."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
+from dialogs.bench import SCENARIO_DIR
 from dialogs.scenarios import load_scenarios, run_scenario
 
-SCENARIOS = load_scenarios(Path(__file__).parent / "scenarios")
+SCENARIOS = load_scenarios(SCENARIO_DIR)
 IDS = [f"{s.source}:{s.name}" for s in SCENARIOS]
 
 
@@ -47,3 +46,10 @@ def test_scenario_through_real_nlu(scenario, real_classify):
     if scenario.nlu_known_issue and errors:
         pytest.xfail(f"known NLU issue: {scenario.nlu_known_issue}")
     assert not errors, "\n".join(errors)
+
+
+def test_the_bench_reads_the_scenarios_shipped_with_the_package():
+    from dialogs.bench import scenario_rates
+
+    assert "tests" not in SCENARIO_DIR.parts and len(SCENARIOS) > 0
+    assert scenario_rates(with_nlu=False)["scenarios"] == len(SCENARIOS)

@@ -93,3 +93,26 @@ def test_extract_garbage_never_raises():
     for junk in ["", "   ", "😀😀😀", "\x00\x07\x1b", "9" * 5000, "一" * 5000, "$$$,,,...", "月月号号"]:
         out = extract(junk, "zh", WED)
         assert set(out) == {"amount", "date", "time", "last4"}
+
+
+def test_the_one_chinese_speller_reads_back_and_knows_liang():
+    from nlu.entities.numbers import spell_zh
+
+    for n in (0, 2, 12, 200, 2222, 10200, 20100, 102000, 12500, 100000000):
+        assert parse_zh_number(spell_zh(n)) == n and parse_zh_number(spell_zh(n, liang=False)) == n
+    assert spell_zh(2200) == "两千两百" and spell_zh(2200, liang=False) == "二千二百"
+    assert spell_zh(2, liang=False) == "二"  # 二月二号, not 两月两号
+
+
+def test_render_tts_and_the_simulated_customer_share_the_speller():
+    from datetime import date
+
+    from dialogs.render import zh_number
+    from nlu.entities.numbers import spell_zh
+    from speech.tts.text import zh_numbers_to_words
+    from telephony_adapter.sim.persona import say_amount, say_date
+
+    assert zh_number is spell_zh
+    assert zh_numbers_to_words("还款10200元, 第2期, 利率3.5%") == "还款一万零两百元, 第二期, 利率百分之三点五"
+    assert say_date(date(2020, 2, 2), "zh") == "二月二号"
+    assert say_amount(2200, "CNY", "zh") == "两千两百块"

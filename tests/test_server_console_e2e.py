@@ -13,6 +13,7 @@ from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
 from agent.store.models import Campaign, Call, OutboxEvent, Turn, WebhookDelivery
+from agent.server.destinations import parse_networks
 from agent.server.webhooks import create_subscription
 from tests.server_helpers import add_attempt, add_event, seed_call, seed_campaign
 
@@ -28,6 +29,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(page, expression: str, timeout: float = 10000) -> None:
+    """Poll a page expression from outside: the console's Content-Security-Policy forbids the string
+    evaluation that Playwright's in-page wait_for_function polling relies on."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} ms: {expression}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +114,12 @@ def test_calls_list_filters_search_and_chinese_ui(page, site):
     assert page.locator("#calls tbody tr.row").count() == 2
     page.select_option("select[name=language]", "zh")
     page.click("#filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#calls tbody tr.row').length === 1")
+    wait_for(page, "document.querySelectorAll('#calls tbody tr.row').length === 1")
     assert page.locator("#calls tbody tr.row").get_attribute("data-id") == site["zh"]
     page.select_option("select[name=language]", "")
     page.fill("input[name=q]", "card")
     page.click("#filters button[type=submit]")
-    page.wait_for_function(f"document.querySelector('#calls tbody tr.row')?.dataset.id === '{site['en']}'")
+    wait_for(page, f"document.querySelector('#calls tbody tr.row')?.dataset.id === '{site['en']}'")
     assert page.locator("#calls tbody tr.row").count() == 1
     page.click("#lang-toggle")
     page.wait_for_selector("#nav-calls:has-text('通话')")
@@ -126,10 +137,10 @@ def test_call_page_plays_from_a_turn_and_seeks(page, site):
     assert "confirm_identity" in page.locator(".turn").nth(1).inner_text()
     assert "asr 180ms" in page.locator(".turn").nth(1).inner_text()
     page.wait_for_selector("#wave path.lane-agent")
-    page.wait_for_function("document.getElementById('audio').readyState >= 1")
+    wait_for(page, "document.getElementById('audio').readyState >= 1")
     start_ms = int(page.locator(".turn").nth(1).get_attribute("data-start"))
     page.locator(".turn").nth(1).click()
-    page.wait_for_function("!document.getElementById('audio').paused")
+    wait_for(page, "!document.getElementById('audio').paused")
     t0 = page.evaluate("document.getElementById('audio').currentTime")
     assert abs(t0 - start_ms / 1000) < 0.5
     page.wait_for_timeout(700)
@@ -139,7 +150,7 @@ def test_call_page_plays_from_a_turn_and_seeks(page, site):
     # click the waveform near its end: seeks into the last (agent) turn
     box = page.locator("#wave").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.97, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.querySelector('.turn.playing')?.dataset.seq === '2'")
+    wait_for(page, "document.querySelector('.turn.playing')?.dataset.seq === '2'")
     t2 = page.evaluate("document.getElementById('audio').currentTime")
     duration = page.evaluate("document.getElementById('audio').duration")
     assert t2 > 0.9 * duration - 0.5
@@ -177,11 +188,11 @@ def test_campaign_dashboard_funnel_variants_hours_and_pause(page, site):
     with session_scope(site["url"]) as s:  # a new attempt shows up without a reload (2 s refresh)
         acc = s.get(Call, site["zh"]).account_id
     add_attempt(site["url"], site["camp"], acc, "busy")
-    page.wait_for_function("document.querySelectorAll('tr.attempt').length === 4", timeout=5000)
+    wait_for(page, "document.querySelectorAll('tr.attempt').length === 4", timeout=5000)
     page.fill("#max-concurrent", "7")
     page.select_option("#network", "sip")
     page.click("#save")
-    page.wait_for_function("document.getElementById('max-concurrent').value === '7'")
+    wait_for(page, "document.getElementById('max-concurrent').value === '7'")
     with session_scope(site["url"]) as s:
         camp = s.get(Campaign, site["camp"])
         deadline = time.time() + 5
@@ -193,7 +204,8 @@ def test_campaign_dashboard_funnel_variants_hours_and_pause(page, site):
 
 def test_webhook_deliveries_can_be_resent_from_the_console(page, site):
     with session_scope(site["url"]) as s:
-        sub = create_subscription(s, "http://127.0.0.1:9/hook", ["call.completed"])
+        sub = create_subscription(s, "http://127.0.0.1:9/hook", ["call.completed"],
+                                  allow_networks=parse_networks("127.0.0.0/8"))
         sub_id = sub.id
     event_id = add_event(site["url"], "call.completed", {"call_id": site["zh"]})
     with session_scope(site["url"]) as s:

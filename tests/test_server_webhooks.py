@@ -88,6 +88,17 @@ class Clock:
 # storage-facing: CI runs these again on PostgreSQL (tools/test.sh)
 pytestmark = pytest.mark.db
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(monkeypatch):
+    """The receivers here listen on loopback, which webhooks may reach only when an operator allows it."""
+    from agent.config import get_settings
+
+    monkeypatch.setenv("WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(params=backends())
 def db_url(request, tmp_path):
     url = make_database_url(tmp_path, request.param)

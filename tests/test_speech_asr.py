@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from agent.config import Settings
+from agent.speech_options import asr_options
 from speech.asr import postprocess as pp
 from speech.asr import resolve as R
 from speech.asr.base import Segment
 from speech.audio import read_audio
+from speech.options import AsrOptions
 
 VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices"
 MANIFEST = {r["file"]: r for r in map(json.loads, (VOICES / "manifest.jsonl").read_text().splitlines())}
@@ -34,10 +36,9 @@ def wer(ref: str, hyp: str) -> float:
 
 
 # ------------------------------------------------------------------ resolver
-def _use_settings(monkeypatch, **kw):
-    settings = Settings(**kw)
-    monkeypatch.setattr("agent.config.get_settings", lambda: settings)
-    return settings
+def _options(**kw) -> AsrOptions:
+    """The resolver's options as the app builds them from its settings."""
+    return asr_options(Settings(**kw))
 
 
 def _fake_model(folder: Path) -> Path:
@@ -52,20 +53,20 @@ def test_resolver_explicit_then_configured_then_home(monkeypatch, tmp_path):
     configured = _fake_model(tmp_path / "configured")
     home = tmp_path / "home"
     _fake_model(home / "base")
-    _use_settings(monkeypatch, var_dir=tmp_path / "var", whisper_model_dir=configured, whisper_models_home=home)
-    assert R.resolve_whisper_model("base", explicit) == explicit
-    assert R.resolve_whisper_model("base") == configured
-    _use_settings(monkeypatch, var_dir=tmp_path / "var", whisper_models_home=home)
-    assert R.resolve_whisper_model("base") == home / "base"
+    opts = _options(var_dir=tmp_path / "var", whisper_model_dir=configured, whisper_models_home=home)
+    assert R.resolve_whisper_model("base", explicit, opts) == explicit
+    assert R.resolve_whisper_model("base", options=opts) == configured
+    opts = _options(var_dir=tmp_path / "var", whisper_models_home=home)
+    assert R.resolve_whisper_model("base", options=opts) == home / "base"
     with pytest.raises(R.ModelNotFound, match="not a CTranslate2 Whisper folder"):
-        R.resolve_whisper_model("base", tmp_path / "nothing-here")
+        R.resolve_whisper_model("base", tmp_path / "nothing-here", opts)
 
 
 def test_resolver_without_weights_names_the_packages(monkeypatch, tmp_path):
-    _use_settings(monkeypatch, var_dir=tmp_path / "var")
+    opts = _options(var_dir=tmp_path / "var")
     monkeypatch.setattr(R, "SHIPPED", (R.ShippedModel("base", ("no_such_pkg_part1", "no_such_pkg_part2")),))
     with pytest.raises(R.ModelNotFound) as err:
-        R.resolve_whisper_model("base")
+        R.resolve_whisper_model("base", options=opts)
     assert "pip install no-such-pkg-part1 no-such-pkg-part2" in str(err.value)
 
 
@@ -167,11 +168,11 @@ def test_faster_full_reference_pipeline_and_cut_context_agree():
 
 
 def test_create_asr_is_cached_and_rejects_unknown_engine():
-    from agent.errors import UserError
     from speech.asr import create_asr
+    from speech.errors import SpeechError
 
     assert create_asr("faster") is create_asr("faster")
-    with pytest.raises(UserError, match="unknown ASR engine"):
+    with pytest.raises(SpeechError, match="unknown ASR engine"):
         create_asr("kaldi")
 
 
@@ -213,7 +214,7 @@ def test_the_decoder_precision_is_a_setting_and_all_float32_loads_one_model(monk
     monkeypatch.setenv("ASR_DECODER_COMPUTE_TYPE", "float32")
     get_settings.cache_clear()
     try:
-        all_fp32 = create_asr("faster")
+        all_fp32 = create_asr("faster", options=asr_options())
     finally:
         monkeypatch.delenv("ASR_DECODER_COMPUTE_TYPE")
         get_settings.cache_clear()

@@ -166,7 +166,10 @@ def test_bad_files_give_clear_errors(tmp_path, content, needle):
 
 
 def test_missing_file_and_audio_error_is_user_error(tmp_path):
-    from agent.errors import UserError
+    from speech.errors import SpeechError
 
-    with pytest.raises(UserError, match="no such file"):
+    from agent.errors import USER_ERRORS
+
+    with pytest.raises(SpeechError, match="no such file") as err:
         A.read_audio(tmp_path / "nope.wav")
+    assert isinstance(err.value, USER_ERRORS)  # the CLI and the API show it as one clear line

@@ -49,11 +49,11 @@ def test_espeak_mandarin_reads_pinyin_not_letters():
 
 
 def test_espeak_empty_text_and_unknown_language():
-    from agent.errors import UserError
+    from speech.errors import SpeechError
 
     tts = create_tts("en", engine="espeak")
     assert tts.synthesize("  ", "en").duration_s == 0
-    with pytest.raises(UserError, match="no espeak voice"):
+    with pytest.raises(SpeechError, match="no espeak voice"):
         tts.synthesize("bonjour", "fr")
 
 

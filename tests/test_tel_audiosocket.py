@@ -174,7 +174,7 @@ async def test_transfer_records_disposition(tmp_path, monkeypatch):
     from agent.config import get_settings
     from agent.store import init_db, session_scope
     from agent.store.models import Account, Call
-    from telephony_adapter.audiosocket import next_action
+    from agent.server.audiosocket import next_action, on_transfer
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/as.sqlite3")
     get_settings.cache_clear()
@@ -189,7 +189,7 @@ async def test_transfer_records_disposition(tmp_path, monkeypatch):
             s.flush()
             call_id = call.id
         assert next_action(call_id) == "hangup"
-        server = await serve("127.0.0.1", 0, runner=echo_runner)
+        server = await serve("127.0.0.1", 0, runner=echo_runner, on_transfer=on_transfer)
         peer = await AsteriskPeer.connect(server.sockets[0].getsockname()[1], call_id)
         await peer.send(0x03, b"0")
         await peer.wait_closed()
@@ -200,7 +200,7 @@ async def test_transfer_records_disposition(tmp_path, monkeypatch):
         from fastapi import FastAPI
         from fastapi.testclient import TestClient
 
-        from telephony_adapter.audiosocket import router
+        from agent.server.audiosocket import router
 
         app = FastAPI()
         app.include_router(router)

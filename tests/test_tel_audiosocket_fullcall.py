@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from telephony_adapter.audiosocket import call_uuid, serve
+from agent.server.audiosocket import serve_calls
+from telephony_adapter.audiosocket import call_uuid
 from tests.test_tel_audiosocket import AsteriskPeer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -61,7 +62,7 @@ async def test_audiosocket_full_call_with_real_session(settings_env, db_url):
     call_id = create_call(account_id, script_for("collections", "M1", "en"), "audiosocket", db_url=db_url)
     speech, said = answer_8k()
 
-    server = await serve("127.0.0.1", 0)  # default runner: agent.calls.run_call
+    server = await serve_calls("127.0.0.1", 0)  # as `dialwise audiosocket serve`: agent.calls.run_call
     port = server.sockets[0].getsockname()[1]
     t0 = time.monotonic()
     try:

@@ -47,14 +47,14 @@ def stack(tmp_path_factory):
     from agent.calls import get_deps
     from agent.store import init_db
     from agent.server.telephony import twilio as twilio_app
-    from telephony_adapter import browser
+    from agent.server import softphone
 
     init_db()
     get_deps()
     twilio_app.install_stream_hooks()
     app = FastAPI()
     app.include_router(twilio_app.router)
-    app.include_router(browser.router)
+    app.include_router(softphone.router)
     with ServerThread(app, port) as srv:
         yield srv
     for k, v in old.items():

@@ -13,10 +13,7 @@ from datetime import datetime, timedelta
 from dateutil import tz as dtz
 
 from agent.campaign.compliance.rules import Rules, default_rules
-
-RIGHT_PARTY = {"right_party", "ptp", "paid_already", "refused", "dispute", "callback", "transferred",
-               "opted_out", "converted", "not_interested", "hung_up"}
-REFUSAL = {"refused", "not_interested"}
+from dialogs.outcomes import REFUSAL, RIGHT_PARTY
 
 
 @dataclass

@@ -10,20 +10,8 @@ from typing import Optional
 
 import typer
 
+from agent.campaign import cli_plan
 from agent.errors import UserError
-
-
-def _rules(path: Optional[Path]):
-    if path is None:
-        return None
-    from agent.campaign.compliance import load_rules
-
-    if not path.exists():
-        raise UserError(f"rules file {path} does not exist")
-    try:
-        return load_rules(path)
-    except Exception as exc:  # noqa: BLE001 - shown to the user as one line
-        raise UserError(f"cannot read rules file {path}: {exc}") from exc
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -40,7 +28,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         from agent.campaign.compliance import check_line
 
-        rule_set = _rules(rules)
+        rule_set = cli_plan.rules_option(rules)
         if not jsonl:
             text = sys.stdin.read()
             if not text.strip():
@@ -55,12 +43,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             out.write(json.dumps(check_line(line, rule_set).as_dict(), ensure_ascii=False) + "\n")
             out.flush()
 
-    import importlib
-
-    try:
-        cli_plan = importlib.import_module("agent.campaign.cli_plan")
-    except ModuleNotFoundError as exc:  # planner not built yet
-        if exc.name != "agent.campaign.cli_plan":
-            raise
-    else:
-        cli_plan.register(app, bench_app)
+    cli_plan.register(app, bench_app)

@@ -1,4 +1,4 @@
-"""CLI of the portfolio data side: `accounts import`, `scores train|evaluate`, `campaigns report`, `bench scores`.
+"""CLI of the portfolio data side: `accounts import|export`, `scores train|evaluate`, `campaigns report`, `bench scores`.
 
 Heavy imports (database, scikit-learn, LightGBM, pandas) happen inside the commands.
 """
@@ -50,6 +50,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     scores_app = _group(app, "scores", "Collection and response scores: train, evaluate.")
     campaigns_app = _group(app, "campaigns", "Campaigns: runs and reports.")
     accounts_app.command("import")(accounts_import)
+    accounts_app.command("export")(accounts_export)
     scores_app.command("train")(scores_train)
     scores_app.command("evaluate")(scores_evaluate)
     campaigns_app.command("report")(campaigns_report)
@@ -93,6 +94,25 @@ def accounts_import(
     for e in result.errors[:50]:
         console.print(f"[yellow]skipped {e}[/]")
     typer.echo(f"{result.rows} rows: {result.created} created, {result.updated} updated, {result.skipped} skipped")
+
+
+def accounts_export(
+    file: Optional[Path] = typer.Argument(None, help="CSV file to write (default: standard output)"),
+) -> None:
+    """Export every account as CSV in the import's columns; values a spreadsheet would run as a formula
+    (starting with = + - @) get a leading apostrophe."""
+    import sys
+
+    from agent.campaign.exporter import export_csv
+    from agent.store import init_db
+
+    url = init_db()
+    if file is None:
+        n = export_csv(sys.stdout, url=url)
+    else:
+        with open(file, "w", encoding="utf-8", newline="") as out:
+            n = export_csv(out, url=url)
+    typer.echo(f"{n} accounts exported", err=True)
 
 
 def _load_training(purpose: str, accounts: Optional[Path], history: Optional[Path]):

@@ -12,6 +12,20 @@ import typer
 from agent.errors import UserError
 
 
+def rules_option(path: Optional[Path]):
+    """The rules a --rules file gives (None: the defaults); a bad file is one clear error."""
+    if path is None:
+        return None
+    from agent.campaign.compliance import load_rules
+
+    if not path.exists():
+        raise UserError(f"rules file {path} does not exist")
+    try:
+        return load_rules(path)
+    except Exception as exc:  # noqa: BLE001 - shown to the user as one line
+        raise UserError(f"cannot read rules file {path}: {exc}") from exc
+
+
 def load_catalog(scripts: Optional[Path]):
     from agent.campaign.catalog import Catalog, load_scripts
 
@@ -63,7 +77,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                                                "adds planned Attempt rows (no --accounts/--history)"),
     ) -> None:
         """Plan one day: at most CAPACITY dials {"account_id", "at", "script_id"} (offline, or --campaign in the DB)."""
-        from agent.campaign.cli import _rules
         from agent.campaign.planner import PlanOptions, plan_day
         from agent.campaign.portfolio import accounts_from_dicts, history_from_dicts, iter_jsonl, read_jsonl
 
@@ -81,12 +94,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             raise UserError("give --accounts FILE.jsonl (offline plan) or --campaign ID (database), not both")
         catalog = load_catalog(scripts)
         if campaign is not None:
-            _plan_db(campaign, the_day, capacity, seed, catalog, _rules(rules), jsonl)
+            _plan_db(campaign, the_day, capacity, seed, catalog, rules_option(rules), jsonl)
             return
         acc = accounts_from_dicts(iter_jsonl(accounts, "accounts"), "accounts")
         hist = history_from_dicts(read_jsonl(history, "history") if history else [], acc)
         result = plan_day(acc, hist, catalog, PlanOptions(day=the_day, capacity=capacity, seed=seed,
-                                                          explore=explore, rules=_rules(rules),
+                                                          explore=explore, rules=rules_option(rules),
                                                           per_hour=per_hour))
         if blocks is not None:
             with blocks.open("w", encoding="utf-8") as fh:

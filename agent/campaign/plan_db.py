@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.store.models import Account, Attempt, Call, Campaign, ComplianceBlock, Outcome
+from dialogs.outcomes import STICKY
 
 PENDING = ("planned", "claimed", "dialing")
 _RESULT_AS_OUTCOME = {"no_answer": "no_answer", "busy": "busy", "failed": "no_answer", "voicemail": "voicemail",
@@ -33,13 +34,15 @@ def consent_for(acc: Account) -> bool:
     return bool(acc.consent_marketing if acc.purpose == "telesales" else acc.consent_calls)
 
 
-def dial_for(acc: Account, at: datetime, campaign_id: str | None = None):
-    """The gate's view of dialling `acc` at `at` (opt-outs come in through `gate_history`)."""
+def dial_for(acc: Account, at: datetime, campaign_id: str | None = None, script_id: str | None = None):
+    """The gate's view of dialling `acc` at `at` with `script_id` (opt-outs, promises and payments come
+    in through `gate_history`)."""
     from agent.campaign.compliance import ProposedDial
+    from agent.lifecycle.follow_up import touch_of
 
     return ProposedDial(jurisdiction=acc.jurisdiction, purpose=acc.purpose, at=at, timezone=acc.timezone,
                         phone=acc.phone, debt_id=acc.id, consent=consent_for(acc), region=acc.region,
-                        campaign_id=campaign_id)
+                        campaign_id=campaign_id, touch=touch_of(script_id))
 
 
 def account_dict(acc: Account) -> dict:
@@ -105,10 +108,17 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
                                                           Attempt.status.in_(PENDING))))
     accounts = [account_dict(a) for a in s.scalars(query.order_by(Account.id)) if a.id not in busy]
     catalog = catalog or Catalog(load_scripts())
+    from agent.lifecycle.follow_up import facts_from_db
+    from agent.lifecycle.promises import sweep
+
+    # the daily sweep: promises whose grace days have passed are broken before planning (never ahead of time)
+    sweep(s, now=min(datetime.now(timezone.utc), datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)))
+    facts = facts_from_db(s, [a["id"] for a in accounts], day)
     acc = accounts_from_dicts(accounts)
     hist = history_from_dicts(history_rows(s, [a["id"] for a in accounts]), acc)
     plan = plan_day(acc, hist, catalog, PlanOptions(day=day, capacity=capacity, seed=seed, rules=rules,
-                                                    campaign_id=campaign_id, max_attempts=camp.max_attempts))
+                                                    campaign_id=campaign_id, max_attempts=camp.max_attempts,
+                                                    lifecycle=facts))
     phone = {a["id"]: a["phone"] for a in accounts}
     ids = []
     for d in plan.dials:
@@ -134,7 +144,7 @@ def gate_history(s: Session, account: Account, since: datetime | None = None) ->
     events = []
     for r in history_rows(s, [account.id]):
         at = datetime.fromisoformat(r["at"])
-        sticky = r["outcome"] in ("opted_out", "refused", "not_interested", "callback")
+        sticky = r["outcome"] in STICKY
         if since is not None and at < since and not sticky:
             continue
         cb = datetime.fromisoformat(r["callback_at"]) if r.get("callback_at") else None
@@ -142,4 +152,7 @@ def gate_history(s: Session, account: Account, since: datetime | None = None) ->
                                          r.get("campaign_id"), cb))
     for o in s.scalars(select(OptOut).where((OptOut.phone == account.phone) | (OptOut.account_id == account.id))):
         events.append(HistoryEvent(_aware(o.created_at), "opt_out", o.phone, account.id))
+    from agent.lifecycle.gate_facts import lifecycle_history
+
+    events.extend(lifecycle_history(s, account))  # pending promises, payments
     return events

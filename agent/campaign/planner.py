@@ -22,8 +22,10 @@ from agent.campaign.bandit import ScriptBandit
 from agent.campaign.catalog import Catalog, norm_kind
 from agent.campaign.contact_model import ContactModel
 from agent.campaign.portfolio import OUTCOME_CODE, SUCCESS, Accounts, History
+from agent.campaign.scores import fit_scorer
 from agent.campaign.compliance import rules as R
 from agent.campaign.compliance.outcomes import events_for_outcome
+from dialogs.outcomes import STICKY
 
 log = logging.getLogger("dialwise.plan")
 
@@ -46,6 +48,7 @@ class PlanOptions:
     campaign_id: str | None = None
     max_attempts: int | None = None
     per_hour: int | None = None     # at most this many dials starting in any one clock hour (lines x calls/hour)
+    lifecycle: object | None = None  # agent.lifecycle.follow_up.LifecycleFacts: payments, promises, follow-ups
 
 
 @dataclass
@@ -107,25 +110,16 @@ def _scores(acc: Accounts, history: History, mask: np.ndarray) -> tuple[np.ndarr
     """P(pay or promise | called) (collections) / P(convert | called) (telesales) per account."""
     out = np.zeros(len(acc))
     info: dict = {}
-    try:
-        from agent.campaign.scores import fit_scorer
-    except ImportError:
-        fit_scorer = None
     for purpose in ("collections", "telesales"):
         m = mask & (acc.purpose == purpose)
         if not m.any():
             continue
-        if fit_scorer is not None:
-            cols = acc.columns(m)
-            ids = set(cols["id"].tolist())
-            hist = [r for r in history.rows if str(r.get("account_id")) in ids] if len(history) else []
-            scorer = fit_scorer(cols, hist, purpose=purpose)
-            out[m] = scorer.score_many(cols)
-            info[purpose] = scorer.info.mode
-        else:  # cold-start rule of thumb until the scores package is present
-            dpd = acc.days_past_due[m]
-            out[m] = 0.03 if purpose == "telesales" else np.clip(0.7 - 0.006 * dpd, 0.05, 0.7)
-            info[purpose] = "fallback_prior"
+        cols = acc.columns(m)
+        ids = set(cols["id"].tolist())
+        hist = [r for r in history.rows if str(r.get("account_id")) in ids] if len(history) else []
+        scorer = fit_scorer(cols, hist, purpose=purpose)
+        out[m] = scorer.score_many(cols)
+        info[purpose] = scorer.info.mode
     return out, info
 
 
@@ -206,11 +200,17 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
                 & (_take(H.local_day, last_rp, 0) + opts.dispute_hold_days >= day_ord))
     skipped["dispute_open"] += int((disputed & eligible & ~done).sum())  # a human verifies the debt first
     done |= disputed
+    touch = np.full(n, None, dtype=object)
+    if opts.lifecycle is not None:  # payments and promise records: out of collections, or a follow-up
+        from agent.lifecycle.follow_up import apply_facts
+
+        touch = apply_facts(acc, opts.lifecycle, opts.day, catalog, fam, done, skipped)
+        eligible = fam >= 0
     last_ptp = _latest(ha, H.at, hk[o[hk] == OUTCOME_CODE["ptp"]], n)
     has_ptp = last_ptp >= 0
     pday = _take(H.promise_day, last_ptp, -1)
     due = np.where(pday >= 0, pday, _take(H.local_day, last_ptp, 0) + opts.promise_grace_days)
-    waiting = has_ptp & (day_ord <= due) & (acc.purpose == "collections")
+    waiting = has_ptp & (day_ord <= due) & (acc.purpose == "collections") & np.equal(touch, None)
     skipped["promise_pending"] += int((waiting & eligible & ~done).sum())
     done |= waiting
     # call-backs the callee asked for: honour today's, wait for later ones
@@ -273,13 +273,19 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     cb_pos = np.array([np.searchsorted(idx, k) for k in callback_today], np.int64)
     if len(cb_pos):
         priority[cb_pos] = np.inf  # requested call-backs first
+    priority[~np.equal(touch[idx], None)] = np.inf  # then promise follow-ups
     ranking = np.argsort(-priority, kind="stable")
     minutes = rng.integers(0, 60, len(idx))
 
     # -- the gate, dial by dial -----------------------------------------------------------------------
     recent = known & (H.at >= datetime(opts.day.year, opts.day.month, opts.day.day, tzinfo=timezone.utc).timestamp() - 9 * 86400)
-    sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in ("opted_out", "refused", "not_interested", "callback")])
+    sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in sorted(STICKY)])
     events = _gate_events(acc, H, recent | sticky)
+    if opts.lifecycle is not None:
+        for k, aid in enumerate(acc.ids.tolist()):
+            extra = opts.lifecycle.gate_events.get(aid)
+            if extra:
+                events[k].extend(extra)
     by_phone: dict[str, set[int]] = defaultdict(set)
     for k in events:
         by_phone[acc.phone[k]].add(k)
@@ -313,7 +319,7 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
                     continue  # the lines are full in that hour: the next best hour
             dial = C.ProposedDial(jurisdiction=acc.jurisdiction[k], purpose=acc.purpose[k], at=at, timezone=tz,
                                   phone=phone, debt_id=aid, consent=bool(acc.consent[k]), region=acc.region[k],
-                                  campaign_id=opts.campaign_id, max_attempts=opts.max_attempts)
+                                  campaign_id=opts.campaign_id, max_attempts=opts.max_attempts, touch=touch[k])
             v = C.check(dial, hist, rules)
             if v.allowed:
                 script = catalog.variants(int(fam[k]))[int(variant[r])].id

@@ -18,14 +18,13 @@ import numpy as np
 from agent.campaign.compliance.gate import zone
 from agent.campaign.compliance.wire import parse_instant
 from agent.errors import UserError
+from dialogs.outcomes import HISTORY_OUTCOMES, SCRIPT_SUCCESS
 
-OUTCOMES = ("no_answer", "busy", "voicemail", "wrong_number", "third_party", "right_party", "ptp",
-            "paid_already", "refused", "dispute", "callback", "transferred", "opted_out", "converted",
-            "not_interested", "hung_up")
+OUTCOMES = HISTORY_OUTCOMES
 OUTCOME_CODE = {o: i for i, o in enumerate(OUTCOMES)}
 CONNECTED_FROM = OUTCOME_CODE["wrong_number"]   # this and later: the call connected
 RIGHT_PARTY_FROM = OUTCOME_CODE["right_party"]  # this and later: the right party was on the line
-SUCCESS = (OUTCOME_CODE["ptp"], OUTCOME_CODE["converted"])  # what a script is judged on
+SUCCESS = tuple(sorted(OUTCOME_CODE[o] for o in SCRIPT_SUCCESS))  # what a script is judged on
 REFUSALS = ("refused", "not_interested")        # an explicit no (blocks marketing)
 MAX_STRING_FEATURE_VALUES = 12                  # string features with few values form segments
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from agent.campaign.scores.features import NOT_CONNECTED, RIGHT_PARTY
+from dialogs.outcomes import NOT_CONNECTED, NOT_PLACED, RIGHT_PARTY
 
 PROMISE = frozenset({"ptp"})
 PAID = frozenset({"paid_already"})
@@ -83,7 +83,7 @@ def summarise(records: list[tuple[str, str, float | None]]) -> list[VariantRepor
     for variant in sorted(by):
         c = by[variant]
         n = sum(c.values())
-        connected = n - sum(c[o] for o in NOT_CONNECTED | {"failed", "blocked", "unknown"})
+        connected = n - sum(c[o] for o in NOT_CONNECTED | NOT_PLACED | {"unknown"})
         rpc = sum(v for o, v in c.items() if o in RIGHT_PARTY)
         ptp = sum(c[o] for o in PROMISE)
         conv = sum(c[o] for o in CONVERT)

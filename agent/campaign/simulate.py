@@ -15,7 +15,8 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from agent.campaign import compliance as C
-from agent.campaign.audit import RIGHT_PARTY, LoggedDial, audit
+from agent.campaign.audit import LoggedDial, audit
+from dialogs.outcomes import RIGHT_PARTY
 from agent.campaign.catalog import Catalog, bucket_for, norm_kind
 from agent.campaign.compliance.outcomes import events_for_outcome
 from agent.campaign.planner import PlanOptions, plan_day

@@ -126,7 +126,7 @@ def prepare_attempt(attempt_id: str, network: str, *, at: datetime | None = None
         acc = _lock(s, Account, attempt.account_id)
         language = _script_language(attempt.script_id, acc.language)
         when = at or datetime.now(timezone.utc)
-        verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id), gate_history(s, acc),
+        verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id), gate_history(s, acc),
                                    account_id=acc.id, attempt_id=attempt.id)
         if not verdict.allowed:
             attempt.status, attempt.result = "blocked", "blocked"
@@ -289,7 +289,7 @@ def dry_run_call(account_id: str, script_id: str, network: str, *, db_url: str |
         acc = s.get(Account, account_id)
         if acc is None:
             raise UserError(f"no account with id {account_id!r}")
-        verdict = check(dial_for(acc, datetime.now(timezone.utc)), gate_history(s, acc))
+        verdict = check(dial_for(acc, datetime.now(timezone.utc), script_id=script_id), gate_history(s, acc))
         if not verdict.allowed:
             raise DialBlocked(verdict.rule or "unknown", verdict.reason)
         call = Call(account_id=acc.id, script_id=script_id, language=language or acc.language,

@@ -15,21 +15,27 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from agent.server.api import accounts, calls, campaigns, scripts
+from agent.server.api import audit as audit_api
+from agent.server.api import events as events_api
+from agent.server.api import promises as promises_api
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
-from agent.server.auth import COOKIE_NAME, authenticate, lookup
-from agent.server.dialing import ServerDials
+from agent.server import console_session
+from agent.server.auth import authenticate
+from agent.server.dialing import ModelReadiness
+from agent.server.headers import SecurityHeadersMiddleware
 from agent.server.live import router as live_router
 from agent.server.masking import install_masking
 from agent.server.metrics import Metrics
 from agent.server.middleware import GuardMiddleware
 from agent.server.problems import Problem, install_handlers
+from agent.server.socket_gate import SocketGate
 
 log = logging.getLogger("dialwise.server")
 
 CONSOLE_DIR = Path(__file__).with_name("console")
 # the telephony networks' HTTP and websocket endpoints
-TELEPHONY_ROUTERS = ("agent.server.telephony.twilio", "telephony_adapter.browser", "telephony_adapter.audiosocket")
+TELEPHONY_ROUTERS = ("agent.server.telephony.twilio", "agent.server.softphone", "agent.server.audiosocket")
 
 
 def prepare_database(url: str) -> None:
@@ -50,9 +56,11 @@ def _include_telephony(app: FastAPI) -> list[str]:
 
 
 def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
-               public_base_url: str | None = None, load_models: bool = False) -> FastAPI:
+               public_base_url: str | None = None, load_models: bool = False,
+               run_dials: bool = False) -> FastAPI:
     """`load_models`: load the call models at start (`dialwise serve` does), so /health/ready turns
-    true and the first call's greeting is on time; otherwise they load on the first call."""
+    true and the first call's greeting is on time; otherwise they load on the first call.
+    `run_dials`: the server also dials due campaign attempts (with SERVE_DIALS, the one-machine default)."""
     from agent.config import get_settings
 
     settings = get_settings()
@@ -72,10 +80,11 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
 
             dispatcher = Dispatcher(url, public_base_url=base_url)
             dispatcher.start()
+        await app.state.worker.start()  # heartbeat + lost-worker sweep; campaign dials when run_dials
         try:
             yield
         finally:
-            await app.state.dials.close()
+            await app.state.worker.stop()
             if dispatcher is not None:
                 dispatcher.stop()
 
@@ -89,11 +98,14 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     app.state.database_url = url
     app.state.metrics = Metrics(url)
     app.state.public_base_url = base_url
-    app.state.dials = ServerDials(url)
+    app.state.dials = ModelReadiness()
+    from agent.worker.embed import ServerWorker
+
+    app.state.worker = ServerWorker(url, dials=run_dials and settings.serve_dials)
     install_handlers(app)
 
     for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
-              live_router):
+              live_router, events_api.router, promises_api.router, audit_api.router):
         app.include_router(r)
     app.state.optional_routers = _include_telephony(app)
 
@@ -111,7 +123,7 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     def ready() -> dict[str, Any]:
         dials = app.state.dials
         if not dials.ready:
-            why = dials.load_error or ("the call models are loading" if dials._loader else
+            why = dials.load_error or ("the call models are loading" if dials.loading else
                                        "the call models load on the first call")
             raise Problem(503, why)
         return {"ready": True, "models_load_s": dials.load_seconds}
@@ -127,20 +139,12 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
         return {"scope": p.scope, "label": p.label, "key_id": p.key_id}
 
     @app.post("/console/session", tags=["console"], summary="Log the console in (sets a cookie)")
-    def login(body: SessionIn, db: Session = Depends(get_db)) -> JSONResponse:
-        principal = lookup(db, body.key.strip())
-        if principal is None:
-            raise Problem(401, "this API key is unknown or revoked")
-        resp = JSONResponse({"scope": principal.scope})
-        resp.set_cookie(COOKIE_NAME, body.key.strip(), httponly=True, samesite="strict",
-                        max_age=12 * 3600, path="/")
-        return resp
+    def login(body: SessionIn, request: Request, db: Session = Depends(get_db)) -> JSONResponse:
+        return console_session.login(request, db, body.key)
 
     @app.delete("/console/session", tags=["console"], summary="Log the console out", status_code=204)
-    def logout() -> Response:
-        resp = Response(status_code=204)
-        resp.delete_cookie(COOKIE_NAME, path="/")
-        return resp
+    def logout(request: Request) -> Response:
+        return console_session.logout(request)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -148,4 +152,6 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
 
     app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     app.add_middleware(GuardMiddleware)
+    app.add_middleware(SocketGate)  # security: sockets without a key are capped (agent/server/socket_gate.py)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

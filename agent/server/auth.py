@@ -21,10 +21,11 @@ from agent.store.models import ApiKey, utcnow
 SCOPES = ("admin", "supervisor", "crm")
 COOKIE_NAME = "dialwise_key"
 
-# what each scope may do
+# what each scope may do (docs/security.md): `personal` is reading names, phones, ID digits and
+# recordings in clear; a crm key reads everything else with those masked
 _ALLOWED: dict[str, set[str]] = {
-    "admin": {"read", "write", "admin", "crm"},
-    "supervisor": {"read", "write"},
+    "admin": {"read", "write", "admin", "crm", "personal"},
+    "supervisor": {"read", "write", "personal"},
     "crm": {"read", "crm"},
 }
 
@@ -90,13 +91,34 @@ def key_from_request(request: Request) -> str | None:
     return request.cookies.get(COOKIE_NAME)
 
 
+def too_many_failures(request: Request) -> None:
+    """429 with Retry-After when this client has failed too many key checks in the last minute."""
+    from agent.server.auth_throttle import client_of, failure_throttle
+
+    wait = failure_throttle(request.app).retry_after(client_of(request))
+    if wait:
+        raise Problem(429, f"too many failed API key checks from this client; try again in {wait} s",
+                      headers={"Retry-After": str(wait)})
+
+
+def check_key(session: Session, request: Request, key: str) -> Principal | None:
+    """Look a key up under the failure throttle: a wrong key counts against the client."""
+    from agent.server.auth_throttle import client_of, failure_throttle
+
+    too_many_failures(request)
+    principal = lookup(session, key)
+    if principal is None:
+        failure_throttle(request.app).failed(client_of(request))
+    return principal
+
+
 def authenticate(session: Session, request: Request) -> Principal:
     key = key_from_request(request)
     if not key:
         raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>' "
                       "(create one with `dialwise keys create --scope admin`)",
                       headers={"WWW-Authenticate": "Bearer"})
-    principal = lookup(session, key)
+    principal = check_key(session, request, key)
     if principal is None:
         raise Problem(401, "this API key is unknown or revoked; create a new one with "
                       "`dialwise keys create`", headers={"WWW-Authenticate": "Bearer"})

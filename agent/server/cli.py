@@ -34,7 +34,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); "
                                 "pick another with --port") from None
         try:
-            application = create_app(run_webhooks=webhooks, load_models=True)
+            application = create_app(run_webhooks=webhooks, load_models=True, run_dials=True)
         except Exception as exc:
             raise UserError(f"cannot open the database: {exc}; check DATABASE_URL") from None
         typer.echo(f"dialwise on http://{host}:{port}  console: /console/  docs: /docs")

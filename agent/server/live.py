@@ -13,7 +13,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from agent.id_masking import mask_turn
 from agent.server.auth import COOKIE_NAME, lookup
+from agent.server.auth_throttle import failure_throttle
 from agent.server.masking import mask_name, mask_phone
 from agent.server.webhooks import as_utc
 from agent.store.db import session_scope
@@ -25,9 +27,9 @@ POLL_S = 0.5
 
 
 def _turn(t: Turn) -> dict[str, Any]:
-    return {"id": t.id, "seq": t.seq, "speaker": t.speaker, "text": t.text, "intent": t.intent,
+    return mask_turn({"id": t.id, "seq": t.seq, "speaker": t.speaker, "text": t.text, "intent": t.intent,
             "confidence": t.confidence, "entities": t.entities or {}, "start_ms": t.start_ms,
-            "end_ms": t.end_ms, "latency": t.latency or {}, "node": t.node}
+            "end_ms": t.end_ms, "latency": t.latency or {}, "node": t.node})
 
 
 def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[str, Any]:
@@ -61,6 +63,36 @@ def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[s
     return {"calls": calls, "turns": turns, "ended": ended}
 
 
+class LiveSockets:
+    """Open monitors per API key, bounded: a client that leaks sockets is refused, not served forever."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self.open: dict[str, int] = {}
+
+    def take(self, key_id: str) -> bool:
+        if self.open.get(key_id, 0) >= self.per_key:
+            return False
+        self.open[key_id] = self.open.get(key_id, 0) + 1
+        return True
+
+    def give_back(self, key_id: str) -> None:
+        left = self.open.get(key_id, 0) - 1
+        if left > 0:
+            self.open[key_id] = left
+        else:
+            self.open.pop(key_id, None)
+
+
+def live_sockets(app) -> LiveSockets:
+    sockets = getattr(app.state, "live_sockets", None)
+    if sockets is None:
+        from agent.config import get_settings
+
+        sockets = app.state.live_sockets = LiveSockets(get_settings().live_sockets_per_key)
+    return sockets
+
+
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     url = ws.app.state.database_url
@@ -73,17 +105,51 @@ async def live(ws: WebSocket) -> None:
         with session_scope(url) as s:
             return lookup(s, key or "")
 
+    client = ws.client.host if ws.client else "?"
+    throttle = failure_throttle(ws.app)
+    if throttle.blocked(client):
+        await ws.close(code=4429, reason="too many failed attempts; try again later")
+        return
     principal = await run_in_threadpool(_auth)
     if principal is None or not principal.can("read"):
+        if principal is None and key:
+            throttle.failed(client)
         await ws.close(code=4401, reason="an API key with read access is required")
         return
-    await ws.accept()
-    call_filter = ws.query_params.get("call_id")
+    sockets = live_sockets(ws.app)
+    if not sockets.take(principal.key_id):
+        await ws.close(code=4429, reason=f"this key already has {sockets.per_key} live monitors open")
+        return
+    try:
+        await ws.accept()
+        await _serve(ws, url, ws.query_params.get("call_id"))
+    finally:
+        sockets.give_back(principal.key_id)
+
+
+async def _watch_close(ws: WebSocket, closed: asyncio.Event) -> None:
+    """The client sends nothing; read anyway, so a disconnect (or a server shutdown) is noticed."""
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+    except Exception:  # a broken transport is a disconnect too
+        return
+    finally:
+        closed.set()
+
+
+async def _serve(ws: WebSocket, url: str, call_filter: str | None) -> None:
+    closed = asyncio.Event()
+    watcher = asyncio.create_task(_watch_close(ws, closed), name="live-close-watch")
     known: dict[str, int] = {}
     last_ids: list[str] | None = None
     try:
-        while True:
+        while not closed.is_set():
             snap = await run_in_threadpool(snapshot, url, dict(known), call_filter)
+            if closed.is_set():
+                return
             ids = sorted(c["id"] for c in snap["calls"])
             if ids != last_ids:
                 await ws.send_json({"type": "calls", "calls": snap["calls"]})
@@ -96,6 +162,11 @@ async def live(ws: WebSocket) -> None:
             for e in snap["ended"]:
                 await ws.send_json({"type": "ended", **e})
                 known.pop(e["call_id"], None)
-            await asyncio.sleep(POLL_S)
-    except WebSocketDisconnect:
-        return
+            try:
+                await asyncio.wait_for(closed.wait(), POLL_S)
+            except asyncio.TimeoutError:
+                pass
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return  # the socket went away while sending
+    finally:
+        watcher.cancel()

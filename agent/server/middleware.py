@@ -4,9 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from urllib.parse import unquote_plus
-
-from agent.server.masking import mask_text
+from agent.server.masking import mask_target
 
 log = logging.getLogger("dialwise.server.access")
 
@@ -29,8 +27,33 @@ def _problem(status: int, title: str, detail: str, path: str) -> tuple[dict, byt
     return start, body
 
 
-class _TooLarge(Exception):
-    pass
+async def _read_body(receive, limit: int) -> tuple[bytes, bool]:
+    """The whole request body, or (what was read, True) as soon as it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    n = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False  # the client went away; the app will see the disconnect
+        chunk = message.get("body", b"")
+        n += len(chunk)
+        if n > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive):
+    sent = {"done": False}
+
+    async def replayed():
+        if not sent["done"]:
+            sent["done"] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # afterwards: the real channel (disconnects)
+
+    return replayed
 
 
 class GuardMiddleware:
@@ -81,28 +104,18 @@ class GuardMiddleware:
                     if ctype not in allowed and not ctype.endswith("+json"):
                         return await reply(415, "Unsupported media type",
                                            f"send {' or '.join(allowed)}, not {ctype or 'no Content-Type'}")
-                received = {"n": 0}
-
-                async def limited_receive():
-                    message = await receive()
-                    if message["type"] == "http.request":
-                        received["n"] += len(message.get("body", b""))
-                        if received["n"] > limit:
-                            raise _TooLarge()
-                    return message
-
-                try:
-                    return await self.app(scope, limited_receive, send_logged)
-                except _TooLarge:
-                    if status_holder["code"] == 0:
+                if has_body:  # read it all here (within the limit), so a chunked body over it is a 413
+                    body, too_large = await _read_body(receive, limit)
+                    if too_large:
                         return await reply(413, "Content too large", f"the limit here is {limit} bytes")
-                    return None
+                    return await self.app(scope, _replay(body, receive), send_logged)
             return await self.app(scope, receive, send_logged)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
-            target = path + ("?" + query if query else "")
-            log.info("%s %s %s %.1fms", method, mask_text(target), status_holder["code"], elapsed)
+            query = scope.get("query_string", b"").decode("latin-1")
+            raw_path = scope.get("raw_path") or path.encode("utf-8")
+            target = raw_path.decode("latin-1") + ("?" + query if query else "")
+            log.info("%s %s %s %.1fms", method, mask_target(target), status_holder["code"], elapsed)
             metrics = getattr(scope.get("app"), "state", None)
             m = getattr(metrics, "metrics", None) if metrics is not None else None
             if m is not None and status_holder["code"]:

@@ -10,14 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agent.store.models import Account, Attempt, Call
+from dialogs.outcomes import NOT_CONNECTED as _NOT_CONNECTED
+from dialogs.outcomes import NOT_PLACED, RIGHT_PARTY, SUCCESS
 
-# outcome vocabulary shared with the campaign engine (issue 7)
-NOT_CONNECTED = {"no_answer", "busy", "voicemail", "failed", "blocked"}
-OUTCOME_ORDER = ("no_answer", "busy", "voicemail", "wrong_number", "third_party", "right_party", "ptp",
-                 "paid_already", "refused", "dispute", "callback", "transferred", "opted_out",
-                 "converted", "not_interested", "hung_up")
-RIGHT_PARTY = set(OUTCOME_ORDER[OUTCOME_ORDER.index("right_party"):])
-SUCCESS = {"ptp", "converted", "paid_already"}
+NOT_CONNECTED = _NOT_CONNECTED | NOT_PLACED  # the call never reached a person
 
 
 def _zone(name: str | None) -> ZoneInfo:

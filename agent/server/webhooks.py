@@ -33,6 +33,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from agent.id_masking import mask_slots
+from agent.server.destinations import (DestinationRefused, IPNetwork, Resolver, check_destination,
+                                       checked_addresses, configured_networks, parse_destination,
+                                       system_resolver)
 from agent.store.db import session_scope
 from agent.store.models import OutboxEvent, WebhookDelivery, WebhookSubscription, utcnow
 
@@ -46,6 +50,9 @@ EVENT_TYPES = (
     "dispute.created",
     "callback.requested",
     "transfer.requested",
+    "promise.kept",
+    "promise.broken",
+    "call.flagged",
 )
 SIGNATURE_HEADER = "Dialwise-Signature"
 USER_AGENT = "dialwise-webhooks/0.1"
@@ -72,6 +79,19 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
     return f"t={t},v1={compute_signature(secret, t, body)}"
 
 
+REFUSED = "destination refused"  # final: the address is not one webhooks may reach
+TIMED_OUT = "the receiver did not answer in time"
+UNREACHABLE = "the receiver could not be reached"  # the same for a refused, reset or filtered port
+FIXED_ERRORS = (TIMED_OUT, UNREACHABLE)
+
+
+def failure_reason(status_code: int) -> str:
+    """What is kept of a failed answer: the status and a fixed reason, never the receiver's body."""
+    if 300 <= status_code < 400:
+        return f"HTTP {status_code}: redirects are not followed"
+    return f"HTTP {status_code}: the receiver refused the delivery"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter. Defaults: 30 s, 1 min, 2 min, ... capped at 2 h, for 24 h."""
@@ -93,6 +113,8 @@ class RetryPolicy:
 def event_body(event: OutboxEvent, public_base_url: str = "") -> bytes:
     """The exact bytes sent for an event: the same on every retry."""
     data = dict(event.payload or {})
+    if isinstance(data.get("slots"), dict):
+        data["slots"] = mask_slots(data["slots"])
     call_id = data.get("call_id")
     if call_id and public_base_url:
         base = public_base_url.rstrip("/")
@@ -119,9 +141,17 @@ def _types_of(sub: WebhookSubscription) -> list[str]:
     return list(raw.get("types", [])) if isinstance(raw, dict) else list(raw)
 
 
-def create_subscription(session: Session, url: str, event_types: list[str]) -> WebhookSubscription:
+def create_subscription(session: Session, url: str, event_types: list[str],
+                        allow_networks: tuple[IPNetwork, ...] | None = None,
+                        resolver: Resolver = system_resolver) -> WebhookSubscription:
+    """A new subscription; the destination must be public (or in WEBHOOK_ALLOW_NETWORKS): 422 if not."""
     from agent.server.problems import Problem
 
+    allowed = configured_networks() if allow_networks is None else allow_networks
+    try:
+        check_destination(url, allowed, resolver)
+    except DestinationRefused as exc:
+        raise Problem(422, f"'url': {exc}", errors=[{"field": "url", "message": str(exc)}]) from None
     unknown = sorted(set(event_types) - set(EVENT_TYPES) - {"*"})
     if unknown:
         raise Problem(422, f"unknown event type(s) {', '.join(unknown)}; use any of "
@@ -179,8 +209,12 @@ class Dispatcher:
     name: str = field(default_factory=lambda: "d-" + secrets.token_hex(3))
     rng: random.Random = field(default_factory=random.Random)
     transport: httpx.BaseTransport | None = None
+    allow_networks: tuple[IPNetwork, ...] | None = None  # None: WEBHOOK_ALLOW_NETWORKS
+    resolver: Resolver = system_resolver
 
     def __post_init__(self) -> None:
+        if self.allow_networks is None:
+            self.allow_networks = configured_networks()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=self.policy.timeout_s, transport=self.transport,
@@ -266,12 +300,25 @@ class Dispatcher:
             "Dialwise-Attempt": str(job.attempts),
         }
         try:
-            resp = self._client.post(job.url, content=job.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500]
-        if 200 <= resp.status_code < 300:
-            return resp.status_code, None
-        return resp.status_code, f"HTTP {resp.status_code}: {resp.text[:200]}"
+            dest = parse_destination(job.url)
+            address = checked_addresses(dest, self.allow_networks or (), self.resolver)[0]
+        except DestinationRefused as exc:
+            return None, f"{REFUSED}: {exc}"
+        headers["Host"] = dest.host_header
+        extensions = {"sni_hostname": dest.host} if dest.scheme == "https" and dest.address is None else {}
+        try:  # the answer's body is never read: only its status is kept
+            with self._client.stream("POST", dest.url_for(address), content=job.body, headers=headers,
+                                     extensions=extensions) as resp:
+                status_code = resp.status_code
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            return None, UNREACHABLE
+        except httpx.TimeoutException:
+            return None, TIMED_OUT
+        except httpx.HTTPError:
+            return None, UNREACHABLE
+        if 200 <= status_code < 300:
+            return status_code, None
+        return status_code, failure_reason(status_code)
 
     def record(self, job: DeliveryJob, status_code: int | None, error: str | None) -> str:
         now = self.clock()
@@ -281,7 +328,7 @@ class Dispatcher:
                 values: dict[str, Any] = dict(status="delivered", delivered_at=now,
                                               last_status_code=status_code, last_error=None)
                 outcome = "delivered"
-            elif (now - job.created_at).total_seconds() >= self.policy.max_age_s:
+            elif error.startswith(REFUSED) or (now - job.created_at).total_seconds() >= self.policy.max_age_s:
                 values = dict(status="dead", last_status_code=status_code, last_error=error)
                 outcome = "dead"
             else:

@@ -273,3 +273,4 @@ class RateSlot(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "twilio:AC…", "sip:trunk"
     next_at: Mapped[datetime] = mapped_column(default=utcnow)
+

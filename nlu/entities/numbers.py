@@ -149,3 +149,71 @@ def parse_en_words(words: list[str]) -> tuple[float | None, int]:
     if not seen:
         return None, 0
     return total + current, used
+
+
+# --------------------------------------------------------------------------------------------
+# the other way: an integer spelled in Chinese numerals (the one speller: render, TTS, simulated customer)
+# --------------------------------------------------------------------------------------------
+_SPELL_DIGITS = "零一二三四五六七八九"
+_SPELL_SMALL_UNITS = ("", "十", "百", "千")
+_SPELL_BIG_UNITS = ("", "万", "亿", "万亿")
+
+
+def _zh_group(n: int, liang: bool) -> str:
+    """0 < n < 10000 in Chinese numerals, zeros collapsed ("一千零五")."""
+    out: list[str] = []
+    digits = f"{n:04d}"
+    pending_zero = False
+    started = False
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        unit = _SPELL_SMALL_UNITS[3 - i]
+        if d == 0:
+            if started:
+                pending_zero = True
+            continue
+        if pending_zero:
+            out.append("零")
+            pending_zero = False
+        if liang and d == 2 and unit in ("百", "千"):
+            out.append("两")
+        else:
+            out.append(_SPELL_DIGITS[d])
+        out.append(unit)
+        started = True
+    return "".join(out)
+
+
+def spell_zh(n: int, *, liang: bool = True) -> str:
+    """An integer in Chinese numerals: 2000 -> 两千, 12500 -> 一万两千五百, 305 -> 三百零五, 2 -> 两.
+
+    `liang`: the colloquial 两 of a quantity (two before 百, 千, 万, 亿, and a bare 2). Dates, ordinals
+    and decimals read 二 (二月二号, 第二, 二点五): pass liang=False."""
+    if n < 0:
+        return "负" + spell_zh(-n, liang=liang)
+    if n == 0:
+        return "零"
+    if n == 2:
+        return "两" if liang else "二"
+    groups: list[int] = []
+    while n:
+        groups.append(n % 10000)
+        n //= 10000
+    parts: list[str] = []
+    need_zero = False
+    for idx in range(len(groups) - 1, -1, -1):
+        g = groups[idx]
+        if g == 0:
+            need_zero = bool(parts)
+            continue
+        if parts and (need_zero or g < 1000):
+            parts.append("零")
+        text = _zh_group(g, liang)
+        if liang and g == 2 and idx > 0:
+            text = "两"
+        parts.append(text + _SPELL_BIG_UNITS[idx])
+        need_zero = False
+    text = "".join(parts)
+    if text.startswith("一十"):
+        text = text[1:]
+    return text

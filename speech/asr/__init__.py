@@ -1,18 +1,22 @@
 """The ASR seam: one interface, several Whisper engines.
 
     from speech.asr import create_asr
-    asr = create_asr()                      # engine from settings (ASR_ENGINE), cached per process
+    from speech.options import AsrOptions
+    asr = create_asr(options=AsrOptions(engine="faster"))   # cached per process
     t = asr.transcribe(audio_16k_float32, language="zh", prompt="还款 元")
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from speech.asr.base import Asr, Segment, Transcript
+from speech.asr.resolve import resolve_whisper_model
+from speech.errors import SpeechError
+from speech.options import AsrOptions
 
-__all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES"]
-
+__all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES", "AsrOptions"]
 # faster:      CTranslate2, int8 decoder and float32 encoder (ASR_ENCODER_COMPUTE_TYPE), encoder context
 #              cut to the utterance, line-noise suppression, beam 5 with the five beams re-ranked by the
 #              domain language model (default)
@@ -25,41 +29,40 @@ _CACHE: dict[tuple[str, str, int], Asr] = {}
 _LOCK = threading.Lock()
 
 
-def create_asr(engine: str | None = None, model_dir: Path | str | None = None, threads: int | None = None) -> Asr:
-    """Return the process-wide ASR for (engine, model path); loads the model on first use."""
-    from agent.config import get_settings
-    from agent.errors import UserError
-    from speech.asr.resolve import resolve_whisper_model
-
-    settings = get_settings()
-    engine = (engine or settings.asr_engine or "faster").lower()
+def create_asr(engine: str | None = None, model_dir: Path | str | None = None, threads: int | None = None,
+               *, options: AsrOptions | None = None) -> Asr:
+    """Return the process-wide ASR for (engine, model path); loads the model on first use.
+    `engine`, `model_dir` and `threads` override the same fields of `options` (default: AsrOptions())."""
+    opts = options or AsrOptions()
+    engine = (engine or opts.engine or "faster").lower()
     if engine not in ENGINES:
-        raise UserError(f"unknown ASR engine {engine!r}; use one of: {', '.join(ENGINES)}")
-    path = resolve_whisper_model(settings.whisper_model, model_dir)
-    threads = threads or settings.asr_threads
-    options = _engine_options(engine, threads, settings)
-    key = (engine, str(path), tuple(sorted(options.items())))  # what the engine is built from, nothing else
+        raise SpeechError(f"unknown ASR engine {engine!r}; use one of: {', '.join(ENGINES)}")
+    path = resolve_whisper_model(opts.model, model_dir, opts)
+    opts = replace(opts, threads=threads or opts.threads)
+    options_ = _engine_options(engine, opts)
+    key = (engine, str(path), tuple(sorted(options_.items())))  # what the engine is built from, nothing else
     with _LOCK:
         if key not in _CACHE:
             if engine in ("faster", "faster-full"):
                 from speech.asr.faster import FasterWhisperAsr
 
-                _CACHE[key] = FasterWhisperAsr(path, **options)
+                _CACHE[key] = FasterWhisperAsr(path, **options_)
             else:
                 from speech.asr.openai_whisper import OpenAIWhisperAsr
 
-                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, **options)
+                _CACHE[key] = OpenAIWhisperAsr.from_ct2_dir(path, cache_dir=opts.cache_dir, **options_)
                 if engine == "openai-full":
                     _CACHE[key].name = "openai-full"
         return _CACHE[key]
 
 
-def _engine_options(engine: str, threads: int, settings) -> dict:
-    """The constructor arguments of each engine, from the settings that apply to it."""
+def _engine_options(engine: str, opts: AsrOptions) -> dict:
+    """The constructor arguments of each engine, from the options that apply to it."""
+    threads = opts.threads
     if engine == "faster":
-        return dict(compute_type=settings.asr_decoder_compute_type, cpu_threads=threads, context="cut",
-                    denoise=True, beam_size=5, num_workers=max(1, settings.asr_workers),
-                    lm_weight=settings.asr_lm_weight, encoder_compute_type=settings.asr_encoder_compute_type)
+        return dict(compute_type=opts.decoder_compute_type, cpu_threads=threads, context="cut",
+                    denoise=True, beam_size=5, num_workers=max(1, opts.workers),
+                    lm_weight=opts.lm_weight, encoder_compute_type=opts.encoder_compute_type)
     if engine == "faster-full":
         return dict(cpu_threads=threads, context="full")
     if engine == "openai-full":

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import UserError
+from speech.errors import SpeechError
 
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
-class ConversionError(UserError):
+class ConversionError(SpeechError):
     """The CTranslate2 model cannot be read or mapped."""
 
 
@@ -197,7 +197,6 @@ def convert_ct2_to_openai(model_dir: Path | str, out_path: Path | str) -> Path:
     return out_path
 
 
-def default_checkpoint_path(model_dir: Path | str) -> Path:
-    from agent.config import get_settings
-
-    return get_settings().cache_dir / "whisper" / f"{Path(model_dir).name}-openai.pt"
+def default_checkpoint_path(model_dir: Path | str, cache_dir: Path | str = Path("var/cache")) -> Path:
+    """Where the converted checkpoint of a CTranslate2 folder is kept: <cache_dir>/whisper/<name>-openai.pt."""
+    return Path(cache_dir) / "whisper" / f"{Path(model_dir).name}-openai.pt"

@@ -110,11 +110,12 @@ class OpenAIWhisperAsr:
         return self._out_proj(dec.ln(x)).float()
 
     @classmethod
-    def from_ct2_dir(cls, model_dir: Path | str, threads: int = 2, **kw) -> OpenAIWhisperAsr:
-        """Load the converted checkpoint for a CTranslate2 folder, converting it once if needed."""
+    def from_ct2_dir(cls, model_dir: Path | str, threads: int = 2, *, cache_dir: Path | str = Path("var/cache"),
+                     **kw) -> OpenAIWhisperAsr:
+        """Load the converted checkpoint for a CTranslate2 folder, converting it once (into cache_dir) if needed."""
         from speech.asr.ct2_convert import convert_ct2_to_openai, default_checkpoint_path
 
-        checkpoint = default_checkpoint_path(model_dir)
+        checkpoint = default_checkpoint_path(model_dir, cache_dir)
         if not checkpoint.is_file():
             convert_ct2_to_openai(model_dir, checkpoint)
         return cls(checkpoint, threads=threads, **kw)

@@ -1,8 +1,8 @@
 """Find Whisper weights (CTranslate2 format) without touching the network.
 
-Order: explicit path -> settings.whisper_model_dir -> settings.whisper_models_home/<name>
--> weights shipped inside installed registry packages (split parts joined once, atomically,
-into settings.cache_dir/whisper/<name>) -> ModelNotFound naming the packages to install.
+Order: explicit path -> options.model_dir -> options.models_home/<name> -> weights shipped inside
+installed registry packages (split parts joined once, atomically, into options.cache_dir/whisper/<name>)
+-> ModelNotFound naming the packages to install.
 """
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import UserError
+from speech.errors import SpeechError
+from speech.options import AsrOptions
 
 MODEL_FILES = ("model.bin", "config.json")
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
 
 
-class ModelNotFound(UserError):
+class ModelNotFound(SpeechError):
     """No usable Whisper weights were found."""
 
 
@@ -117,24 +118,24 @@ def materialize(parts: list[Path], side_dir: Path, target: Path) -> Path:
     return target
 
 
-def resolve_whisper_model(name: str = "base", explicit: Path | str | None = None) -> Path:
-    """Return a folder holding a CTranslate2 Whisper model (model.bin + config.json + tokenizer)."""
-    from agent.config import get_settings
-
-    settings = get_settings()
+def resolve_whisper_model(name: str = "base", explicit: Path | str | None = None,
+                          options: AsrOptions | None = None) -> Path:
+    """Return a folder holding a CTranslate2 Whisper model (model.bin + config.json + tokenizer).
+    `options` gives the configured folders (model_dir, models_home, cache_dir); its `model` is not used."""
+    settings = options or AsrOptions()
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not is_model_dir(path):
             raise ModelNotFound(f"{path} is not a CTranslate2 Whisper folder (needs model.bin and config.json)")
         return path
-    if settings.whisper_model_dir is not None:
-        path = Path(settings.whisper_model_dir).expanduser()
+    if settings.model_dir is not None:
+        path = Path(settings.model_dir).expanduser()
         if not is_model_dir(path):
             raise ModelNotFound(f"WHISPER_MODEL_DIR={path} is not a CTranslate2 Whisper folder "
                                 f"(needs model.bin and config.json); fix or unset it")
         return path
-    if settings.whisper_models_home is not None:
-        home = Path(settings.whisper_models_home).expanduser()
+    if settings.models_home is not None:
+        home = Path(settings.models_home).expanduser()
         for candidate in (home / name, home / f"faster-whisper-{name}", home / f"whisper-{name}"):
             if is_model_dir(candidate):
                 return candidate

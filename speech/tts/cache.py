@@ -1,7 +1,7 @@
 """Prompt cache: fixed script lines are synthesised ahead of time, so a call plays them with no synthesis.
 
-Lookup order for a line: a recorded prompt (RECORDED_PROMPTS_DIR/<line_id>.wav, any WAV format; the
-norm for Mandarin calls) -> the synthesised WAV stored under CACHE_DIR/prompts, keyed by
+Lookup order for a line: a recorded prompt (<recorded_dir>/<line_id>.wav, any WAV format; the
+norm for Mandarin calls) -> the synthesised WAV stored under <folder>, keyed by
 sha256(text, language, voice, engine, format) -> miss (the caller synthesises; `put` stores).
 Changing a line's text, the voice or the engine changes the key, so stale audio is never played.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speech.audio import read_audio, to_int16, write_wav
+from speech.options import PromptCacheOptions
 from speech.tts.base import Speech
 
 FORMAT = "pcm16"
@@ -51,12 +52,8 @@ class PromptCache:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings=None) -> PromptCache:
-        if settings is None:
-            from agent.config import get_settings
-
-            settings = get_settings()
-        return cls(settings.cache_dir / "prompts", settings.recorded_prompts_dir)
+    def from_options(cls, options: PromptCacheOptions) -> PromptCache:
+        return cls(options.folder, options.recorded_dir)
 
     # ------------------------------------------------------------------------------------------
     def recorded_path(self, line_id: str | None) -> Path | None:

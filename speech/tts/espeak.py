@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
-from agent.errors import UserError
+from speech.errors import SpeechError
 from speech.audio import decode_wav
 from speech.tts.base import Speech
 from speech.tts.text import split_clauses, zh_to_pinyin
@@ -25,7 +25,7 @@ def espeak_binary() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise UserError("espeak-ng is not installed; `apt-get install espeak-ng` (or set TTS_ENGINE_EN=piper for English)")
+    raise SpeechError("espeak-ng is not installed; `apt-get install espeak-ng` (or set TTS_ENGINE_EN=piper for English)")
 
 
 class EspeakTts:
@@ -40,7 +40,7 @@ class EspeakTts:
         if voice:
             return voice
         if lang not in VOICES:
-            raise UserError(f"no espeak voice for language {lang!r}; use zh or en")
+            raise SpeechError(f"no espeak voice for language {lang!r}; use zh or en")
         return VOICES[lang]
 
     def _command(self, text: str, lang: str, voice: str | None) -> tuple[list[str], str]:
@@ -56,7 +56,7 @@ class EspeakTts:
     @staticmethod
     def _decode(code: int, out: bytes, err: bytes) -> Speech:
         if code != 0 or not out:
-            raise UserError(f"espeak-ng failed ({err.decode(errors='replace').strip() or code})")
+            raise SpeechError(f"espeak-ng failed ({err.decode(errors='replace').strip() or code})")
         audio, rate = decode_wav(out, name="espeak-ng output")
         from speech.audio import to_int16
 

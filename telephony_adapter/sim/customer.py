@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from speech.options import AsrOptions
+from telephony_adapter.errors import TelephonyError
 from telephony_adapter.loopback import (
     WIRE_RATE,
     AgentFrame,
@@ -68,9 +70,7 @@ class FixtureBank:
         self.folder = Path(folder)
         manifest = self.folder / "manifest.jsonl"
         if not manifest.is_file():
-            from agent.errors import UserError
-
-            raise UserError(f"{manifest} is missing; the simulated customer's voices live there")
+            raise TelephonyError(f"{manifest} is missing; the simulated customer's voices live there")
         self.items: list[Fixture] = []
         for line in manifest.read_text(encoding="utf-8").splitlines():
             if line.strip():
@@ -180,11 +180,11 @@ class SimResult:
 Transcriber = Callable[[np.ndarray, str], str]  # (float32 16 kHz audio, lang) -> text
 
 
-def whisper_transcriber() -> Transcriber:
-    """The project's ASR (speech.asr), shared per process."""
+def whisper_transcriber(options: AsrOptions | None = None) -> Transcriber:
+    """The project's ASR (speech.asr), shared per process; `options` default to AsrOptions()."""
     from speech.asr import create_asr
 
-    asr = create_asr()
+    asr = create_asr(options=options)
 
     def transcribe(audio16k: np.ndarray, lang: str) -> str:
         return asr.transcribe(audio16k, language=lang).text

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
+from nlu.entities.numbers import spell_zh
+
 
 class Behaviour(str, Enum):
     PAYS = "pays"  # promises to pay in full, soon
@@ -352,15 +354,15 @@ def say_date(d: date, lang: str) -> str:
         # within this month people say just the day ("二十七号"); espeak-ng's "十一月" also tends to
         # reach Whisper as "是一月", so the shorter form is both natural and heard right
         if d.month == date.today().month and d.year == date.today().year:
-            return f"{_zh_number(d.day)}号"
-        return f"{_zh_number(d.month)}月{_zh_number(d.day)}号"
+            return f"{spell_zh(d.day, liang=False)}号"
+        return f"{spell_zh(d.month, liang=False)}月{spell_zh(d.day, liang=False)}号"
     return f"{d.strftime('%B')} {_EN_ORDINALS[d.day]}"
 
 
 def say_amount(amount: float, currency: str, lang: str) -> str:
     n = int(round(amount))
     if lang == "zh":
-        return f"{_zh_number(n)}块"
+        return f"{spell_zh(n)}块"
     unit = {"USD": "dollars", "CNY": "yuan"}.get(currency, currency)
     return f"{n} {unit}"
 
@@ -370,15 +372,6 @@ def say_digits(digits: str, lang: str) -> str:
         return "".join(_ZH_DIGITS[int(c)] for c in digits)
     words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
     return " ".join(words[int(c)] for c in digits)
-
-
-def _zh_number(n: int) -> str:
-    import cn2an
-
-    s = cn2an.an2cn(int(n))
-    if s.startswith("二") and len(s) > 1 and s[1] in "千万":
-        s = "两" + s[1:]
-    return s
 
 
 def _line(lang: str, zh: str, en: str, **kw: str) -> str:

@@ -98,13 +98,25 @@ def check(dial: ProposedDial, history: Iterable[HistoryEvent] = (), rules: R.Rul
 
     # -- consent and refusals -------------------------------------------------------------------
     if telesales and pack.telemarketing_needs_consent and not dial.consent:
-        return _block(R.US_TELEMARKETING_CONSENT, "telemarketing call without recorded consent")
+        return _block(pack.consent_rule, "telemarketing call without recorded consent")
     if telesales and pack.refusal_blocks_marketing:
         for e in hist:
             if e.type == "refusal" and (e.phone == phone or (debt and e.debt_id == debt)):
                 return _block(R.MARKETING_REFUSAL, f"explicit refusal of marketing on {e.at.isoformat()}")
 
     debt_events = [e for e in hist if debt and e.debt_id == debt]
+
+    # -- the collections lifecycle: a payment, a pending promise ---------------------------------
+    if not telesales:
+        for e in debt_events:
+            if e.type == "payment" and e.at <= at and (e.until is None or at < e.until):
+                return _block(R.PAYMENT_RECEIVED, f"payment received on {e.at.isoformat()}: out of collections")
+        if dial.touch != "ptp_reminder":
+            for e in debt_events:
+                if e.type == "promise" and e.at <= at and (e.until is None or at < e.until):
+                    until = e.until.isoformat() if e.until else "its settlement"
+                    return _block(R.PROMISE_PENDING, f"a promise to pay made on {e.at.isoformat()} is pending "
+                                  f"until {until}")
 
     # -- third parties --------------------------------------------------------------------------
     if dial.party == "third_party":

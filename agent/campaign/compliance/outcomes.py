@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from agent.campaign.compliance.types import HistoryEvent
+from dialogs.outcomes import REFUSAL, RIGHT_PARTY
 
-RIGHT_PARTY_OUTCOMES = frozenset({"right_party", "ptp", "paid_already", "refused", "dispute", "callback",
-                                  "transferred", "opted_out", "converted", "not_interested", "hung_up",
-                                  "completed"})
-REFUSAL_OUTCOMES = frozenset({"refused", "not_interested"})
+RIGHT_PARTY_OUTCOMES = RIGHT_PARTY  # the vocabulary's groups (dialogs/outcomes.py)
+REFUSAL_OUTCOMES = REFUSAL
 
 
 def events_for_outcome(at: datetime, outcome: str | None, phone: str | None, debt_id: str | None,

@@ -29,12 +29,15 @@ US_7_IN_7 = "us_7_in_7"                     # US: no more than 7 calls in 7 days
 US_AFTER_CONVERSATION = "us_7_days_after_conversation"  # US: no call within 7 days after a conversation
 CAMPAIGN_MAX_ATTEMPTS = "campaign_max_attempts"  # both: maximum attempts per campaign
 CALLBACK_PENDING = "callback_pending"       # both: the callee asked to be called later
+CN_TELESALES_CONSENT = "cn_telesales_consent"  # CN: commercial calls only with consent (MIIT)
+PROMISE_PENDING = "promise_pending"         # both: no collections call while a promise to pay is pending
+PAYMENT_RECEIVED = "payment_received"       # both: a payment takes the account out of collections
 
 RULE_IDS = (
     INVALID_INPUT, DNC_LIST, OPT_OUT, HOLIDAY, CN_CALLING_HOURS, US_CALLING_HOURS,
     US_TELEMARKETING_CONSENT, MARKETING_REFUSAL, THIRD_PARTY_DISCLOSURE, CN_THIRD_PARTY_REACHABLE,
     CN_DAILY_CONVERSATIONS, CN_DAILY_ATTEMPTS, US_7_IN_7, US_AFTER_CONVERSATION,
-    CAMPAIGN_MAX_ATTEMPTS, CALLBACK_PENDING,
+    CAMPAIGN_MAX_ATTEMPTS, CALLBACK_PENDING, CN_TELESALES_CONSENT, PROMISE_PENDING, PAYMENT_RECEIVED,
 )
 
 
@@ -52,6 +55,7 @@ class RulePack:
     calls_window: timedelta = timedelta(days=7)
     after_conversation_quiet: timedelta | None = None
     telemarketing_needs_consent: bool = False
+    consent_rule: str = US_TELEMARKETING_CONSENT   # the rule id a telesales call without consent breaks
     refusal_blocks_marketing: bool = True
     third_party_needs_unreachable: bool = False
     unreachable_min_attempts: int = 3
@@ -64,6 +68,7 @@ CN_PACK = RulePack(
     jurisdiction="CN", hours_rule=CN_CALLING_HOURS, start_minute=8 * 60, end_minute=22 * 60,
     max_conversations_per_day=3, max_attempts_per_number_per_day=6,
     third_party_needs_unreachable=True,
+    telemarketing_needs_consent=True, consent_rule=CN_TELESALES_CONSENT,
 )
 US_PACK = RulePack(
     jurisdiction="US", hours_rule=US_CALLING_HOURS, start_minute=8 * 60, end_minute=21 * 60,

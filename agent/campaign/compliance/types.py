@@ -8,7 +8,9 @@ JURISDICTIONS = ("CN", "US")
 PURPOSES = ("collections", "telesales")
 # "conversation" = an effective conversation with the right party; it also counts as an attempt.
 # "refusal" = an explicit no to marketing. "callback" = the callee asked to be called at `callback_at`.
-EVENT_TYPES = ("attempt", "conversation", "refusal", "opt_out", "callback")
+# "promise" = a promise to pay made at `at`, pending until `until`; "payment" = a payment received at
+# `at`, which holds collections calls until `until` (None: for good, e.g. until the CRM reports a miss).
+EVENT_TYPES = ("attempt", "conversation", "refusal", "opt_out", "callback", "promise", "payment")
 DIAL_EVENTS = ("attempt", "conversation")  # events that were a dial
 PARTIES = ("debtor", "third_party")
 
@@ -23,6 +25,7 @@ class HistoryEvent:
     debt_id: str | None = None
     campaign_id: str | None = None
     callback_at: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class ProposedDial:
     `party="third_party"` marks a call to someone other than the debtor (a contact person);
     `discloses_debt` says whether the script for that call mentions the debt.
     `max_attempts` caps attempts for this debt inside `campaign_id` (None: the pack's default).
+    `touch` names a follow-up kind (e.g. "ptp_reminder", the one call allowed while a promise is pending).
     """
 
     jurisdiction: str
@@ -48,6 +52,7 @@ class ProposedDial:
     party: str = "debtor"
     discloses_debt: bool = False
     max_attempts: int | None = None
+    touch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

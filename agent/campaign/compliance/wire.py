@@ -50,6 +50,7 @@ def event_from_json(obj) -> HistoryEvent:
     if typ not in EVENT_TYPES:
         raise ValueError(f"history type {typ!r} is not one of {list(EVENT_TYPES)}")
     cb = obj.get("callback_at")
+    until = obj.get("until")
     return HistoryEvent(
         at=parse_instant(obj.get("at"), "history.at"),
         type=typ,
@@ -57,6 +58,7 @@ def event_from_json(obj) -> HistoryEvent:
         debt_id=_str(obj, "debt_id", required=False),
         campaign_id=_str(obj, "campaign_id", required=False),
         callback_at=parse_instant(cb, "history.callback_at") if cb is not None else None,
+        until=parse_instant(until, "history.until") if until is not None else None,
     )
 
 
@@ -84,6 +86,7 @@ def dial_from_json(obj) -> tuple[ProposedDial, list[HistoryEvent]]:
         party=_str(obj, "party", required=False) or "debtor",
         discloses_debt=_bool(obj, "discloses_debt"),
         max_attempts=max_attempts,
+        touch=_str(obj, "touch", required=False),
     )
     return dial, [event_from_json(e) for e in hist_raw]
 

@@ -22,18 +22,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-OUTCOMES = (
-    "no_answer", "busy", "voicemail", "wrong_number", "third_party", "right_party", "ptp",
-    "paid_already", "refused", "dispute", "callback", "transferred", "opted_out", "converted",
-    "not_interested", "hung_up",
+from dialogs.outcomes import (  # noqa: F401 (NOT_CONNECTED, RIGHT_PARTY: imported from here too)
+    HISTORY_OUTCOMES,
+    NEGATIVE,
+    NOT_CONNECTED,
+    PROMISE_OR_PAID,
+    RIGHT_PARTY,
+    WRONG_PARTY,
 )
+
+OUTCOMES = HISTORY_OUTCOMES
 #: A non-call event in history: a payment received (documented extension of the history format).
 PAYMENT = "payment"
-NOT_CONNECTED = frozenset({"no_answer", "busy", "voicemail"})
-RIGHT_PARTY = frozenset(OUTCOMES[OUTCOMES.index("right_party"):])
-WRONG_PARTY = frozenset({"wrong_number", "third_party"})
-NEGATIVE = frozenset({"refused", "dispute", "opted_out", "not_interested", "hung_up"})
-PROMISE_OR_PAID = frozenset({"ptp", "paid_already"})
 PURPOSES = ("collections", "telesales")
 
 DAY_S = 86400.0

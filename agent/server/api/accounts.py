@@ -6,11 +6,14 @@ import io
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from agent.server.api.common import PageParams, normalize_phone, paginate
-from agent.server.api.deps import READ, WRITE, get_db
+from agent.server.api.common import PageParams, contains_pattern, normalize_phone, paginate
+from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
+from agent.server.api.personal import account_view, may_read_personal
 from agent.server.api.schemas import AccountIn, AccountOut, Created, Page
 from agent.server.problems import Problem
 from agent.store.models import Account
@@ -35,8 +38,9 @@ def create_account(body: AccountIn, db: Session = Depends(get_db)) -> Created:
     return Created(id=acc.id)
 
 
-@router.get("", response_model=Page[AccountOut], dependencies=[READ], summary="List accounts")
-def list_accounts(page: PageParams = Depends(), db: Session = Depends(get_db),
+@router.get("", response_model=Page[AccountOut], dependencies=[READ],
+            summary="List accounts (names, phones and ID digits masked for keys without personal-data access)")
+def list_accounts(request: Request, page: PageParams = Depends(), db: Session = Depends(get_db),
                   language: str | None = Query(None, pattern="^(zh|en)$"),
                   q: str | None = Query(None, max_length=100, description="name or phone contains"),
                   ) -> dict[str, Any]:
@@ -44,17 +48,37 @@ def list_accounts(page: PageParams = Depends(), db: Session = Depends(get_db),
     if language:
         stmt = stmt.where(Account.language == language)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Account.name.ilike(like), Account.phone.ilike(like)))
-    return paginate(db, stmt, page, AccountOut.model_validate)
+        if not may_read_personal(request):  # a search by name or phone would reveal them one guess at a time
+            raise Problem(403, "searching accounts by name or phone needs a key that may read personal data "
+                          "(admin or supervisor)")
+        like = contains_pattern(q)
+        stmt = stmt.where(or_(Account.name.ilike(like, escape="\\"), Account.phone.ilike(like, escape="\\")))
+    personal = may_read_personal(request)
+    return paginate(db, stmt, page, lambda acc: _account_out(acc, personal))
+
+
+def _account_out(acc: Account, personal: bool) -> dict[str, Any]:
+    return account_view(AccountOut.model_validate(acc).model_dump(), personal)
+
+
+@router.get("/export", dependencies=[PERSONAL], response_class=StreamingResponse,
+            summary="Every account as CSV (the import's columns; formula-like values neutralised)",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+def export_accounts(request: Request) -> StreamingResponse:
+    """Values that a spreadsheet would run as a formula (starting with = + - @) get a leading apostrophe."""
+    from agent.campaign.exporter import export_lines
+
+    return StreamingResponse(iterate_in_threadpool(export_lines(request.app.state.database_url)),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="accounts.csv"'})
 
 
 @router.get("/{account_id}", response_model=AccountOut, dependencies=[READ], summary="Get one account")
-def get_account(account_id: str, db: Session = Depends(get_db)) -> Account:
+def get_account(account_id: str, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
     acc = db.get(Account, account_id)
     if acc is None:
         raise Problem(404, f"no account with id {account_id!r}")
-    return acc
+    return _account_out(acc, may_read_personal(request))
 
 
 def _jsonable(result: Any) -> dict[str, Any]:

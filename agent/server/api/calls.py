@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, selectinload
 from agent.dialing.base import CONNECT_NETWORKS
 from agent.dialing.place import DialBlocked, dry_run_call, start_call
 from agent.errors import UserError
-from agent.server.api.common import PageParams, paginate
-from agent.server.api.deps import READ, WRITE, get_db
+from agent.id_masking import mask_slots, mask_turn
+from agent.server.api.common import PageParams, contains_pattern, paginate
+from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
+from agent.server.api.personal import may_read_personal, name_view
 from agent.server.api.schemas import CallCreate, CallDetail, CallOut, OutcomeOut, Page, TurnOut
 from agent.server.problems import Problem
 from agent.store.models import Account, Call, Outcome, Turn
@@ -67,7 +69,7 @@ async def create_call(body: CallCreate, request: Request) -> dict[str, Any]:
         raise Problem(status, str(exc)) from None
     if body.transport in CONNECT_NETWORKS:  # the softphone or Asterisk connects to this call
         return {"call_id": prep.call_id, "status": "awaiting_connection"}
-    request.app.state.dials.submit(prep)
+    request.app.state.worker.submit(prep)
     return {"call_id": prep.call_id, "status": "dialing"}
 
 
@@ -96,24 +98,23 @@ def list_calls(
         if value:
             stmt = stmt.where(col == value)
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(exists().where(Turn.call_id == Call.id,
-                                         Turn.text.ilike(f"%{escaped}%", escape="\\")))
+                                         Turn.text.ilike(contains_pattern(q), escape="\\")))
     return paginate(db, stmt, page, call_out)
 
 
 @router.get("/{call_id}", response_model=CallDetail, dependencies=[READ], summary="One call with its turns")
-def get_call(call_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_call(call_id: str, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
     call = db.scalar(select(Call).options(selectinload(Call.turns)).where(Call.id == call_id))
     if call is None:
         raise Problem(404, f"no call with id {call_id!r}")
     out = call_out(call)
-    out["slots"] = call.slots or {}
-    out["turns"] = [TurnOut.model_validate(t).model_dump() for t in call.turns]
+    out["slots"] = mask_slots(call.slots)
+    out["turns"] = [mask_turn(TurnOut.model_validate(t).model_dump()) for t in call.turns]
     oc = db.scalar(select(Outcome).where(Outcome.call_id == call_id))
     out["outcome_detail"] = OutcomeOut.model_validate(oc).model_dump() if oc else None
     acc = db.get(Account, call.account_id)
-    out["account_name"] = acc.name if acc else None
+    out["account_name"] = name_view(acc.name, may_read_personal(request)) if acc else None
     return out
 
 
@@ -127,7 +128,7 @@ def _recording_file(db: Session, call_id: str) -> Path:
     return path
 
 
-@router.get("/{call_id}/recording", dependencies=[READ], summary="The stereo WAV (range requests)",
+@router.get("/{call_id}/recording", dependencies=[PERSONAL], summary="The stereo WAV (range requests)",
             response_class=FileResponse,
             responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "partial content"}})
 def get_recording(call_id: str, db: Session = Depends(get_db)) -> FileResponse:
@@ -136,7 +137,7 @@ def get_recording(call_id: str, db: Session = Depends(get_db)) -> FileResponse:
                         content_disposition_type="inline")
 
 
-@router.get("/{call_id}/waveform", dependencies=[READ], summary="Peak envelope per channel for drawing")
+@router.get("/{call_id}/waveform", dependencies=[PERSONAL], summary="Peak envelope per channel for drawing")
 def get_waveform(call_id: str, points: int = Query(600, ge=10, le=4000),
                  db: Session = Depends(get_db)) -> dict[str, Any]:
     from agent.server.waveform import peaks

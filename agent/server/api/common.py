@@ -32,6 +32,12 @@ def paginate(session: Session, stmt: Select, page: PageParams, convert) -> dict[
     }
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern for "contains `text`": % and _ in the text match only themselves (ESCAPE '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def normalize_phone(raw: str, language: str) -> str:
     import phonenumbers
 

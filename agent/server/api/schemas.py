@@ -223,9 +223,10 @@ class ScriptValidateIn(BaseModel):
 
 
 class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")  # no silent trimming: " http://..." is refused
 
-    url: str = Field(min_length=8, max_length=1000, pattern=r"^https?://", description="http(s) URL")
+    url: str = Field(min_length=8, max_length=1000, pattern=r"^https?://\S+$",
+                     description="http(s) URL of a public address (or one in WEBHOOK_ALLOW_NETWORKS)")
     event_types: list[str] = Field(min_length=1, max_length=20)
 
 

@@ -42,39 +42,54 @@ def list_scripts() -> dict[str, Any]:
 
 
 def _check_yaml(text: str) -> dict[str, Any]:
-    """Load the YAML as a flow file in a scratch folder (with any `extends` base from the library)."""
+    """Load the YAML as a flow file in a scratch folder. `extends` may name only one of the library's
+    own base fragments (`_common.yaml`, from the folder of `flow.purpose`): it is checked before any
+    file is opened, and errors name files only by their bare names."""
     import shutil
     import tempfile
     from pathlib import Path
 
     import yaml
 
-    from dialogs.library import LIBRARY_DIR
+    from dialogs.library import base_fragment
     from dialogs.script import ScriptError, load_flow_file
     from dialogs.validate import validate_script
 
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        return {"valid": False, "errors": [f"not valid YAML: {exc}"], "scripts": []}
+        return _invalid(f"not valid YAML: {exc}")
     if not isinstance(doc, dict):
-        return {"valid": False, "errors": ["the script must be a YAML mapping with a `flow:` section"],
-                "scripts": []}
+        return _invalid("the script must be a YAML mapping with a `flow:` section")
+    base = doc.get("extends")
+    base_path = None
+    if base is not None:
+        flow = doc.get("flow") if isinstance(doc.get("flow"), dict) else {}
+        base_path = base_fragment(base, flow.get("purpose"))
+        if base_path is None:
+            return _invalid("extends: only the library's base fragments may be extended "
+                            "(for example `extends: _common.yaml`)")
     with tempfile.TemporaryDirectory(prefix="dw-script-") as tmp:
-        path = Path(tmp) / "script.yaml"
+        folder = Path(tmp).resolve()
+        path = folder / "script.yaml"
         path.write_text(text, encoding="utf-8")
-        base = doc.get("extends")
-        if isinstance(base, str) and "/" not in base and "\\" not in base:
-            found = sorted(LIBRARY_DIR.rglob(base))
-            if found:
-                shutil.copy(found[0], Path(tmp) / base)
+        if base_path is not None:
+            shutil.copyfile(base_path, folder / base)
         try:
             scripts = load_flow_file(path)
         except ScriptError as exc:
-            return {"valid": False, "errors": [str(p).replace(tmp + "/", "") for p in exc.problems],
-                    "scripts": []}
-        errors = [str(p).replace(tmp + "/", "") for sc in scripts for p in validate_script(sc)]
+            return _invalid(*(_local(p, folder) for p in exc.problems))
+        errors = [_local(p, folder) for sc in scripts for p in validate_script(sc)]
     return {"valid": not errors, "errors": errors, "scripts": [sc.id for sc in scripts]}
+
+
+def _local(problem: Any, folder: Any) -> str:
+    """A problem as text, with the scratch folder (and any other server path) left out."""
+    return str(problem).replace(str(folder) + "/", "").replace(str(folder), "")
+
+
+def _invalid(*errors: str) -> dict[str, Any]:
+    return {"valid": False, "errors": list(errors), "scripts": []}
 
 
 @router.post("/validate", dependencies=[READ], summary="Validate a script flow file given as YAML text")

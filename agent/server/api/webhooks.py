@@ -11,7 +11,8 @@ from agent.server.api.common import PageParams, paginate
 from agent.server.api.deps import CRM, READ, get_db
 from agent.server.api.schemas import DeliveryOut, Page, SubscriptionIn, SubscriptionOut
 from agent.server.problems import Problem
-from agent.server.webhooks import EVENT_TYPES, _types_of, create_subscription, redeliver
+from agent.server.webhooks import (EVENT_TYPES, FIXED_ERRORS, REFUSED, _types_of, create_subscription,
+                                   failure_reason, redeliver)
 from agent.store.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -34,7 +35,7 @@ def subscribe(body: SubscriptionIn, db: Session = Depends(get_db)) -> dict[str, 
     return _sub_out(sub, secret=True)
 
 
-@router.get("/subscriptions", response_model=Page[SubscriptionOut], dependencies=[CRM],
+@router.get("/subscriptions", response_model=Page[SubscriptionOut], dependencies=[READ],
             summary="List subscriptions")
 def list_subscriptions(page: PageParams = Depends(), db: Session = Depends(get_db)) -> dict[str, Any]:
     stmt = select(WebhookSubscription).order_by(WebhookSubscription.created_at.desc(),
@@ -55,7 +56,18 @@ def _delivery_out(row: Any) -> dict[str, Any]:
     delivery, event_type = row
     out = DeliveryOut.model_validate(delivery).model_dump()
     out["event_type"] = event_type
+    out["last_error"] = public_error(out.get("last_error"))
     return out
+
+
+def public_error(error: str | None) -> str | None:
+    """Rows written before receivers' bodies were dropped: keep the status, drop the rest."""
+    if not error or error.startswith((REFUSED, "subscription removed")) or error in FIXED_ERRORS:
+        return error
+    if error.startswith("HTTP "):
+        code = error[5:].split(":", 1)[0].strip()
+        return failure_reason(int(code)) if code.isdigit() else "the receiver refused the delivery"
+    return "the receiver could not be reached"
 
 
 @router.get("/deliveries", response_model=Page[DeliveryOut], dependencies=[READ],

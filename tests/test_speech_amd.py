@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telephony_adapter.amd import (
+from speech.amd import (
     FIXTURES_DIR,
     HUMAN,
     MACHINE,

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import typer
 
+from agent.config import get_settings
 from agent.errors import UserError
+from agent.speech_options import asr_options, prompt_cache_options, tts_options
 
 LANGS = ("zh", "en")
 
@@ -56,7 +58,7 @@ def transcribe(
         except AudioError as exc:
             failures += 1
             clips.append((path, exc))
-    asr = create_asr(engine) if any(not isinstance(c, AudioError) for _, c in clips) else None
+    asr = create_asr(engine, options=asr_options()) if any(not isinstance(c, AudioError) for _, c in clips) else None
     for path, item in clips:
         if isinstance(item, AudioError):  # stdout keeps only well-formed results; the error goes to stderr
             typer.secho(f"error: {item}", fg="red", err=True)
@@ -77,12 +79,12 @@ def convert(
     model_dir: Path = typer.Option(None, "--model-dir", help="CTranslate2 Whisper folder (default: resolved)"),
     out: Path = typer.Option(None, "--out", help="output .pt (default: CACHE_DIR/whisper/<name>-openai.pt)"),
 ) -> None:
-    from agent.config import get_settings
     from speech.asr.ct2_convert import convert_ct2_to_openai, default_checkpoint_path
     from speech.asr.resolve import resolve_whisper_model
 
-    source = resolve_whisper_model(get_settings().whisper_model, model_dir)
-    target = out or default_checkpoint_path(source)
+    options = asr_options()
+    source = resolve_whisper_model(options.model, model_dir, options)
+    target = out or default_checkpoint_path(source, options.cache_dir)
     t0 = time.perf_counter()
     path = convert_ct2_to_openai(source, target)
     _emit({"source": str(source), "checkpoint": str(path), "bytes": path.stat().st_size,
@@ -90,27 +92,27 @@ def convert(
 
 
 def where() -> None:
-    from agent.config import get_settings
     from speech.asr.ct2_convert import default_checkpoint_path
     from speech.asr.resolve import resolve_whisper_model
 
-    source = resolve_whisper_model(get_settings().whisper_model)
-    checkpoint = default_checkpoint_path(source)
+    options = asr_options()
+    source = resolve_whisper_model(options.model, options=options)
+    checkpoint = default_checkpoint_path(source, options.cache_dir)
     _emit({"ctranslate2": str(source), "openai_checkpoint": str(checkpoint) if checkpoint.is_file() else None})
 
 
 def build(as_json: bool = typer.Option(True, "--json/--text", help="print a JSON summary")) -> None:
     from dataclasses import asdict
 
+    from dialogs.library import all_fixed_lines
     from speech.tts import create_tts
     from speech.tts.cache import PromptCache
 
-    try:
-        from dialogs.library import all_fixed_lines
-    except ImportError as exc:
-        raise UserError(f"the dialogs library is not available ({exc}); no script lines to build") from None
+    settings = get_settings()
+    tts = tts_options(settings)
     lines = all_fixed_lines()
-    report = PromptCache.from_settings().build(lines, create_tts)
+    cache = PromptCache.from_options(prompt_cache_options(settings))
+    report = cache.build(lines, lambda lang: create_tts(lang, options=tts))
     if as_json:
         _emit(asdict(report))
     else:
@@ -139,7 +141,7 @@ def bench_asr(
     if bad:
         raise UserError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
     _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None, threads=threads or None, details=details,
-                        reference=reference, lm_holdout=lm_holdout, draws=draws))
+                        reference=reference, lm_holdout=lm_holdout, draws=draws, options=asr_options()))
 
 
 def bench_tts(repeats: int = typer.Option(5, "--repeats", help="runs per measurement (median reported)")) -> None:

@@ -26,8 +26,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         import asyncio
         import logging
 
+        from agent.server.audiosocket import serve_calls
         from agent.store import init_db
-        from telephony_adapter.audiosocket import serve
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         init_db()
@@ -37,7 +37,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
             await asyncio.to_thread(get_deps)  # load models before the first call arrives
             try:
-                server = await serve(host, port)
+                server = await serve_calls(host, port)
             except OSError as exc:
                 raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
             typer.echo(f"AudioSocket listening on {host}:{port}")
@@ -61,7 +61,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @amd_app.command("check")
     def amd_check(wav: Path = typer.Argument(..., help="a recording of how the call was answered")) -> None:
         """Run answering-machine detection over a WAV and print the verdict as JSON."""
-        from telephony_adapter.amd import detect_file
+        from speech.amd import detect_file
 
         if not wav.exists():
             raise UserError(f"no such file: {wav}")
@@ -72,7 +72,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fixtures: Path = typer.Option(None, help="folder of voicemail WAVs (default: the shipped fixtures)"),
     ) -> None:
         """AMD accuracy on voicemail fixtures vs the human hellos of sim/voices. Prints one JSON object."""
-        from telephony_adapter.amd import benchmark
+        from speech.amd import benchmark
 
         typer.echo(json.dumps(benchmark(fixtures), ensure_ascii=False))
 

@@ -260,7 +260,7 @@ def benchmark(fixtures: str | Path | None = None) -> dict[str, Any]:
     import time
 
     vm_dir = Path(fixtures) if fixtures else FIXTURES_DIR
-    voices = Path(__file__).parent / "sim" / "voices"
+    voices = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
     t0 = time.perf_counter()
     machines = [json.loads(line) for line in (vm_dir / "manifest.jsonl").read_text().splitlines() if line]
     humans = [json.loads(line) for line in (voices / "manifest.jsonl").read_text().splitlines() if line]

@@ -1,0 +1,25 @@
+"""The speech library's options, built from the app's settings (the only place that maps one to the other)."""
+from __future__ import annotations
+
+from agent.config import Settings, get_settings
+from speech.options import AsrOptions, PromptCacheOptions, TtsOptions
+
+
+def asr_options(settings: Settings | None = None) -> AsrOptions:
+    s = settings or get_settings()
+    return AsrOptions(
+        engine=s.asr_engine, model=s.whisper_model, model_dir=s.whisper_model_dir,
+        models_home=s.whisper_models_home, cache_dir=s.cache_dir, threads=s.asr_threads,
+        workers=s.asr_workers, lm_weight=s.asr_lm_weight, encoder_compute_type=s.asr_encoder_compute_type,
+        decoder_compute_type=s.asr_decoder_compute_type,
+    )
+
+
+def tts_options(settings: Settings | None = None) -> TtsOptions:
+    s = settings or get_settings()
+    return TtsOptions(engine_en=s.tts_engine_en, engine_zh=s.tts_engine_zh)
+
+
+def prompt_cache_options(settings: Settings | None = None) -> PromptCacheOptions:
+    s = settings or get_settings()
+    return PromptCacheOptions(folder=s.cache_dir / "prompts", recorded_dir=s.recorded_prompts_dir)

@@ -1,0 +1,10 @@
+"""Call workers that scale out.
+
+- `identity`: one `workers` row per call-running process, kept alive by a heartbeat;
+- `sweep`: ends the work of processes that stopped beating (calls interrupted, attempts closed);
+- `admit`: the database's say on one due attempt (campaign running, `max_concurrent`, one call per
+  debtor), then the conditional claim;
+- `lines`: the calls this process runs, each on its network's dialer;
+- `pg_queue`: procrastinate on PostgreSQL (a job per due attempt); `embedded`: a poller on SQLite;
+- `runtime`: ties them together for `dialwise worker`, `dialwise serve` (`embed`) and the CLI runner.
+"""

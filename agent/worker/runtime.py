@@ -1,0 +1,131 @@
+"""One call-running process: identity and heartbeat, the lost-worker sweep, the queue, the lines.
+
+`dialwise worker` runs `run_until_signal(Runtime(...))`; `dialwise serve` embeds a Runtime in its
+lifespan (`agent.worker.embed`); both start the same way:
+
+1. register this process in `workers`, and sweep at once (a restarted process cleans up after the
+   one it replaces);
+2. heartbeat every WORKER_HEARTBEAT_S, sweeping lost workers each time;
+3. take due attempts from the queue — procrastinate on PostgreSQL, the embedded poller on SQLite.
+
+Stopping (SIGTERM): the queue takes nothing new, the calls in progress finish (bounded by
+MAX_CALL_S), whatever is still open then ends as interrupted, and the row is marked stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from agent.config import Settings, get_settings
+from agent.dialing.place import Prepared
+from agent.worker.identity import WorkerIdentity
+from agent.worker.lines import DialerFactory, Lines, model_dialers
+from agent.worker.sweep import release_work, sweep_lost
+
+log = logging.getLogger("dialwise.worker")
+
+
+def is_postgres(db_url: str) -> bool:
+    return db_url.startswith("postgresql")
+
+
+class Runtime:
+    def __init__(self, *, kind: str = "worker", db_url: str | None = None, concurrency: int | None = None,
+                 take_attempts: bool = True, dialers: DialerFactory | None = None,
+                 default_network: str | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.db_url = db_url or self.settings.resolved_database_url()
+        self.concurrency = concurrency or self.settings.max_concurrent_calls
+        self.take_attempts = take_attempts
+        self.identity = WorkerIdentity(kind, self.db_url)
+        self.lines = Lines(self.identity, dialers or model_dialers(self.db_url),
+                           default_network=default_network or self.settings.dial_network, db_url=self.db_url)
+        self.queue = None
+        self._tasks: list[asyncio.Task] = []
+        self.started = False
+
+    @property
+    def id(self) -> str:
+        return self.identity.id
+
+    @property
+    def queue_kind(self) -> str:
+        if not self.take_attempts:
+            return "none"
+        return "procrastinate" if is_postgres(self.db_url) else "embedded"
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.identity.register)
+        self.started = True
+        await asyncio.to_thread(self._sweep)
+        self._tasks.append(asyncio.create_task(self._beat_loop(), name="heartbeat"))
+        if self.take_attempts:
+            if is_postgres(self.db_url):
+                from agent.worker.pg_queue import PgQueue
+
+                s = self.settings
+                self.queue = PgQueue(self.lines, self.concurrency, db_url=self.db_url,
+                                     heartbeat_s=s.worker_heartbeat_s, lost_s=s.worker_lost_s, max_call_s=s.max_call_s)
+            else:
+                from agent.worker.embedded import EmbeddedQueue
+
+                self.queue = EmbeddedQueue(self.lines, self.concurrency, db_url=self.db_url)
+            self._queue_task = asyncio.create_task(self.queue.run(), name="queue")
+        log.info("worker %s ready: %s queue, %d lines, default network %s", self.id, self.queue_kind,
+                 self.concurrency, self.lines.default_network)
+
+    def submit(self, prep: Prepared) -> asyncio.Task:
+        """Run a call prepared through the gate (`agent.dialing.place.start_call`) in the background."""
+        return self.lines.submit(prep)
+
+    def _sweep(self) -> None:
+        sweep_lost(self.settings.worker_lost_s, me=self.id, db_url=self.db_url)
+
+    async def _beat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.worker_heartbeat_s)
+            try:
+                await asyncio.to_thread(self.identity.beat)
+                await asyncio.to_thread(self._sweep)
+            except Exception:  # the database is away for a moment; our own calls go on
+                log.warning("heartbeat failed", exc_info=True)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Dial nothing new, let the calls in progress finish (at most `grace`, default MAX_CALL_S),
+        end what is left as interrupted, and mark this worker stopped."""
+        if not self.started:
+            return
+        grace = self.settings.max_call_s if grace is None else grace
+        if self.queue is not None:
+            self.queue.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._queue_task), timeout=grace + 10)
+            except Exception:
+                log.warning("the queue did not stop in time", exc_info=True)
+        left = await self.lines.drain(grace)
+        if left:
+            log.warning("%d calls still running after %.0f s: ending them as interrupted", left, grace)
+        await self.lines.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(release_work, self.id, reason="interrupted: worker stopped", db_url=self.db_url)
+        await asyncio.to_thread(self.identity.stop)
+        self.started = False
+
+
+async def run_until_signal(rt: Runtime, *, on_ready=None) -> None:
+    """Run `rt` until SIGTERM or SIGINT, then stop it gracefully."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=rt.concurrency * 3 + 8, thread_name_prefix="db"))
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await rt.start()
+    if on_ready:
+        on_ready(rt)
+    await stopping.wait()
+    log.info("worker %s stopping: no new dials; waiting for %d calls in progress", rt.id, rt.identity.calls_live)
+    await rt.stop()
