@@ -113,7 +113,8 @@ def sweep(s: Session, now: datetime | None = None, policy: PromisePolicy | None 
     changes = []
     rows = s.execute(select(Promise, Account).join(Account, Account.id == Promise.account_id)
                      .where(Promise.status.in_(OPEN), Promise.closed_at.is_(None), Promise.due_date <= horizon)
-                     .order_by(Promise.due_date, Promise.id)).all()
+                     .order_by(Promise.due_date, Promise.id)
+                     .with_for_update(of=Promise, skip_locked=True)).all()  # PostgreSQL: one sweeper per row
     for p, acc in rows:
         if now < window_end(p, acc, policy):
             continue
