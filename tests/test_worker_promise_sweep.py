@@ -48,7 +48,9 @@ def _status(url: str) -> dict[str, str]:
 
 def _broken_events(url: str) -> list[str]:
     with session_scope(url) as s:
-        return sorted(e.payload["id"] for e in s.scalars(select(OutboxEvent).where(OutboxEvent.type == "promise.broken")))
+        events = s.scalars(select(OutboxEvent).where(OutboxEvent.type == "promise.broken")).all()
+        assert all(e.payload["status"] == "broken" and e.payload["closed_at"] for e in events)
+        return sorted(e.payload["id"] for e in events)
 
 
 def _runtime(url: str, sweep_s: float) -> Runtime:

@@ -105,14 +105,14 @@ class Runtime:
             return len(sweep(s))
 
     async def _promise_loop(self) -> None:
-        while True:
+        while True:  # first pass one period after start: a restart loop does not sweep on every start
+            await asyncio.sleep(self.settings.promise_sweep_s)
             try:
                 changed = await asyncio.to_thread(self.sweep_promises)
                 if changed:
                     log.info("promise sweep: %d promises closed", changed)
             except Exception:  # the database is away for a moment: the next pass catches up
                 log.warning("the promise sweep failed", exc_info=True)
-            await asyncio.sleep(self.settings.promise_sweep_s)
 
     async def stop(self, grace: float | None = None) -> None:
         """Dial nothing new, let the calls in progress finish (at most `grace`, default MAX_CALL_S),
