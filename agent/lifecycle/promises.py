@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from agent.lifecycle.policy import PromisePolicy, promise_policy
 from agent.store.lifecycle_models import Promise
-from agent.store.models import Account, Call, Outcome, OutboxEvent
+from agent.store.models import Account, Call, OutboxEvent, Outcome
 
 OPEN = ("pending", "partially_kept")
 MATCHABLE = ("pending", "partially_kept", "broken")
