@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     serve_dials: bool = Field(default=True, description="`dialwise serve` also runs due attempts (the "
                               "embedded, one-machine default); set false when `dialwise worker`s dial")
 
+    # reports (agent/campaign/funnel.py): what a minute on the line costs; unset: no cost figures
+    call_price_per_minute: float | None = Field(default=None, ge=0, description="price of one call minute, "
+                                                "for the cost per kept promise")
+    call_price_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="currency of "
+                                     "CALL_PRICE_PER_MINUTE (ISO 4217)")
+    promise_sweep_s: float = Field(default=300.0, gt=0, description="how often call workers mark promises "
+                                   "whose grace days have passed unpaid as broken")
+
     # server
     twilio_auth_token: str = ""
     twilio_account_sid: str = ""

@@ -218,18 +218,32 @@ def campaigns_report(
     campaign: Optional[str] = typer.Option(None, "--campaign", help="one campaign id (default: all calls)"),
     since: Optional[str] = typer.Option(None, "--since", help="only dials on or after this date (YYYY-MM-DD)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    by: str = typer.Option("variant", "--by", help="funnel table grouping: campaign|variant|segment|hour"),
+    price: Optional[float] = typer.Option(None, "--price-per-minute", min=0.0,
+                                          help="call price per minute (default: CALL_PRICE_PER_MINUTE)"),
+    currency: Optional[str] = typer.Option(None, "--currency", help="currency of the price (default: "
+                                           "CALL_PRICE_CURRENCY)"),
 ) -> None:
-    """Each script variant's outcome rates (connect, right party, ptp, conversion) with 95 % Wilson intervals."""
+    """Each script variant's outcome rates with 95 % Wilson intervals, and the funnel (dialled -> connected ->
+    right party -> promise -> kept) per campaign, variant, segment and local hour, with the cost per kept promise."""
+    from agent.campaign.funnel import GROUPINGS, funnel_report, render_funnel
     from agent.campaign.report import campaign_report, render_table
     from agent.store import init_db
     from agent.store.db import session_scope
 
     d = _date(since, "--since")
+    if by not in GROUPINGS:
+        raise UserError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        raise UserError(f"--currency must be an ISO 4217 code such as CNY or USD, not {currency!r}")
     url = init_db()
+    start = datetime.combine(d, datetime.min.time()) if d else None
     with session_scope(url) as s:
-        rep = campaign_report(s, campaign, datetime.combine(d, datetime.min.time()) if d else None)
+        rep = campaign_report(s, campaign, start)
+        funnel = funnel_report(s, campaign, rep.since and datetime.fromisoformat(rep.since), price=price,
+                               currency=currency)
     if as_json:
-        _echo_json(rep.to_dict())
+        _echo_json({**rep.to_dict(), "funnel": funnel})
         return
     from rich.console import Console
 
@@ -237,6 +251,7 @@ def campaigns_report(
         typer.echo("no dials yet" + (f" for campaign {campaign}" if campaign else ""))
         return
     Console().print(render_table(rep))
+    Console().print(render_funnel(funnel, by))
 
 
 def bench_scores(

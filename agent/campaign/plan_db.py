@@ -9,7 +9,7 @@ again right before dialling.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -111,8 +111,12 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
     from agent.lifecycle.follow_up import facts_from_db
     from agent.lifecycle.promises import sweep
 
-    # the daily sweep: promises whose grace days have passed are broken before planning (never ahead of time)
-    sweep(s, now=min(datetime.now(timezone.utc), datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)))
+    # the daily sweep: promises whose grace days have passed are broken before planning (never ahead of
+    # time). `day` has begun everywhere by 12:00 UTC (UTC-12 is the latest zone): a promise whose last grace
+    # day ended before `day` began in its account's zone is broken for `day` (00:00 UTC broke New York
+    # promises a day late)
+    sweep(s, now=min(datetime.now(timezone.utc), datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+                     + timedelta(hours=12)))
     facts = facts_from_db(s, [a["id"] for a in accounts], day)
     acc = accounts_from_dicts(accounts)
     hist = history_from_dicts(history_rows(s, [a["id"] for a in accounts]), acc)

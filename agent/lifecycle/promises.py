@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from agent.lifecycle.policy import PromisePolicy, promise_policy
 from agent.store.lifecycle_models import Promise
-from agent.store.models import Account, Call, Outcome, OutboxEvent
+from agent.store.models import Account, Call, OutboxEvent, Outcome
 
 OPEN = ("pending", "partially_kept")
 MATCHABLE = ("pending", "partially_kept", "broken")
@@ -113,17 +113,23 @@ def sweep(s: Session, now: datetime | None = None, policy: PromisePolicy | None 
     changes = []
     rows = s.execute(select(Promise, Account).join(Account, Account.id == Promise.account_id)
                      .where(Promise.status.in_(OPEN), Promise.closed_at.is_(None), Promise.due_date <= horizon)
-                     .order_by(Promise.due_date, Promise.id)).all()
+                     .order_by(Promise.due_date, Promise.id)
+                     .with_for_update(of=Promise, skip_locked=True)).all()  # PostgreSQL: one sweeper per row
     for p, acc in rows:
         if now < window_end(p, acc, policy):
             continue
         before = p.status
-        p.closed_at = now
         if before == "pending":
-            p.status, p.reason = "broken", f"nothing paid by {p.due_date + timedelta(days=policy.grace_days)}"
-            _emit(s, "promise.broken", p)
+            status, reason = "broken", f"nothing paid by {p.due_date + timedelta(days=policy.grace_days)}"
         else:
-            p.reason = f"{p.paid_amount:.2f} of {p.amount:.2f} paid by the end of the grace days"
+            status, reason = before, f"{p.paid_amount:.2f} of {p.amount:.2f} paid by the end of the grace days"
+        # conditional: of several sweepers (workers; SQLite reads outside the write lock) one closes it
+        won = s.execute(update(Promise).where(Promise.id == p.id, Promise.status == before, Promise.closed_at.is_(None))
+                        .values(status=status, reason=reason, closed_at=now)).rowcount
+        if not won:
+            continue
+        if status == "broken":
+            _emit(s, "promise.broken", p)
         changes.append({"promise_id": p.id, "from": before, "to": p.status})
     return changes
 
