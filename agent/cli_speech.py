@@ -28,7 +28,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     prompts_app = typer.Typer(help="The prompt cache (pre-synthesised and recorded script lines).", no_args_is_help=True)
     prompts_app.command("build", help="Synthesise every fixed line of every script into the prompt cache.")(build)
     app.add_typer(prompts_app, name="prompts")
-    bench_app.command("asr", help="WER/CER and speed of the ASR engines over a telephone channel (JSON).")(bench_asr)
+    bench_app.command("asr", help="WER/CER and speed of the ASR engines over a telephone channel, dev and test "
+                                  "reported apart (JSON).")(bench_asr)
+    bench_app.command("asr-tune", help="Tune the re-ranking LM per language on the dev split (JSON).")(bench_asr_tune)
     bench_app.command("tts", help="TTS time to first audio: cached, templated and uncached lines (JSON).")(bench_tts)
 
 
@@ -122,26 +124,39 @@ def build(as_json: bool = typer.Option(True, "--json/--text", help="print a JSON
 
 def bench_asr(
     engines: str = typer.Option("openai-full,faster-full,faster,openai", "--engines", help="comma-separated engines"),
-    limit: int = typer.Option(0, "--limit", help="use only N fixtures (half zh, half en); 0 = all 80"),
+    eval_set: str = typer.Option("fresh", "--set", help="fresh (caller sentences voiced by TTS) | fixtures "
+                                                        "(80 recordings) | a folder with a manifest.jsonl"),
+    split: str = typer.Option("dev,test", "--split", help="dev, test or both (reported separately)"),
+    limit: int = typer.Option(0, "--limit", help="at most N utterances per language and split; 0 = all"),
     snr_db: float = typer.Option(20.0, "--snr", help="line noise SNR in dB"),
     threads: int = typer.Option(0, "--threads", help="CPU threads per engine (0 = ASR_THREADS)"),
     reference: str = typer.Option("openai-full", "--reference", help="engine the others are compared with"),
     details: Path = typer.Option(None, "--details", help="also write each clip's transcript per engine (JSONL)"),
-    lm_holdout: float = typer.Option(None, "--lm-holdout", min=0.0, max=1.0,
-                                     help="leave out of the domain LM any sentence whose character bigrams overlap "
-                                          "a fixture's by more than this (Jaccard; default 0.5)"),
-    draws: int = typer.Option(1, "--draws", min=1, max=10,
-                              help="noise draws per fixture; errors are pooled over all draws"),
+    draws: int = typer.Option(2, "--draws", min=1, max=10,
+                              help="noise draws per utterance; errors are pooled over all draws"),
 ) -> None:
     from speech.asr import ENGINES
-    from speech.bench import run_asr_bench
+    from speech.bench import SETS, run_asr_bench
 
     names = [e.strip() for e in engines.split(",") if e.strip()]
     bad = [e for e in names if e not in ENGINES]
     if bad:
         raise UserError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
+    splits = tuple(s.strip() for s in split.split(",") if s.strip() in ("dev", "test"))
+    if not splits:
+        raise UserError("--split takes dev, test or dev,test")
+    folder = None if eval_set in SETS else Path(eval_set)
     _emit(run_asr_bench(names, snr_db=snr_db, limit=limit or None, threads=threads or None, details=details,
-                        reference=reference, lm_holdout=lm_holdout, draws=draws, options=asr_options()))
+                        reference=reference, draws=draws, options=asr_options(), folder=folder,
+                        eval_set=eval_set if eval_set in SETS else "folder", splits=splits))
+
+
+def bench_asr_tune(draws: int = typer.Option(2, "--draws", min=1, max=10),
+                   limit: int = typer.Option(0, "--limit", help="at most N dev utterances per language and set")) -> None:
+    """Weight and margin of the re-ranking LM per language, chosen on the dev split only."""
+    from speech.asr_tune import run_tune
+
+    _emit(run_tune(draws=draws, options=asr_options(), limit=limit or None))
 
 
 def bench_tts(repeats: int = typer.Option(5, "--repeats", help="runs per measurement (median reported)")) -> None:

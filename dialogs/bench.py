@@ -16,20 +16,24 @@ from nlu.types import Understanding, intent_names
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenario_data"  # shipped with the package
 
 
-def policy_speed(calls: int = 400, seed: int = 7) -> dict[str, Any]:
+MAX_STEPS_PER_CALL = 200  # far above any script; a call still open after this many steps is a stuck policy
+
+
+def policy_speed(calls: int = 400, seed: int = 7, max_steps: int = MAX_STEPS_PER_CALL) -> dict[str, Any]:
     rng = random.Random(seed)
     intents = intent_names()
     scripts = [load_script(i.id) for i in list_scripts()]
     today = date(2026, 11, 16)
     steps = 0
     turns_per_call: list[int] = []
+    stuck = 0
     t0 = time.perf_counter()
     for _ in range(calls):
         script = rng.choice(scripts)
         policy = Policy(script, sample_account(script.language, today), today)
         policy.start()
         n = 0
-        while not policy.ended:
+        while not policy.ended and n < max_steps:
             r = rng.random()
             if r < 0.1:
                 ev = Silence()
@@ -42,11 +46,13 @@ def policy_speed(calls: int = 400, seed: int = 7) -> dict[str, Any]:
                 ev = Heard(Understanding(rng.choice(intents), rng.random(), entities=ents))
             policy.step(ev)
             n += 1
+        stuck += 0 if policy.ended else 1
         steps += n
         turns_per_call.append(n)
     dt = time.perf_counter() - t0
     return {"calls": calls, "steps": steps, "us_per_step": round(dt / max(steps, 1) * 1e6, 1),
-            "max_turns_in_a_call": max(turns_per_call), "all_calls_ended": True}
+            "max_turns_in_a_call": max(turns_per_call), "step_cap": max_steps,
+            "calls_not_ended": stuck, "all_calls_ended": stuck == 0}
 
 
 def scenario_rates(with_nlu: bool, folder: Path = SCENARIO_DIR) -> dict[str, Any]:

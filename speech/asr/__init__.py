@@ -40,7 +40,7 @@ def create_asr(engine: str | None = None, model_dir: Path | str | None = None, t
     path = resolve_whisper_model(opts.model, model_dir, opts)
     opts = replace(opts, threads=threads or opts.threads)
     options_ = _engine_options(engine, opts)
-    key = (engine, str(path), tuple(sorted(options_.items())))  # what the engine is built from, nothing else
+    key = (engine, str(path), repr(sorted(options_.items())))  # what the engine is built from, nothing else
     with _LOCK:
         if key not in _CACHE:
             if engine in ("faster", "faster-full"):
@@ -62,7 +62,9 @@ def _engine_options(engine: str, opts: AsrOptions) -> dict:
     if engine == "faster":
         return dict(compute_type=opts.decoder_compute_type, cpu_threads=threads, context="cut",
                     denoise=True, beam_size=5, num_workers=max(1, opts.workers),
-                    lm_weight=opts.lm_weight, encoder_compute_type=opts.encoder_compute_type)
+                    lm_weight={"zh": opts.lm_weight, "en": opts.lm_weight_en},
+                    lm_margin={"zh": opts.lm_margin_zh, "en": opts.lm_margin_en},
+                    encoder_compute_type=opts.encoder_compute_type)
     if engine == "faster-full":
         return dict(cpu_threads=threads, context="full")
     if engine == "openai-full":

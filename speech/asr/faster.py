@@ -37,7 +37,8 @@ class FasterWhisperAsr:
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
                  tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1,
-                 lm_weight: float = 0.0, encoder_compute_type: str | None = None) -> None:
+                 lm_weight: float | dict[str, float] = 0.0, encoder_compute_type: str | None = None,
+                 lm_margin: float | dict[str, float] = 0.0) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -58,8 +59,12 @@ class FasterWhisperAsr:
         self.pad_s, self.tail_s = pad_s, tail_s
         self.beam_size = beam_size
         self.denoise = denoise
-        self.lm_weight = lm_weight  # > 0: re-rank the beams with the domain LM (speech/asr/lm.py)
-        if lm_weight > 0:
+        # > 0: re-rank the beams with the domain LM (speech/asr/lm.py), per language; the LM moves off
+        # Whisper's top beam only when the winner leads it by more than the language's margin
+        self.lm_weights = _per_lang(lm_weight)
+        self.lm_margins = _per_lang(lm_margin)
+        self.lm_weight = max(self.lm_weights.values())
+        if self.lm_weight > 0:
             from speech.asr.lm import warm_up_in_background
 
             warm_up_in_background()
@@ -137,23 +142,48 @@ class FasterWhisperAsr:
         if prompt:
             prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
         prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration)
+        best = 0
+        if len(texts) > 1:
+            from speech.asr.lm import pick_best
+
+            best = pick_best(list(zip(texts, scores)), language, self.lm_weights.get(language, 0.0),
+                             margin=self.lm_margins.get(language, 0.0))
+        avg_logprob = scores[best] * lengths[best] / (lengths[best] + 1)
+        seg = Segment(0.0, duration, texts[best], no_speech, avg_logprob)
+        return finish([seg], language, duration, audio if heard is None else heard)
+
+    def _decode(self, encoded, prefix: list[int], tokenizer, duration: float):
+        """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy)."""
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
         n_best = self.beam_size if self.lm_weight > 0 else 1
         result = self.model.model.generate(
             encoded, [prefix], beam_size=self.beam_size, num_hypotheses=n_best, max_length=len(prefix) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
         )[0]
-        texts = [tokenizer.decode(trim_repeats([t for t in seq if t < tokenizer.eot])) for seq in result.sequences_ids]
+        seqs = [trim_repeats([t for t in seq if t < tokenizer.eot]) for seq in result.sequences_ids]
+        texts = [tokenizer.decode(seq) for seq in seqs]
         scores = list(result.scores) if result.scores else [0.0] * len(texts)
-        best = 0
-        if n_best > 1:
-            from speech.asr.lm import pick_best
+        return texts, scores, [len(s) for s in result.sequences_ids], result.no_speech_prob
 
-            best = pick_best(list(zip(texts, scores)), language, self.lm_weight)
-        length = len(result.sequences_ids[best])
-        avg_logprob = scores[best] * length / (length + 1)
-        seg = Segment(0.0, duration, texts[best], result.no_speech_prob, avg_logprob)
-        return finish([seg], language, duration, audio if heard is None else heard)
+    def nbest(self, audio: np.ndarray, language: str) -> list[tuple[str, float]]:
+        """Whisper's beams for an utterance, best first, before any re-ranking (for tuning on dev)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if self.denoise:
+            from speech.denoise import suppress_noise
+
+            audio = suppress_noise(audio)
+        encoded = self._encode_cut(audio)
+        tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
+        prefix = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE)
+        return list(zip(texts, scores))
+
+
+def _per_lang(value: float | dict[str, float]) -> dict[str, float]:
+    return dict(value) if isinstance(value, dict) else {lang: float(value) for lang in SUPPORTED}
 
 
 def trim_repeats(tokens: list[int], min_period: int = 3, min_echo: int = 3) -> list[int]:

@@ -7,24 +7,23 @@ on collections and telesales calls (characters for Mandarin, words for English) 
 beams: score = Whisper's mean token log-probability + `weight` x the LM's mean log-probability per unit.
 
 The model is trained at first use (well under a second) from the NLU corpus (nlu/data/train), which
-is text we wrote for the intent model. Sentences close to the 80 evaluation fixtures (character-bigram
-Jaccard similarity above `HOLDOUT_JACCARD`) are left out, so `dialwise bench asr` measures the
-re-ranking on sentences the model has not seen.
+is text we wrote for the intent model, minus every sentence that comes within the evaluation protocol's
+similarity limit of a test sentence (speech/evalset/protocol.py): the LM is built on dev-side text only.
+
+Re-ranking is gated: the LM may move the choice off Whisper's top beam only when the re-ranked winner
+beats the top beam by `margin` or more (in the combined score). Weights and margins are per language and
+tuned on the dev split (`dialwise bench asr-tune`); English keeps Whisper's top beam unless the LM is sure.
 """
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 ORDER = {"zh": 4, "en": 3}  # characters / words
-HOLDOUT_JACCARD = 0.5
-FIXTURES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices" / "manifest.jsonl"
 _BOS, _EOS = "<s>", "</s>"
 
 
@@ -93,28 +92,12 @@ class NgramLM:
         return self.logprob(units) / (len(units) + 1)
 
 
-def _bigrams(text: str) -> set[str]:
-    t = re.sub(r"\s+", " ", text.lower())
-    return {t[i:i + 2] for i in range(len(t) - 1)}
+def training_sentences(lang: str) -> list[str]:
+    """The NLU corpus sentences of `lang`, minus those within the protocol's limit of any test sentence."""
+    from speech.evalset.material import test_guard
 
-
-def near_any(text: str, others: list[set[str]], threshold: float) -> bool:
-    """True when `text` shares more than `threshold` of its character bigrams (Jaccard) with one of `others`."""
-    mine = _bigrams(text)
-    return any(len(mine & o) / max(1, len(mine | o)) > threshold for o in others)
-
-
-def holdout_texts(manifest: Path = FIXTURES) -> list[str]:
-    if not manifest.is_file():
-        return []
-    return [json.loads(line)["text"] for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def training_sentences(lang: str, holdout: float | None = None) -> list[str]:
-    """The NLU corpus sentences of `lang`, minus those close to the evaluation fixtures."""
-    holdout = HOLDOUT_JACCARD if holdout is None else holdout
-    held = [_bigrams(t) for t in holdout_texts()]
-    return [e.text for e in _corpus() if e.lang == lang and not near_any(e.text, held, holdout)]
+    guard = test_guard()
+    return [e.text for e in _corpus() if e.lang == lang and not guard.too_close(e.text)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,22 +107,20 @@ def _corpus() -> tuple:
     return tuple(load_train())
 
 
-_MODELS: dict[tuple[str, float], NgramLM] = {}
+_MODELS: dict[str, NgramLM] = {}
 _BUILD = threading.Lock()
 
 
-def domain_lm(lang: str, holdout: float | None = None) -> NgramLM:
+def domain_lm(lang: str) -> NgramLM:
     """The process-wide domain LM for `lang` ("zh" or "en"), trained on first use (about 1 s for
     Mandarin, 3 s for English, whose normaliser is slow); a second caller waits for the first."""
     if lang not in ORDER:
         raise ValueError(f"no domain language model for {lang!r}")
-    holdout = HOLDOUT_JACCARD if holdout is None else holdout  # read now: `bench asr --lm-holdout` sets it
-    key = (lang, holdout)
-    if key not in _MODELS:
+    if lang not in _MODELS:
         with _BUILD:
-            if key not in _MODELS:
-                _MODELS[key] = NgramLM((lm_units(t, lang) for t in training_sentences(lang, holdout)), ORDER[lang])
-    return _MODELS[key]
+            if lang not in _MODELS:
+                _MODELS[lang] = NgramLM((lm_units(t, lang) for t in training_sentences(lang)), ORDER[lang])
+    return _MODELS[lang]
 
 
 def warm_up_in_background() -> threading.Thread:
@@ -150,15 +131,13 @@ def warm_up_in_background() -> threading.Thread:
 
 
 def pick_best(candidates: Sequence[tuple[str, float]], lang: str, weight: float,
-              lm: NgramLM | None = None) -> int:
+              lm: NgramLM | None = None, margin: float = 0.0) -> int:
     """Index of the best (text, Whisper mean log-prob) candidate after adding `weight` x the LM's mean
-    log-prob per unit (an empty text is scored as an empty sentence)."""
+    log-prob per unit (an empty text is scored as an empty sentence). The top beam (index 0) is kept
+    unless the winner's combined score beats it by more than `margin`."""
     if weight <= 0 or len(candidates) < 2 or lang not in ORDER:
         return 0
     lm = lm or domain_lm(lang)
-
-    def total(item: tuple[str, float]) -> float:
-        text, acoustic = item
-        return acoustic + weight * lm.mean_logprob(lm_units(text, lang))
-
-    return max(range(len(candidates)), key=lambda i: total(candidates[i]))
+    totals = [acoustic + weight * lm.mean_logprob(lm_units(text, lang)) for text, acoustic in candidates]
+    best = max(range(len(totals)), key=totals.__getitem__)
+    return best if totals[best] - totals[0] > margin else 0

@@ -28,7 +28,7 @@ def domain_prompt(lang: str, lender: str | None = None, names: list[str] | tuple
         if names:
             parts.append(f"Yes, this is {', '.join(names)}.")
         if amounts:
-            parts.append(f"I can pay {', '.join(amounts)}.")
+            parts.append(f"Amount due {', '.join(amounts)}.")  # not a caller's sentence: none is near test
     if extra:
         parts.append(extra.strip())
     text = ("" if lang == "zh" else " ").join(parts)

