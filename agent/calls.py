@@ -84,4 +84,11 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
         store=CallStore(call_id, db_url), config=config, today=today,
         recording_path=Path(settings.recordings_dir) / f"{call_id}.wav",
     )
-    return await session.run()
+    from agent.recording import LiveSpool  # listen-in: agent/server/listen.py reads it while the call is live
+
+    session.recorder.live = spool = LiveSpool.open(settings.var_dir, call_id)
+    try:
+        return await session.run()
+    finally:
+        if spool is not None:
+            spool.close()

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from agent.server.api import accounts, calls, campaigns, scripts
+from agent.server.api import account_page, exports, reviews
 from agent.server.api import audit as audit_api
 from agent.server.api import events as events_api
 from agent.server.api import promises as promises_api
@@ -24,6 +25,7 @@ from agent.server import console_session
 from agent.server.auth import authenticate
 from agent.server.dialing import ModelReadiness
 from agent.server.headers import SecurityHeadersMiddleware
+from agent.server.listen import router as listen_router
 from agent.server.live import router as live_router
 from agent.server.masking import install_masking
 from agent.server.metrics import Metrics
@@ -104,8 +106,9 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     app.state.worker = ServerWorker(url, dials=run_dials and settings.serve_dials)
     install_handlers(app)
 
-    for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
-              live_router, events_api.router, promises_api.router, audit_api.router):
+    for r in (account_page.router, exports.router, reviews.router, accounts.router, campaigns.router,
+              calls.router, scripts.router, webhooks_api.router, live_router, listen_router, events_api.router,
+              promises_api.router, audit_api.router):
         app.include_router(r)
     app.state.optional_routers = _include_telephony(app)
 

@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "promise.kept",
     "promise.broken",
     "call.flagged",
+    "call.reviewed",
 )
 SIGNATURE_HEADER = "Dialwise-Signature"
 USER_AGENT = "dialwise-webhooks/0.1"

@@ -7,6 +7,7 @@ from alembic import command
 from alembic.config import Config
 
 from agent.store import lifecycle_models as _lifecycle_models  # noqa: F401  (its tables share models.Base)
+from agent.store import review_models as _review_models  # noqa: F401  (its tables share models.Base)
 from agent.store.db import get_engine, session_scope
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -208,6 +208,17 @@ class CallOut(BaseModel):
     end_reason: str | None
     has_recording: bool = False
     account_name: str | None = Field(None, description="masked unless the key may read personal data")
+    account_phone: str | None = Field(None, description="masked unless the key may read personal data")
+    account_external_id: str | None = None
+    account_timezone: str | None = Field(None, description="the callee's IANA zone")
+    currency: str | None = None
+    duration_ms: int | None = None
+    promise_amount: float | None = None
+    promise_date: date | None = None
+    campaign_name: str | None = None
+    review_score: float | None = Field(None, description="QA score 0-100 when reviewed")
+    outcome_original: str | None = Field(None, description="the agent's outcome, when a review corrected it")
+    review_tags: list[str] | None = None
 
 
 class CallDetail(CallOut):
