@@ -36,6 +36,7 @@ REGISTRARS = (
     "agent.dialing.bench_capacity",
     "agent.worker.cli",
     "agent.lifecycle.cli",
+    "agent.server.bench_console",
 )
 
 for _name in REGISTRARS:

@@ -132,10 +132,11 @@ def test_call_page_plays_from_a_turn_and_seeks(page, site):
     page.goto(site["base"] + f"/console/call.html?id={site['zh']}")
     page.wait_for_selector(".turn")
     assert page.locator(".turn").count() == 3
-    assert page.locator("#outcome").inner_text() == "ptp"
+    assert page.locator("#outcome").get_attribute("data-code") == "ptp"
+    assert page.locator("#outcome").inner_text() == "Promise to pay"
     assert "500" in page.locator("#promise").inner_text()
-    assert "confirm_identity" in page.locator(".turn").nth(1).inner_text()
-    assert "asr 180ms" in page.locator(".turn").nth(1).inner_text()
+    assert page.locator(".turn").nth(1).locator(".intent").get_attribute("data-intent") == "confirm_identity"
+    assert "speech recognition 180 ms" in page.locator(".turn").nth(1).inner_text()
     page.wait_for_selector("#wave path.lane-agent")
     wait_for(page, "document.getElementById('audio').readyState >= 1")
     start_ms = int(page.locator(".turn").nth(1).get_attribute("data-start"))
@@ -169,7 +170,8 @@ def test_live_monitor_receives_turns_as_they_are_written(page, site):
     with session_scope(site["url"]) as s:
         call = s.get(Call, call_id)
         call.status, call.outcome = "ended", "ptp"
-    page.wait_for_selector(f"#live-{call_id} .status:has-text('ptp')", timeout=10000)
+    page.wait_for_selector(f"#live-{call_id} .status[data-code='ptp']", timeout=10000)
+    assert page.locator(f"#live-{call_id} .status").inner_text() == "Promise to pay"
 
 
 def test_campaign_dashboard_funnel_variants_hours_and_pause(page, site):
