@@ -60,9 +60,15 @@ def upgrade() -> None:
     )
     for name, table, cols in SEARCH_INDEXES:
         op.create_index(name, table, cols)
+    if op.get_bind().dialect.name == 'postgresql':
+        # the list's default order (newest first, calls not started last): PostgreSQL reads a plain index
+        # backwards only as DESC NULLS FIRST, so without this it sorts every call for the first page
+        op.execute('CREATE INDEX ix_calls_started_desc ON calls (started_at DESC NULLS LAST, id DESC)')
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP INDEX IF EXISTS ix_calls_started_desc')
     for name, table, _ in SEARCH_INDEXES:
         op.drop_index(name, table_name=table)
     op.drop_table('scorecards')
