@@ -17,7 +17,13 @@ from agent.store.db import session_scope
 from agent.store.lifecycle_models import AuditFinding, CallAudit
 from agent.store.models import Account, Call, ComplianceBlock, OptOut, OutboxEvent, Turn
 from dialogs.outcomes import CALL_OUTCOMES
-from tests.server_helpers import backends, drop_schema, make_database_url, seed_call, seed_campaign
+from tests.server_helpers import (
+    backends,
+    drop_schema,
+    make_database_url,
+    seed_call,
+    seed_campaign,
+)
 
 pytestmark = pytest.mark.db
 

@@ -181,7 +181,7 @@ def register(app, bench_app) -> None:
         accounts: int = typer.Option(20_000, "--accounts", min=10, max=1_000_000),
         turns: int = typer.Option(2, "--turns", min=0, max=20, help="turns per call (for the transcript search)"),
         repeats: int = typer.Option(15, "--repeats", min=1, max=1000),
-        database_url: Optional[str] = typer.Option(None, "--database-url", help="default: a temporary SQLite "
+        database_url: str | None = typer.Option(None, "--database-url", help="default: a temporary SQLite "
                                                    "file; a PostgreSQL URL runs in a scratch schema"),
     ) -> None:
         """The console's calls list over N seeded calls: search and sort times (p50/max ms, JSON)."""

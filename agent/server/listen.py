@@ -134,7 +134,7 @@ async def _stream(ws: WebSocket, url: str, call_id: str, path: Path) -> None:
                         return
                 try:
                     await asyncio.wait_for(closed.wait(), POLL_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
     except (WebSocketDisconnect, RuntimeError, OSError):
         return

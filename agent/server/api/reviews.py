@@ -11,7 +11,12 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from agent.server import review as rv
-from agent.server.api.call_search import exists_for_call, count_calls, page_stmt, row_out
+from agent.server.api.call_search import (
+    count_calls,
+    exists_for_call,
+    page_stmt,
+    row_out,
+)
 from agent.server.api.common import PageParams
 from agent.server.api.deps import ADMIN, READ, WRITE, get_db
 from agent.server.api.personal import may_read_personal, principal_of
