@@ -26,6 +26,7 @@ app.add_typer(bench_app, name="bench")
 REGISTRARS = (
     "agent.commands",
     "agent.cli_speech",
+    "agent.cli_turns",
     "agent.cli_nlu",
     "agent.cli_dialogs",
     "agent.campaign.cli",

@@ -353,5 +353,7 @@ class Policy:
             end=self._s.ended,
             expect=None if self._s.ended else node.expect,
             eos_silence_ms=None if self._s.ended else node.eos_silence_ms,
+            min_wait_ms=None if self._s.ended else node.min_wait_ms,
+            max_wait_ms=None if self._s.ended else node.max_wait_ms,
             slots=self.slots,
         )

@@ -103,7 +103,9 @@ class Node(_Strict):
     say: list[str] = Field(default_factory=list)
     reprompt: list[str] | None = None  # what a retry or a stay re-asks (default: say)
     expect: str | None = None  # nlu.types.EXPECTS hint for the next utterance
-    eos_silence_ms: int | None = None
+    eos_silence_ms: int | None = None  # silence that ends an answer the turn-taker is unsure of
+    min_wait_ms: int | None = None  # earliest answer to a complete answer (agent/turn_taking.py)
+    max_wait_ms: int | None = None  # longest wait on an incomplete one (digits read in pieces, "I can pay…")
     capture: dict[str, str] = Field(default_factory=dict)  # slot -> entity (amount|date|time|last4)
     set: dict[str, str] = Field(default_factory=dict)  # slot -> expression, on entry
     routes: list[Rule] = Field(default_factory=list)  # ordered rules, before `on`
