@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_reprompts: int = 2
     max_call_s: float = 300.0
     eos_silence_ms: int = 400
+    turn_taking: Literal["complete", "fixed"] = Field(
+        default="complete", description="complete: take complete answers at once (agent/turn_taking.py); "
+        "fixed: always wait each node's eos_silence_ms")
 
     # dialling
     dial_network: Literal["loopback", "twilio", "sip"] = Field(
