@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -229,12 +230,16 @@ def _call_class(pj: Any) -> type:
         return _classes["call"]
 
     class _PjCall(pj.Call):
+        # the leg is held weakly: no reference cycle may hold a pjsua2 object, or the garbage
+        # collector would destroy it on whatever thread it runs (PJSIP only allows registered ones)
         def __init__(self, leg: CallLeg, account: Any) -> None:
             super().__init__(account)
-            self.leg = leg
+            self._leg = weakref.ref(leg)
 
         def onCallState(self, prm: Any) -> None:
-            leg = self.leg
+            leg = self._leg()
+            if leg is None:
+                return
             try:
                 info = self.getInfo()
             except pj.Error:
@@ -260,19 +265,23 @@ def _call_class(pj: Any) -> type:
                 leg.call = None
 
         def onCallMediaState(self, prm: Any) -> None:
+            leg = self._leg()
             try:
-                self.leg.connect_media()
+                if leg is not None:
+                    leg.connect_media()
             except pj.Error as exc:
                 log.warning("sip: connecting media: %s", exc.info())
 
         def onDtmfDigit(self, prm: Any) -> None:
-            leg = self.leg
-            if leg.gate_open and leg.on_dtmf is not None:
+            leg = self._leg()
+            if leg is not None and leg.gate_open and leg.on_dtmf is not None:
                 leg._post(leg.on_dtmf, str(prm.digit))
 
         def onCallTransferStatus(self, prm: Any) -> None:
             prm.cont = True
-            self.leg._post(self.leg._on_transfer, int(prm.statusCode), str(prm.reason), bool(prm.finalNotify))
+            leg = self._leg()
+            if leg is not None:
+                leg._post(leg._on_transfer, int(prm.statusCode), str(prm.reason), bool(prm.finalNotify))
 
     _classes["call"] = _PjCall
     return _PjCall
@@ -286,11 +295,13 @@ def _port_class(pj: Any) -> type:
     class _MediaPort(pj.AudioMediaPort):
         def __init__(self, leg: CallLeg) -> None:
             super().__init__()
-            self.leg = leg
+            self._leg = weakref.ref(leg)
             self._silence = pj.ByteVector(SILENCE)
 
         def onFrameReceived(self, frame: Any) -> None:
-            leg = self.leg
+            leg = self._leg()
+            if leg is None:
+                return
             data = bytes(tuple(frame.buf)) if frame.type == audio and frame.size == FRAME_BYTES else SILENCE
             if not leg.gate_open or leg._guard_left > 0:
                 if leg.gate_open:
@@ -304,10 +315,10 @@ def _port_class(pj: Any) -> type:
                 leg._post(leg.on_audio, data)
 
         def onFrameRequested(self, frame: Any) -> None:
-            leg = self.leg
+            leg = self._leg()
             frame.type = audio
             try:
-                frame.buf = pj.ByteVector(leg.outq.popleft()) if leg.gate_open else self._silence
+                frame.buf = pj.ByteVector(leg.outq.popleft()) if leg is not None and leg.gate_open else self._silence
             except IndexError:
                 frame.buf = self._silence
             frame.size = FRAME_BYTES

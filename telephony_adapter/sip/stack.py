@@ -75,6 +75,11 @@ class PjStack:
             self.users = max(0, self.users - 1)
 
     # --- the API thread ---------------------------------------------------------------------
+    def register_current_thread(self) -> None:
+        """Let this thread (e.g. the event loop's) touch PJSIP objects: the garbage collector may drop
+        one anywhere. Registration is a thread-local record, it takes no lock."""
+        self._ensure_registered()
+
     def _ensure_registered(self) -> None:
         pj_ep = self.ep or self.pj.Endpoint.instance()
         if not pj_ep.libIsThreadRegistered():

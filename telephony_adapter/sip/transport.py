@@ -65,7 +65,7 @@ class SipTransport(PacedTransport):
             self._emit(DtmfIn(digit=digit.upper()))
 
     def _on_far_end(self, status: int, reason: str) -> None:
-        if self.transfer_method is None:
+        if self.transfer_method is None and not self.ended:  # not our own BYE coming back
             self.far_end_hung_up = True
         self._end("hangup" if self.transfer_method is None else "transferred")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,7 @@ class SipUserAgent:
             return self
         self.loop = asyncio.get_running_loop()
         self.stack = await asyncio.to_thread(PjStack.acquire, self.options)
+        self.stack.register_current_thread()
         try:
             self.account = await self.stack.run(self._create_account)
         except Exception:
@@ -90,15 +92,16 @@ class SipUserAgent:
             self._keepalive.cancel()
         for task in list(self._reapers):
             task.cancel()
-        stack, account = self.stack, self.account
+        stack = self.stack
         self.stack = None
 
-        def drop() -> None:
-            for leg in [leg for leg in stack.legs if leg.account is account]:
+        def drop() -> None:  # on the sip-api thread: the last references to pjsua2 objects go here
+            for leg in [leg for leg in stack.legs if leg.account is self.account]:
                 leg.release()
-            account.shutdown()  # unREGISTERs
-            if account in stack.accounts:
-                stack.accounts.remove(account)
+            self.account.shutdown()  # unREGISTERs
+            if self.account in stack.accounts:
+                stack.accounts.remove(self.account)
+            self.account = None
 
         try:
             await stack.run(drop)
@@ -263,16 +266,19 @@ def _account_class(pj: Any) -> type:
     class _Account(pj.Account):
         def __init__(self, ua: SipUserAgent) -> None:
             super().__init__()
-            self.ua = ua
+            self._ua = weakref.ref(ua)  # no cycle may hold a pjsua2 object (see leg.py)
 
-        def _post(self, fn: Any, *args: Any) -> None:
+        def _post(self, name: str, *args: Any) -> None:
+            ua = self._ua()
+            if ua is None or ua.loop is None:
+                return
             try:
-                self.ua.loop.call_soon_threadsafe(fn, *args)
+                ua.loop.call_soon_threadsafe(getattr(ua, name), *args)
             except RuntimeError:
                 pass
 
         def onRegState(self, prm: Any) -> None:
-            self._post(self.ua._on_reg_state, int(prm.code), str(prm.reason), int(prm.expiration))
+            self._post("_on_reg_state", int(prm.code), str(prm.reason), int(prm.expiration))
 
         def onIncomingCall(self, prm: Any) -> None:
             call = pj.Call(self, prm.callId)  # dialwise only dials out: decline, at once
@@ -290,7 +296,7 @@ def _account_class(pj: Any) -> type:
             except Exception:
                 code = 0
             if code >= 200:
-                self._post(self.ua._on_options_reply, code)
+                self._post("_on_options_reply", code)
 
     _account_cls.append(_Account)
     return _Account
