@@ -107,6 +107,7 @@ audio_source aufile,{self.wav}
 audio_srate 8000
 audio_channels 1
 audio_level no
+statmode_default off
 jitter_buffer_delay 1-10
 rtp_ports 20000-29999
 module_path {MODULES}
@@ -175,12 +176,15 @@ snd_path {self.dump}
         body = json.dumps({"command": command, "params": params, "token": command}).encode()
         self._sock.sendall(b"%d:%s," % (len(body), body))
 
-    def keys(self, keys: str) -> None:
-        """Type keys on baresip's console: during a call, 0-9*# send RFC 4733 DTMF."""
+    def keys(self, keys: str, press_s: float = 0.15, gap_s: float = 0.15) -> None:
+        """Press keys on baresip's console: during a call, 0-9*# send RFC 4733 DTMF. Each press is
+        followed by baresip's key-release code (0x04), which ends the telephone-event."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for k in keys:
                 s.sendto(k.encode(), ("127.0.0.1", self.cons_port))
-                time.sleep(0.25)
+                time.sleep(press_s)
+                s.sendto(b"\x04", ("127.0.0.1", self.cons_port))
+                time.sleep(gap_s)
 
     def _read_ctrl(self) -> None:
         while True:

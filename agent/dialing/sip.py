@@ -86,8 +86,11 @@ class SipDialer:
     async def dial(self, target: DialTarget) -> DialOutcome:
         await self.start()
         await self._spacing.wait()
-        attempt = await self.ua.dial(target.phone, uri_template=self.uri_template,
-                                     ring_timeout_s=self.ring_timeout_s)
+        try:
+            attempt = await self.ua.dial(target.phone, uri_template=self.uri_template,
+                                         ring_timeout_s=self.ring_timeout_s)
+        except SipConfigError as exc:
+            raise DialError(str(exc)) from exc
         extra: dict[str, Any] = {"ring_s": attempt.ring_s, **attempt.extra}
         if not attempt.answered:
             result = attempt.result if attempt.result in DIAL_RESULTS else FAILED
