@@ -138,12 +138,12 @@ class SipTransport(PacedTransport):
         try:
             await self.ua.stack.run(self.leg.refer, uri)
         except (self.ua.stack.pj.Error, LegEnded) as exc:
-            log.info("sip %s: REFER not sent: %s", self.call_id, getattr(exc, "info", lambda: exc)())
+            log.info("sip %s: REFER not sent: %s", self.call_id, exc.info() if hasattr(exc, "info") else exc)
             return "refused" if not self.leg.ended.is_set() else "failed: call ended"
         ended = asyncio.ensure_future(self.leg.ended.wait())
         try:
-            done, _ = await asyncio.wait({verdict, ended}, timeout=self.transfer_timeout_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({verdict, ended}, timeout=self.transfer_timeout_s,
+                               return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
             self.leg.on_transfer = None

@@ -182,7 +182,7 @@ class SipUserAgent:
             await self.stack.run(leg.hangup)
             try:
                 await asyncio.wait_for(leg.ended.wait(), 10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("sip: no final answer to our CANCEL of %s", uri)
         ring_s = round(time.monotonic() - t0, 3)
         extra.update(status=st.status)
@@ -228,7 +228,7 @@ class SipUserAgent:
             try:
                 await self.stack.run(send)
                 code = await asyncio.wait_for(self._options_reply, timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 code = 408
             except pj.Error as exc:
                 log.warning("sip: OPTIONS to %s not sent: %s", uri, exc.info())
