@@ -16,8 +16,15 @@ import logging
 import time
 from typing import Any
 
-from agent.dialing.base import (ANSWERED, DIAL_RESULTS, FAILED, DialError, DialOutcome, DialTarget,
-                                SessionRunner)
+from agent.dialing.base import (
+    ANSWERED,
+    DIAL_RESULTS,
+    FAILED,
+    DialError,
+    DialOutcome,
+    DialTarget,
+    SessionRunner,
+)
 from telephony_adapter.sip import SipConfigError, SipOptions, SipUserAgent, parse_codecs
 
 log = logging.getLogger(__name__)
