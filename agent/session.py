@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.id_masking import ID_EXPECT, holds_id, id_slots, mask_entities, mask_id_answer, mask_slots
 from agent.call_store import CallStore, TurnRecord
+from agent.id_masking import ID_EXPECT, holds_id, id_slots, mask_entities, mask_id_answer, mask_slots
 from agent.pipeline import CallDeps
 from agent.recording import RATE as REC_RATE
 from agent.recording import StereoRecorder

@@ -22,10 +22,11 @@ A scenario file (dialogs/scenario_data/*.yaml) is a list of:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

@@ -25,7 +25,8 @@ def _check_openai_checkpoint(options: AsrOptions) -> tuple[str, bool, str, str |
     try:
         path = default_checkpoint_path(resolve_whisper_model(options.model, options=options), options.cache_dir)
     except ModelNotFound:
-        return ("openai-whisper checkpoint", False, "no CTranslate2 weights to convert", "install the Whisper weights first")
+        return ("openai-whisper checkpoint", False, "no CTranslate2 weights to convert",
+                "install the Whisper weights first")
     if path.is_file():
         return ("openai-whisper checkpoint", True, str(path), None)
     return ("openai-whisper checkpoint", False, f"{path} not written yet (converted on first use of --engine openai)",

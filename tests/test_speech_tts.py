@@ -29,7 +29,8 @@ def test_split_clauses_keeps_numbers_whole():
         "王芳女士您好，", "我是诚信金融的客服，", "您的账单已逾期。"]
 
 
-@pytest.mark.parametrize("lang, text", [("zh", "王芳女士您好，您本月应还两千元。"), ("en", "Hello, you owe two thousand dollars.")])
+@pytest.mark.parametrize("lang, text", [("zh", "王芳女士您好，您本月应还两千元。"),
+                                        ("en", "Hello, you owe two thousand dollars.")])
 def test_espeak_synthesizes_audible_pcm(lang, text):
     tts = create_tts(lang, engine="espeak")
     speech = tts.synthesize(text, lang)

@@ -45,8 +45,8 @@ def stack(tmp_path_factory):
     os.environ.update(env)
     get_settings.cache_clear()
     from agent.calls import get_deps
-    from agent.store import init_db
     from agent.server import softphone
+    from agent.store import init_db
     from telephony_adapter import twilio_routes
 
     init_db()

@@ -9,7 +9,7 @@ again right before dialling.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ _RESULT_AS_OUTCOME = {"no_answer": "no_answer", "busy": "busy", "failed": "no_an
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def consent_for(acc: Account) -> bool:
@@ -65,7 +65,8 @@ def history_rows(s: Session, account_ids: list[str]) -> list[dict]:
     rows = []
     for a in s.scalars(select(Attempt).where(Attempt.account_id.in_(account_ids), Attempt.dialed_at.is_not(None))):
         call = calls.get(a.id)
-        outcome = call.outcome if call is not None and call.outcome else _RESULT_AS_OUTCOME.get(a.result or "", "no_answer")
+        outcome = (call.outcome if call is not None and call.outcome
+                   else _RESULT_AS_OUTCOME.get(a.result or "", "no_answer"))
         if outcome == "completed":
             outcome = "right_party"
         if outcome not in OUTCOME_CODE:
@@ -112,7 +113,7 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
     from agent.lifecycle.promises import sweep
 
     # the daily sweep: promises whose grace days have passed are broken before planning (never ahead of time)
-    sweep(s, now=min(datetime.now(timezone.utc), datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)))
+    sweep(s, now=min(datetime.now(UTC), datetime.combine(day, datetime.min.time(), tzinfo=UTC)))
     facts = facts_from_db(s, [a["id"] for a in accounts], day)
     acc = accounts_from_dicts(accounts)
     hist = history_from_dicts(history_rows(s, [a["id"] for a in accounts]), acc)
@@ -124,13 +125,13 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
     for d in plan.dials:
         att = Attempt(campaign_id=campaign_id, account_id=d["account_id"], script_id=d["script_id"],
                       phone=phone[d["account_id"]], status="planned",
-                      not_before=datetime.fromisoformat(d["at"]).astimezone(timezone.utc))
+                      not_before=datetime.fromisoformat(d["at"]).astimezone(UTC))
         s.add(att)
         s.flush()
         ids.append(att.id)
     for b in plan.blocks:
         s.add(ComplianceBlock(account_id=b["account_id"], rule=b["rule"], reason=b["reason"],
-                              at=datetime.fromisoformat(b["at"]).astimezone(timezone.utc)))
+                              at=datetime.fromisoformat(b["at"]).astimezone(UTC)))
     return DbPlan(ids, plan.stats, plan.dials)
 
 

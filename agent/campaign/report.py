@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dialogs.outcomes import NOT_CONNECTED, NOT_PLACED, RIGHT_PARTY
@@ -104,7 +104,7 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
     from agent.store.models import Attempt, Call, Outcome
 
     if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+        since = since.replace(tzinfo=UTC)
     q = select(Call, Outcome).join(Outcome, Outcome.call_id == Call.id, isouter=True)
     if campaign_id:
         q = q.where(Call.campaign_id == campaign_id)
@@ -141,7 +141,7 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def render_table(report: CampaignReport):

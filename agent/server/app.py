@@ -14,13 +14,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from agent.server import console_session
 from agent.server.api import accounts, calls, campaigns, scripts
 from agent.server.api import audit as audit_api
 from agent.server.api import events as events_api
 from agent.server.api import promises as promises_api
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
-from agent.server import console_session
 from agent.server.auth import authenticate
 from agent.server.dialing import ModelReadiness
 from agent.server.headers import SecurityHeadersMiddleware

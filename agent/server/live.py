@@ -164,7 +164,7 @@ async def _serve(ws: WebSocket, url: str, call_filter: str | None) -> None:
                 known.pop(e["call_id"], None)
             try:
                 await asyncio.wait_for(closed.wait(), POLL_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     except (WebSocketDisconnect, RuntimeError, OSError):
         return  # the socket went away while sending

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,9 +34,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.id_masking import mask_slots
-from agent.server.destinations import (DestinationRefused, IPNetwork, Resolver, check_destination,
-                                       checked_addresses, configured_networks, parse_destination,
-                                       system_resolver)
+from agent.server.destinations import (
+    DestinationRefused,
+    IPNetwork,
+    Resolver,
+    check_destination,
+    checked_addresses,
+    configured_networks,
+    parse_destination,
+    system_resolver,
+)
 from agent.store.db import session_scope
 from agent.store.models import OutboxEvent, WebhookDelivery, WebhookSubscription, utcnow
 
@@ -62,7 +69,7 @@ def as_utc(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes (stored as UTC); PostgreSQL hands back aware ones."""
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def new_secret() -> str:
@@ -351,7 +358,7 @@ class Dispatcher:
         else:
             with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
                 results = list(pool.map(self.send, jobs))
-        for job, (code, err) in zip(jobs, results):
+        for job, (code, err) in zip(jobs, results, strict=True):
             outcome = self.record(job, code, err)
             if outcome == "delivered":
                 stats.delivered += 1

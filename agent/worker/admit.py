@@ -13,7 +13,7 @@ machine sees the same answer:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -35,7 +35,7 @@ class Admission:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _lock_row(s, model, key):
@@ -47,7 +47,7 @@ def _lock_row(s, model, key):
 
 def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_url: str | None = None) -> Admission:
     """Decide whether `worker_id` may dial `attempt_id` now; on yes it is claimed by `worker_id`."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with session_scope(db_url) as s:
         attempt = s.get(Attempt, attempt_id)
         if attempt is None or attempt.status != "planned":
@@ -79,7 +79,7 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
 
 def due_attempts(limit: int, *, now: datetime | None = None, db_url: str | None = None) -> list[str]:
     """Planned attempts whose time has come, of running campaigns (or of none), oldest first."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     running = select(Campaign.id).where(Campaign.status == "running")
     with session_scope(db_url) as s:
         return list(s.scalars(

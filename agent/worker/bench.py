@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,7 +38,7 @@ def open_timezone(jurisdiction: str = "CN", minutes: int = 20) -> str:
     """A fixed-offset zone where a dial is allowed now and for the next `minutes` (hours, holidays)."""
     from agent.campaign.compliance import ProposedDial, check
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for offset in (0, 2, -2, 4, -4, 6, -6, 8, -8, 10, -10, 1, -1, 3, -3, 5, -5, 7, -7, 9, -9, 11, 12):
         tz = f"Etc/GMT{'+' if offset < 0 else '-'}{abs(offset)}" if offset else "Etc/GMT"
         if all(check(ProposedDial(jurisdiction=jurisdiction, purpose="collections", at=now + timedelta(minutes=m),
@@ -121,7 +121,7 @@ def _measure(url: str, camp_id: str, log: Path, timeout: float) -> dict:
         rows = s.execute(select(Attempt.not_before, Attempt.dialed_at, Attempt.finished_at, Attempt.status)
                          .where(Attempt.campaign_id == camp_id)).all()
         calls = s.scalar(select(func.count()).select_from(Call).where(Call.campaign_id == camp_id))
-    aware = [tuple(x if x is None or x.tzinfo else x.replace(tzinfo=timezone.utc) for x in r[:3]) for r in rows]
+    aware = [tuple(x if x is None or x.tzinfo else x.replace(tzinfo=UTC) for x in r[:3]) for r in rows]
     dialled = [(nb, d, f) for nb, d, f in aware if d is not None]
     latency = [(d - nb).total_seconds() for nb, d, _ in dialled]
     span = (max(f for *_, f in dialled if f) - min(nb for nb, *_ in aware)).total_seconds() if dialled else 0
@@ -143,7 +143,7 @@ def _one_config(base: str, workers: int, *, attempts: int, hold: float, concurre
             line = p.stdout.readline()
             if not line.startswith("ready"):
                 raise RuntimeError(f"a bench worker did not start; see {tmp}")
-        start = datetime.now(timezone.utc) + timedelta(seconds=0.5)
+        start = datetime.now(UTC) + timedelta(seconds=0.5)
         if mode == "backlog":
             dues = [start] * attempts
         else:

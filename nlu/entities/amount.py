@@ -5,7 +5,8 @@ import re
 
 from nlu.entities.numbers import EN_NUMBER_WORDS, EN_ONES, ZH_NUM_RE, parse_en_words, parse_zh_number
 
-ZH_NOT_AMOUNT_AFTER = re.compile(r"^(:|：|号|日|月|点|年|天|周|个|期|分钟|小时|岁|次|星期|礼拜|楼|位|成|折|倍|%|号线|遍|下|半)")
+ZH_NOT_AMOUNT_AFTER = re.compile(r"^(:|：|号|日|月|点|年|天|周|个|期|分钟|小时|岁|次|星期|礼拜|"
+                                 r"楼|位|成|折|倍|%|号线|遍|下|半)")
 ZH_NOT_AMOUNT_BEFORE = re.compile(r"(:|：|周|星期|礼拜|尾号|后四位|后4位|第|分|打)$")
 ZH_CURRENCY_AFTER = re.compile(r"^\s*(块钱|块|元|rmb|人民币|美元|美金|刀|万块|千块|k|w)")
 ZH_UNITS_IN = re.compile(r"[十百千万亿]")

@@ -55,7 +55,8 @@ def _zh_time(t: str) -> str | None:
             continue
         h = int(h)
         after = t[m.end():m.end() + 3]
-        if h == 1 and not part and not re.match(r"(钟|半|以后|之后|后|前|左右|多|过)", after + (mins or "")) and not mins:
+        if (h == 1 and not part and not mins
+                and not re.match(r"(钟|半|以后|之后|后|前|左右|多|过)", after + (mins or ""))):
             continue  # "一点" usually means "a little"
         minute = 0
         if mins == "半":
@@ -93,7 +94,8 @@ def _en_time(t: str) -> str | None:
             if v is None:
                 continue
             h = int(v)
-        if h > 23 or (prep and not suffix and not mm and not mword and re.match(r"\s?(days?|weeks?|months?|dollars|bucks|%|percent|st|nd|rd|th)\b", t[m.end():])):
+        if h > 23 or (prep and not suffix and not mm and not mword and re.match(
+                r"\s?(days?|weeks?|months?|dollars|bucks|%|percent|st|nd|rd|th)\b", t[m.end():])):
             continue
         if prep in ("by", "from", "about") and not (suffix or mm or mword):
             continue

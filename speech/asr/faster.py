@@ -149,7 +149,7 @@ class FasterWhisperAsr:
         if n_best > 1:
             from speech.asr.lm import pick_best
 
-            best = pick_best(list(zip(texts, scores)), language, self.lm_weight)
+            best = pick_best(list(zip(texts, scores, strict=True)), language, self.lm_weight)
         length = len(result.sequences_ids[best])
         avg_logprob = scores[best] * length / (length + 1)
         seg = Segment(0.0, duration, texts[best], result.no_speech_prob, avg_logprob)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -194,11 +194,11 @@ def static_matrix(columns: Mapping[str, Any], spec: FeatureSpec, dpd_shift_days:
 @lru_cache(maxsize=512)
 def _zone(name: str | None) -> ZoneInfo | timezone:
     if not name:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def _parse_at(value: Any) -> datetime:
@@ -210,7 +210,7 @@ def _parse_at(value: Any) -> datetime:
             s = s[:-1] + "+00:00"
         dt = datetime.fromisoformat(s)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt
 
 

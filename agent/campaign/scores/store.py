@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def account_dict(acc) -> dict[str, Any]:
 def _iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
 def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list[dict]]:
@@ -69,7 +69,7 @@ def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list
                                 "outcome": att.result, "amount": None})
         for a in accs:
             if a.last_payment_date is not None:
-                at = datetime.combine(a.last_payment_date, time(12), tzinfo=timezone.utc)
+                at = datetime.combine(a.last_payment_date, time(12), tzinfo=UTC)
                 history.append({"account_id": a.id, "at": at.isoformat(), "script_id": None,
                                 "outcome": "payment", "amount": None})
     history.sort(key=lambda h: h["at"])

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import iterate_in_threadpool
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import iterate_in_threadpool
 
 from agent.server.api.common import PageParams, contains_pattern, normalize_phone, paginate
 from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
@@ -114,8 +114,9 @@ async def import_accounts(request: Request,
         from agent.campaign.importer import import_csv
     except ImportError:
         raise Problem(503, "account import is not available in this build") from None
-    from agent.errors import UserError
     from starlette.concurrency import run_in_threadpool
+
+    from agent.errors import UserError
 
     try:
         result = await run_in_threadpool(import_csv, io.StringIO(text, newline=""), skip_bad=skip_bad,

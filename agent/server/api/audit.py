@@ -1,7 +1,7 @@
 """Call audits: findings (rule id, turn) of every ended call; re-audit one call."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 def _aware(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
 def finding_dict(f: AuditFinding) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def list_findings(page: PageParams = Depends(), db: Session = Depends(get_db),
     if call_id:
         stmt = stmt.where(AuditFinding.call_id == call_id)
     if since:
-        stmt = stmt.where(AuditFinding.created_at >= (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
+        stmt = stmt.where(AuditFinding.created_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
     return paginate(db, stmt, page, finding_dict)
 
 

@@ -3,7 +3,7 @@ the recording (HTTP range requests) and its waveform peaks."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +89,10 @@ def list_calls(
 ) -> dict[str, Any]:
     stmt = select(Call).order_by(Call.started_at.desc(), Call.id)
     if date_from:
-        stmt = stmt.where(Call.started_at >= datetime.combine(date_from, time.min, timezone.utc))
+        stmt = stmt.where(Call.started_at >= datetime.combine(date_from, time.min, UTC))
     if date_to:
         stmt = stmt.where(Call.started_at < datetime.combine(date_to + timedelta(days=1), time.min,
-                                                             timezone.utc))
+                                                             UTC))
     for col, value in ((Call.outcome, outcome), (Call.campaign_id, campaign_id), (Call.account_id, account_id),
                        (Call.script_id, script_id), (Call.language, language), (Call.status, status)):
         if value:

@@ -12,8 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from agent.lifecycle.events import (EventConflict, EventFieldError, InvalidEvent, UnknownAccount, answer_of,
-                                    apply_event, existing_answer, parse_event)
+from agent.lifecycle.events import (
+    EventConflict,
+    EventFieldError,
+    InvalidEvent,
+    UnknownAccount,
+    answer_of,
+    apply_event,
+    existing_answer,
+    parse_event,
+)
 from agent.server.api.common import PageParams, paginate
 from agent.server.api.deps import CRM, READ, get_db
 from agent.server.problems import Problem

@@ -1,8 +1,7 @@
 """Pydantic shapes at the API seam."""
 from __future__ import annotations
 
-from datetime import date, datetime
-from datetime import timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -16,7 +15,7 @@ def _utc(dt: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere."""
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
