@@ -163,7 +163,7 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
         return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
     if isinstance(node, (ast.Tuple, ast.List)):
         return tuple(_eval(e, env) for e in node.elts)
-    if isinstance(node, ast.Call):
-        func = FUNCTIONS[node.func.id]  # type: ignore[union-attr]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        func = FUNCTIONS[node.func.id]
         return func(*(_eval(a, env) for a in node.args))
     raise ExprError(f"unsupported expression node {type(node).__name__}")

@@ -54,7 +54,7 @@ def mnm_stress(clf) -> dict[str, Any]:
     rows = mnm_stress_rows()
     merged = predict(clf, rows)
     saved = classifier.guard_hits
-    classifier.guard_hits = lambda text, lang: []
+    classifier.guard_hits = lambda normalized_text, lang: []
     try:
         alone = predict(clf, rows)
     finally:

@@ -47,7 +47,7 @@ def _check_espeak() -> list[tuple[str, bool, str, str | None]]:
     binary = shutil.which("espeak-ng")
     if not binary:
         return [("espeak-ng binary", False, "not on PATH", "apt-get install espeak-ng")]
-    out = [("espeak-ng binary", True, binary, None)]
+    out: list[tuple[str, bool, str, str | None]] = [("espeak-ng binary", True, binary, None)]
     try:
         voices = subprocess.run([binary, "--voices"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:

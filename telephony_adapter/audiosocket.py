@@ -74,7 +74,7 @@ class AudioSocketSerializer:
         if self.error is not None:
             raise self.error
         self._buf += data
-        frames = []
+        frames: list[Frame] = []
         while len(self._buf) >= HEADER.size:
             kind, length = HEADER.unpack_from(self._buf)
             if kind not in KNOWN_KINDS:
@@ -257,7 +257,7 @@ async def handle_connection(
     transport = AudioSocketTransport(reader, writer, on_transfer=on_transfer)
     try:
         start = await transport.wait_start()
-        if start is None:  # no UUID: nothing to run (an error frame was sent)
+        if start is None or start.call_id is None:  # no UUID: nothing to run (an error frame was sent)
             return
         await runner(start.call_id, transport)
     except Exception as exc:

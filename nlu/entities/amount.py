@@ -84,18 +84,18 @@ def _en_amount(t: str) -> float | None:
         starts_a_number = w in EN_NUMBER_WORDS and w not in ("and", "a", "o", "oh", "k", "grand") or (
             w == "a" and i + 1 < len(words) and words[i + 1] in ("hundred", "thousand", "grand"))
         if starts_a_number:
-            value, used = parse_en_words(words[i:])
-            if value is not None and used:
+            spoken, used = parse_en_words(words[i:])
+            if spoken is not None and used:
                 nxt = words[i + used] if i + used < len(words) else ""
                 prev = words[i - 1] if i else ""
                 nxt_is_digit = nxt in EN_ONES and nxt not in ("a",)
-                spoken_digits = value < 10 and nxt_is_digit
+                spoken_digits = spoken < 10 and nxt_is_digit
                 money_after = nxt in ("dollars", "bucks", "dollar", "usd")
                 blocked = (EN_NOT_BEFORE.search(prev + " ") is not None and prev != "") or \
                     EN_NOT_AFTER.match(" " + nxt) is not None and nxt != ""
-                if not spoken_digits and (money_after or (not blocked and value >= 10)):
+                if not spoken_digits and (money_after or (not blocked and spoken >= 10)):
                     idx = t.find(w, pos)
-                    candidates.append((idx if idx >= 0 else 10_000, float(value)))
+                    candidates.append((idx if idx >= 0 else 10_000, float(spoken)))
                 i += used
                 continue
         i += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class FasterWhisperAsr:
         # faster-whisper's own pipeline mutates its feature extractor: serialise it. The cut path is
         # re-entrant; CTranslate2 runs up to `num_workers` calls in parallel (it releases the GIL).
         self._lock = threading.Lock()
-        self._tokenizers: dict[str, object] = {}
+        self._tokenizers: dict[str, Any] = {}  # faster_whisper.tokenizer.Tokenizer, imported lazily
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         with self._lock:
