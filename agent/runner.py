@@ -18,6 +18,7 @@ from agent.pipeline import CallDeps
 from agent.session import CallConfig, CallResult
 from agent.store import session_scope
 from agent.store.models import Account, Attempt
+from agent.timeutil import aware
 
 log = logging.getLogger("dialwise.runner")
 
@@ -65,7 +66,7 @@ def db_gate(at: datetime | None, db_url: str | None = None):
             with session_scope(db_url) as s:
                 attempt = s.get(Attempt, attempt_id)
                 acc = s.get(Account, attempt.account_id)
-                when = at or attempt.not_before.replace(tzinfo=attempt.not_before.tzinfo or UTC)
+                when = at or aware(attempt.not_before)
                 verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id),
                                            gate_history(s, acc), account_id=acc.id, attempt_id=attempt_id)
                 return verdict.allowed, verdict.rule

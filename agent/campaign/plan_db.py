@@ -15,17 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.store.models import Account, Attempt, Call, Campaign, ComplianceBlock, Outcome
+from agent.timeutil import aware
 from dialogs.outcomes import STICKY
 
 PENDING = ("planned", "claimed", "dialing")
 _RESULT_AS_OUTCOME = {"no_answer": "no_answer", "busy": "busy", "failed": "no_answer", "voicemail": "voicemail",
                       "answered": "right_party"}
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def consent_for(acc: Account) -> bool:
@@ -71,7 +66,7 @@ def history_rows(s: Session, account_ids: list[str]) -> list[dict]:
             outcome = "right_party"
         if outcome not in OUTCOME_CODE:
             outcome = "right_party" if call is not None and call.started_at else "no_answer"
-        row = {"account_id": a.account_id, "at": _aware(a.dialed_at).isoformat(), "script_id": a.script_id,
+        row = {"account_id": a.account_id, "at": aware(a.dialed_at).isoformat(), "script_id": a.script_id,
                "outcome": outcome, "amount": None, "phone": a.phone, "campaign_id": a.campaign_id}
         o = outcomes.get(call.id) if call is not None else None
         if o is not None:
@@ -79,7 +74,7 @@ def history_rows(s: Session, account_ids: list[str]) -> list[dict]:
             if o.promise_date:
                 row["promise_date"] = o.promise_date.isoformat()
             if o.callback_at:
-                row["callback_at"] = _aware(o.callback_at).isoformat()
+                row["callback_at"] = aware(o.callback_at).isoformat()
         rows.append(row)
     return rows
 
@@ -152,7 +147,7 @@ def gate_history(s: Session, account: Account, since: datetime | None = None) ->
         events.extend(events_for_outcome(at, r["outcome"], r.get("phone") or account.phone, account.id,
                                          r.get("campaign_id"), cb))
     for o in s.scalars(select(OptOut).where((OptOut.phone == account.phone) | (OptOut.account_id == account.id))):
-        events.append(HistoryEvent(_aware(o.created_at), "opt_out", o.phone, account.id))
+        events.append(HistoryEvent(aware(o.created_at), "opt_out", o.phone, account.id))
     from agent.lifecycle.gate_facts import lifecycle_history
 
     events.extend(lifecycle_history(s, account))  # pending promises, payments

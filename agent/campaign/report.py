@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from agent.timeutil import aware
 from dialogs.outcomes import NOT_CONNECTED, NOT_PLACED, RIGHT_PARTY
 
 PROMISE = frozenset({"ptp"})
@@ -103,8 +104,7 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
 
     from agent.store.models import Attempt, Call, Outcome
 
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    since = aware(since)
     q = select(Call, Outcome).join(Outcome, Outcome.call_id == Call.id, isouter=True)
     if campaign_id:
         q = q.where(Call.campaign_id == campaign_id)
@@ -112,7 +112,7 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
     attempts_with_call: set[str] = set()
     for call, outcome in session.execute(q):
         at = call.started_at
-        if since is not None and at is not None and _aware(at) < since:
+        if since is not None and at is not None and aware(at) < since:
             continue
         if call.attempt_id:
             attempts_with_call.add(call.attempt_id)
@@ -129,7 +129,7 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
         if att.id in attempts_with_call:
             continue
         at = att.dialed_at or att.not_before
-        if since is not None and at is not None and _aware(at) < since:
+        if since is not None and at is not None and aware(at) < since:
             continue
         if att.status == "blocked" or att.result == "blocked":
             continue  # never dialled: the compliance gate refused it
@@ -138,10 +138,6 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
         campaign_id=campaign_id, since=since.isoformat() if since else None, dials=len(records),
         variants=summarise(records),
     )
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def render_table(report: CampaignReport):

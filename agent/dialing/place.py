@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -41,6 +40,7 @@ from agent.dialing.base import (
 from agent.errors import UserError
 from agent.store import session_scope
 from agent.store.models import Account, Attempt, Call, Campaign, OutboxEvent
+from agent.timeutil import aware, zone
 
 log = logging.getLogger("dialwise.dialing")
 
@@ -72,10 +72,6 @@ class DialBlocked(UserError):
         super().__init__(f"blocked by compliance rule {rule}: {reason}")
         self.rule = rule
         self.reason = reason
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def check_network(network: str, *, connect_ok: bool = False) -> str:
@@ -165,7 +161,7 @@ def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, 
             if at is None:
                 return None
             acc = s.get(Account, prev.account_id)
-            not_before = at.replace(tzinfo=ZoneInfo(acc.timezone)).astimezone(UTC)
+            not_before = at.replace(tzinfo=zone(acc.timezone)).astimezone(UTC)
         elif outcome in RETRY_RESULTS and prev.attempt_no < campaign.max_attempts:
             not_before = now + RETRY_BASE * (2 ** (prev.attempt_no - 1))
         else:
@@ -245,7 +241,7 @@ async def dial_attempt(attempt_id: str, dialer: Dialer, *, at: datetime | None =
     clock = None
     if simulated_clock:
         with session_scope(db_url) as s:
-            clock = _aware(s.get(Attempt, attempt_id).not_before)
+            clock = aware(s.get(Attempt, attempt_id).not_before)
     prep = await asyncio.to_thread(prepare_attempt, attempt_id, dialer.network, at=clock or at,
                                    worker_id=worker_id, db_url=db_url)
     if isinstance(prep, Blocked):

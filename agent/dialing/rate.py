@@ -14,10 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agent.store import session_scope
 from agent.store.models import RateSlot
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from agent.timeutil import aware
 
 
 def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_url: str | None = None) -> datetime:
@@ -39,7 +36,7 @@ def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_ur
                     s.add(RateSlot(key=key, next_at=now_ + gap))
                     s.flush()
                     return now_
-                slot = max(now_, _aware(row.next_at))
+                slot = max(now_, aware(row.next_at))
                 row.next_at = slot + gap
                 return slot
         except IntegrityError:

@@ -17,9 +17,9 @@ from agent.id_masking import mask_turn
 from agent.server.auth import COOKIE_NAME, lookup
 from agent.server.auth_throttle import failure_throttle
 from agent.server.masking import mask_name, mask_phone
-from agent.server.webhooks import as_utc
 from agent.store.db import session_scope
 from agent.store.models import Account, Call, Turn
+from agent.timeutil import as_utc
 
 router = APIRouter()
 

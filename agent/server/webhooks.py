@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -46,6 +46,7 @@ from agent.server.destinations import (
 )
 from agent.store.db import session_scope
 from agent.store.models import OutboxEvent, WebhookDelivery, WebhookSubscription, utcnow
+from agent.timeutil import as_utc
 
 log = logging.getLogger("dialwise.webhooks")
 
@@ -63,13 +64,6 @@ EVENT_TYPES = (
 )
 SIGNATURE_HEADER = "Dialwise-Signature"
 USER_AGENT = "dialwise-webhooks/0.1"
-
-
-def as_utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL hands back aware ones."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def new_secret() -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 
 from agent.store import session_scope
 from agent.store.models import Account, Attempt, Campaign
+from agent.timeutil import aware
 
 IN_FLIGHT = ("claimed", "dialing")
 EARLY_SLACK = timedelta(seconds=1)  # a job may start this much before its attempt's time
@@ -32,10 +33,6 @@ class Admission:
     @property
     def ok(self) -> bool:
         return self.verdict == "ok"
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _lock_row(s, model, key):
@@ -66,7 +63,7 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
         s.refresh(attempt)
         if attempt.status != "planned":
             return Admission("gone")
-        if _aware(attempt.not_before) > now + EARLY_SLACK:
+        if aware(attempt.not_before) > now + EARLY_SLACK:
             return Admission("early")
         other = s.scalar(select(func.count()).select_from(Attempt).where(
             Attempt.account_id == attempt.account_id, Attempt.status.in_(IN_FLIGHT), Attempt.id != attempt_id))

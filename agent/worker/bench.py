@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text
 from agent.config import PROJECT_ROOT
 from agent.store import init_db, session_scope
 from agent.store.models import Account, Attempt, Call, Campaign
+from agent.timeutil import aware
 from agent.worker.hold import double_dials, read_log
 
 SCRIPT = "collections_m1_zh_a"
@@ -121,10 +122,10 @@ def _measure(url: str, camp_id: str, log: Path, timeout: float) -> dict:
         rows = s.execute(select(Attempt.not_before, Attempt.dialed_at, Attempt.finished_at, Attempt.status)
                          .where(Attempt.campaign_id == camp_id)).all()
         calls = s.scalar(select(func.count()).select_from(Call).where(Call.campaign_id == camp_id))
-    aware = [tuple(x if x is None or x.tzinfo else x.replace(tzinfo=UTC) for x in r[:3]) for r in rows]
-    dialled = [(nb, d, f) for nb, d, f in aware if d is not None]
+    times = [tuple(aware(x) for x in r[:3]) for r in rows]
+    dialled = [(nb, d, f) for nb, d, f in times if d is not None]
     latency = [(d - nb).total_seconds() for nb, d, _ in dialled]
-    span = (max(f for *_, f in dialled if f) - min(nb for nb, *_ in aware)).total_seconds() if dialled else 0
+    span = (max(f for *_, f in dialled if f) - min(nb for nb, *_ in times)).total_seconds() if dialled else 0
     entries = read_log(log)
     return {"attempts": len(rows), "dialled": len(dialled), "calls": calls,
             "done": sum(1 for r in rows if r[3] == "done"), "seconds": round(span, 2),

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text
 
 from agent.store import session_scope
 from agent.store.models import Attempt, Campaign
+from agent.timeutil import aware
 from agent.worker.admit import IN_FLIGHT, admit
 from agent.worker.lines import Lines
 
@@ -106,9 +107,8 @@ def feed(db_url: str, *, now: datetime | None = None) -> int:
                 continue
             for attempt_id, account_id, not_before in s.execute(
                     text(_DUE), {"c": camp_id, "horizon": now + LOOKAHEAD, "n": free}):
-                at = not_before if not_before.tzinfo else not_before.replace(tzinfo=UTC)
                 jobs.append(Job(id=None, queue=QUEUE, lock=f"account:{account_id}", queueing_lock=attempt_id,
-                                task_name=TASK, task_kwargs={"attempt_id": attempt_id}, scheduled_at=at))
+                                task_name=TASK, task_kwargs={"attempt_id": attempt_id}, scheduled_at=aware(not_before)))
         if jobs:  # in this transaction: the capacity counted above holds until commit
             raw = s.connection().connection.driver_connection
             JobManager(SyncPsycopgConnector()).batch_defer_jobs(jobs, connection=raw)

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from agent.store import session_scope
 from agent.store.models import Attempt, Call, OutboxEvent, Outcome, Worker
+from agent.timeutil import aware
 from agent.worker.identity import host_name, pid_alive
 
 log = logging.getLogger("dialwise.worker.sweep")
@@ -42,10 +43,6 @@ class SweepReport:
         return bool(self.workers or self.calls_interrupted or self.attempts_closed or self.attempts_released)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def lost_workers(lost_s: float, *, me: str | None = None, now: datetime | None = None,
                  db_url: str | None = None) -> list[str]:
     """Ids of workers to sweep: silent too long, gone from this host, or stopped with work left open."""
@@ -55,7 +52,7 @@ def lost_workers(lost_s: float, *, me: str | None = None, now: datetime | None =
         for w in s.scalars(select(Worker).where(Worker.stopped_at.is_(None))):
             if w.id == me:
                 continue
-            silent = _aware(w.heartbeat_at) < now - timedelta(seconds=lost_s)
+            silent = aware(w.heartbeat_at) < now - timedelta(seconds=lost_s)
             if silent or (w.host == host and not pid_alive(w.pid)):
                 found.add(w.id)
         stopped = select(Worker.id).where(Worker.stopped_at.is_not(None))

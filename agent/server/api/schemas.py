@@ -1,24 +1,20 @@
 """Pydantic shapes at the API seam."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from agent.timeutil import aware
 
 T = TypeVar("T")
 
 Language = Literal["zh", "en"]
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere
+UtcDatetime = Annotated[datetime, AfterValidator(aware)]
 
 
 class Page(BaseModel, Generic[T]):
