@@ -71,7 +71,7 @@ class EspeakTts:
 
     def stream(self, text: str, lang: str, voice: str | None = None) -> Iterator[Speech]:
         """Clause by clause; the next clause is already being synthesised while this one is consumed."""
-        clauses = split_clauses(text)
+        clauses = split_clauses(text, at_commas=True)
         if not clauses:
             return
         pending = self._spawn(clauses[0], lang, voice)

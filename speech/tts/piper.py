@@ -63,5 +63,5 @@ class PiperTts:
 
     def stream(self, text: str, lang: str, voice: str | None = None) -> Iterator[Speech]:
         self.voice_for(lang, voice)
-        for clause in split_clauses(text):
+        for clause in split_clauses(text, at_commas=True):
             yield Speech(pcm=self._run(clause), sample_rate=self.sample_rate)
