@@ -85,10 +85,10 @@ def collect_checks() -> list[dict]:
     return checks
 
 
-def _mask_url(url: str) -> str:
+def _mask_url(db_url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return make_url(db_url).render_as_string(hide_password=True)
 
 
 def db_upgrade() -> None:

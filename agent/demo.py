@@ -166,7 +166,7 @@ def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total
                                         today=today, on_done=on_done, dialer=dialer))
 
 
-def summarize(reports, settings, url: str) -> dict[str, Any]:
+def summarize(reports, settings, db_url: str) -> dict[str, Any]:
     done = [r for r in reports if r.result is not None]
     latencies = [lat["voice_to_voice_ms"] for r in done for lat in r.result.latencies if "voice_to_voice_ms" in lat]
     promises = [
@@ -186,7 +186,7 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
         "turns": sum(r.result.turns for r in done),
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)},
         "promises": promises,
-        "database": url,
+        "database": db_url,
         "recordings": str(settings.recordings_dir.resolve()),
         "call_ids": [r.result.call_id for r in done],
     }

@@ -80,7 +80,7 @@ def accounts_import(
             bar.update(task, completed=done, total=total)
 
         try:
-            result = import_csv(file, skip_bad=skip_bad, url=url, as_of=_date(as_of, "--as-of"), progress=progress)
+            result = import_csv(file, skip_bad=skip_bad, db_url=url, as_of=_date(as_of, "--as-of"), progress=progress)
         except ImportRejected as exc:
             if as_json:
                 _echo_json({"imported": False, **exc.result.to_dict()})
@@ -108,10 +108,10 @@ def accounts_export(
 
     url = init_db()
     if file is None:
-        n = export_csv(sys.stdout, url=url)
+        n = export_csv(sys.stdout, db_url=url)
     else:
         with open(file, "w", encoding="utf-8", newline="") as out:
-            n = export_csv(out, url=url)
+            n = export_csv(out, db_url=url)
     typer.echo(f"{n} accounts exported", err=True)
 
 

@@ -201,7 +201,7 @@ class DispatchStats:
 class Dispatcher:
     """Moves outbox events to subscribers. Call `run_once()` in a loop, or `start()` a thread."""
 
-    database_url: str
+    db_url: str
     public_base_url: str = ""
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = utcnow
@@ -225,7 +225,7 @@ class Dispatcher:
     def fan_out(self) -> int:
         """Turn undispatched outbox events into deliveries. Returns events handled."""
         now = self.clock()
-        with session_scope(self.database_url) as s:
+        with session_scope(self.db_url) as s:
             ids = s.scalars(
                 select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None))
                 .order_by(OutboxEvent.created_at).limit(self.batch)
@@ -233,7 +233,7 @@ class Dispatcher:
         done = 0
         for event_id in ids:
             try:
-                with session_scope(self.database_url) as s:
+                with session_scope(self.db_url) as s:
                     res = s.execute(
                         update(OutboxEvent)
                         .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
@@ -259,14 +259,14 @@ class Dispatcher:
     def claim(self) -> list[DeliveryJob]:
         now = self.clock()
         jobs: list[DeliveryJob] = []
-        with session_scope(self.database_url) as s:
+        with session_scope(self.db_url) as s:
             due = s.execute(
                 select(WebhookDelivery.id, WebhookDelivery.attempts)
                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
                 .order_by(WebhookDelivery.next_attempt_at).limit(self.batch)
             ).all()
         for delivery_id, attempts in due:
-            with session_scope(self.database_url) as s:
+            with session_scope(self.db_url) as s:
                 res = s.execute(
                     update(WebhookDelivery)
                     .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
@@ -323,7 +323,7 @@ class Dispatcher:
 
     def record(self, job: DeliveryJob, status_code: int | None, error: str | None) -> str:
         now = self.clock()
-        with session_scope(self.database_url) as s:
+        with session_scope(self.db_url) as s:
             guard = (WebhookDelivery.id == job.delivery_id, WebhookDelivery.attempts == job.attempts)
             if error is None:
                 values: dict[str, Any] = dict(status="delivered", delivered_at=now,

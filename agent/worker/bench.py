@@ -49,10 +49,10 @@ def open_timezone(jurisdiction: str = "CN", minutes: int = 20) -> str:
     raise RuntimeError("no timezone allows a dial right now")
 
 
-def seed(url: str, dues: list[datetime], *, max_concurrent: int = 1000) -> str:
+def seed(db_url: str, dues: list[datetime], *, max_concurrent: int = 1000) -> str:
     """A running campaign with one planned attempt per due time, each for its own debtor."""
     tz = open_timezone()
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         camp = Campaign(name="bench workers", status="running", max_concurrent=max_concurrent, max_attempts=1)
         s.add(camp)
         s.flush()
@@ -82,20 +82,20 @@ def _scratch_schema(base: str) -> tuple[str, str]:
     return url, schema
 
 
-def _drop(base: str, url: str, schema: str) -> None:
+def _drop(base: str, db_url: str, schema: str) -> None:
     import sqlalchemy as sa
 
     from agent.store.db import engine_for
 
-    engine_for(url).dispose()
+    engine_for(db_url).dispose()
     admin = sa.create_engine(base.split("?", 1)[0])
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
 
 
-def _spawn(url: str, hold: float, concurrency: int, log: Path, tmp: Path, i: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, VAR_DIR=str(tmp / "var"),
+def _spawn(db_url: str, hold: float, concurrency: int, log: Path, tmp: Path, i: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=db_url, VAR_DIR=str(tmp / "var"),
                PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
     return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold), "--concurrency",
                              str(concurrency), "--log", str(log)], cwd=PROJECT_ROOT, env=env, text=True,
@@ -109,16 +109,16 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))], 3)
 
 
-def _measure(url: str, camp_id: str, log: Path, timeout: float) -> dict:
+def _measure(db_url: str, camp_id: str, log: Path, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with session_scope(url) as s:
+        with session_scope(db_url) as s:
             open_ = s.scalar(select(func.count()).select_from(Attempt).where(
                 Attempt.campaign_id == camp_id, Attempt.status.in_(("planned", "claimed", "dialing"))))
         if not open_:
             break
         time.sleep(0.25)
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         rows = s.execute(select(Attempt.not_before, Attempt.dialed_at, Attempt.finished_at, Attempt.status)
                          .where(Attempt.campaign_id == camp_id)).all()
         calls = s.scalar(select(func.count()).select_from(Call).where(Call.campaign_id == camp_id))

@@ -34,7 +34,7 @@ def account_dict(acc) -> dict[str, Any]:
     }
 
 
-def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list[dict]]:
+def load_from_db(purpose: str, db_url: str | None = None) -> tuple[list[dict], list[dict]]:
     """Accounts of ``purpose`` and their history: calls with outcomes, unanswered attempts, last payments."""
     from sqlalchemy import select
 
@@ -43,7 +43,7 @@ def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list
 
     accounts: list[dict] = []
     history: list[dict] = []
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         accs = list(s.scalars(select(Account).where(Account.purpose == purpose)))
         ids = {a.id for a in accs}
         accounts = [account_dict(a) for a in accs]

@@ -68,7 +68,7 @@ def export_accounts(request: Request) -> StreamingResponse:
     """Values that a spreadsheet would run as a formula (starting with = + - @) get a leading apostrophe."""
     from agent.campaign.exporter import export_lines
 
-    return StreamingResponse(iterate_in_threadpool(export_lines(request.app.state.database_url)),
+    return StreamingResponse(iterate_in_threadpool(export_lines(request.app.state.db_url)),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="accounts.csv"'})
 
@@ -120,22 +120,10 @@ async def import_accounts(request: Request,
 
     try:
         result = await run_in_threadpool(import_csv, io.StringIO(text, newline=""), skip_bad=skip_bad,
-                                         **_url_kwarg(import_csv, request.app.state.database_url))
+                                         db_url=request.app.state.db_url)
     except UserError as exc:
         rejected = getattr(exc, "result", None)
         extra = {"result": _jsonable(rejected)} if rejected is not None else {}
         raise Problem(422, str(exc), **extra) from None
     return _jsonable(result)
 
-
-def _url_kwarg(fn, url: str) -> dict[str, Any]:
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return {}
-    for name in ("url", "database_url", "db_url"):
-        if name in params:
-            return {name: url}
-    return {}

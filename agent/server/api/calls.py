@@ -52,7 +52,7 @@ async def create_call(body: CallCreate, request: Request) -> dict[str, Any]:
     """Every call passes the compliance gate first (a refusal is recorded with its rule and answered 409).
     A real call rings in the background: 201 {"call_id", "status": "dialing"}. A dry run dials nothing:
     201 {"call_id", "status": "dry_run", "twiml"} (the TwiML for Twilio)."""
-    url = request.app.state.database_url
+    url = request.app.state.db_url
     try:
         if body.dry_run:
             call_id = await asyncio.to_thread(dry_run_call, body.account_id, body.script_id, body.transport,
