@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,19 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from agent.id_masking import ID_EXPECT, holds_id, id_slots, mask_entities, mask_id_answer, mask_slots
 from agent.call_store import CallStore, TurnRecord
+from agent.id_masking import ID_EXPECT, holds_id, id_slots, mask_entities, mask_id_answer, mask_slots
 from agent.pipeline import CallDeps
 from agent.recording import RATE as REC_RATE
 from agent.recording import StereoRecorder
 from agent.voicemail import voicemail_script, wait_for_beep
 from agent.write_queue import OrderedWrites
 from dialogs.types import Account, Decision, Dtmf, Heard, Line, Silence
+from speech.tts.text import split_clauses
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, ProtocolError, Start, Transport
 
 log = logging.getLogger("dialwise.session")
-
-_CLAUSE = re.compile(r"(?<=[。！？；!?;])\s*|(?<=[.])\s+")
 
 
 @dataclass
@@ -71,11 +69,6 @@ class _Utterance:
     end_ms: int
     end_wall: float  # monotonic time the last voiced frame arrived
     hangup: bool = False
-
-
-def split_clauses(text: str) -> list[str]:
-    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
-    return parts or [text]
 
 
 def _jsonable(value: Any) -> Any:
@@ -494,7 +487,7 @@ class CallSession:
             if line.line_id is not None:
                 chunks.append((line.text, line.line_id))  # cached as a whole line
             else:
-                chunks.extend((clause, None) for clause in split_clauses(line.text))
+                chunks.extend((clause, None) for clause in split_clauses(line.text) or [line.text])
         # synthesise ahead: chunk i+1 is prepared while chunk i is being sent
         pending = [asyncio.ensure_future(self.deps.synthesize(t, self.lang, lid)) for t, lid in chunks[:2]]
         for i, (text, _lid) in enumerate(chunks):

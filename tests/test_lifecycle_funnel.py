@@ -8,7 +8,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +23,7 @@ from agent.store.models import Account, Attempt, Call, Campaign, Outcome
 from tests.server_helpers import backends, drop_schema, make_database_url
 
 pytestmark = pytest.mark.db
-T0 = datetime(2025, 6, 4, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai, 22:00 (day before) in New York
+T0 = datetime(2025, 6, 4, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 22:00 (day before) in New York
 
 
 def _dial(s, camp, acc, script, i, result, *, outcome=None, seconds=0, promise=None, slots=None):

@@ -5,16 +5,16 @@ import shutil
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from agent.server.app import create_app
 from agent.server.auth import create_key
-from agent.store.db import session_scope
-from agent.store.models import Campaign, Call, OutboxEvent, Turn, WebhookDelivery
 from agent.server.destinations import parse_networks
 from agent.server.webhooks import create_subscription
+from agent.store.db import session_scope
+from agent.store.models import Call, Campaign, OutboxEvent, Turn, WebhookDelivery
 from tests.server_helpers import add_attempt, add_event, seed_call, seed_campaign
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,7 +51,7 @@ def site(tmp_path_factory):
     with session_scope(url) as s:
         key, _ = create_key(s, "admin")
     camp = seed_campaign(url, "十一月 M1 催收")
-    now = datetime.now(timezone.utc).replace(hour=2, minute=0)  # 10:00 in Shanghai
+    now = datetime.now(UTC).replace(hour=2, minute=0)  # 10:00 in Shanghai
     zh = seed_call(url, tmp, language="zh", outcome="ptp", campaign_id=camp, variant="A", started_at=now)
     en = seed_call(url, tmp, language="en", outcome="refused", campaign_id=camp, variant="B",
                    started_at=now - timedelta(hours=1))
@@ -209,7 +209,7 @@ def test_webhook_deliveries_can_be_resent_from_the_console(page, site):
         sub_id = sub.id
     event_id = add_event(site["url"], "call.completed", {"call_id": site["zh"]})
     with session_scope(site["url"]) as s:
-        s.get(OutboxEvent, event_id).dispatched_at = datetime.now(timezone.utc)
+        s.get(OutboxEvent, event_id).dispatched_at = datetime.now(UTC)
         d = WebhookDelivery(event_id=event_id, subscription_id=sub_id, status="dead", attempts=14,
                             last_error="ConnectError")
         s.add(d)

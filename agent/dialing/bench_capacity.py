@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +156,7 @@ def _seed(db: str, n: int, tag: str) -> list[tuple[str, str, str]]:
     from agent.store import session_scope
     from agent.store.models import Account
 
-    hour = datetime.now(timezone.utc).hour
+    hour = datetime.now(UTC).hour
     out = []
     with session_scope(db) as s:
         for i in range(n):
@@ -181,7 +180,7 @@ def _campaign(db: str, accounts: list[tuple[str, str, str]], name: str) -> str:
     from agent.store.models import Attempt, Campaign
     from dialogs.library import script_for
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope(db) as s:
         camp = Campaign(name=name, status="running", max_concurrent=len(accounts), max_attempts=1, network="twilio")
         s.add(camp)

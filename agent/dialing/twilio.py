@@ -25,8 +25,8 @@ from agent.dialing.base import (
     DialError,
     DialOutcome,
     DialTarget,
+    SessionRunner,
 )
-from agent.dialing.base import SessionRunner
 from agent.session import CallResult
 from agent.store import session_scope
 from agent.store.models import Attempt, Call, Turn
@@ -115,7 +115,7 @@ class TwilioDialer:
             try:
                 end = await asyncio.wait_for(asyncio.shield(waiter), timeout=self.poll_s)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             end = await asyncio.to_thread(self._db_end, target.call_id)
             if end is not None:

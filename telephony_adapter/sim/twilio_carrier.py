@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -280,7 +280,7 @@ class TwilioCarrier:
             await asyncio.wait_for(call.cancel.wait(), timeout=ring)
             await self._set(call, "canceled")
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         if b.answer in ("busy", "no-answer"):
             await self._set(call, b.answer)
@@ -352,7 +352,7 @@ class TwilioCarrier:
                   "CallStatus": status, "Called": call.to, "Caller": call.from_, "Direction": "outbound-api",
                   "From": call.from_, "To": call.to, "CallbackSource": "call-progress-events",
                   "SequenceNumber": str(call._cb_seq),
-                  "Timestamp": email.utils.format_datetime(datetime.now(timezone.utc), usegmt=True)}
+                  "Timestamp": email.utils.format_datetime(datetime.now(UTC), usegmt=True)}
         call._cb_seq += 1
         if status in FINAL:
             params.update(CallDuration=str(call.duration_s()), SipResponseCode=str(SIP_CODE[status]))
