@@ -322,7 +322,8 @@ def register(app: Any, bench_app: Any) -> None:
         network: str = typer.Option("twilio", help="the network to load (twilio: through the local test carrier)"),
         levels: str = typer.Option("1,4,8,12,16", help="simultaneous calls to measure, comma-separated"),
         turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
-        cps: float = typer.Option(1.0, min=0.1, help="calls placed per second (the carrier account's limit; Twilio's default is 1)"),
+        cps: float = typer.Option(
+            1.0, min=0.1, help="calls placed per second (the carrier account's limit; Twilio's default is 1)"),
     ) -> None:
         """Simultaneous live calls: voice-to-voice as the callee hears it, and server CPU per call (JSON)."""
         from agent.errors import UserError
