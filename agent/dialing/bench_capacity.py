@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.demo import percentile
+
 ACCOUNT_SID = "AC" + "b" * 32
 TOKEN = "bench-capacity-token"
 FROM = "+12125550100"
@@ -57,15 +59,6 @@ def _digit_clips(folder: Path) -> dict[str, str]:
         out[lang] = str(path)
     return out
 TARGET_P95_MS = 1200.0
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 1)
 
 
 def cpu_seconds(pid: int) -> float:
