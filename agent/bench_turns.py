@@ -95,7 +95,7 @@ def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
     from nlu.complete import judge
     from speech.prosody import tail
 
-    for p, audio in zip(rep.pauses, rep._audio):  # type: ignore[attr-defined]
+    for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
         t = time.perf_counter()
         p.text = asr.transcribe(audio, rep.turn.lang, prompt).text.strip()
         p.asr_ms = (time.perf_counter() - t) * 1000

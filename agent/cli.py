@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from datetime import UTC
 
 import typer
 
@@ -34,6 +35,7 @@ REGISTRARS = (
     "agent.cli_telephony",
     "agent.server.cli",
     "agent.dialing.cli",
+    "agent.dialing.bench_capacity",
     "agent.worker.cli",
     "agent.lifecycle.cli",
 )
@@ -62,7 +64,7 @@ def main() -> None:
 
 def _log_traceback() -> str:
     import traceback
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from agent.config import get_settings
 
@@ -70,7 +72,7 @@ def _log_traceback() -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now(timezone.utc).isoformat()} {' '.join(sys.argv)}\n")
+            fh.write(f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv)}\n")
             fh.write(traceback.format_exc())
         return str(path)
     except OSError:

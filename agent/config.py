@@ -62,14 +62,38 @@ class Settings(BaseSettings):
     serve_dials: bool = Field(default=True, description="`dialwise serve` also runs due attempts (the "
                               "embedded, one-machine default); set false when `dialwise worker`s dial")
 
+    # reports (agent/campaign/funnel.py): what a minute on the line costs; unset: no cost figures
+    call_price_per_minute: float | None = Field(default=None, ge=0, description="price of one call minute, "
+                                                "for the cost per kept promise")
+    call_price_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="currency of "
+                                     "CALL_PRICE_PER_MINUTE (ISO 4217)")
+    promise_sweep_s: float = Field(default=300.0, gt=0, description="how often call workers mark promises "
+                                   "whose grace days have passed unpaid as broken")
+
     # server
     twilio_auth_token: str = ""
     twilio_account_sid: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     twilio_from_number: str = Field(default="", description="caller id for outbound Twilio calls (E.164)")
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", description="Twilio REST base URL; "
+                                     "regional edges, proxies and test carriers set it")
+    twilio_max_cps: float = Field(default=1.0, gt=0, description="calls placed per second per Twilio account, "
+                                  "held across all workers (Twilio's default is 1)")
     transfer_number: str = Field(
         default="", description="where transfers go: E.164 number, sip:uri, or queue:<name> (Twilio <Enqueue>)"
     )
+
+    # SIP trunk (network "sip"; see telephony_adapter/README.md)
+    sip_trunk_uri: str = Field(default="", description="the carrier or PBX, e.g. sip:trunk.example.net:5060")
+    sip_username: str = Field(default="", description="digest user; empty: an IP-authenticated trunk, no REGISTER")
+    sip_password: str = ""
+    sip_caller_id: str = Field(default="", description="the number presented to callees (From user)")
+    sip_codecs: str = Field(default="PCMA,PCMU", description="offered in this order; PCMA is G.711 A-law")
+    sip_local_port: int = 5060
+    sip_rtp_port_min: int = 40000
+    sip_rtp_port_max: int = 40999
+    sip_public_address: str = Field(default="", description="address put in SDP and Contact behind NAT")
+    sip_max_cps: float = Field(default=1.0, gt=0, description="new calls per second across workers")
 
     # security (docs/security.md)
     webhook_allow_networks: str = Field(

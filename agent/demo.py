@@ -6,9 +6,8 @@ import json
 import statistics
 import time
 from collections import Counter
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -86,7 +85,7 @@ def plan_campaign(account_ids: list[str], name: str, day: date, db_url: str | No
     model (best hour in the callee's local time), the variant bandit and the compliance gate."""
     from agent.campaign.plan_db import plan_campaign_day
     from agent.store import session_scope
-    from agent.store.models import Account, Campaign
+    from agent.store.models import Campaign
 
     with session_scope(db_url) as s:
         campaign = Campaign(name=name, purpose="mixed", status="running", max_concurrent=4,
@@ -126,13 +125,14 @@ def demo(
     run = demo_run_number()
     ids = seed_portfolio(accounts, seed if seed is not None else 6 + run)
     campaign_id = plan_campaign(ids, f"demo {run}: {datetime.now():%Y-%m-%d %H:%M}", today)
+    from sqlalchemy import select
+
     from agent.store import session_scope
     from agent.store.models import Attempt
-    from sqlalchemy import select
 
     with session_scope() as s:
         attempts = list(s.scalars(select(Attempt).where(Attempt.campaign_id == campaign_id)))
-        last_at = max((a.not_before for a in attempts), default=datetime.now(timezone.utc))
+        last_at = max((a.not_before for a in attempts), default=datetime.now(UTC))
     if not attempts:
         raise UserError("the planner found no allowed slot today for any sample account (holiday or rest day?); "
                         "see `dialwise campaigns report` and the compliance_blocks table")
@@ -178,7 +178,7 @@ def turn_taking(results) -> dict[str, Any]:
             "barge_ins": sum(len(r.barge_ins) for r in results)}
 
 
-def summarize(reports, settings, url: str) -> dict[str, Any]:
+def summarize(reports, settings, db_url: str) -> dict[str, Any]:
     done = [r for r in reports if r.result is not None]
     latencies = [lat["voice_to_voice_ms"] for r in done for lat in r.result.latencies if "voice_to_voice_ms" in lat]
     promises = [
@@ -199,7 +199,7 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)},
         "turn_taking": turn_taking([r.result for r in done]),
         "promises": promises,
-        "database": url,
+        "database": db_url,
         "recordings": str(settings.recordings_dir.resolve()),
         "call_ids": [r.result.call_id for r in done],
     }
@@ -275,7 +275,7 @@ def bench_call(
         from agent.runner import run_attempts
 
         reps = asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=1,
-                                        at=datetime.now(timezone.utc) + timedelta(days=8), simulated_clock=True,
+                                        at=datetime.now(UTC) + timedelta(days=8), simulated_clock=True,
                                         today=today, db_url=url))
         for rep in reps:
             if rep.result is None:

@@ -7,7 +7,6 @@ the unplayed tail is cut, so the recording holds what the callee actually heard.
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import numpy as np

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,6 +32,7 @@ from agent.turn_taking import TurnSettings
 from agent.voicemail import voicemail_script, wait_for_beep
 from agent.write_queue import OrderedWrites
 from dialogs.types import Account, Decision, Dtmf, Heard, Silence
+from speech.tts.text import split_clauses
 from telephony_adapter.base import (
     AudioIn,
     DtmfIn,
@@ -44,8 +44,6 @@ from telephony_adapter.base import (
 )
 
 log = logging.getLogger("dialwise.session")
-
-_CLAUSE = re.compile(r"(?<=[。！？；!?;])\s*|(?<=[.])\s+")
 
 
 @dataclass
@@ -77,9 +75,6 @@ class CallResult:
     backchannels: int = 0  # speech over the agent that was only an acknowledgement (the agent went on)
 
 
-def split_clauses(text: str) -> list[str]:
-    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
-    return parts or [text]
 
 
 class CallSession:

@@ -184,7 +184,7 @@ def record(turns: list[Turn], cache: Path, tts=None) -> list[Turn]:
     from speech.bench import telephone_channel
 
     cache.mkdir(parents=True, exist_ok=True)
-    for n, turn in enumerate(turns):
+    for turn in turns:
         path = cache / f"{_key(turn)}.npz"
         if path.exists():
             z = np.load(path)

@@ -274,14 +274,14 @@ def _locs(doc: Any, prefix: str = "") -> dict[str, int]:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path) -> _LocDict:
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise ScriptError([Problem(f"{path}:{line}", f"invalid YAML: {exc}")]) from None
-    if not isinstance(doc, dict):
+    if not isinstance(doc, _LocDict):  # (every mapping is loaded as a _LocDict)
         raise ScriptError([Problem(f"{path}:1", "a script file must be a YAML mapping")])
     return doc
 

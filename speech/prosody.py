@@ -33,7 +33,9 @@ class Tail:
     final_ms: int  # last voiced run
 
     def as_dict(self) -> dict:
-        r = lambda v: None if v is None else round(v, 2)
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 2)
+
         return {"pitch_slope": r(self.pitch_slope), "pitch_drop": r(self.pitch_drop),
                 "energy_slope": r(self.energy_slope), "final_ms": self.final_ms}
 

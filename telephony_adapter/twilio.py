@@ -12,7 +12,7 @@ import binascii
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import numpy as np
@@ -20,6 +20,9 @@ import numpy as np
 from speech.audio import ulaw_decode, ulaw_encode
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, ProtocolError, Start, TransportEvent
 from telephony_adapter.wire import PacedTransport
+
+if TYPE_CHECKING:
+    from telephony_adapter.twilio_rest import TwilioRest
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,10 @@ class TwilioSerializer:
             raise ProtocolError("binary frame on a Twilio media stream (messages are JSON text)")
         try:
             msg = json.loads(raw)
-        except (json.JSONDecodeError, ValueError) as exc:
+        except json.JSONDecodeError as exc:
             raise ProtocolError(f"malformed JSON from media stream: {exc.msg} at char {exc.pos}") from None
+        except ValueError as exc:  # e.g. an integer longer than Python's int conversion limit
+            raise ProtocolError(f"malformed JSON from media stream: {exc}") from None
         if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
             raise ProtocolError("media stream message is not a JSON object with an 'event' string")
         event = msg["event"]
@@ -99,7 +104,9 @@ class TwilioSerializer:
                 raise ProtocolError("mark message without a 'name'")
             out.item = MarkPlayed(name=name)
         elif event == "stop":
-            stop = msg.get("stop") if isinstance(msg.get("stop"), dict) else {}
+            stop = msg.get("stop")
+            if not isinstance(stop, dict):
+                stop = {}
             out.call_sid = stop.get("callSid")
             out.item = Hangup(reason="hangup")
         return out  # "connected" and unknown future events carry no typed item
@@ -240,7 +247,7 @@ class TwilioMediaStreamTransport(PacedTransport):
             task.cancel()
         if self.start_event is None:
             if not done:
-                self._end("error", "no 'start' message within %.0f s" % timeout)
+                self._end("error", f"no 'start' message within {timeout:.0f} s")
                 await self.close("no start")
             return None
         return self.start_event
@@ -369,7 +376,7 @@ class TwilioMediaStreamTransport(PacedTransport):
 
 
 # --------------------------------------------------------------------------------------------
-# TwiML, URLs, signatures, REST
+# TwiML, URLs, signatures (the REST client: telephony_adapter.twilio_rest)
 # --------------------------------------------------------------------------------------------
 def ws_base(http_base: str) -> str:
     base = http_base.rstrip("/")
@@ -433,45 +440,10 @@ def sign(auth_token: str, url: str, params: dict[str, Any] | None = None) -> str
     return RequestValidator(auth_token).compute_signature(url, params or {})
 
 
-class TwilioRest:
-    """Placement, transfer and hang-up through Twilio's REST API (blocking; call via to_thread)."""
+def __getattr__(name: str) -> Any:
+    """`TwilioRest` and its errors moved to telephony_adapter.twilio_rest; old imports keep working."""
+    if name in ("TwilioRest", "TwilioError", "TwilioSetupError", "TwilioRefused", "TwilioUnreachable"):
+        from telephony_adapter import twilio_rest
 
-    def __init__(self, settings: Any, client: Any | None = None) -> None:
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from agent.errors import UserError
-
-            if not (self.settings.twilio_account_sid and self.settings.twilio_auth_token):
-                raise UserError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set to place Twilio calls")
-            from twilio.rest import Client
-
-            self._client = Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
-        return self._client
-
-    def place_call(self, call_id: str, to: str, from_: str | None = None) -> str:
-        """Dial `to`; when answered Twilio opens our media stream. Returns the CallSid."""
-        from agent.errors import UserError
-
-        caller = from_ or self.settings.twilio_from_number
-        if not caller:
-            raise UserError("TWILIO_FROM_NUMBER (the caller id) must be set to place Twilio calls")
-        base = self.settings.public_base_url
-        call = self.client.calls.create(
-            to=to,
-            from_=caller,
-            twiml=stream_twiml(call_id, base),
-            status_callback=status_callback_url(base, call_id),
-            status_callback_event=STATUS_EVENTS,
-            status_callback_method="POST",
-        )
-        return call.sid
-
-    def redirect_to_human(self, call_sid: str, target: str) -> None:
-        self.client.calls(call_sid).update(twiml=transfer_twiml(target))
-
-    def hang_up(self, call_sid: str) -> None:
-        self.client.calls(call_sid).update(status="completed")
+        return getattr(twilio_rest, name)
+    raise AttributeError(name)

@@ -45,15 +45,15 @@ def stack(tmp_path_factory):
     os.environ.update(env)
     get_settings.cache_clear()
     from agent.calls import get_deps
-    from agent.store import init_db
     from agent.server import softphone
-    from telephony_adapter import twilio_routes
+    from agent.server.telephony import twilio as twilio_app
+    from agent.store import init_db
 
     init_db()
     get_deps()
-    twilio_routes.set_call_runner(None)
+    twilio_app.install_stream_hooks()
     app = FastAPI()
-    app.include_router(twilio_routes.router)
+    app.include_router(twilio_app.router)
     app.include_router(softphone.router)
     with ServerThread(app, port) as srv:
         yield srv

@@ -33,14 +33,14 @@ def server(tmp_path_factory):
     from agent.store import init_db
 
     init_db()
-    from telephony_adapter import twilio_routes
+    from agent.server.telephony import twilio as twilio_app
 
-    twilio_routes.set_call_runner(echo_runner)
+    twilio_app.install_stream_hooks(echo_runner)
     app = FastAPI()
-    app.include_router(twilio_routes.router)
+    app.include_router(twilio_app.router)
     with ServerThread(app, port) as srv:
         yield srv
-    twilio_routes.set_call_runner(None)
+    twilio_app.install_stream_hooks()
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
@@ -237,4 +237,12 @@ def test_http_signature_accepts_and_refuses(server):
         att = s.get(Attempt, att_id)
         call = s.get(Call, call_id)
         assert (att.status, att.result, att.provider_ref) == ("done", "no_answer", "CA123")
-        assert call.status == "ended" and call.outcome == "no_answer"
+        assert call.status == "ended" and call.outcome == "no_answer" and call.end_reason == "network:no_answer"
+    # a repeated final callback changes nothing and is still answered 200
+    form = {"CallSid": "CA123", "CallStatus": "no-answer", "AccountSid": "AC1"}
+    assert httpx.post(surl, data=form, headers={"X-Twilio-Signature": sign(TOKEN, surl, form)}).status_code == 200
+    # a callback for a call we do not know is answered 200 (and logged), never 404/500
+    uurl = f"{base}/twilio/status?call_id=nosuchcall"
+    form = {"CallSid": "CA999", "CallStatus": "completed", "AccountSid": "AC1", "CallDuration": "3"}
+    r = httpx.post(uurl, data=form, headers={"X-Twilio-Signature": sign(TOKEN, uurl, form)})
+    assert r.status_code == 200 and r.json()["known"] is False

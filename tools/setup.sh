@@ -17,6 +17,7 @@ if [ "$EXTRAS" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
   fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)  # the console's zh UI
+  command -v baresip >/dev/null || need_apt+=(baresip)  # the SIP callee of tests/test_tel_sip*.py
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"

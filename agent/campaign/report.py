@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from agent.timeutil import aware
 from dialogs.outcomes import NOT_CONNECTED, NOT_PLACED, RIGHT_PARTY
 
 PROMISE = frozenset({"ptp"})
@@ -97,31 +98,52 @@ def summarise(records: list[tuple[str, str, float | None]]) -> list[VariantRepor
     return out
 
 
-def campaign_report(session, campaign_id: str | None = None, since: datetime | None = None) -> CampaignReport:
-    """Collect dials from Attempt, Call and Outcome rows and summarise them by script variant."""
+@dataclass
+class DialRow:
+    """One dial as the reports count it (a called attempt, or a call without an attempt)."""
+
+    variant: str                 # script id, or script_id:variant when the call's slots name one
+    script_id: str
+    outcome: str
+    campaign_id: str | None
+    account_id: str
+    at: datetime | None          # when it was dialled (the call's start, else the attempt's dial time)
+    call_id: str | None = None
+    amount: float | None = None  # promised amount
+    seconds: float = 0.0         # the call's length (start to end); 0 when it never connected
+
+
+def variant_name(script_id: str, slots: dict | None) -> str:
+    slots = slots or {}
+    variant = slots.get("variant") or slots.get("script_variant")
+    return f"{script_id}:{variant}" if variant else script_id
+
+
+def dial_rows(session, campaign_id: str | None = None, since: datetime | None = None) -> list[DialRow]:
+    """Every dial from Attempt, Call and Outcome rows (gate-blocked attempts were never dialled)."""
     from sqlalchemy import select
 
     from agent.store.models import Attempt, Call, Outcome
 
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+    since = aware(since)
     q = select(Call, Outcome).join(Outcome, Outcome.call_id == Call.id, isouter=True)
     if campaign_id:
         q = q.where(Call.campaign_id == campaign_id)
-    records: list[tuple[str, str, float | None]] = []
+    rows: list[DialRow] = []
     attempts_with_call: set[str] = set()
     for call, outcome in session.execute(q):
         at = call.started_at
-        if since is not None and at is not None and _aware(at) < since:
+        if since is not None and at is not None and aware(at) < since:
             continue
         if call.attempt_id:
             attempts_with_call.add(call.attempt_id)
-        slots = call.slots or {}
-        variant = slots.get("variant") or slots.get("script_variant")
-        name = f"{call.script_id}:{variant}" if variant else call.script_id
         kind = (outcome.kind if outcome is not None else None) or call.outcome or "unknown"
-        amount = outcome.promise_amount if outcome is not None else None
-        records.append((name, kind, amount))
+        seconds = 0.0
+        if call.started_at is not None and call.ended_at is not None:
+            seconds = max(0.0, (aware(call.ended_at) - aware(call.started_at)).total_seconds())
+        rows.append(DialRow(variant_name(call.script_id, call.slots), call.script_id, kind, call.campaign_id,
+                            call.account_id, aware(at) if at else None, call.id,
+                            outcome.promise_amount if outcome is not None else None, seconds))
     aq = select(Attempt).where(Attempt.dialed_at.is_not(None) | Attempt.result.is_not(None))
     if campaign_id:
         aq = aq.where(Attempt.campaign_id == campaign_id)
@@ -129,19 +151,24 @@ def campaign_report(session, campaign_id: str | None = None, since: datetime | N
         if att.id in attempts_with_call:
             continue
         at = att.dialed_at or att.not_before
-        if since is not None and at is not None and _aware(at) < since:
+        if since is not None and at is not None and aware(at) < since:
             continue
         if att.status == "blocked" or att.result == "blocked":
             continue  # never dialled: the compliance gate refused it
-        records.append((att.script_id, att.result or "unknown", None))
+        rows.append(DialRow(att.script_id, att.script_id, att.result or "unknown", att.campaign_id, att.account_id,
+                            aware(at) if at else None))
+    return rows
+
+
+def campaign_report(session, campaign_id: str | None = None, since: datetime | None = None) -> CampaignReport:
+    """Collect dials from Attempt, Call and Outcome rows and summarise them by script variant."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    records = [(r.variant, r.outcome, r.amount) for r in dial_rows(session, campaign_id, since)]
     return CampaignReport(
         campaign_id=campaign_id, since=since.isoformat() if since else None, dials=len(records),
         variants=summarise(records),
     )
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def render_table(report: CampaignReport):

@@ -1,45 +1,35 @@
-"""`dialwise bench events`: CRM event in (HTTP POST) -> dial placed, over a real server and a dialling loop.
+"""`dialwise bench events`: CRM event in (HTTP POST) -> dial placed, over a real server and a real worker.
 
-A uvicorn server on a free local port takes `payment_missed` events (the default touch rule turns each
-into a collections touch due at once); a dialling loop claims due attempts every `poll_s` seconds (the
-way `dialwise worker` does) and takes each through the gated dial path (`dial_attempt`: gate, claim,
-call row) onto a line where nobody answers. "Dial placed" is the attempt's `dialed_at`, written by the
-dial path; the latency is dialed_at minus the instant the POST was sent. Accounts get a time zone in
-which it is midday now, so calling hours never hold a touch back.
+- the API: a uvicorn server on a free local port (the app of `dialwise serve`, not dialling itself, as
+  with SERVE_DIALS=false) takes `payment_missed` events; the default touch rule turns each into a
+  collections touch due at once in the running "real-time touches" campaign;
+- the worker: a separate process running the same Runtime as `dialwise worker` (`python -m
+  agent.worker.proc`: heartbeat, the queue — procrastinate on PostgreSQL, the embedded poller on SQLite —
+  admission, the gated dial path), whose network is the held-line test dialer (`agent.worker.hold`):
+  every dial answers and holds its line `hold_s`, so this measures the queue path, not audio.
+
+"Dial placed" is the attempt's `dialed_at`, written by the dial path; the latency is dialed_at minus the
+instant the POST was sent. Accounts get a time zone in which the gate allows a dial now and for the
+next minutes (calling hours and public holidays: `agent.worker.bench.open_timezone`). On PostgreSQL
+the run happens in a scratch schema, dropped afterwards.
 """
 from __future__ import annotations
 
-import asyncio
+import os
+import selectors
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from agent.dialing.base import NO_ANSWER, DialOutcome, DialTarget
-
-
-class NoAnswerLine:
-    """A network on which nobody picks up: the dial is placed, the call never connects."""
-
-    network = "loopback"
-    rate_limit = None
-
-    async def dial(self, target: DialTarget) -> DialOutcome:
-        return DialOutcome(NO_ANSWER, detail="bench: nobody answers")
-
-    async def close(self) -> None:
-        return None
-
-
-def _midday_zone() -> str:
-    """An Etc/GMT zone in which the local time is between 11:00 and 13:00 now."""
-    hour = datetime.now(timezone.utc).hour
-    offset = (12 - hour + 12) % 24 - 12  # -12..11
-    return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+from agent.config import PROJECT_ROOT
 
 
 def _free_port() -> int:
@@ -62,23 +52,43 @@ def _seed(url: str, n: int, zone: str) -> str:
     return key
 
 
-def _dial_loop(url: str, stop: threading.Event, poll_s: float) -> None:
-    from agent.dispatcher import claim_due
-    from agent.dialing.place import dial_attempt
-
-    line = NoAnswerLine()
-
-    async def loop() -> None:
-        while not stop.is_set():
-            ids = claim_due(50, worker="bench-loop", db_url=url)
-            await asyncio.gather(*(dial_attempt(i, line, worker_id="bench-loop", db_url=url) for i in ids))
-            if not ids:
-                await asyncio.sleep(poll_s)
-
-    asyncio.run(loop())
+def _spawn_worker(url: str, tmp: Path, hold_s: float, concurrency: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=url, VAR_DIR=str(tmp / "var"),
+               PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
+    return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold_s), "--concurrency",
+                             str(concurrency), "--log", str(tmp / "dials.jsonl")], cwd=PROJECT_ROOT, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=open(tmp / "worker.log", "wb"))
 
 
-def bench_events(n: int = 40, interval_s: float = 0.25, poll_s: float = 2.0, database_url: str | None = None) -> dict:
+def _wait_ready(proc: subprocess.Popen, timeout: float = 60) -> str:
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sel.select(timeout=0.2):
+            line = proc.stdout.readline()
+            if line.startswith("ready "):
+                return line.split()[2] if len(line.split()) > 2 else "?"
+            if not line and proc.poll() is not None:
+                break
+    raise RuntimeError(f"the bench worker did not get ready (exit code {proc.poll()})")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _pct(lat: np.ndarray, q: float) -> float | None:
+    return round(float(np.percentile(lat, q)), 3) if len(lat) else None
+
+
+def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, database_url: str | None = None,
+                 concurrency: int = 8) -> dict:
     import httpx
     import uvicorn
     from sqlalchemy import select
@@ -86,57 +96,71 @@ def bench_events(n: int = 40, interval_s: float = 0.25, poll_s: float = 2.0, dat
     from agent.server.app import create_app
     from agent.store import init_db, session_scope
     from agent.store.models import Attempt, Campaign
+    from agent.worker.bench import _drop, _scratch_schema, open_timezone
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        init_db(url)
-        zone = _midday_zone()
-        key = _seed(url, n, zone)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(url, init_db=False), host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
-        stop = threading.Event()
-        worker = threading.Thread(target=_dial_loop, args=(url, stop, poll_s), daemon=True)
-        worker.start()
-        sent: dict[str, datetime] = {}
-        errors = 0
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as c:
-            for i in range(n):
-                now = datetime.now(timezone.utc)
-                r = c.post("/api/events", json={"id": f"bench-ev-{i}", "type": "payment_missed",
-                                                "account_external_id": f"bench-{i}", "at": now.isoformat()})
-                if r.status_code != 200 or not (r.json()["effect"].get("touch") or {}).get("queued"):
-                    errors += 1
-                    continue
-                sent[r.json()["effect"]["touch"]["attempt_id"]] = now
-                time.sleep(interval_s)
-        deadline = time.monotonic() + 120
-        placed: dict[str, datetime] = {}
-        while time.monotonic() < deadline and len(placed) < len(sent):
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        schema = None
+        if database_url and database_url.startswith("postgresql"):
+            url, schema = _scratch_schema(database_url)
+        else:
+            url = database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+            init_db(url)
+        try:
+            zone = open_timezone("CN", minutes=10)
+            key = _seed(url, n, zone)
+            worker = _spawn_worker(url, tmp, hold_s, concurrency)
+            try:
+                queue = _wait_ready(worker)
+                port = _free_port()
+                server = uvicorn.Server(uvicorn.Config(create_app(url, init_db=False), host="127.0.0.1",
+                                                       port=port, log_level="warning"))
+                thread = threading.Thread(target=server.run, daemon=True)
+                thread.start()
+                while not server.started:
+                    time.sleep(0.05)
+                sent: dict[str, datetime] = {}
+                errors = 0
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                                  headers={"Authorization": f"Bearer {key}"}) as c:
+                    for i in range(n):
+                        now = datetime.now(UTC)
+                        r = c.post("/api/events", json={"id": f"bench-ev-{i}", "type": "payment_missed",
+                                                        "account_external_id": f"bench-{i}", "at": now.isoformat()})
+                        if r.status_code != 200 or not (r.json()["effect"].get("touch") or {}).get("queued"):
+                            errors += 1
+                            continue
+                        sent[r.json()["effect"]["touch"]["attempt_id"]] = now
+                        time.sleep(interval_s)
+                deadline = time.monotonic() + 120
+                placed: dict[str, datetime] = {}
+                while time.monotonic() < deadline and len(placed) < len(sent):
+                    with session_scope(url) as s:
+                        for a in s.scalars(select(Attempt).where(Attempt.id.in_(list(sent)),
+                                                                 Attempt.dialed_at.is_not(None))):
+                            placed[a.id] = a.dialed_at if a.dialed_at.tzinfo else a.dialed_at.replace(tzinfo=UTC)
+                    time.sleep(0.2)
+                server.should_exit = True
+                thread.join(timeout=10)
+            finally:
+                _stop(worker)
             with session_scope(url) as s:
-                for a in s.scalars(select(Attempt).where(Attempt.id.in_(list(sent)), Attempt.dialed_at.is_not(None))):
-                    placed[a.id] = a.dialed_at if a.dialed_at.tzinfo else a.dialed_at.replace(tzinfo=timezone.utc)
-            time.sleep(0.2)
-        stop.set()
-        server.should_exit = True
-        worker.join(timeout=10)
-        with session_scope(url) as s:
-            camp = s.scalars(select(Campaign).where(Campaign.name.like("real-time touches%"))).first()
-            blocked = s.scalars(select(Attempt.blocked_rule).where(Attempt.id.in_(list(sent)),
-                                                                   Attempt.status == "blocked")).all()
+                camp = s.scalars(select(Campaign).where(Campaign.name.like("real-time touches%"))).first()
+                rows = s.execute(select(Attempt.status, Attempt.blocked_rule).where(Attempt.id.in_(list(sent)))).all()
+        finally:
+            if schema is not None:
+                _drop(database_url, url, schema)
     lat = np.array([(placed[k] - sent[k]).total_seconds() for k in placed])
     return {
         "events": n, "touches_queued": len(sent), "dials_placed": len(placed), "errors": errors,
-        "blocked": sorted(set(b for b in blocked if b)), "poll_s": poll_s, "interval_s": interval_s,
-        "latency_s": {"p50": round(float(np.percentile(lat, 50)), 3) if len(lat) else None,
-                      "p95": round(float(np.percentile(lat, 95)), 3) if len(lat) else None,
+        "done": sum(1 for st, _ in rows if st == "done"),
+        "blocked": sorted({rule for st, rule in rows if st == "blocked" and rule}),
+        "interval_s": interval_s, "hold_s": hold_s, "worker_lines": concurrency,
+        "latency_s": {"p50": _pct(lat, 50), "p95": _pct(lat, 95),
                       "max": round(float(lat.max()), 3) if len(lat) else None},
         "target_p95_s": 60, "campaign": camp.name if camp else None, "zone": zone,
-        "database": url.split(":", 1)[0],
-        "how": "uvicorn + HTTP POST /api/events -> touch attempt; in-process dialling loop polling every "
-               "poll_s (dialwise worker not on main yet) through dial_attempt onto a no-answer line; "
-               "latency = attempt.dialed_at - POST send time",
+        "database": url.split(":", 1)[0], "queue": queue, "cpus": os.cpu_count(),
+        "how": "uvicorn app + HTTP POST /api/events -> touch attempt; a separate worker process (the Runtime of "
+               "`dialwise worker`, python -m agent.worker.proc) takes it from its queue through admission and the "
+               "gated dial path onto held test lines; latency = attempt.dialed_at - POST send time",
     }

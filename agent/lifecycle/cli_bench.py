@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -12,13 +11,15 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def bench_events_cmd(
         events: int = typer.Option(40, "--events", min=1, max=10_000),
         interval: float = typer.Option(0.25, "--interval", min=0.0, help="seconds between events"),
-        poll: float = typer.Option(2.0, "--poll", min=0.05, help="dialling loop poll interval (s)"),
-        database_url: Optional[str] = typer.Option(None, "--database-url", help="default: a temporary SQLite file"),
+        hold: float = typer.Option(0.5, "--hold", min=0.05, help="seconds each held test line stays up"),
+        lines: int = typer.Option(8, "--lines", min=1, max=256, help="the worker's lines (calls at a time)"),
+        database_url: str | None = typer.Option(None, "--database-url", help="default: a temporary SQLite "
+                                                   "file; a PostgreSQL URL runs in a scratch schema"),
     ) -> None:
-        """Event in (HTTP) -> dial placed: p50/p95/max seconds with a dialling loop running (JSON)."""
+        """Event in (HTTP) -> dial placed by a real worker process (held test lines): p50/p95/max s (JSON)."""
         from agent.lifecycle.bench_events import bench_events
 
-        typer.echo(json.dumps(bench_events(events, interval, poll, database_url), ensure_ascii=False))
+        typer.echo(json.dumps(bench_events(events, interval, hold, database_url, lines), ensure_ascii=False))
 
     @bench_app.command("lifecycle")
     def bench_lifecycle_cmd(

@@ -6,7 +6,10 @@ lifespan (`agent.worker.embed`); both start the same way:
 1. register this process in `workers`, and sweep at once (a restarted process cleans up after the
    one it replaces);
 2. heartbeat every WORKER_HEARTBEAT_S, sweeping lost workers each time;
-3. take due attempts from the queue — procrastinate on PostgreSQL, the embedded poller on SQLite.
+3. every PROMISE_SWEEP_S, mark promises whose grace days have passed unpaid as broken (the daily sweep,
+   so nobody runs `dialwise promises sweep` by hand; idempotent, and each promise breaks once however
+   many workers sweep);
+4. take due attempts from the queue — procrastinate on PostgreSQL, the embedded poller on SQLite.
 
 Stopping (SIGTERM): the queue takes nothing new, the calls in progress finish (bounded by
 MAX_CALL_S), whatever is still open then ends as interrupted, and the row is marked stopped.
@@ -61,6 +64,7 @@ class Runtime:
         self.started = True
         await asyncio.to_thread(self._sweep)
         self._tasks.append(asyncio.create_task(self._beat_loop(), name="heartbeat"))
+        self._tasks.append(asyncio.create_task(self._promise_loop(), name="promise-sweep"))
         if self.take_attempts:
             if is_postgres(self.db_url):
                 from agent.worker.pg_queue import PgQueue
@@ -91,6 +95,24 @@ class Runtime:
                 await asyncio.to_thread(self._sweep)
             except Exception:  # the database is away for a moment; our own calls go on
                 log.warning("heartbeat failed", exc_info=True)
+
+    def sweep_promises(self) -> int:
+        """One pass of the broken-promise sweep; returns how many promises changed."""
+        from agent.lifecycle.promises import sweep
+        from agent.store import session_scope
+
+        with session_scope(self.db_url) as s:
+            return len(sweep(s))
+
+    async def _promise_loop(self) -> None:
+        while True:  # first pass one period after start: a restart loop does not sweep on every start
+            await asyncio.sleep(self.settings.promise_sweep_s)
+            try:
+                changed = await asyncio.to_thread(self.sweep_promises)
+                if changed:
+                    log.info("promise sweep: %d promises closed", changed)
+            except Exception:  # the database is away for a moment: the next pass catches up
+                log.warning("the promise sweep failed", exc_info=True)
 
     async def stop(self, grace: float | None = None) -> None:
         """Dial nothing new, let the calls in progress finish (at most `grace`, default MAX_CALL_S),

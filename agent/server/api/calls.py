@@ -3,7 +3,7 @@ the recording (HTTP range requests) and its waveform peaks."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ async def create_call(body: CallCreate, request: Request) -> dict[str, Any]:
     """Every call passes the compliance gate first (a refusal is recorded with its rule and answered 409).
     A real call rings in the background: 201 {"call_id", "status": "dialing"}. A dry run dials nothing:
     201 {"call_id", "status": "dry_run", "twiml"} (the TwiML for Twilio)."""
-    url = request.app.state.database_url
+    url = request.app.state.db_url
     try:
         if body.dry_run:
             call_id = await asyncio.to_thread(dry_run_call, body.account_id, body.script_id, body.transport,
@@ -89,10 +89,10 @@ def list_calls(
 ) -> dict[str, Any]:
     stmt = select(Call).order_by(Call.started_at.desc(), Call.id)
     if date_from:
-        stmt = stmt.where(Call.started_at >= datetime.combine(date_from, time.min, timezone.utc))
+        stmt = stmt.where(Call.started_at >= datetime.combine(date_from, time.min, UTC))
     if date_to:
         stmt = stmt.where(Call.started_at < datetime.combine(date_to + timedelta(days=1), time.min,
-                                                             timezone.utc))
+                                                             UTC))
     for col, value in ((Call.outcome, outcome), (Call.campaign_id, campaign_id), (Call.account_id, account_id),
                        (Call.script_id, script_id), (Call.language, language), (Call.status, status)):
         if value:

@@ -1,6 +1,7 @@
 """Campaigns: create, list, get, start, pause and the dashboard figures."""
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -104,3 +105,18 @@ def list_attempts(campaign_id: str, page: PageParams = Depends(), db: Session = 
 def get_stats(campaign_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
     _get(db, campaign_id)
     return campaign_stats(db, campaign_id)
+
+
+@router.get("/{campaign_id}/funnel", dependencies=[READ],
+            summary="Funnel dialled → connected → right party → promise → kept by variant, segment or local hour, "
+                    "with each step's conversion (95 % Wilson intervals), cost per kept promise and A/B comparisons")
+def get_funnel(campaign_id: str, db: Session = Depends(get_db),
+               by: str = Query("variant", pattern="^(variant|segment|hour)$",
+                               description="variant | segment (bucket · product · language) | hour (callee-local)"),
+               since: date | None = Query(None, description="only dials on or after this day (YYYY-MM-DD, UTC)")
+               ) -> dict[str, Any]:
+    from agent.campaign.funnel import funnel_report
+
+    _get(db, campaign_id)
+    start = datetime.combine(since, datetime.min.time(), tzinfo=UTC) if since else None
+    return funnel_report(db, campaign_id, start, by=(by,))

@@ -75,6 +75,40 @@
     });
   }
 
+  // the call's audit: each finding with its rule id, pointing at its turn (highlighted in the transcript)
+  function showTurn(seq) {
+    const li = document.querySelector(`.turn[data-seq="${seq}"]`);
+    if (!li) return;
+    document.querySelectorAll(".turn.focus").forEach((x) => x.classList.remove("focus"));
+    li.classList.add("focus");
+    li.scrollIntoView({ block: "center" });
+  }
+
+  async function loadAudit() {
+    let audit;
+    try { audit = await DW.api("/api/audit/calls/" + encodeURIComponent(id)); } catch (e) { return; }
+    const ul = document.getElementById("findings");
+    ul.innerHTML = "";
+    document.getElementById("audit-state").textContent = !audit.audited_at ? DW.t("audit_pending")
+      : audit.findings.length ? `${audit.findings.length} ${DW.t("audit_findings")}` : DW.t("audit_clean");
+    audit.findings.forEach((f) => {
+      const li = document.createElement("li");
+      li.className = "finding " + f.severity;
+      li.dataset.rule = f.rule;
+      if (f.turn_seq != null) li.dataset.seq = f.turn_seq;
+      const where = f.turn_seq != null ? DW.t("audit_turn_n").replace("{n}", f.turn_seq) : DW.t("audit_whole_call");
+      li.innerHTML = `<code class="rule">${DW.esc(f.rule)}</code> <b>${DW.esc(DW.t(f.rule))}</b> ` +
+        `<span class="where">${DW.esc(where)}</span> <span class="muted">${DW.esc(f.detail)}</span>`;
+      if (f.turn_seq != null) li.addEventListener("click", () => showTurn(f.turn_seq));
+      ul.append(li);
+      const turn = document.querySelector(`.turn[data-seq="${f.turn_seq}"]`);
+      if (turn) {
+        turn.classList.add("flagged");
+        turn.querySelector(".info").insertAdjacentHTML("beforeend", `<span class="flag">⚑ ${DW.esc(f.rule)}</span>`);
+      }
+    });
+  }
+
   async function load() {
     let call;
     try { call = await DW.api("/api/calls/" + encodeURIComponent(id)); }
@@ -96,6 +130,7 @@
     if (oc && oc.callback_at) html += ` <span>${DW.t("callback")}: <b>${DW.esc(DW.fmtTime(oc.callback_at))}</b></span>`;
     document.getElementById("outcome-card").innerHTML = `<div class="meta">${html}</div>`;
     renderTurns(turns);
+    loadAudit();
     if (call.has_recording) {
       audio.src = "/api/calls/" + encodeURIComponent(id) + "/recording";
       DW.api("/api/calls/" + encodeURIComponent(id) + "/waveform?points=800").then(drawWave).catch(() => {});

@@ -59,6 +59,64 @@
     });
   }
 
+  // the funnel per variant, segment or local hour: dialled -> connected -> right party -> promise -> kept,
+  // each step's conversion; kept per dial with its 95 % interval; cost per kept promise; A/B differences
+  const STAGE_KEYS = { dialled: "dialled", connected: "st_connected", right_party: "right_party", promise: "st_promise", kept: "st_kept" };
+  const STAGE_COLORS = ["#1d4ed8", "#2563eb", "#0ea5e9", "#16a34a", "#15803d"];
+  const pct = (r) => (100 * r).toFixed(1) + "%";
+
+  function groupName(by, g) {
+    return by === "hour" ? (g == null ? "—" : String(g).padStart(2, "0") + ":00") : String(g);
+  }
+
+  function drawFunnelGroups(rep, by) {
+    const svg = document.getElementById("funnel-groups"); svg.innerHTML = "";
+    const rows = rep.by[by] || [];
+    const H = 30, top = 22, X0 = 230, W = 150;
+    svg.setAttribute("viewBox", `0 0 1000 ${Math.max(60, top + rows.length * H + 6)}`);
+    rep.stages.forEach((st, j) => svg.append(el("text", { x: X0 + j * W, y: 12 }, DW.t(STAGE_KEYS[st]))));
+    rows.forEach((row, i) => {
+      const y = top + i * H, name = groupName(by, row.group);
+      svg.append(el("text", { x: 0, y: y + 15, class: "fg-label" }, name.length > 34 ? name.slice(0, 33) + "…" : name));
+      row.stages.forEach((st, j) => {
+        const w = row.dials ? (st.count / row.dials) * (W - 60) : 0;
+        const r = el("rect", { x: X0 + j * W, y, width: Math.max(1, w), height: 20, fill: STAGE_COLORS[j], class: "funnel-cell",
+          "data-group": name, "data-stage": st.stage, "data-count": st.count });
+        r.append(el("title", {}, `${DW.t(STAGE_KEYS[st.stage])}: ${st.count}` + (st.step ? ` (${pct(st.step.rate)})` : "")));
+        svg.append(r);
+        svg.append(el("text", { x: X0 + j * W + Math.max(1, w) + 3, y: y + 14 }, st.step ? `${st.count} · ${pct(st.step.rate)}` : String(st.count)));
+      });
+      const kept = row.stages[row.stages.length - 1].per_dial, x = X0 + 4 * W;
+      svg.append(el("line", { x1: x + kept.ci_low * (W - 60), x2: x + kept.ci_high * (W - 60), y1: y + 10, y2: y + 10, class: "ci-line",
+        "data-group": name, "data-low": kept.ci_low, "data-high": kept.ci_high }));
+    });
+  }
+
+  function fillFunnelTable(rep, by) {
+    const tb = document.querySelector("#funnel-table tbody"); tb.innerHTML = "";
+    (rep.by[by] || []).concat([rep.total]).forEach((row) => {
+      const cells = row.stages.slice(1).map((st) => `<td class="num">${st.count} <small class="muted">${pct(st.step.rate)}</small></td>`).join("");
+      const kept = row.stages[row.stages.length - 1].per_dial;
+      const cost = row.cost_per_kept != null ? DW.fmtMoney(row.cost_per_kept, rep.currency) : "—";
+      const name = row.group === "total" ? DW.t("fg_total") : groupName(by, row.group);
+      tb.insertAdjacentHTML("beforeend", `<tr class="funnel-row" data-group="${DW.esc(name)}"><td>${DW.esc(name)}</td><td class="num">${row.dials}</td>${cells}` +
+        `<td class="num">${pct(kept.rate)} <small class="muted">[${pct(kept.ci_low)}–${pct(kept.ci_high)}]</small></td><td class="num cost">${DW.esc(cost)}</td></tr>`);
+    });
+    const ul = document.getElementById("ab-comparisons"); ul.innerHTML = "";
+    (rep.comparisons || []).forEach((c) => {
+      const pp = (v) => (v >= 0 ? "+" : "") + (100 * v).toFixed(1);
+      ul.insertAdjacentHTML("beforeend", `<li class="ab" data-metric="${DW.esc(c.metric)}">${DW.esc(c.b)} ${DW.esc(DW.t("ab_vs"))} ${DW.esc(c.a)} · ` +
+        `${DW.esc(DW.t("ab_" + c.metric))}: ${pp(c.difference)} pp [${pp(c.ci_low)}, ${pp(c.ci_high)}] · ${DW.esc(DW.t(c.significant ? "ab_significant" : "ab_not_significant"))}</li>`);
+    });
+  }
+
+  async function loadFunnel(id) {
+    const by = document.getElementById("funnel-by").value;
+    const rep = await DW.api(`/api/campaigns/${encodeURIComponent(id)}/funnel?by=${by}`);
+    drawFunnelGroups(rep, by); fillFunnelTable(rep, by);
+  }
+  document.getElementById("funnel-by").addEventListener("change", () => { if (sel.value) loadFunnel(sel.value).catch(() => {}); });
+
   // attempts and calls, refreshed every 2 s while the page is open (dialling shows up as it happens)
   async function loadLive(id) {
     const [atts, calls] = await Promise.all([DW.api(`/api/campaigns/${id}/attempts?limit=200`),
@@ -85,6 +143,7 @@
     document.getElementById("network").value = camp.network || "";
     document.getElementById("max-concurrent").value = camp.max_concurrent;
     drawFunnel(stats); drawHours(stats); drawVariants(stats);
+    loadFunnel(id).catch(() => {});
     await loadLive(id);
   }
 

@@ -21,6 +21,18 @@
     const d = new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
     return d.toLocaleString(DW.lang === "zh" ? "zh-CN" : "en-US", { hour12: false });
   };
+  DW.locale = () => (DW.lang === "zh" ? "zh-CN" : "en-US");
+  // an amount in its currency, with the locale's thousands separators (¥8,800.00, $1,200.00)
+  DW.fmtMoney = (amount, currency) => {
+    if (amount == null) return "";
+    try { return new Intl.NumberFormat(DW.locale(), { style: "currency", currency: currency || "CNY" }).format(amount); }
+    catch (e) { return Number(amount).toLocaleString(DW.locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " " + (currency || ""); }
+  };
+  DW.fmtDate = (iso) => { // a calendar day (YYYY-MM-DD), shown without any time-zone shift
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m) return iso || "";
+    return new Date(+m[1], +m[2] - 1, +m[3]).toLocaleDateString(DW.locale(), { year: "numeric", month: "short", day: "numeric" });
+  };
   DW.fmtMs = (ms) => {
     const s = Math.max(0, Math.round(ms / 1000));
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
@@ -43,7 +55,8 @@
 
   DW.chrome = (active) => {
     const nav = [["index.html", "nav_calls", "calls"], ["live.html", "nav_live", "live"],
-                 ["campaign.html", "nav_campaigns", "campaigns"], ["webhooks.html", "nav_webhooks", "webhooks"]];
+                 ["campaign.html", "nav_campaigns", "campaigns"], ["promises.html", "nav_promises", "promises"],
+                 ["webhooks.html", "nav_webhooks", "webhooks"]];
     const header = document.createElement("header");
     header.innerHTML = '<span class="brand" data-i18n="brand"></span>' +
       nav.map(([href, key, id]) => `<a href="${href}" id="nav-${id}" class="${id === active ? "active" : ""}" data-i18n="${key}"></a>`).join("") +

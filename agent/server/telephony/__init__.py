@@ -1,0 +1,1 @@
+"""The application's telephony routes: what a network's webhooks do to storage."""
