@@ -25,7 +25,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     models_app.command("convert", help="Write the openai-whisper .pt checkpoint from the CTranslate2 weights.")(convert)
     models_app.command("where", help="Show which Whisper weights are used and where they come from.")(where)
     app.add_typer(models_app, name="models")
-    prompts_app = typer.Typer(help="The prompt cache (pre-synthesised and recorded script lines).", no_args_is_help=True)
+    prompts_app = typer.Typer(help="The prompt cache (pre-synthesised and recorded script lines).",
+                              no_args_is_help=True)
     prompts_app.command("build", help="Synthesise every fixed line of every script into the prompt cache.")(build)
     app.add_typer(prompts_app, name="prompts")
     bench_app.command("asr", help="WER/CER and speed of the ASR engines over a telephone channel (JSON).")(bench_asr)

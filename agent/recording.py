@@ -7,7 +7,6 @@ the unplayed tail is cut, so the recording holds what the callee actually heard.
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ class LiveSpool:
         self.path, self._fd = path, fd
 
     @classmethod
-    def open(cls, var_dir: Path, call_id: str) -> "LiveSpool | None":
+    def open(cls, var_dir: Path, call_id: str) -> LiveSpool | None:
         try:
             path = live_spool_path(var_dir, call_id)
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

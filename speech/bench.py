@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from speech.options import AsrOptions
 from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
+from speech.options import AsrOptions
 
 VOICES_DIR = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
 
@@ -67,7 +67,7 @@ def error_rate(refs: list[str], hyps: list[str], lang: str) -> float:
     else:
         r = [normalize_en(t) for t in refs]
         h = [normalize_en(t) for t in hyps]
-    pairs = [(a, b) for a, b in zip(r, h) if a.strip()]
+    pairs = [(a, b) for a, b in zip(r, h, strict=True) if a.strip()]
     refs_ok = [a for a, _ in pairs]
     hyps_ok = [b if b.strip() else "<empty>" for _, b in pairs]
     return float(jiwer.wer(refs_ok, hyps_ok))
@@ -122,7 +122,7 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
             hyps[engine].append(text)
     for engine in engines:
         elapsed = times[engine]
-        short = [t for (_, a, _), t in zip(clips, elapsed) if 2.0 <= len(a) / 16000 <= 3.0]
+        short = [t for (_, a, _), t in zip(clips, elapsed, strict=True) if 2.0 <= len(a) / 16000 <= 3.0]
         rates = {lang: _rate(clips, hyps[engine], lang) for lang in ("en", "zh")}
         result["engines"][engine] = {
             "wer_en": rates["en"],
@@ -153,7 +153,7 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
 
 def _rate(clips: list, hyps: list[str], lang: str, draw: int | None = None) -> float | None:
     """Pooled WER/CER of `lang` over all clips, or over one noise draw's clips."""
-    keep = [(row["text"], h) for (row, _, d), h in zip(clips, hyps)
+    keep = [(row["text"], h) for (row, _, d), h in zip(clips, hyps, strict=True)
             if row["lang"] == lang and (draw is None or d == draw)]
     if not keep:
         return None
@@ -172,7 +172,8 @@ def compare_with(engines: dict[str, dict], reference: str) -> dict:
         if name == reference:
             continue
         speedup = round(ref["total_s"] / row["total_s"], 2)
-        deltas = {k: round(row[k] - ref[k], 4) for k in ("wer_en", "cer_zh") if row[k] is not None and ref[k] is not None}
+        deltas = {k: round(row[k] - ref[k], 4) for k in ("wer_en", "cer_zh")
+                  if row[k] is not None and ref[k] is not None}
         out[name] = {"speedup": speedup, "error_delta": deltas,
                      "faster_3x_at_equal_or_better_error": speedup >= 3.0 and all(d <= 0 for d in deltas.values()),
                      "meets_error_targets": (row["wer_en"] is None or row["wer_en"] <= 0.10)

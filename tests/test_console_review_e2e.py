@@ -10,7 +10,7 @@ import os
 import shutil
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ def site(tmp_path_factory):
     with session_scope(url) as s:
         key, _ = create_key(s, "supervisor", label="Supervisor Li")
     camp = seed_campaign(url, "十一月 M1 催收")
-    now = datetime.now(timezone.utc).replace(hour=2, minute=0)
+    now = datetime.now(UTC).replace(hour=2, minute=0)
     en = seed_call(url, tmp, language="en", outcome="ptp", campaign_id=camp, started_at=now - timedelta(hours=1))
     zh = seed_call(url, tmp, language="zh", outcome="refused", campaign_id=camp, started_at=now)
     with session_scope(url) as s:
@@ -239,7 +239,8 @@ def test_the_account_page_says_why(page, site):
     assert t["gate_no"] in page.locator("#gate-verdict").inner_text()
     assert "opt_out" in page.locator("#gate-verdict").inner_text()
     block = page.locator("tr.block").inner_text()
-    assert "cn_calling_hours" in block and ("不在允许拨打时段" if page.lang == "zh" else "Outside calling hours") in block
+    label = "不在允许拨打时段" if page.lang == "zh" else "Outside calling hours"
+    assert "cn_calling_hours" in block and label in block
     assert page.locator("tr.opt-out").count() == 1 and page.locator("#acc-calls tr.row").count() == 1
 
 
@@ -260,7 +261,7 @@ def _feed_live_call(site, call_id: str, seconds: float, stop: threading.Event) -
     finally:
         with session_scope(site["url"]) as s:
             call = s.get(Call, call_id)
-            call.status, call.outcome, call.ended_at = "ended", "ptp", datetime.now(timezone.utc)
+            call.status, call.outcome, call.ended_at = "ended", "ptp", datetime.now(UTC)
         rec.live.close()
 
 
@@ -278,7 +279,8 @@ def test_listen_in_to_a_live_call_and_the_empty_state_returns(page, site):
         assert page.locator(f"{card} button.listen").inner_text() == t["listen"]
         page.click(f"{card} button.listen")
         wait_for(page, f"+(document.querySelector('{card}').dataset.listenSeconds || 0) > 1.0", timeout=10000)
-        peaks = page.evaluate(f"[+document.querySelector('{card}').dataset.peakCallee, +document.querySelector('{card}').dataset.peakAgent]")
+        peaks = page.evaluate(f"[+document.querySelector('{card}').dataset.peakCallee, "
+                              f"+document.querySelector('{card}').dataset.peakAgent]")
         assert peaks[0] > 0.05 and peaks[1] > 0.15, peaks  # both channels arrive: callee 3000/32768, agent 8000/32768
     finally:
         stop.set()
@@ -313,7 +315,8 @@ def test_no_serious_accessibility_violations(page, site):
         page.wait_for_timeout(400)
         page.evaluate(axe)  # injected by the test over the DevTools protocol; the app never serves it
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
-                               "v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))")
+                               "v => ({id: v.id, impact: v.impact, "
+                               "nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))")
         bad = [v for v in result if v["impact"] in ("serious", "critical")]
         if bad:
             found[path] = bad

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -91,7 +91,7 @@ def test_a_supervisor_hears_both_channels_of_a_live_call_until_it_ends(env):
             got += ws.receive_bytes()
         with session_scope(env["url"]) as s:
             call = s.get(Call, call_id)
-            call.status, call.outcome, call.ended_at = "ended", "ptp", datetime.now(timezone.utc)
+            call.status, call.outcome, call.ended_at = "ended", "ptp", datetime.now(UTC)
         rec.live.close()
         while True:
             m = ws.receive()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,7 +37,7 @@ def env(request, tmp_path):
         for scope in ("admin", "supervisor", "crm"):
             keys[scope], _ = create_key(s, scope, label=f"{scope} tester")
     camp = seed_campaign(url, "六月 M1")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     en = seed_call(url, tmp_path, language="en", outcome="ptp", campaign_id=camp, started_at=now - timedelta(hours=2))
     zh = seed_call(url, tmp_path, language="zh", outcome="refused", started_at=now - timedelta(hours=1))
     with session_scope(url) as s:
@@ -112,8 +112,8 @@ def test_sorting_and_one_outcome_vocabulary(env):
 
 def test_the_date_filter_counts_days_in_the_viewers_zone(env):
     with session_scope(env["url"]) as s:  # 2025-03-01 23:30 in Shanghai is 15:30 UTC the same day
-        s.get(Call, env["zh"]).started_at = datetime(2025, 3, 1, 15, 30, tzinfo=timezone.utc)
-        s.get(Call, env["en"]).started_at = datetime(2025, 3, 1, 17, 0, tzinfo=timezone.utc)  # 3-02 01:00 Shanghai
+        s.get(Call, env["zh"]).started_at = datetime(2025, 3, 1, 15, 30, tzinfo=UTC)
+        s.get(Call, env["en"]).started_at = datetime(2025, 3, 1, 17, 0, tzinfo=UTC)  # 3-02 01:00 Shanghai
     assert ids(get(env, "/api/calls", date_from="2025-03-01", date_to="2025-03-01")) == [env["en"], env["zh"]]
     assert ids(get(env, "/api/calls", date_from="2025-03-01", date_to="2025-03-01", tz="Asia/Shanghai")) == [env["zh"]]
     assert ids(get(env, "/api/calls", date_from="2025-03-02", date_to="2025-03-02", tz="Asia/Shanghai")) == [env["en"]]
@@ -224,7 +224,8 @@ def test_account_page_says_why_blocks_opt_outs_and_the_gate_now(env):
     with session_scope(env["url"]) as s:
         acc = s.get(Call, env["zh"]).account_id
         phone = s.get(Account, acc).phone
-        s.add(ComplianceBlock(account_id=acc, rule="cn_calling_hours", reason=f"23:10 at {phone} is outside 08:00-22:00"))
+        s.add(ComplianceBlock(account_id=acc, rule="cn_calling_hours",
+                              reason=f"23:10 at {phone} is outside 08:00-22:00"))
         s.add(OptOut(phone=phone, account_id=acc, source_call_id=env["zh"]))
     r = get(env, f"/api/accounts/{acc}/overview")
     assert r.status_code == 200, r.text

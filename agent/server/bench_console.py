@@ -9,9 +9,9 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -26,18 +26,19 @@ GIVEN = ("芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军")
 EN_NAMES = ("Jane Doe", "John Smith", "Mary Major", "Alex Kim", "Sam Lee", "Chris Wu")
 
 
-def seed(url: str, calls: int, accounts: int, turns_per_call: int, rng: random.Random) -> dict[str, Any]:
+def seed(db_url: str, calls: int, accounts: int, turns_per_call: int, rng: random.Random) -> dict[str, Any]:
     from agent.store.db import get_engine
 
-    engine = get_engine(url)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    engine = get_engine(db_url)
+    now = datetime.now(UTC).replace(microsecond=0)
     acc_rows = []
     for i in range(accounts):
         zh = i % 3 != 0
         acc_rows.append({
             "id": uuid.uuid4().hex, "external_id": f"LN-{i:07d}",
             "name": (rng.choice(SURNAMES) + rng.choice(GIVEN) + str(i)) if zh else f"{rng.choice(EN_NAMES)} {i}",
-            "phone": f"+86138{i:08d}" if zh else f"+1312{i:07d}", "timezone": "Asia/Shanghai" if zh else "America/Chicago",
+            "phone": f"+86138{i:08d}" if zh else f"+1312{i:07d}",
+            "timezone": "Asia/Shanghai" if zh else "America/Chicago",
             "jurisdiction": "CN" if zh else "US", "language": "zh" if zh else "en", "purpose": "collections",
             "balance": 1000.0 + i, "currency": "CNY" if zh else "USD", "days_past_due": i % 90, "id_last4": "",
             "consent_calls": True, "consent_marketing": False, "consent_recording": True, "custom": {},
@@ -108,7 +109,7 @@ def _time(client, headers, params: dict[str, Any], repeats: int) -> dict[str, An
 
 
 def bench_console(calls: int = 100_000, accounts: int = 20_000, turns_per_call: int = 2, repeats: int = 15,
-                  database_url: str | None = None, seed_value: int = 7) -> dict[str, Any]:
+                  pg_url: str | None = None, seed_value: int = 7) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from agent.server.app import create_app
@@ -119,10 +120,10 @@ def bench_console(calls: int = 100_000, accounts: int = 20_000, turns_per_call: 
     rng = random.Random(seed_value)
     schema = None
     with tempfile.TemporaryDirectory() as tmp:
-        if database_url and database_url.startswith("postgresql"):
+        if pg_url and pg_url.startswith("postgresql"):
             from agent.worker.bench import _scratch_schema
 
-            url, schema = _scratch_schema(database_url)
+            url, schema = _scratch_schema(pg_url)
         else:
             url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
             init_db(url)
@@ -138,7 +139,7 @@ def bench_console(calls: int = 100_000, accounts: int = 20_000, turns_per_call: 
                 "find_name": {"find": seeded["name"]},
                 "find_external_id": {"find": seeded["external_id"]},
                 "outcome_filter": {"outcome": "unverified"},
-                "outcome_and_days": {"outcome": "ptp", "date_from": (datetime.now(timezone.utc) - timedelta(days=7))
+                "outcome_and_days": {"outcome": "ptp", "date_from": (datetime.now(UTC) - timedelta(days=7))
                                      .date().isoformat(), "tz": "Asia/Shanghai"},
                 "sort_promise_amount": {"sort": "-promise_amount"},
                 "sort_duration": {"sort": "-duration"},
@@ -153,7 +154,7 @@ def bench_console(calls: int = 100_000, accounts: int = 20_000, turns_per_call: 
             if schema is not None:
                 from agent.worker.bench import _drop
 
-                _drop(database_url or "", url, schema)
+                _drop(pg_url or "", url, schema)
     searches = {k: v for k, v in results.items() if k.startswith(("first_page", "find_", "outcome_"))}
     worst = max(v["p50_ms"] for v in searches.values())
     return {"bench": "console", "database": url.split(":", 1)[0].split("+")[0], "calls": calls,
@@ -181,8 +182,8 @@ def register(app, bench_app) -> None:
         accounts: int = typer.Option(20_000, "--accounts", min=10, max=1_000_000),
         turns: int = typer.Option(2, "--turns", min=0, max=20, help="turns per call (for the transcript search)"),
         repeats: int = typer.Option(15, "--repeats", min=1, max=1000),
-        database_url: str | None = typer.Option(None, "--database-url", help="default: a temporary SQLite "
+        pg_url: str | None = typer.Option(None, "--database-url", help="default: a temporary SQLite "
                                                    "file; a PostgreSQL URL runs in a scratch schema"),
     ) -> None:
         """The console's calls list over N seeded calls: search and sort times (p50/max ms, JSON)."""
-        typer.echo(json.dumps(bench_console(calls, accounts, turns, repeats, database_url), ensure_ascii=False))
+        typer.echo(json.dumps(bench_console(calls, accounts, turns, repeats, pg_url), ensure_ascii=False))

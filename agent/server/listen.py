@@ -33,20 +33,20 @@ WAIT_SPOOL_S = 5.0
 _CALL_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _call_state(url: str, call_id: str) -> dict[str, Any] | None:
-    with session_scope(url) as s:
+def _call_state(db_url: str, call_id: str) -> dict[str, Any] | None:
+    with session_scope(db_url) as s:
         call = s.get(Call, call_id)
         return None if call is None else {"status": call.status, "outcome": call.outcome}
 
 
-async def _principal(ws: WebSocket, url: str):
+async def _principal(ws: WebSocket, db_url: str):
     key = ws.cookies.get(COOKIE_NAME)  # never a query parameter: URLs end up in access logs
     header = ws.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         key = header[7:].strip()
 
     def _auth():
-        with session_scope(url) as s:
+        with session_scope(db_url) as s:
             return lookup(s, key or "")
 
     client = ws.client.host if ws.client else "?"
@@ -68,15 +68,15 @@ async def _principal(ws: WebSocket, url: str):
 
 @router.websocket("/ws/listen")
 async def listen(ws: WebSocket) -> None:
-    url = ws.app.state.database_url
-    principal = await _principal(ws, url)
+    db_url = ws.app.state.database_url
+    principal = await _principal(ws, db_url)
     if principal is None:
         return
     call_id = ws.query_params.get("call_id", "")
     if not _CALL_ID.match(call_id):
         await ws.close(code=4422, reason="call_id must be a call's 32-character id")
         return
-    state = await run_in_threadpool(_call_state, url, call_id)
+    state = await run_in_threadpool(_call_state, db_url, call_id)
     if state is None or state["status"] != "live":
         await ws.close(code=4404, reason="no live call with this id")
         return
@@ -88,12 +88,12 @@ async def listen(ws: WebSocket) -> None:
         await ws.accept()
         from agent.config import get_settings
 
-        await _stream(ws, url, call_id, live_spool_path(get_settings().var_dir, call_id))
+        await _stream(ws, db_url, call_id, live_spool_path(get_settings().var_dir, call_id))
     finally:
         sockets.give_back(principal.key_id)
 
 
-async def _stream(ws: WebSocket, url: str, call_id: str, path: Path) -> None:
+async def _stream(ws: WebSocket, db_url: str, call_id: str, path: Path) -> None:
     closed = asyncio.Event()
     watcher = asyncio.create_task(_watch_close(ws, closed), name="listen-close-watch")
     try:
@@ -123,7 +123,7 @@ async def _stream(ws: WebSocket, url: str, call_id: str, path: Path) -> None:
                         continue  # catching up
                 polls += 1
                 if polls % STATUS_EVERY == 0 or not path.exists():
-                    state = await run_in_threadpool(_call_state, url, call_id)
+                    state = await run_in_threadpool(_call_state, db_url, call_id)
                     if state is None or state["status"] != "live" or not path.exists():
                         rest = f.read()
                         if len(rest) >= 4:

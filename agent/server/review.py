@@ -5,7 +5,7 @@ A correction sets the call's `outcome` (so lists, filters and reports count the 
 the agent's own in `outcome_original`; the `outcomes` row stays as the agent wrote it."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from dialogs.outcomes import CALL_OUTCOMES
 def _iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
 def scorecard(db: Session) -> dict[str, Any]:

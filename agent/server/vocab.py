@@ -43,7 +43,8 @@ AUDIT = {
     "audit_low_confidence_outcome": ("Outcome on a low-confidence understanding", "结果依据低置信度的理解"),
 }
 GATE_RULES = {
-    "invalid_input": ("Invalid dial request", "拨打请求无效"), "dnc_list": ("On the do-not-call list", "在禁止呼叫名单中"),
+    "invalid_input": ("Invalid dial request", "拨打请求无效"),
+    "dnc_list": ("On the do-not-call list", "在禁止呼叫名单中"),
     "opt_out": ("Opted out", "已拒绝来电"), "holiday": ("Public holiday", "法定节假日"),
     "cn_calling_hours": ("Outside calling hours (CN 08:00–22:00)", "不在允许拨打时段（8:00–22:00）"),
     "us_calling_hours": ("Outside calling hours (US 08:00–21:00)", "不在允许拨打时段（美国 8:00–21:00）"),
@@ -64,7 +65,8 @@ GATE_RULES = {
 SPEAKERS = {"agent": ("Agent", "坐席"), "callee": ("Callee", "客户")}
 ENTITIES = {
     "amount": ("Amount", "金额"), "date": ("Date", "日期"), "time": ("Time", "时间"),
-    "currency": ("Currency", "币种"), "id_last4": ("ID digits", "证件后四位"), "given_last4": ("ID digits given", "提供的证件后四位"),
+    "currency": ("Currency", "币种"), "id_last4": ("ID digits", "证件后四位"),
+    "given_last4": ("ID digits given", "提供的证件后四位"),
     "phone": ("Phone", "电话"), "name": ("Name", "姓名"), "reason": ("Reason", "原因"),
     "relative_date": ("Relative date", "相对日期"), "duration": ("Duration", "时长"), "number": ("Number", "数字"),
     "percent": ("Percent", "百分比"), "last4": ("ID digits", "证件后四位"), "installments": ("Installments", "分期数"),
@@ -91,7 +93,8 @@ INTENTS = {
 }
 # review tags a supervisor picks from (free tags are allowed too)
 TAGS = {
-    "complaint": ("Complaint", "投诉"), "coaching": ("Coaching", "需辅导"), "good_example": ("Good example", "优秀范例"),
+    "complaint": ("Complaint", "投诉"), "coaching": ("Coaching", "需辅导"),
+    "good_example": ("Good example", "优秀范例"),
     "script_issue": ("Script issue", "话术问题"), "asr_error": ("Recognition error", "识别错误"),
     "escalate": ("Escalate", "需升级处理"), "vulnerable": ("Vulnerable customer", "特殊关怀客户"),
 }
@@ -108,7 +111,8 @@ DEFAULT_SCORECARD: list[dict[str, Any]] = [
 ]
 
 GROUPS = {"outcome": OUTCOMES, "status": STATUSES, "end_reason": END_REASONS, "audit": AUDIT,
-          "gate": GATE_RULES, "speaker": SPEAKERS, "entity": ENTITIES, "latency": LATENCY, "tag": TAGS, "intent": INTENTS,
+          "gate": GATE_RULES, "speaker": SPEAKERS, "entity": ENTITIES, "latency": LATENCY, "tag": TAGS,
+          "intent": INTENTS,
           "queue": QUEUE_REASONS}
 CODE_SOURCES = {"outcome": CALL_OUTCOMES, "audit": AUDIT_RULES, "gate": RULE_IDS, "intent": tuple(intent_names())}
 
@@ -121,7 +125,7 @@ def missing_labels() -> list[str]:
 
 def labels() -> dict[str, Any]:
     """{"outcome": {"ptp": {"en": ..., "zh": ...}}, ..., "outcomes": [codes in order]}"""
-    out: dict[str, Any] = {g: {code: dict(zip(LANGS, pair)) for code, pair in table.items()}
+    out: dict[str, Any] = {g: {code: dict(zip(LANGS, pair, strict=True)) for code, pair in table.items()}
                            for g, table in GROUPS.items()}
     out["outcomes"] = list(CALL_OUTCOMES)
     out["statuses"] = list(STATUSES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from speech.asr.base import Asr, Segment, Transcript
 from speech.asr.resolve import resolve_whisper_model
@@ -25,7 +26,7 @@ __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES", "AsrOptions"
 #              int8 decoder, greedy with an end-of-text margin
 # openai-full: openai-whisper's own transcribe() (30 s window, float32, greedy): the reference engine
 ENGINES = ("faster", "faster-full", "openai", "openai-full")
-_CACHE: dict[tuple[str, str, int], Asr] = {}
+_CACHE: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Asr] = {}  # (engine, model path, options)
 _LOCK = threading.Lock()
 
 

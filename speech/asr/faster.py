@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class FasterWhisperAsr:
         # faster-whisper's own pipeline mutates its feature extractor: serialise it. The cut path is
         # re-entrant; CTranslate2 runs up to `num_workers` calls in parallel (it releases the GIL).
         self._lock = threading.Lock()
-        self._tokenizers: dict[str, object] = {}
+        self._tokenizers: dict[str, Any] = {}  # faster_whisper.tokenizer.Tokenizer, imported lazily
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         with self._lock:
@@ -149,7 +150,7 @@ class FasterWhisperAsr:
         if n_best > 1:
             from speech.asr.lm import pick_best
 
-            best = pick_best(list(zip(texts, scores)), language, self.lm_weight)
+            best = pick_best(list(zip(texts, scores, strict=True)), language, self.lm_weight)
         length = len(result.sequences_ids[best])
         avg_logprob = scores[best] * length / (length + 1)
         seg = Segment(0.0, duration, texts[best], result.no_speech_prob, avg_logprob)

@@ -3,7 +3,7 @@ blocks (rule id and reason), opt-outs, promises, and the gate's verdict for "cou
 same check a dial makes: agent/campaign/plan_db.dial_for + gate_history)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -26,7 +26,7 @@ RECENT = 50
 def _iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
 def gate_now(db: Session, acc: Account, at: datetime | None = None) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def gate_now(db: Session, acc: Account, at: datetime | None = None) -> dict[str,
     from agent.campaign.compliance import check
     from agent.campaign.plan_db import dial_for, gate_history
 
-    when = at or datetime.now(timezone.utc)
+    when = at or datetime.now(UTC)
     verdict = check(dial_for(acc, when), gate_history(db, acc))
     return {**verdict.as_dict(), "at": when.isoformat()}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -107,9 +107,9 @@ def where_clauses(f: CallFilters, personal: bool) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     zone = zone_of(f.tz)
     if f.date_from:
-        where.append(Call.started_at >= datetime.combine(f.date_from, time.min, zone).astimezone(timezone.utc))
+        where.append(Call.started_at >= datetime.combine(f.date_from, time.min, zone).astimezone(UTC))
     if f.date_to:
-        end = datetime.combine(f.date_to + timedelta(days=1), time.min, zone).astimezone(timezone.utc)
+        end = datetime.combine(f.date_to + timedelta(days=1), time.min, zone).astimezone(UTC)
         where.append(Call.started_at < end)
     if f.outcome:
         if f.outcome not in CALL_OUTCOMES:
@@ -158,7 +158,7 @@ def page_stmt(db: Session, where: list[ColumnElement[bool]], sort: str) -> Selec
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 def row_out(row: Any, personal: bool) -> dict[str, Any]:

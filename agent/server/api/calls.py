@@ -20,8 +20,8 @@ from agent.server.api.call_search import SORT_PATTERN, CallFilters, search
 from agent.server.api.common import PageParams
 from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
 from agent.server.api.personal import may_read_personal, name_view
-from agent.server.masking import mask_phone
 from agent.server.api.schemas import CallCreate, CallDetail, CallOut, OutcomeOut, Page, TurnOut
+from agent.server.masking import mask_phone
 from agent.server.problems import Problem
 from agent.store.models import Account, Call, Campaign, Outcome
 from agent.store.review_models import CallReview
@@ -55,7 +55,7 @@ async def create_call(body: CallCreate, request: Request) -> dict[str, Any]:
     """Every call passes the compliance gate first (a refusal is recorded with its rule and answered 409).
     A real call rings in the background: 201 {"call_id", "status": "dialing"}. A dry run dials nothing:
     201 {"call_id", "status": "dry_run", "twiml"} (the TwiML for Twilio)."""
-    url = request.app.state.database_url
+    url = request.app.state.db_url
     try:
         if body.dry_run:
             call_id = await asyncio.to_thread(dry_run_call, body.account_id, body.script_id, body.transport,

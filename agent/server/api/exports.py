@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,9 +49,9 @@ def _local(dt: datetime | None, zone: str | None) -> str:
         return ""
 
 
-def call_lines(url: str, filters: CallFilters, personal: bool) -> Iterator[str]:
+def call_lines(db_url: str, filters: CallFilters, personal: bool) -> Iterator[str]:
     yield "\ufeff" + _line(list(CALL_COLUMNS))  # a BOM: spreadsheets then read Chinese names right
-    with session_scope(url) as db:
+    with session_scope(db_url) as db:
         where = where_clauses(filters, personal)
         offset = 0
         while True:
@@ -71,8 +71,8 @@ def call_lines(url: str, filters: CallFilters, personal: bool) -> Iterator[str]:
             offset += BATCH
 
 
-def review_lines(url: str, personal: bool) -> Iterator[str]:
-    with session_scope(url) as db:
+def review_lines(db_url: str, personal: bool) -> Iterator[str]:
+    with session_scope(db_url) as db:
         items = [i["id"] for i in scorecard(db)["items"]]
         yield "\ufeff" + _line(["call_id", "reviewed_at", "reviewed_by", "started_at_utc", "account_external_id",
                                 "account_name", "outcome", "outcome_original", "score", "scorecard_version", "tags",
@@ -85,7 +85,7 @@ def review_lines(url: str, personal: bool) -> Iterator[str]:
                               .where(CallReview.call_id > last).order_by(CallReview.call_id).limit(BATCH)).all()
             for r, started, outcome, ext, name in rows:
                 scores = r.scores or {}
-                started_utc = started.replace(tzinfo=timezone.utc) if started and not started.tzinfo else started
+                started_utc = started.replace(tzinfo=UTC) if started and not started.tzinfo else started
                 yield _line([r.call_id, r.reviewed_at.isoformat(timespec="seconds") if r.reviewed_at else "",
                              r.reviewed_by, started_utc.isoformat(timespec="seconds") if started_utc else "", ext,
                              name if personal or name is None else mask_name(name), outcome, r.outcome_original,
@@ -97,7 +97,7 @@ def review_lines(url: str, personal: bool) -> Iterator[str]:
 
 
 def _csv(lines: Iterator[str], name: str) -> StreamingResponse:
-    day = datetime.now(timezone.utc).strftime("%Y%m%d")
+    day = datetime.now(UTC).strftime("%Y%m%d")
     return StreamingResponse(iterate_in_threadpool(lines), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}-{day}.csv"'})
 

@@ -141,7 +141,8 @@ def review_queue(request: Request, page: PageParams = Depends(), db: Session = D
             for cid in db.scalars(select(Call.id).where(Call.id.in_(ids), clause)):
                 why[cid].append(name)
         counts: dict[str, int] = {}
-        for cid, _rule in db.execute(select(AuditFinding.call_id, AuditFinding.rule).where(AuditFinding.call_id.in_(ids))):
+        found = select(AuditFinding.call_id, AuditFinding.rule).where(AuditFinding.call_id.in_(ids))
+        for cid, _rule in db.execute(found):
             counts[cid] = counts.get(cid, 0) + 1
     for item in items:
         item["reasons"] = why[item["id"]]

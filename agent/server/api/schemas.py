@@ -2,24 +2,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from datetime import timezone
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from agent.timeutil import aware
 
 T = TypeVar("T")
 
 Language = Literal["zh", "en"]
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere
+UtcDatetime = Annotated[datetime, AfterValidator(aware)]
 
 
 class Page(BaseModel, Generic[T]):
