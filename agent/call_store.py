@@ -5,14 +5,14 @@ Outbox events are written in the same transaction as the change that causes them
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from agent.id_masking import mask_slots
 from agent.store import session_scope
-from agent.store.models import Account, Call, OptOut, Outcome, OutboxEvent, Turn
+from agent.store.models import Account, Call, OptOut, OutboxEvent, Outcome, Turn
 
 # outcome -> extra event type beside call.completed
 OUTCOME_EVENTS = {
@@ -70,7 +70,7 @@ class CallStore:
         with session_scope(self.db_url) as s:
             call = s.get(Call, self.call_id)
             call.status = "live"
-            call.started_at = datetime.now(timezone.utc)
+            call.started_at = datetime.now(UTC)
             s.add(OutboxEvent(type="call.started", payload={
                 "call_id": call.id, "account_id": call.account_id, "script_id": call.script_id,
                 "campaign_id": call.campaign_id, "language": call.language,
@@ -106,7 +106,7 @@ class CallStore:
         with session_scope(self.db_url) as s:
             call = s.get(Call, self.call_id)
             call.status = "ended"
-            call.ended_at = datetime.now(timezone.utc)
+            call.ended_at = datetime.now(UTC)
             call.outcome = outcome
             call.slots = slots
             call.end_reason = end_reason

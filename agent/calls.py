@@ -12,6 +12,7 @@ from agent.session import CallConfig, CallResult, CallSession
 from agent.store import session_scope
 from agent.store.models import Account as AccountRow
 from agent.store.models import Call
+from agent.turn_taking import TurnSettings
 from dialogs.types import Account
 from telephony_adapter.base import Transport
 
@@ -78,10 +79,18 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
     config = config or CallConfig(
         silence_reprompt_s=settings.silence_reprompt_s, max_reprompts=settings.max_reprompts,
         max_call_s=settings.max_call_s, eos_silence_ms=settings.eos_silence_ms,
+        turns=TurnSettings(complete_answers=settings.turn_taking == "complete"),
     )
     session = CallSession(
         transport, call_id=call_id, account=account, script_id=script_id, deps=deps or get_deps(),
         store=CallStore(call_id, db_url), config=config, today=today,
         recording_path=Path(settings.recordings_dir) / f"{call_id}.wav",
     )
-    return await session.run()
+    from agent.recording import LiveSpool  # listen-in: agent/server/listen.py reads it while the call is live
+
+    session.recorder.live = spool = LiveSpool.open(settings.var_dir, call_id)
+    try:
+        return await session.run()
+    finally:
+        if spool is not None:
+            spool.close()

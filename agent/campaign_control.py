@@ -4,7 +4,7 @@ Workers read a campaign's status, network and `max_concurrent` at each dial, so 
 seen by every worker within its next poll (about 1 s)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -62,7 +62,7 @@ def create_campaign(s: Session, *, name: str, purpose: str = "collections", max_
         if schedule == "planner":
             camp.settings = {**settings, "accounts": ids}
         else:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             s.add_all(Attempt(campaign_id=camp.id, account_id=i, script_id=script_id, phone=found[i],
                               not_before=now) for i in ids)
     return camp

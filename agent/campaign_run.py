@@ -1,9 +1,8 @@
 """`dialwise campaigns run`: plan today's touches for a campaign and place the calls that are due."""
 from __future__ import annotations
 
-import asyncio
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import typer
 from sqlalchemy import func, select
@@ -22,12 +21,11 @@ def campaigns_run(
     """Claim the campaign's due attempts in the database and call them, N lines at a time, with live
     progress. Paused campaigns are not dialled; no-answer and busy are retried with backoff; requested
     call-backs become attempts at their time; every dial passes the compliance gate again first."""
-    from agent.demo import _console, _run_with_progress, load_deps, summarize
     from agent.config import get_settings
+    from agent.demo import _console, _run_with_progress, load_deps, summarize
+    from agent.dialing.place import check_network
     from agent.store import init_db, session_scope
     from agent.store.models import Attempt, Campaign
-
-    from agent.dialing.place import check_network
 
     if network:
         check_network(network)
@@ -38,7 +36,8 @@ def campaigns_run(
         if camp is None:
             raise UserError(f"no campaign {campaign_id!r}")
         if camp.status == "paused":
-            raise UserError(f"campaign {campaign_id} is paused; start it first (POST /api/campaigns/{campaign_id}/start)")
+            raise UserError(f"campaign {campaign_id} is paused; "
+                            f"start it first (POST /api/campaigns/{campaign_id}/start)")
         pending = s.scalar(select(func.count()).select_from(Attempt)
                            .where(Attempt.campaign_id == campaign_id, Attempt.status == "planned")) or 0
         if pending == 0 and plan:
@@ -49,7 +48,7 @@ def campaigns_run(
         camp.status = "running"
         lines = concurrency or camp.max_concurrent
         network = network or camp.network or get_settings().dial_network
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope() as s:
         due = s.scalar(select(func.count()).select_from(Attempt).where(
             Attempt.campaign_id == campaign_id, Attempt.status == "planned", Attempt.not_before <= now)) or 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from datetime import UTC
 
 import typer
 
@@ -26,6 +27,7 @@ app.add_typer(bench_app, name="bench")
 REGISTRARS = (
     "agent.commands",
     "agent.cli_speech",
+    "agent.cli_turns",
     "agent.cli_nlu",
     "agent.cli_dialogs",
     "agent.campaign.cli",
@@ -36,6 +38,7 @@ REGISTRARS = (
     "agent.dialing.bench_capacity",
     "agent.worker.cli",
     "agent.lifecycle.cli",
+    "agent.server.bench_console",
 )
 
 for _name in REGISTRARS:
@@ -62,7 +65,7 @@ def main() -> None:
 
 def _log_traceback() -> str:
     import traceback
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from agent.config import get_settings
 
@@ -70,7 +73,7 @@ def _log_traceback() -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now(timezone.utc).isoformat()} {' '.join(sys.argv)}\n")
+            fh.write(f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv)}\n")
             fh.write(traceback.format_exc())
         return str(path)
     except OSError:

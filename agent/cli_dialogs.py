@@ -5,7 +5,6 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -53,7 +52,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @scripts_app.command("validate")
     def scripts_validate(
-        root: Optional[Path] = typer.Argument(None, help="a scripts library folder (default: scripts_library/)"),
+        root: Path | None = typer.Argument(None, help="a scripts library folder (default: scripts_library/)"),
     ) -> None:
         """Check every script: schema, intents, reachability, dead ends, slots, templates, translations,
         disclosures and right-party verification. Prints file:line for each problem; exit 1 if any."""
@@ -105,8 +104,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("converse")
     def converse(
         script: str = typer.Option(..., "--script", help="script id, e.g. collections_m1_zh_a"),
-        account: Optional[Path] = typer.Option(None, "--account", help="account JSON file (default: sample account)"),
-        today: Optional[str] = typer.Option(None, "--today", help="YYYY-MM-DD (default: the system date)"),
+        account: Path | None = typer.Option(None, "--account", help="account JSON file (default: sample account)"),
+        today: str | None = typer.Option(None, "--today", help="YYYY-MM-DD (default: the system date)"),
         jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines on stdin/stdout (the only mode)"),
     ) -> None:
         """Hold one text conversation with a script through the real NLU and policy (JSON lines)."""

@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,7 +18,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("nlu", help="NLU accuracy, macro-F1, must-not-miss recall, entities, latency (JSON).")(bench_nlu)
 
 
-def _parse_today(today: Optional[str]) -> dt.date | None:
+def _parse_today(today: str | None) -> dt.date | None:
     if today is None:
         return None
     try:
@@ -28,7 +27,7 @@ def _parse_today(today: Optional[str]) -> dt.date | None:
         raise UserError(f"--today must be a date like 2025-03-14, got {today!r}") from None
 
 
-def _load(model: Optional[Path]):
+def _load(model: Path | None):
     from nlu.classifier import load_model
 
     try:
@@ -45,12 +44,12 @@ def _null_entities() -> dict:
 
 @nlu_app.command("classify")
 def classify_cmd(
-    text: Optional[str] = typer.Argument(None, help="one utterance (omit with --jsonl)"),
+    text: str | None = typer.Argument(None, help="one utterance (omit with --jsonl)"),
     jsonl: bool = typer.Option(False, "--jsonl", help='read {"text","lang"[,"context"]} JSON lines on stdin'),
     lang: str = typer.Option("en", "--lang", help="zh or en (for a single TEXT)"),
-    context: Optional[str] = typer.Option(None, "--context", help="what the agent just asked (an EXPECTS hint)"),
-    today: Optional[str] = typer.Option(None, "--today", help="reference date YYYY-MM-DD (default: today)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model file (default: the shipped one)"),
+    context: str | None = typer.Option(None, "--context", help="what the agent just asked (an EXPECTS hint)"),
+    today: str | None = typer.Option(None, "--today", help="reference date YYYY-MM-DD (default: today)"),
+    model: Path | None = typer.Option(None, "--model", help="model file (default: the shipped one)"),
 ) -> None:
     """Classify utterances: one JSON line out per input line, in order."""
     from nlu.types import EXPECTS
@@ -85,7 +84,7 @@ def classify_cmd(
 
 @nlu_app.command("train")
 def train_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", help="where to write the model (default: nlu/model/)"),
+    out: Path | None = typer.Option(None, "--out", help="where to write the model (default: nlu/model/)"),
     epochs: int = typer.Option(14, "--epochs", min=1, max=200),
     seed: int = typer.Option(13, "--seed"),
     features: str = typer.Option("use+ngram", "--features", help="use+ngram (default), use, or ngram (ablation)"),
@@ -105,8 +104,9 @@ def train_cmd(
 
 @nlu_app.command("eval")
 def eval_cmd(
-    file: Path = typer.Argument(..., help="labelled JSONL {text,lang,intent[,context]} or TSV text<TAB>lang<TAB>intent"),
-    model: Optional[Path] = typer.Option(None, "--model"),
+    file: Path = typer.Argument(
+        ..., help="labelled JSONL {text,lang,intent[,context]} or TSV text<TAB>lang<TAB>intent"),
+    model: Path | None = typer.Option(None, "--model"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Accuracy, per-intent precision/recall and the most confused pairs on a labelled file."""
@@ -124,8 +124,9 @@ def eval_cmd(
 
 
 def bench_nlu(
-    model: Optional[Path] = typer.Option(None, "--model"),
-    fixtures: bool = typer.Option(True, "--fixtures/--no-fixtures", help="also score the 80 speech fixture transcripts"),
+    model: Path | None = typer.Option(None, "--model"),
+    fixtures: bool = typer.Option(True, "--fixtures/--no-fixtures",
+                                  help="also score the 80 speech fixture transcripts"),
 ) -> None:
     """Print one JSON object with the NLU benchmark figures."""
     from nlu.bench import run_bench

@@ -25,7 +25,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     models_app.command("convert", help="Write the openai-whisper .pt checkpoint from the CTranslate2 weights.")(convert)
     models_app.command("where", help="Show which Whisper weights are used and where they come from.")(where)
     app.add_typer(models_app, name="models")
-    prompts_app = typer.Typer(help="The prompt cache (pre-synthesised and recorded script lines).", no_args_is_help=True)
+    prompts_app = typer.Typer(help="The prompt cache (pre-synthesised and recorded script lines).",
+                              no_args_is_help=True)
     prompts_app.command("build", help="Synthesise every fixed line of every script into the prompt cache.")(build)
     app.add_typer(prompts_app, name="prompts")
     bench_app.command("asr", help="WER/CER and speed of the ASR engines over a telephone channel, dev and test "
@@ -152,7 +153,8 @@ def bench_asr(
 
 
 def bench_asr_tune(draws: int = typer.Option(2, "--draws", min=1, max=10),
-                   limit: int = typer.Option(0, "--limit", help="at most N dev utterances per language and set")) -> None:
+                   limit: int = typer.Option(0, "--limit",
+                                             help="at most N dev utterances per language and set")) -> None:
     """Weight and margin of the re-ranking LM per language, chosen on the dev split only."""
     from speech.asr_tune import run_tune
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
@@ -10,7 +9,8 @@ from agent.errors import UserError
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    app.command("doctor", help="List what is present or missing (models, voices, database) with the fix for each.")(doctor)
+    app.command("doctor",
+                help="List what is present or missing (models, voices, database) with the fix for each.")(doctor)
     db_app = typer.Typer(help="The database.", no_args_is_help=True)
     db_app.command("upgrade", help="Create or migrate the database schema (idempotent).")(db_upgrade)
     app.add_typer(db_app, name="db")
@@ -85,10 +85,10 @@ def collect_checks() -> list[dict]:
     return checks
 
 
-def _mask_url(url: str) -> str:
+def _mask_url(db_url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return make_url(db_url).render_as_string(hide_password=True)
 
 
 def db_upgrade() -> None:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_reprompts: int = 2
     max_call_s: float = 300.0
     eos_silence_ms: int = 400
+    turn_taking: Literal["complete", "fixed"] = Field(
+        default="complete", description="complete: take complete answers at once (agent/turn_taking.py); "
+        "fixed: always wait each node's eos_silence_ms")
 
     # dialling
     dial_network: Literal["loopback", "twilio", "sip"] = Field(
@@ -82,6 +85,18 @@ class Settings(BaseSettings):
     transfer_number: str = Field(
         default="", description="where transfers go: E.164 number, sip:uri, or queue:<name> (Twilio <Enqueue>)"
     )
+
+    # SIP trunk (network "sip"; see telephony_adapter/README.md)
+    sip_trunk_uri: str = Field(default="", description="the carrier or PBX, e.g. sip:trunk.example.net:5060")
+    sip_username: str = Field(default="", description="digest user; empty: an IP-authenticated trunk, no REGISTER")
+    sip_password: str = ""
+    sip_caller_id: str = Field(default="", description="the number presented to callees (From user)")
+    sip_codecs: str = Field(default="PCMA,PCMU", description="offered in this order; PCMA is G.711 A-law")
+    sip_local_port: int = 5060
+    sip_rtp_port_min: int = 40000
+    sip_rtp_port_max: int = 40999
+    sip_public_address: str = Field(default="", description="address put in SDP and Contact behind NAT")
+    sip_max_cps: float = Field(default=1.0, gt=0, description="new calls per second across workers")
 
     # security (docs/security.md)
     webhook_allow_networks: str = Field(

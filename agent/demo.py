@@ -6,9 +6,8 @@ import json
 import statistics
 import time
 from collections import Counter
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -86,7 +85,7 @@ def plan_campaign(account_ids: list[str], name: str, day: date, db_url: str | No
     model (best hour in the callee's local time), the variant bandit and the compliance gate."""
     from agent.campaign.plan_db import plan_campaign_day
     from agent.store import session_scope
-    from agent.store.models import Account, Campaign
+    from agent.store.models import Campaign
 
     with session_scope(db_url) as s:
         campaign = Campaign(name=name, purpose="mixed", status="running", max_concurrent=4,
@@ -133,13 +132,14 @@ def demo(
     run = demo_run_number()
     ids = seed_portfolio(accounts, seed if seed is not None else 6 + run)
     campaign_id = plan_campaign(ids, f"demo {run}: {datetime.now():%Y-%m-%d %H:%M}", today)
+    from sqlalchemy import select
+
     from agent.store import session_scope
     from agent.store.models import Attempt
-    from sqlalchemy import select
 
     with session_scope() as s:
         attempts = list(s.scalars(select(Attempt).where(Attempt.campaign_id == campaign_id)))
-        last_at = max((a.not_before for a in attempts), default=datetime.now(timezone.utc))
+        last_at = max((a.not_before for a in attempts), default=datetime.now(UTC))
     if not attempts:
         raise UserError("the planner found no allowed slot today for any sample account (holiday or rest day?); "
                         "see `dialwise campaigns report` and the compliance_blocks table")
@@ -173,7 +173,19 @@ def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total
                                         today=today, on_done=on_done, dialer=dialer))
 
 
-def summarize(reports, settings, url: str) -> dict[str, Any]:
+def turn_taking(results) -> dict[str, Any]:
+    """The complete-answer endpointer's figures over some calls (agent/turn_taking.py)."""
+    lats = [lat for r in results for lat in r.latencies]
+    taken = [lat["taken_after_ms"] for lat in lats if lat.get("taken_after_ms") is not None]
+    reasons = Counter((lat.get("endpoint_reason") or "?").split(":")[0] for lat in lats)
+    return {"early_share": round(sum(1 for lat in lats if lat.get("early")) / len(lats), 3) if lats else None,
+            "taken_after_ms": {"p50": percentile(taken, 0.5), "p95": percentile(taken, 0.95)},
+            "reasons": dict(reasons), "cut_ins": sum(r.cut_ins for r in results),
+            "backchannels": sum(r.backchannels for r in results),
+            "barge_ins": sum(len(r.barge_ins) for r in results)}
+
+
+def summarize(reports, settings, db_url: str) -> dict[str, Any]:
     done = [r for r in reports if r.result is not None]
     latencies = [lat["voice_to_voice_ms"] for r in done for lat in r.result.latencies if "voice_to_voice_ms" in lat]
     promises = [
@@ -195,16 +207,17 @@ def summarize(reports, settings, url: str) -> dict[str, Any]:
         "zh_voice": _zh_voice(settings),
         "turns": sum(r.result.turns for r in done),
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)},
+        "turn_taking": turn_taking([r.result for r in done]),
         "promises": promises,
-        "database": url,
+        "database": db_url,
         "recordings": str(settings.recordings_dir.resolve()),
         "call_ids": [r.result.call_id for r in done],
     }
 
 
 def _zh_voice(settings) -> str:
-    from speech.tts import create_tts
     from agent.speech_options import tts_options
+    from speech.tts import create_tts
 
     try:
         return create_tts("zh", options=tts_options(settings)).name
@@ -234,6 +247,11 @@ def print_summary(console, summary: dict[str, Any], reports) -> None:
     out.print(f"calls {summary['calls']} (completed {summary['completed']}, blocked {summary['blocked']}, "
               f"failed {summary['failed']}), turns {summary['turns']}, languages {summary['languages']}")
     out.print(f"voice-to-voice latency per turn: p50 {lat['p50']} ms, p95 {lat['p95']} ms over {lat['n']} turns")
+    tt = summary.get("turn_taking") or {}
+    if tt:
+        out.print(f"turn-taking: {tt['early_share']} of turns taken early (complete answers), silence waited "
+                  f"p50 {tt['taken_after_ms']['p50']} ms; cut-ins {tt['cut_ins']}, backchannels let through "
+                  f"{tt['backchannels']}, barge-ins {tt['barge_ins']}")
     out.print(f"database: {summary['database']}\nrecordings: {summary['recordings']}")
     if summary["call_ids"]:
         out.print(f"see a transcript: dialwise calls show {summary['call_ids'][0][:8]}")
@@ -267,6 +285,7 @@ def bench_call(
     v2v: list[float] = []
     heard: list[float] = []
     speculative: list[bool] = []
+    results = []
     calls = 0
     attempts: Counter[str] = Counter()
     failures: list[str] = []
@@ -278,7 +297,7 @@ def bench_call(
         from agent.runner import run_attempts
 
         reps = asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=1,
-                                        at=datetime.now(timezone.utc) + timedelta(days=8), simulated_clock=True,
+                                        at=datetime.now(UTC) + timedelta(days=8), simulated_clock=True,
                                         today=today, db_url=url))
         for rep in reps:
             attempts[rep.status if rep.result is None else "connected"] += 1
@@ -287,11 +306,12 @@ def bench_call(
                     failures.append(f"{rep.attempt_id[:8]}: {rep.rule or rep.status}")
                 continue
             calls += 1
+            results.append(rep.result)
             heard.extend(rep.callee_latency_ms)
             for lat in rep.result.latencies:
                 v2v.append(lat["voice_to_voice_ms"])
                 for k, v in lat.items():
-                    if k.endswith("_ms") and k != "voice_to_voice_ms":
+                    if k.endswith("_ms") and k != "voice_to_voice_ms" and isinstance(v, (int, float)):
                         stages.setdefault(k, []).append(v)
                 speculative.append(bool(lat.get("asr_speculative")))
     v2v = v2v[:turns] if len(v2v) > turns else v2v
@@ -307,6 +327,7 @@ def bench_call(
         "as_heard_by_callee_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
         "stages_ms": {k: {"p50": percentile(v, 0.5), "p95": percentile(v, 0.95)} for k, v in sorted(stages.items())},
         "speculative_asr_share": round(sum(speculative) / len(speculative), 3) if speculative else None,
+        "turn_taking": turn_taking(results),
         "targets_ms": {"p50": 800, "p95": 1200},
         "wall_s": round(time.perf_counter() - t0, 1),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -23,7 +23,7 @@ def worker_id() -> str:
 def claim_due(limit: int, *, now: datetime | None = None, campaign_id: str | None = None,
               worker: str | None = None, db_url: str | None = None) -> list[str]:
     """Claim up to `limit` planned attempts whose time has come; returns their ids."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     worker = worker or worker_id()
     with session_scope(db_url) as s:
         # a paused (or finished) campaign's attempts wait; attempts outside any campaign always run
@@ -57,6 +57,6 @@ def finish_attempt(attempt_id: str, status: str, result: str | None = None, *, r
         attempt.result = result
         attempt.blocked_rule = rule
         if status in ("dialing", "done") and attempt.dialed_at is None:
-            attempt.dialed_at = datetime.now(timezone.utc)
+            attempt.dialed_at = datetime.now(UTC)
         if status not in ("planned", "claimed", "dialing") and attempt.finished_at is None:
-            attempt.finished_at = datetime.now(timezone.utc)
+            attempt.finished_at = datetime.now(UTC)

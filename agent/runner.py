@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from agent.dialing.base import ANSWERED, Dialer
@@ -18,6 +18,7 @@ from agent.pipeline import CallDeps
 from agent.session import CallConfig, CallResult
 from agent.store import session_scope
 from agent.store.models import Account, Attempt
+from agent.timeutil import aware
 
 log = logging.getLogger("dialwise.runner")
 
@@ -65,9 +66,9 @@ def db_gate(at: datetime | None, db_url: str | None = None):
             with session_scope(db_url) as s:
                 attempt = s.get(Attempt, attempt_id)
                 acc = s.get(Account, attempt.account_id)
-                when = at or attempt.not_before.replace(tzinfo=attempt.not_before.tzinfo or timezone.utc)
-                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id), gate_history(s, acc),
-                                           account_id=acc.id, attempt_id=attempt_id)
+                when = at or aware(attempt.not_before)
+                verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id),
+                                           gate_history(s, acc), account_id=acc.id, attempt_id=attempt_id)
                 return verdict.allowed, verdict.rule
 
         return await asyncio.to_thread(judge)
@@ -98,7 +99,7 @@ async def run_attempts(
             return await run_attempts(campaign_id=campaign_id, deps=deps, concurrency=concurrency, at=at,
                                       simulated_clock=simulated_clock, today=today, config=config, db_url=db_url,
                                       on_done=on_done, dialer=dialer, worker_id=identity.id)
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     dialer = dialer or LoopbackDialer(deps, session_runner(deps, config=config, today=today, db_url=db_url))
     reports: list[AttemptReport] = []
     sem = asyncio.Semaphore(concurrency)

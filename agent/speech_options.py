@@ -11,7 +11,8 @@ def asr_options(settings: Settings | None = None) -> AsrOptions:
         engine=s.asr_engine, model=s.whisper_model, model_dir=s.whisper_model_dir,
         models_home=s.whisper_models_home, cache_dir=s.cache_dir, threads=s.asr_threads,
         workers=s.asr_workers, lm_weight=s.asr_lm_weight, lm_weight_en=s.asr_lm_weight_en,
-        lm_margin_zh=s.asr_lm_margin_zh, lm_margin_en=s.asr_lm_margin_en, encoder_compute_type=s.asr_encoder_compute_type,
+        lm_margin_zh=s.asr_lm_margin_zh, lm_margin_en=s.asr_lm_margin_en,
+        encoder_compute_type=s.asr_encoder_compute_type,
         decoder_compute_type=s.asr_decoder_compute_type,
     )
 

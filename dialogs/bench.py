@@ -10,7 +10,7 @@ from typing import Any
 from dialogs.library import list_scripts, load_script, sample_account
 from dialogs.policy import Policy
 from dialogs.scenarios import load_scenarios, run_scenario
-from dialogs.types import Dtmf, Heard, Silence
+from dialogs.types import Dtmf, Event, Heard, Silence
 from nlu.types import Understanding, intent_names
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenario_data"  # shipped with the package
@@ -35,6 +35,7 @@ def policy_speed(calls: int = 400, seed: int = 7, max_steps: int = MAX_STEPS_PER
         n = 0
         while not policy.ended and n < max_steps:
             r = rng.random()
+            ev: Event
             if r < 0.1:
                 ev = Silence()
             elif r < 0.2:

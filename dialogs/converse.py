@@ -9,8 +9,9 @@ A malformed input line gets {"error": "..."} and the conversation goes on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from dialogs.policy import Policy
 from dialogs.script import Script
@@ -70,7 +71,8 @@ def run_jsonl(script: Script, account: Account, today: date, stdin: TextIO, stdo
             if not isinstance(msg, dict):
                 raise ValueError("expected a JSON object")
         except ValueError as exc:
-            _emit(stdout, {"error": f"bad input line ({exc}); send {{\"text\": ...}}, {{\"silence\": true}} or {{\"dtmf\": \"1\"}}"})
+            _emit(stdout, {"error": f"bad input line ({exc}); "
+                                    'send {"text": ...}, {"silence": true} or {"dtmf": "1"}'})
             continue
         if msg.get("hangup"):
             decision = policy.hangup()

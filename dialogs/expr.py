@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 
 class ExprError(ValueError):
@@ -152,7 +153,7 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
         return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = _eval(comparator, env)
             if not _CMPOPS[type(op)](left, right):
                 return False
@@ -162,7 +163,7 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
         return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
     if isinstance(node, (ast.Tuple, ast.List)):
         return tuple(_eval(e, env) for e in node.elts)
-    if isinstance(node, ast.Call):
-        func = FUNCTIONS[node.func.id]  # type: ignore[union-attr]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        func = FUNCTIONS[node.func.id]
         return func(*(_eval(a, env) for a in node.args))
     raise ExprError(f"unsupported expression node {type(node).__name__}")

@@ -99,7 +99,7 @@ class Policy:
 
     @classmethod
     def from_state(cls, script: Script, account: Account, today: date, state: dict[str, Any],
-                   params: dict[str, Any] | None = None) -> "Policy":
+                   params: dict[str, Any] | None = None) -> Policy:
         if state.get("script_id") != script.id:
             raise ValueError(f"state is for script {state.get('script_id')!r}, not {script.id!r}")
         policy = cls(script, account, today, params)
@@ -109,7 +109,7 @@ class Policy:
     def start(self) -> Decision:
         if self._s.node is not None:
             raise RuntimeError("Policy.start() was already called")
-        for name, spec in self.script.slots.items():
+        for name in self.script.slots:
             self._s.slots[name] = None
         for name, spec in self.script.slots.items():
             if spec.init:
@@ -353,5 +353,7 @@ class Policy:
             end=self._s.ended,
             expect=None if self._s.ended else node.expect,
             eos_silence_ms=None if self._s.ended else node.eos_silence_ms,
+            min_wait_ms=None if self._s.ended else node.min_wait_ms,
+            max_wait_ms=None if self._s.ended else node.max_wait_ms,
             slots=self.slots,
         )

@@ -6,13 +6,14 @@ Everything here turns a value into words a TTS engine reads well on a phone line
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from nlu.entities.numbers import spell_zh as zh_number  # the one speller; 2000 -> 两千
 
 _ZH_DIGITS = "零一二三四五六七八九"
 
 
-_CURRENCY_WORDS = {
+_CURRENCY_WORDS: dict[str, dict[str, Any]] = {
     "CNY": {"en": ("yuan", "yuan"), "zh": "元"},
     "RMB": {"en": ("yuan", "yuan"), "zh": "元"},
     "USD": {"en": ("dollar", "dollars"), "zh": "美元"},

@@ -22,10 +22,11 @@ A scenario file (dialogs/scenario_data/*.yaml) is a list of:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -100,7 +101,7 @@ def _check(decision: Decision, expect: dict[str, Any], where: str) -> list[str]:
 Classifier = Callable[..., Understanding]
 
 # `- verify: true` stands for the two right-party verification turns (name, then the ID's last 4 digits).
-_VERIFY = {
+_VERIFY: dict[str, list[dict[str, Any]]] = {
     "zh": [{"text": "是我", "intent": "confirm_identity"},
            {"text": "1234", "intent": "out_of_scope", "entities": {"last4": "1234"}}],
     "en": [{"text": "Yes, speaking.", "intent": "confirm_identity"},

@@ -103,7 +103,9 @@ class Node(_Strict):
     say: list[str] = Field(default_factory=list)
     reprompt: list[str] | None = None  # what a retry or a stay re-asks (default: say)
     expect: str | None = None  # nlu.types.EXPECTS hint for the next utterance
-    eos_silence_ms: int | None = None
+    eos_silence_ms: int | None = None  # silence that ends an answer the turn-taker is unsure of
+    min_wait_ms: int | None = None  # earliest answer to a complete answer (agent/turn_taking.py)
+    max_wait_ms: int | None = None  # longest wait on an incomplete one (digits read in pieces, "I can pay…")
     capture: dict[str, str] = Field(default_factory=dict)  # slot -> entity (amount|date|time|last4)
     set: dict[str, str] = Field(default_factory=dict)  # slot -> expression, on entry
     routes: list[Rule] = Field(default_factory=list)  # ordered rules, before `on`
@@ -272,14 +274,14 @@ def _locs(doc: Any, prefix: str = "") -> dict[str, int]:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path) -> _LocDict:
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise ScriptError([Problem(f"{path}:{line}", f"invalid YAML: {exc}")]) from None
-    if not isinstance(doc, dict):
+    if not isinstance(doc, _LocDict):  # (every mapping is loaded as a _LocDict)
         raise ScriptError([Problem(f"{path}:1", "a script file must be a YAML mapping")])
     return doc
 

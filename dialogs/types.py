@@ -78,6 +78,8 @@ class Decision:
     end: bool = False
     expect: str | None = None  # nlu.types.EXPECTS hint for the next utterance
     eos_silence_ms: int | None = None  # endpointing hint for the next utterance
+    min_wait_ms: int | None = None  # turn-taking: earliest answer to a complete answer
+    max_wait_ms: int | None = None  # turn-taking: longest wait on an incomplete answer
     slots: dict[str, Any] = field(default_factory=dict)
 
     @property

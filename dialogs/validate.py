@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from dialogs.expr import ExprError, names as expr_names, parse
+from dialogs.expr import ExprError, parse
+from dialogs.expr import names as expr_names
 from dialogs.policy import SILENCE_LINE, SORRY_LINE
-from dialogs.script import (DEBT_FIELDS, ENTITY_NAMES, LANGUAGES, PLACEHOLDER, SLOT_TYPES, Problem, Rule, Script)
+from dialogs.script import DEBT_FIELDS, ENTITY_NAMES, LANGUAGES, PLACEHOLDER, SLOT_TYPES, Problem, Rule, Script
 from dialogs.types import ACTION_KINDS, OUTCOMES
 from nlu.types import EXPECTS, intent_names, must_not_miss
 

@@ -42,7 +42,8 @@ def blind_scores(clf) -> dict[str, Any]:
     for lang in ("zh", "en"):
         idx = [i for i, r in enumerate(rows) if r.lang == lang]
         out[f"accuracy_{lang}"] = round(sum(pred[i] == rows[i].intent for i in idx) / max(1, len(idx)), 4)
-    out["errors"] = [{"text": r.text, "gold": r.intent, "pred": p} for r, p in zip(rows, pred) if p != r.intent]
+    out["errors"] = [{"text": r.text, "gold": r.intent, "pred": p}
+                     for r, p in zip(rows, pred, strict=True) if p != r.intent]
     return out
 
 
@@ -53,15 +54,16 @@ def mnm_stress(clf) -> dict[str, Any]:
     rows = mnm_stress_rows()
     merged = predict(clf, rows)
     saved = classifier.guard_hits
-    classifier.guard_hits = lambda text, lang: []
+    classifier.guard_hits = lambda normalized_text, lang: []
     try:
         alone = predict(clf, rows)
     finally:
         classifier.guard_hits = saved
     return {"n": len(rows),
-            "recall": round(sum(p == r.intent for p, r in zip(merged, rows)) / len(rows), 4),
-            "recall_model_only": round(sum(p == r.intent for p, r in zip(alone, rows)) / len(rows), 4),
-            "misses": [{"text": r.text, "gold": r.intent, "pred": p} for p, r in zip(merged, rows) if p != r.intent]}
+            "recall": round(sum(p == r.intent for p, r in zip(merged, rows, strict=True)) / len(rows), 4),
+            "recall_model_only": round(sum(p == r.intent for p, r in zip(alone, rows, strict=True)) / len(rows), 4),
+            "misses": [{"text": r.text, "gold": r.intent, "pred": p}
+                       for p, r in zip(merged, rows, strict=True) if p != r.intent]}
 
 
 def entity_rows() -> list[dict[str, Any]]:
@@ -120,8 +122,8 @@ def run_bench(clf, with_fixtures: bool = True) -> dict[str, Any]:
     plain = [r for r in held if r.context is None]
     ctx_rows = [r for r in held if r.context is not None]
     pred = predict(clf, plain)
-    result: dict[str, Any] = {"model": {k: clf.model.meta.get(k) for k in ("trained_at", "corpus_digest", "val_accuracy",
-                                                                           "val_ece", "features")}}
+    meta_keys = ("trained_at", "corpus_digest", "val_accuracy", "val_ece", "features")
+    result: dict[str, Any] = {"model": {k: clf.model.meta.get(k) for k in meta_keys}}
     result["model"]["temperature"] = round(clf.model.temperature, 4)
     for lang in ("zh", "en"):
         idx = [i for i, r in enumerate(plain) if r.lang == lang]
@@ -131,14 +133,15 @@ def run_bench(clf, with_fixtures: bool = True) -> dict[str, Any]:
     result["heldout_all"] = {"n": overall["n"], "accuracy": overall["accuracy"], "macro_f1": overall["macro_f1"],
                              "confused": overall["confused"][:5]}
     ctx_pred = predict(clf, ctx_rows)
-    result["context_accuracy"] = round(sum(p == r.intent for p, r in zip(ctx_pred, ctx_rows)) / max(1, len(ctx_rows)), 4)
+    ctx_right = sum(p == r.intent for p, r in zip(ctx_pred, ctx_rows, strict=True))
+    result["context_accuracy"] = round(ctx_right / max(1, len(ctx_rows)), 4)
     mnm = set(must_not_miss())
-    gold_m = [(r, p) for r, p in zip(plain, pred) if r.intent in mnm]
+    gold_m = [(r, p) for r, p in zip(plain, pred, strict=True) if r.intent in mnm]
     result["must_not_miss"] = {
         "recall": round(sum(p == r.intent for r, p in gold_m) / max(1, len(gold_m)), 4),
         "n": len(gold_m),
         "per_intent": {m: overall["per_intent"].get(m, {}).get("recall") for m in sorted(mnm)},
-        "precision": round(sum(p == r.intent for r, p in zip(plain, pred) if p in mnm)
+        "precision": round(sum(p == r.intent for r, p in zip(plain, pred, strict=True) if p in mnm)
                            / max(1, sum(p in mnm for p in pred)), 4),
     }
     result["must_not_miss"]["stress"] = mnm_stress(clf)
@@ -151,7 +154,7 @@ def run_bench(clf, with_fixtures: bool = True) -> dict[str, Any]:
             s = score([r.intent for r in fx], fp)
             result["fixtures"] = {"n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
                                   "errors": [{"text": r.text, "gold": r.intent, "pred": p}
-                                             for r, p in zip(fx, fp) if r.intent != p]}
+                                             for r, p in zip(fx, fp, strict=True) if r.intent != p]}
     texts = [(r.text, r.lang) for r in plain]
     for t, lang in texts[:20]:
         clf.classify(t, lang)  # warm-up

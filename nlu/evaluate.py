@@ -41,7 +41,7 @@ def load_labelled(path: Path) -> list[Example]:
 
 def score(gold: list[str], pred: list[str]) -> dict[str, Any]:
     labels = sorted(set(gold) | set(pred))
-    tp = Counter(g for g, p in zip(gold, pred) if g == p)
+    tp = Counter(g for g, p in zip(gold, pred, strict=True) if g == p)
     gold_n, pred_n = Counter(gold), Counter(pred)
     per: dict[str, dict[str, float]] = {}
     f1s = []
@@ -52,7 +52,7 @@ def score(gold: list[str], pred: list[str]) -> dict[str, Any]:
         per[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": gold_n[lab]}
         if gold_n[lab]:
             f1s.append(f)
-    confusions = Counter((g, p) for g, p in zip(gold, pred) if g != p)
+    confusions = Counter((g, p) for g, p in zip(gold, pred, strict=True) if g != p)
     return {
         "n": len(gold),
         "accuracy": round(sum(tp.values()) / len(gold), 4) if gold else 0.0,
@@ -74,7 +74,7 @@ def evaluate(clf, rows: list[Example]) -> dict[str, Any]:
         if idx:
             report[f"accuracy_{lang}"] = round(sum(rows[i].intent == pred[i] for i in idx) / len(idx), 4)
     report["errors"] = [{"text": r.text, "lang": r.lang, "gold": r.intent, "pred": p}
-                        for r, p in zip(rows, pred) if r.intent != p][:50]
+                        for r, p in zip(rows, pred, strict=True) if r.intent != p][:50]
     return report
 
 

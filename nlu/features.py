@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from itertools import pairwise
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def char_ngrams(text: str) -> list[str]:
             for n in (2, 3, 4):
                 grams.extend(s[i:i + n] for i in range(len(s) - n + 1))
     words = text.split()
-    grams.extend("b:" + a + "_" + b for a, b in zip(words, words[1:]))
+    grams.extend("b:" + a + "_" + b for a, b in pairwise(words))
     return grams
 
 
@@ -88,7 +89,7 @@ class Featurizer:
         emb = self.embed(norm)
         rows = np.zeros((len(norm), self.dim), dtype=np.float32)
         rows[:, :USE_DIM] = emb
-        for i, (t, lang, ctx) in enumerate(zip(norm, langs, contexts)):
+        for i, (t, lang, ctx) in enumerate(zip(norm, langs, contexts, strict=True)):
             o = USE_DIM
             rows[i, o:o + NGRAM_DIM] = hash_ngrams(t)
             o += NGRAM_DIM

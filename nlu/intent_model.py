@@ -50,7 +50,7 @@ class IntentModel:
         return path
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> "IntentModel":
+    def load(cls, path: Path | str | None = None) -> IntentModel:
         p = Path(path) if path else DEFAULT_MODEL
         if not p.exists():
             raise FileNotFoundError(f"no NLU model at {p}; run `dialwise nlu train`")

@@ -6,7 +6,9 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -140,7 +142,7 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
             log(f"epoch {epoch + 1:2d} loss {total / n:.4f} val acc {acc:.4f}")
 
     net.eval()
-    lin1, lin2 = net[1], net[4]
+    lin1, lin2 = cast(nn.Linear, net[1]), cast(nn.Linear, net[4])
     model = IntentModel(
         intents=intents,
         w1=lin1.weight.detach().numpy().T.copy(), b1=lin1.bias.detach().numpy().copy(),
@@ -173,7 +175,7 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
 def _ece(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in pairwise(edges):
         m = (conf > lo) & (conf <= hi)
         if m.any():
             total += m.mean() * abs(conf[m].mean() - correct[m].mean())

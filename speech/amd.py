@@ -299,7 +299,8 @@ def benchmark(fixtures: str | Path | None = None, asr=None) -> dict[str, Any]:
         if r.verdict == HUMAN and r.decided_at_ms is not None:
             decide_ms.append(r.decided_at_ms)
     heard = early_transcripts(vm_dir, machines, asr)
-    with_text = sum(detect_file(vm_dir / m["file"], text).verdict == MACHINE for m, text in zip(machines, heard))
+    with_text = sum(detect_file(vm_dir / m["file"], text).verdict == MACHINE
+                    for m, text in zip(machines, heard, strict=True))
     return {
         "machines": len(machines),
         "machine_recall_audio_only": round(m_hits / max(1, len(machines)), 3),

@@ -8,6 +8,7 @@ larger margin (the choice that leaves Whisper's top beam more often). Test clips
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from speech.options import AsrOptions
 
@@ -21,7 +22,7 @@ def collect_dev_beams(sets: tuple[str, ...] = ("fresh", "fixtures"), draws: int 
     from speech.asr import create_asr
     from speech.bench import channel_clips, load_set
 
-    asr = create_asr("faster", options=options or AsrOptions())
+    asr: Any = create_asr("faster", options=options or AsrOptions())  # the faster engine: it has nbest()
     out = []
     for name in sets:
         folder, rows = load_set(name)

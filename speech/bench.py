@@ -13,11 +13,12 @@ import statistics
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from speech.options import AsrOptions
 from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
+from speech.options import AsrOptions
 
 VOICES_DIR = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
 
@@ -68,7 +69,7 @@ def error_rate(refs: list[str], hyps: list[str], lang: str) -> float:
     else:
         r = [normalize_en(t) for t in refs]
         h = [normalize_en(t) for t in hyps]
-    pairs = [(a, b) for a, b in zip(r, h) if a.strip()]
+    pairs = [(a, b) for a, b in zip(r, h, strict=True) if a.strip()]
     refs_ok = [a for a, _ in pairs]
     hyps_ok = [b if b.strip() else "<empty>" for _, b in pairs]
     return float(jiwer.wer(refs_ok, hyps_ok))
@@ -154,7 +155,7 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
             continue
         part = [clips[i] for i in idx]
         audio_s = sum(len(a) for _, a, _ in part) / 16000
-        out = {"utterances": {lang: sum(1 for r in rows if r["split"] == split and r["lang"] == lang)
+        out: dict[str, Any] = {"utterances": {lang: sum(1 for r in rows if r["split"] == split and r["lang"] == lang)
                               for lang in ("en", "zh")},
                "audio_s": round(audio_s, 2), "engines": {}}
         for engine in engines:
@@ -173,12 +174,12 @@ def run_asr_bench(engines: list[str], snr_db: float = 20.0, limit: int | None = 
     return result
 
 
-TARGETS = {"wer_en": 0.06, "cer_zh": 0.12, "speedup": 3.0, "wer_en_at_most": "faster-full"}
+TARGETS: dict[str, Any] = {"wer_en": 0.06, "cer_zh": 0.12, "speedup": 3.0, "wer_en_at_most": "faster-full"}
 
 
 def _engine_row(clips: list, hyps: list[str], elapsed: list[float], audio_s: float, draws: int) -> dict:
-    short = [t for (_, a, _), t in zip(clips, elapsed) if 2.0 <= len(a) / 16000 <= 3.0]
-    row = {
+    short = [t for (_, a, _), t in zip(clips, elapsed, strict=True) if 2.0 <= len(a) / 16000 <= 3.0]
+    row: dict[str, Any] = {
         "wer_en": _rate(clips, hyps, "en"),
         "cer_zh": _rate(clips, hyps, "zh"),
         "rtf": round(sum(elapsed) / audio_s, 4),
@@ -197,7 +198,7 @@ def _engine_row(clips: list, hyps: list[str], elapsed: list[float], audio_s: flo
 
 def _rate(clips: list, hyps: list[str], lang: str, draw: int | None = None) -> float | None:
     """Pooled WER/CER of `lang` over all clips, or over one noise draw's clips."""
-    keep = [(row["text"], h) for (row, _, d), h in zip(clips, hyps)
+    keep = [(row["text"], h) for (row, _, d), h in zip(clips, hyps, strict=True)
             if row["lang"] == lang and (draw is None or d == draw)]
     if not keep:
         return None
@@ -216,7 +217,8 @@ def compare_with(engines: dict[str, dict], reference: str) -> dict:
         if name == reference:
             continue
         speedup = round(ref["total_s"] / row["total_s"], 2)
-        deltas = {k: round(row[k] - ref[k], 4) for k in ("wer_en", "cer_zh") if row[k] is not None and ref[k] is not None}
+        deltas = {k: round(row[k] - ref[k], 4) for k in ("wer_en", "cer_zh")
+                  if row[k] is not None and ref[k] is not None}
         out[name] = {"speedup": speedup, "error_delta": deltas,
                      "faster_3x_at_equal_or_better_error": speedup >= 3.0 and all(d <= 0 for d in deltas.values()),
                      "meets_error_targets": (row["wer_en"] is None or row["wer_en"] <= TARGETS["wer_en"])

@@ -25,7 +25,8 @@ def _check_openai_checkpoint(options: AsrOptions) -> tuple[str, bool, str, str |
     try:
         path = default_checkpoint_path(resolve_whisper_model(options.model, options=options), options.cache_dir)
     except ModelNotFound:
-        return ("openai-whisper checkpoint", False, "no CTranslate2 weights to convert", "install the Whisper weights first")
+        return ("openai-whisper checkpoint", False, "no CTranslate2 weights to convert",
+                "install the Whisper weights first")
     if path.is_file():
         return ("openai-whisper checkpoint", True, str(path), None)
     return ("openai-whisper checkpoint", False, f"{path} not written yet (converted on first use of --engine openai)",
@@ -46,7 +47,7 @@ def _check_espeak() -> list[tuple[str, bool, str, str | None]]:
     binary = shutil.which("espeak-ng")
     if not binary:
         return [("espeak-ng binary", False, "not on PATH", "apt-get install espeak-ng")]
-    out = [("espeak-ng binary", True, binary, None)]
+    out: list[tuple[str, bool, str, str | None]] = [("espeak-ng binary", True, binary, None)]
     try:
         voices = subprocess.run([binary, "--voices"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:

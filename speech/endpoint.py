@@ -7,7 +7,8 @@ Feed 20 ms frames of 16 kHz float32; get events back:
 - SpeechPartial(audio, start_ms, end_ms) every ~`partial_ms` of ongoing speech (incremental ASR)
 - SpeechPaused(audio, start_ms, end_ms)  silence has lasted `pause_ms` (start ASR speculatively)
 - SpeechResumed(at_ms)                   speech came back after a pause, before the endpoint
-- SpeechEnded(audio, start_ms, end_ms)   silence has lasted `eos_silence_ms` (or max length reached)
+- SpeechEnded(audio, start_ms, end_ms)   silence has lasted `eos_silence_ms` (or max length reached),
+                                         or `end_now()` was called during a pause
 
 Times are stream milliseconds (audio fed so far). `audio` runs from start_ms (pre-roll included)
 to end_ms = end of the voiced audio, not the end of the trailing silence; so when no speech came
@@ -92,6 +93,20 @@ class Endpointer:
     def set_eos_silence_ms(self, ms: int) -> None:
         """Per dialog node: a yes/no question can end sooner than an amount."""
         self.eos_silence_ms = max(int(ms), 20)
+
+    @property
+    def silence_ms(self) -> int:
+        """Silence since the end of voice in the current utterance (0 while voiced or idle)."""
+        if not self._in_utterance or self._voiced:
+            return 0
+        return self._ms(self._pos - self._voiced_end)
+
+    def end_now(self) -> SpeechEnded | None:
+        """End the current utterance at its end of voice, now (the turn-taker judged the answer complete);
+        None when there is no paused utterance to end."""
+        if not self._in_utterance or self._voiced:
+            return None
+        return self._end(self._voiced_end, forced=False)
 
     def reset(self) -> None:
         """Forget everything (new call or after the agent's turn); the stream clock restarts at 0."""

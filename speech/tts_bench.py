@@ -14,10 +14,14 @@ LINES = {
 }
 
 
-def _first_audio_ms(fn) -> float:
+def _first_audio_ms(fn, *args) -> float:
     t0 = time.perf_counter()
-    fn()
+    fn(*args)
     return 1000 * (time.perf_counter() - t0)
+
+
+def _first_chunk(tts, text: str, lang: str):
+    return next(iter(tts.stream(text, lang)))
 
 
 def run_tts_bench(repeats: int = 5) -> dict:
@@ -40,12 +44,11 @@ def run_tts_bench(repeats: int = 5) -> dict:
             cached, templated, uncached, full = [], [], [], []
             for i in range(repeats):
                 cache._memory.clear()  # measure the disk path, not only memory
-                cached.append(_first_audio_ms(lambda: cache.lookup(None, fixed, lang, tts)))
+                cached.append(_first_audio_ms(cache.lookup, None, fixed, lang, tts))
                 text = template.format(amount=1000 + 137 * i, day=10 + i)
-                templated.append(_first_audio_ms(lambda: next(iter(tts.stream(text, lang)))))
-                uncached_text = f"{fixed} {i}"
-                uncached.append(_first_audio_ms(lambda: tts.synthesize(uncached_text, lang)))
-                full.append(_first_audio_ms(lambda: tts.synthesize(text, lang)))
+                templated.append(_first_audio_ms(_first_chunk, tts, text, lang))
+                uncached.append(_first_audio_ms(tts.synthesize, f"{fixed} {i}", lang))
+                full.append(_first_audio_ms(tts.synthesize, text, lang))
             speech = tts.synthesize(fixed, lang)
             out["engines"][f"{engine}-{lang}"] = {
                 "cached_ms": round(statistics.median(cached), 2),

@@ -74,7 +74,7 @@ class AudioSocketSerializer:
         if self.error is not None:
             raise self.error
         self._buf += data
-        frames = []
+        frames: list[Frame] = []
         while len(self._buf) >= HEADER.size:
             kind, length = HEADER.unpack_from(self._buf)
             if kind not in KNOWN_KINDS:
@@ -98,7 +98,8 @@ class AudioSocketSerializer:
         if frame.kind == KIND_UUID:
             if len(frame.payload) != 16:
                 raise ProtocolError(f"UUID frame must carry 16 bytes, got {len(frame.payload)}")
-            return Start(call_id=uuid.UUID(bytes=frame.payload).hex, params={"uuid": str(uuid.UUID(bytes=frame.payload))})
+            call_uuid = uuid.UUID(bytes=frame.payload)
+            return Start(call_id=call_uuid.hex, params={"uuid": str(call_uuid)})
         if frame.kind == KIND_AUDIO:
             if len(frame.payload) % 2 or len(frame.payload) > MAX_AUDIO_PAYLOAD:
                 raise ProtocolError(f"audio frame of {len(frame.payload)} bytes is not whole 16-bit samples (<= 1 s)")
@@ -144,7 +145,7 @@ class AudioSocketTransport(PacedTransport):
         self.open()
         try:
             await asyncio.wait_for(self._started.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._end("error", f"no UUID frame within {timeout:.0f} s")
             await self._fail("no UUID frame")
             return None
@@ -222,7 +223,7 @@ class AudioSocketTransport(PacedTransport):
             self.writer.close()
         try:
             await asyncio.wait_for(self.writer.wait_closed(), 2.0)
-        except (Exception, asyncio.TimeoutError):
+        except (TimeoutError, Exception):
             pass
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
@@ -256,7 +257,7 @@ async def handle_connection(
     transport = AudioSocketTransport(reader, writer, on_transfer=on_transfer)
     try:
         start = await transport.wait_start()
-        if start is None:  # no UUID: nothing to run (an error frame was sent)
+        if start is None or start.call_id is None:  # no UUID: nothing to run (an error frame was sent)
             return
         await runner(start.call_id, transport)
     except Exception as exc:

@@ -21,7 +21,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -216,8 +216,8 @@ class LoopbackLine:
 
     def _tick_out(self, now: float) -> None:
         agent = self.agent
-        while agent._queue and isinstance(agent._queue[0], _Mark):
-            mark = agent._queue.popleft()
+        while agent._queue and isinstance(mark := agent._queue[0], _Mark):
+            agent._queue.popleft()
             agent._events.put_nowait(MarkPlayed(mark.name))
         if not agent._queue:
             agent._flush_partial(now)
@@ -232,8 +232,9 @@ class LoopbackLine:
 
     def _tick_in(self, now: float) -> None:
         cust = self.customer
-        while cust._queue and isinstance(cust._queue[0], _Dtmf):
-            self.agent._events.put_nowait(DtmfIn(cust._queue.popleft().digit))
+        while cust._queue and isinstance(dtmf := cust._queue[0], _Dtmf):
+            cust._queue.popleft()
+            self.agent._events.put_nowait(DtmfIn(dtmf.digit))
         item = cust._queue.popleft() if cust._queue else None
         data = item.data if isinstance(item, _Frame) else ULAW_SILENCE
         self.frames_in += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telephony_adapter.twilio import STATUS_EVENTS, status_callback_url, stream_twiml, transfer_twiml, TWIML_PATH
+from telephony_adapter.twilio import STATUS_EVENTS, TWIML_PATH, status_callback_url, stream_twiml, transfer_twiml
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,11 @@ each a real uvicorn server on a free port, with settings pointing each at the ot
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tests.tel_support import ServerThread, free_port
 

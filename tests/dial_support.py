@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from agent.dialing.base import ANSWERED, NO_ANSWER, DialOutcome, DialTarget
 from agent.session import CallResult
@@ -14,7 +14,7 @@ from agent.store.models import Account, OptOut
 
 def zone_at_local_hour(hour: int) -> str:
     """An IANA zone (Etc/GMT±N) whose local time now is `hour`:MM."""
-    off = (hour - datetime.now(timezone.utc).hour) % 24
+    off = (hour - datetime.now(UTC).hour) % 24
     if off > 12:
         off -= 24
     return "Etc/GMT" + (f"{-off:+d}" if off else "")  # Etc/GMT-8 is UTC+8

@@ -1,7 +1,7 @@
 """Helpers for the lifecycle tests (prefix test_lifecycle_): accounts in zh and en, finished calls."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from agent.call_store import CallStore, TurnRecord
 from agent.store.db import session_scope
@@ -29,7 +29,7 @@ def finished_call(url: str, account_id: str, outcome: str, slots: dict | None = 
     """A call that goes through the real end of call (CallStore.finish)."""
     with session_scope(url) as s:
         call = Call(account_id=account_id, script_id=script_id or f"collections_m1_{lang}_a", language=lang,
-                    status="live", started_at=datetime.now(timezone.utc), campaign_id=campaign_id)
+                    status="live", started_at=datetime.now(UTC), campaign_id=campaign_id)
         s.add(call)
         s.flush()
         call_id = call.id

@@ -5,13 +5,13 @@ import json
 import os
 import uuid
 import wave
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from agent.store.db import session_scope
-from agent.store.models import Account, Attempt, Call, Campaign, Outcome, OutboxEvent, Turn
+from agent.store.models import Account, Attempt, Call, Campaign, OutboxEvent, Outcome, Turn
 
 VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
 
@@ -89,7 +89,7 @@ def seed_call(url: str, tmp_path: Path, *, language: str = "en", outcome: str | 
     c_end = c_start + len(callee_audio) * 1000 // rate
     a2_start = c_end + 500
     a2_end = a2_start + a_end
-    started = started_at or datetime.now(timezone.utc) - timedelta(minutes=5)
+    started = started_at or datetime.now(UTC) - timedelta(minutes=5)
     with session_scope(url) as s:
         acc = Account(name="Jane Doe" if language == "en" else "王芳", phone="+14155550123"
                       if language == "en" else "+8613812345678", language=language,
@@ -145,4 +145,4 @@ def add_attempt(url: str, campaign_id: str, account_id: str, result: str) -> Non
     with session_scope(url) as s:
         s.add(Attempt(campaign_id=campaign_id, account_id=account_id, script_id="collections_m1",
                       phone="+14155550123", status="done", result=result,
-                      dialed_at=datetime.now(timezone.utc)))
+                      dialed_at=datetime.now(UTC)))

@@ -192,9 +192,9 @@ async def test_barge_in_stops_the_agent_within_200ms(settings_env, db_url, deps)
     turns = _turns(db_url, call_id)
     opening = turns[0]
     assert opening.speaker == "agent" and opening.interrupted
+    from agent.calls import account_facts
     from dialogs.library import load_script
     from dialogs.policy import Policy
-    from agent.calls import account_facts
 
     with session_scope(db_url) as s:
         facts = account_facts(s.get(Account, account_id))

@@ -141,7 +141,8 @@ def test_holidays_builtin_and_configured():
 
 def test_campaign_max_attempts_and_callback_time():
     hist = [ev(f"2025-03-0{k}T10:00:00+08:00", "attempt", campaign_id="c1") for k in (1, 2, 3)]
-    assert check(cn("2025-03-04T10:00:00+08:00", campaign_id="c1", max_attempts=3), hist).rule == "campaign_max_attempts"
+    third = check(cn("2025-03-04T10:00:00+08:00", campaign_id="c1", max_attempts=3), hist)
+    assert third.rule == "campaign_max_attempts"
     assert check(cn("2025-03-04T10:00:00+08:00", campaign_id="c2", max_attempts=3), hist).allowed
     cb = [ev("2025-03-04T09:00:00+08:00", "callback", callback_at=datetime.fromisoformat("2025-03-04T18:00:00+08:00"))]
     assert check(cn("2025-03-04T12:00:00+08:00"), cb).rule == "callback_pending"
@@ -149,15 +150,19 @@ def test_campaign_max_attempts_and_callback_time():
     assert check(cn("2025-03-04T18:00:00+08:00"), cb).allowed
 
 
+_LINE = ('{"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", '
+         '"timezone": "Asia/Shanghai", "phone": "1", "debt_id": "d"')  # a valid line, without its closing brace
+
+
 @pytest.mark.parametrize("line,needle", [
     ("not json", "JSON"),
-    ('{"jurisdiction": "FR", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", "timezone": "Asia/Shanghai", "phone": "1", "debt_id": "d"}', "jurisdiction"),
-    ('{"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00", "timezone": "Asia/Shanghai", "phone": "1", "debt_id": "d"}', "offset"),
-    ('{"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", "timezone": "Mars/Base", "phone": "1", "debt_id": "d"}', "zone"),
-    ('{"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", "timezone": "Asia/Shanghai", "phone": "1", "debt_id": "d", "history": [{"at": "x", "type": "attempt"}]}', "ISO"),
-    ('{"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", "timezone": "Asia/Shanghai", "phone": "1", "debt_id": "d", "history": [{"at": "2025-03-04T09:00:00+08:00", "type": "party"}]}', "type"),
+    (_LINE.replace('"CN"', '"FR"') + "}", "jurisdiction"),
+    (_LINE.replace("10:00:00+08:00", "10:00:00") + "}", "offset"),
+    (_LINE.replace("Asia/Shanghai", "Mars/Base") + "}", "zone"),
+    (_LINE + ', "history": [{"at": "x", "type": "attempt"}]}', "ISO"),
+    (_LINE + ', "history": [{"at": "2025-03-04T09:00:00+08:00", "type": "party"}]}', "type"),
     ("[1, 2]", "object"),
-    ('{"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", "timezone": "Asia/Shanghai", "phone": "1", "debt_id": "d", "consent": "yes"}', "consent"),
+    (_LINE + ', "consent": "yes"}', "consent"),
 ])
 def test_bad_lines_are_invalid_input_not_crashes(line, needle):
     v = check_line(line)
@@ -169,10 +174,11 @@ def test_cli_contract_one_line_per_input_in_order():
     lines = [
         {"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T10:00:00+08:00", "timezone": "Asia/Shanghai",
          "phone": "+8613800000001", "debt_id": "d1", "consent": False, "opted_out": False,
-         "history": [{"at": "2025-03-04T09:00:00+08:00", "type": "conversation", "phone": "+8613800000001", "debt_id": "d1"}]},
+         "history": [{"at": "2025-03-04T09:00:00+08:00", "type": "conversation", "phone": "+8613800000001",
+                      "debt_id": "d1"}]},
         "{broken",
-        {"jurisdiction": "US", "purpose": "telesales", "at": "2025-03-10T10:00:00-04:00", "timezone": "America/New_York",
-         "phone": "+12125550100", "debt_id": "d2", "consent": True, "opted_out": False,
+        {"jurisdiction": "US", "purpose": "telesales", "at": "2025-03-10T10:00:00-04:00",
+         "timezone": "America/New_York", "phone": "+12125550100", "debt_id": "d2", "consent": True, "opted_out": False,
          "history": [{"at": "2025-03-01T10:00:00-05:00", "type": "refusal", "phone": "+12125550100", "debt_id": "d2"}]},
         {"jurisdiction": "CN", "purpose": "collections", "at": "2025-03-04T23:00:00+08:00", "timezone": "Asia/Shanghai",
          "phone": "+8613800000001", "debt_id": "d1", "consent": False, "opted_out": False, "history": []},

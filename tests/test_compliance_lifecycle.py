@@ -2,7 +2,7 @@
 pay, a received payment. The oracle restates each rule from the issue text, independently of the gate."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +12,7 @@ from agent.campaign.compliance import rules as R
 
 SH = "Asia/Shanghai"
 NY = "America/New_York"
-BASE = datetime(2025, 6, 9, 2, 0, tzinfo=timezone.utc)  # Monday, 10:00 Shanghai, 22:00 (Sun) New York
+BASE = datetime(2025, 6, 9, 2, 0, tzinfo=UTC)  # Monday, 10:00 Shanghai, 22:00 (Sun) New York
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -76,7 +76,7 @@ lifecycle_events = st.lists(st.tuples(
 def test_promise_and_payment_hold_collections_calls(events, offset, purpose, touch, jur):
     # pick the dial's local day time inside calling hours so only the lifecycle rules can block
     tz = SH if jur == "CN" else NY
-    day = (BASE + timedelta(minutes=offset)).astimezone(timezone.utc)
+    day = (BASE + timedelta(minutes=offset)).astimezone(UTC)
     from zoneinfo import ZoneInfo
 
     local = day.astimezone(ZoneInfo(tz)).replace(hour=11, minute=offset % 60)

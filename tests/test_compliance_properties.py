@@ -6,7 +6,7 @@ own holiday table, and judges a whole schedule dial by dial from the rule text o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from dateutil import tz as dtz
 from hypothesis import HealthCheck, given, settings
@@ -121,7 +121,7 @@ OUTCOMES = st.sampled_from(["no_answer"] * 6 + ["talk"] * 3 + ["refusal", "opt_o
 def scenarios(draw):
     jur = draw(st.sampled_from(["CN", "US"]))
     zones = draw(st.lists(st.sampled_from(ZONES[jur]), min_size=1, max_size=2))
-    base = draw(st.sampled_from(BASES)).replace(tzinfo=timezone.utc)
+    base = draw(st.sampled_from(BASES)).replace(tzinfo=UTC)
     cap = draw(st.one_of(st.none(), st.integers(2, 12)))
     n = draw(st.integers(5, 60))
     cands = []
@@ -170,7 +170,7 @@ def test_zero_violations_when_dials_are_planned_in_any_order(cands, rnd):
 
 def test_oracle_is_not_vacuous():
     """A schedule that ignores the gate does break rules the oracle sees."""
-    base = datetime(2025, 3, 10, 13, 0, tzinfo=timezone.utc)  # 09:00 New York
+    base = datetime(2025, 3, 10, 13, 0, tzinfo=UTC)  # 09:00 New York
     dials = [Placed(k, base + timedelta(minutes=k), "US", "America/New_York", "+1", "d", "collections", False,
                     "no_answer") for k in range(9)]
     assert len(Oracle(dials).violations()) == 2  # the 8th and 9th call within 7 days

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,7 +36,7 @@ def _attempt(db_url: str, account_id: str, campaign_id: str | None = None) -> st
 
         acc = s.get(Account, account_id)
         att = Attempt(campaign_id=campaign_id, account_id=acc.id, script_id=SCRIPT, phone=acc.phone,
-                      not_before=datetime.now(timezone.utc))
+                      not_before=datetime.now(UTC))
         s.add(att)
         s.flush()
         return att.id
@@ -91,9 +91,9 @@ def test_close_attempt_is_idempotent_and_plans_one_retry(db_url):
     with session_scope(db_url) as s:
         rows = s.scalars(select(Attempt).where(Attempt.account_id == acc).order_by(Attempt.attempt_no)).all()
         assert [(a.attempt_no, a.status, a.result) for a in rows] == [(1, "done", "busy"), (2, "planned", None)]
-        first_nb = rows[0].not_before.replace(tzinfo=timezone.utc) if rows[0].not_before.tzinfo is None \
+        first_nb = rows[0].not_before.replace(tzinfo=UTC) if rows[0].not_before.tzinfo is None \
             else rows[0].not_before
-        second_nb = rows[1].not_before if rows[1].not_before.tzinfo else rows[1].not_before.replace(tzinfo=timezone.utc)
+        second_nb = rows[1].not_before if rows[1].not_before.tzinfo else rows[1].not_before.replace(tzinfo=UTC)
         assert second_nb > first_nb
         call = s.scalar(select(Call).where(Call.attempt_id == prep.attempt_id))
         assert (call.status, call.outcome, call.end_reason) == ("ended", "no_answer", "network:busy")

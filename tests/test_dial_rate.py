@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_processes_taking_slots_together_never_exceed_the_limit(db_url):
     with mp.get_context("spawn").Pool(3) as pool:
         slots = sorted(s for chunk in pool.map(_take, [(db_url, 6)] * 3) for s in chunk)
     assert len(slots) == 18
-    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    gaps = [b - a for a, b in pairwise(slots)]
     assert min(gaps) >= 0.1 - 1e-6, gaps  # 10 a second, whoever asked
     with pytest.raises(ValueError):
         take_slot("x", 0, db_url=db_url)
@@ -40,9 +41,9 @@ async def test_a_campaign_dials_no_faster_than_its_carrier_allows(db_url):
         acc = add_account(db_url, phone=f"+1415555020{i}")
         with session_scope(db_url) as s:
             s.add(Attempt(campaign_id=cid, account_id=acc, script_id="collections_m1_en_a",
-                          phone=f"+1415555020{i}", not_before=datetime.now(timezone.utc)))
+                          phone=f"+1415555020{i}", not_before=datetime.now(UTC)))
     dialer = RecordingDialer(rate_limit=("carrier:test", 4.0))
     await run_attempts(campaign_id=cid, deps=None, dialer=dialer, concurrency=8, db_url=db_url)  # type: ignore[arg-type]
     times = sorted(dialer.dialled_at)
     assert len(times) == 5
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.25 - 0.02, times
+    assert min(b - a for a, b in pairwise(times)) >= 0.25 - 0.02, times

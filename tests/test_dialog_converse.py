@@ -52,7 +52,8 @@ def test_protocol_to_a_promise_en():
     assert [r.get("node") for r in rows[:-1]] == ["opening", "ask_last4", "ask_full", "offer_part", "readback_part",
                                                    "readback_part", "ptp_close"]
     assert "Saturday the 21st" in rows[5]["say"]
-    assert {"kind": "send_sms_link", "params": {"amount": 600.0, "date": "2026-11-21", "plan": "part"}} in rows[6]["actions"]
+    link = {"kind": "send_sms_link", "params": {"amount": 600.0, "date": "2026-11-21", "plan": "part"}}
+    assert link in rows[6]["actions"]
     assert rows[-1] == {"outcome": "ptp", "slots": rows[-1]["slots"]}
     assert rows[-1]["slots"]["pay_date"] == "2026-11-21" and "given_last4" not in rows[-1]["slots"]
 

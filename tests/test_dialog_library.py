@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dialogs.library import (LIBRARY_DIR, ScriptNotFound, all_fixed_lines, load_script, script_for,
-                             validate_library)
+from dialogs.library import LIBRARY_DIR, ScriptNotFound, all_fixed_lines, load_script, script_for, validate_library
 from dialogs.script import ScriptError, load_flow_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +122,8 @@ def test_compliance_checks(tmp_path):
         return "\n".join(map(str, validate_library(root)[1]))
 
     def debt_before_verification(s):  # the opening asks for payment straight away
-        return s.replace("    say: [greeting, recorded, ask_identity]", "    say: [greeting, recorded, tell_balance, ask_identity]")
+        return s.replace("    say: [greeting, recorded, ask_identity]",
+                         "    say: [greeting, recorded, tell_balance, ask_identity]")
 
     def no_miranda(s):
         return s.replace("    say: [thanks_verified, mini_miranda]", "    say: [thanks_verified]")
@@ -137,7 +137,8 @@ def test_compliance_checks(tmp_path):
 
     def missing_handler(s):
         return s.replace("  scam_suspicion: {say: scam_answer, stay: true, max: 2, then: end_scam}\n", "") \
-            .replace("  end_scam: {say: scam_goodbye, end: true, outcome: callback, actions: [{kind: schedule_callback}]}\n", "")
+            .replace("  end_scam: {say: scam_goodbye, end: true, outcome: callback, "
+                     "actions: [{kind: schedule_callback}]}\n", "")
 
     assert "mentions the debt before right-party verification" in edit_common(debt_before_verification)
     assert "mini-Miranda" in edit_common(no_miranda)

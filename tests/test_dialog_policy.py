@@ -5,7 +5,8 @@ import json
 from datetime import date
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dialogs.library import list_scripts, load_script, sample_account
 from dialogs.policy import Policy

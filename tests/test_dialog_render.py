@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dialogs.expr import ExprError, evaluate, names, truthy
 from dialogs.render import speak_amount, speak_date, speak_int, speak_time, zh_number

@@ -1,4 +1,5 @@
-"""Conversation scenarios (dialogs/scenario_data/*.yaml) through the policy: with hand labels, and through the real NLU."""
+"""Conversation scenarios (dialogs/scenario_data/*.yaml) through the policy: with hand labels, and through the
+real NLU."""
 from __future__ import annotations
 
 import pytest

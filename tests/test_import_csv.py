@@ -34,7 +34,7 @@ def accounts(url):
 
 
 def test_good_rows_are_normalised(url):
-    res = import_csv(io.StringIO(HEADER + GOOD_ZH + GOOD_EN), url=url, as_of=AS_OF)
+    res = import_csv(io.StringIO(HEADER + GOOD_ZH + GOOD_EN), db_url=url, as_of=AS_OF)
     assert (res.created, res.updated, res.errors) == (2, 0, [])
     got = accounts(url)
     zh, en = got["C-1"], got["U-1"]
@@ -51,7 +51,7 @@ def test_good_rows_are_normalised(url):
 def test_bad_rows_reported_with_line_numbers_and_nothing_written(url):
     text = HEADER + GOOD_ZH + BAD_PHONE + "\n" + GOOD_EN + BAD_BAL
     with pytest.raises(ImportRejected) as exc:
-        import_csv(io.StringIO(text), url=url, as_of=AS_OF)
+        import_csv(io.StringIO(text), db_url=url, as_of=AS_OF)
     errs = exc.value.result.errors
     assert [(e.line, e.external_id) for e in errs] == [(3, "C-2"), (6, "U-2")]
     assert "phone" in errs[0].reason and "balance" in errs[1].reason
@@ -59,17 +59,17 @@ def test_bad_rows_reported_with_line_numbers_and_nothing_written(url):
 
 
 def test_skip_bad_imports_the_good_rows(url):
-    res = import_csv(io.StringIO(HEADER + GOOD_ZH + BAD_PHONE + GOOD_EN + BAD_BAL), url=url, skip_bad=True,
+    res = import_csv(io.StringIO(HEADER + GOOD_ZH + BAD_PHONE + GOOD_EN + BAD_BAL), db_url=url, skip_bad=True,
                      as_of=AS_OF)
     assert (res.rows, res.created, res.skipped) == (4, 2, 2)
     assert set(accounts(url)) == {"C-1", "U-1"}
 
 
 def test_reimport_updates_by_external_id(url):
-    import_csv(io.StringIO(HEADER + GOOD_ZH + GOOD_EN), url=url, as_of=AS_OF)
+    import_csv(io.StringIO(HEADER + GOOD_ZH + GOOD_EN), db_url=url, as_of=AS_OF)
     first_id = accounts(url)["C-1"].id
     changed = "external_id,phone,name,balance,custom.note\nC-1,13912345678,张三,900,moved\n"
-    res = import_csv(io.StringIO(changed), url=url, as_of=AS_OF)
+    res = import_csv(io.StringIO(changed), db_url=url, as_of=AS_OF)
     assert (res.created, res.updated) == (0, 1)
     got = accounts(url)
     assert len(got) == 2 and got["C-1"].id == first_id

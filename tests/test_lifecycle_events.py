@@ -4,7 +4,7 @@ Real SQLite and PostgreSQL, real HTTP (TestClient over the ASGI app)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +19,7 @@ from tests.lifecycle_support import finished_call, make_account
 from tests.server_helpers import backends, drop_schema, make_database_url
 
 pytestmark = pytest.mark.db
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture(params=backends())
@@ -124,7 +124,7 @@ def _ptp(env, acc, amount, due, lang="zh"):
     if due < NOW.date():
         with session_scope(env["url"]) as s:
             p = s.scalars(select(Promise).where(Promise.call_id == call_id)).one()
-            p.promised_at = datetime.combine(due, datetime.min.time(), tzinfo=timezone.utc) - timedelta(days=3)
+            p.promised_at = datetime.combine(due, datetime.min.time(), tzinfo=UTC) - timedelta(days=3)
     return call_id
 
 
@@ -165,7 +165,7 @@ def test_sweep_breaks_unpaid_promises_and_a_late_dated_payment_keeps_them(env):
     assert [p["account_id"] for p in broken] == [acc]
     assert len(_events(env["url"], "promise.broken")) == 1
     # the CRM reports late a payment made on the due date: the promise was kept after all
-    paid_at = datetime.combine(due, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=6)
+    paid_at = datetime.combine(due, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     r = post(env, payment("late-1", "crm-6", 800.0, paid_at))
     assert r.json()["effect"]["promises"] == [{"promise_id": broken[0]["id"], "from": "broken", "to": "kept",
                                                "applied": 800.0}]
@@ -198,7 +198,7 @@ def test_a_payment_takes_the_account_out_of_collections_even_with_a_call_queued(
         s.flush()
         late_id = late.id
     # a dial queued after the payment (e.g. by another planner) is refused by the gate at dial time
-    at = datetime(2030, 6, 10, 3, 0, tzinfo=timezone.utc)  # 11:00 Shanghai, a Monday
+    at = datetime(2030, 6, 10, 3, 0, tzinfo=UTC)  # 11:00 Shanghai, a Monday
     out = prepare_attempt(late_id, "loopback", at=at, db_url=url)
     assert isinstance(out, Blocked) and out.rule == "payment_received"
     # a missed payment later brings the account back into collections
@@ -245,7 +245,7 @@ def test_import_is_all_or_nothing_and_in_at_order(env, tmp_path, monkeypatch):
          "at": "2025-06-03T10:00:00+00:00"},
         {"id": "i1", "type": "due_date_changed", "account_external_id": "crm-10", "due_date": "2025-08-01",
          "at": "2025-06-01T10:00:00+00:00"},
-        payment("i2", "crm-10", 100.0, datetime(2025, 6, 2, tzinfo=timezone.utc)),
+        payment("i2", "crm-10", 100.0, datetime(2025, 6, 2, tzinfo=UTC)),
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n" + '{"id": "bad"}\n'

@@ -4,7 +4,7 @@ other collections call while it is pending; the planner's sweep breaks it after 
 `ptp_broken` call. Fixed working days (no public holiday in CN or the US), zh and en."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +23,7 @@ ZONE = {"zh": "Asia/Shanghai", "en": "America/New_York"}
 
 
 def _at(day: date, hour: int, lang: str) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(ZONE[lang])).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(ZONE[lang])).astimezone(UTC)
 
 
 def _seed(url: str, lang: str) -> dict[str, str]:
@@ -85,7 +85,7 @@ def test_reminder_the_day_before_due_and_a_broken_promise_call_after_the_grace_d
     plan = _plan(db_url, ids, DUE - timedelta(days=1))
     reminder = plan[ids["promiser"]]
     assert reminder.script_id in (f"collections_ptp_reminder_{lang}_a", f"collections_ptp_reminder_{lang}_b")
-    nb = reminder.not_before if reminder.not_before.tzinfo else reminder.not_before.replace(tzinfo=timezone.utc)
+    nb = reminder.not_before if reminder.not_before.tzinfo else reminder.not_before.replace(tzinfo=UTC)
     local = nb.astimezone(ZoneInfo(ZONE[lang]))
     assert local.date() == DUE - timedelta(days=1) and 8 <= local.hour < 21
     for a in plan.values():

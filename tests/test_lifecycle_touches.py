@@ -3,7 +3,7 @@ hold; the rules file is checked; the bench measures event in -> dial placed."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -18,8 +18,8 @@ from tests.lifecycle_support import make_account
 pytestmark = pytest.mark.db
 # The clock is injected: a Wednesday that is a working day in both packs (no public holiday in CN or the
 # US), at midday in the accounts' own zones, so calling hours and holidays never decide these tests.
-NOW = {"zh": datetime(2025, 6, 4, 4, 0, tzinfo=timezone.utc),   # 12:00 in Asia/Shanghai
-       "en": datetime(2025, 6, 4, 16, 0, tzinfo=timezone.utc)}  # 12:00 in America/New_York
+NOW = {"zh": datetime(2025, 6, 4, 4, 0, tzinfo=UTC),   # 12:00 in Asia/Shanghai
+       "en": datetime(2025, 6, 4, 16, 0, tzinfo=UTC)}  # 12:00 in America/New_York
 
 
 def event(eid, kind, ext, lang="zh", at=None, **kw):
@@ -43,7 +43,7 @@ def test_payment_missed_queues_a_gated_collections_touch_due_now(db_url, lang):
         att = s.get(Attempt, touch["attempt_id"])
         camp = s.get(Campaign, att.campaign_id)
         assert camp.status == "running" and camp.max_attempts == 1
-        due = att.not_before if att.not_before.tzinfo else att.not_before.replace(tzinfo=timezone.utc)
+        due = att.not_before if att.not_before.tzinfo else att.not_before.replace(tzinfo=UTC)
         assert due == NOW[lang]  # the rule's delay is 0: due at event time
     # a second event while the touch is queued adds no second dial
     with session_scope(db_url) as s:
@@ -54,7 +54,7 @@ def test_payment_missed_queues_a_gated_collections_touch_due_now(db_url, lang):
 def test_touch_outside_calling_hours_is_blocked_not_queued(db_url):
     """The injected clock matters: the same event at 02:00 Shanghai time meets the gate's calling hours."""
     make_account(db_url, "t-0", "zh")
-    night = datetime(2025, 6, 3, 18, 0, tzinfo=timezone.utc)  # 02:00 on 4 June in Shanghai
+    night = datetime(2025, 6, 3, 18, 0, tzinfo=UTC)  # 02:00 on 4 June in Shanghai
     with session_scope(db_url) as s:
         touch = apply_event(s, event("n-1", "payment_missed", "t-0", at=night), now=night)["effect"]["touch"]
     assert touch["queued"] is False and touch["blocked_by"], touch

@@ -44,14 +44,14 @@ def test_every_intent_both_languages(clf, intent, lang):
     rows = CELLS[(intent, lang)]
     got = [clf.classify(r.text, r.lang).intent for r in rows]
     correct = sum(g == intent for g in got)
-    assert correct / len(rows) >= 0.8, list(zip([r.text for r in rows], got))
+    assert correct / len(rows) >= 0.8, list(zip([r.text for r in rows], got, strict=True))
 
 
 def test_fixture_transcripts(clf):
     rows = fixture_rows()
     assert len(rows) == 80
     got = [clf.classify(r.text, r.lang).intent for r in rows]
-    acc = sum(g == r.intent for g, r in zip(got, rows)) / len(rows)
+    acc = sum(g == r.intent for g, r in zip(got, rows, strict=True)) / len(rows)
     assert acc >= 0.9
 
 

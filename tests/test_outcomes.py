@@ -2,7 +2,7 @@
 the two decisions that used to differ between copies are pinned here."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dialogs import outcomes as O
 
@@ -31,7 +31,7 @@ def test_a_completed_reminder_is_a_right_party_contact_everywhere():
     from agent.campaign.compliance import events_for_outcome
 
     assert "completed" in O.RIGHT_PARTY  # the audit, the features and the stats used to say no
-    at = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    at = datetime(2026, 3, 2, 10, tzinfo=UTC)
     assert [e.type for e in events_for_outcome(at, "completed", "+8613900000000", None)] == ["conversation"]
 
 

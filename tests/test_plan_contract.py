@@ -17,10 +17,10 @@ from agent.campaign.portfolio import accounts_from_dicts, history_from_dicts
 CLI = ("import sys, typer; from agent.errors import UserError; from agent.campaign.cli import register; "
        "app = typer.Typer(); bench = typer.Typer(); app.add_typer(bench, name='bench'); register(app, bench)\n"
        "try:\n    app()\nexcept UserError as e:\n    print('error:', e, file=sys.stderr); sys.exit(2)")
-SCRIPTS = ([{"id": f"collections_{b}_{l}_{v}", "purpose": "collections", "bucket": b.upper(), "product": None,
-             "language": l, "variant": v} for b in ("m0", "m1", "m2") for l in ("zh", "en") for v in "ab"]
-           + [{"id": f"telesales_reborrow_{l}_{v}", "purpose": "telesales", "bucket": None, "product": "reborrow",
-               "language": l, "variant": v} for l in ("zh", "en") for v in "ab"]
+SCRIPTS = ([{"id": f"collections_{b}_{lang}_{v}", "purpose": "collections", "bucket": b.upper(), "product": None,
+             "language": lang, "variant": v} for b in ("m0", "m1", "m2") for lang in ("zh", "en") for v in "ab"]
+           + [{"id": f"telesales_reborrow_{lang}_{v}", "purpose": "telesales", "bucket": None, "product": "reborrow",
+               "language": lang, "variant": v} for lang in ("zh", "en") for v in "ab"]
            + [{"id": "collections_voicemail_zh_a", "purpose": "collections", "bucket": "voicemail", "product": None,
                "language": "zh", "variant": "a"}])
 CATALOG = Catalog([ScriptInfo(s["id"], s["purpose"], (s["bucket"] or s["product"]).lower(), s["language"], s["variant"])
@@ -32,7 +32,8 @@ def account(i: int, jur="CN", purpose="collections", job="office", **kw) -> dict
     a = {"id": f"a{i}", "phone": f"+86138{i:08d}" if jur == "CN" else f"+1555{i:07d}",
          "timezone": "Asia/Shanghai" if jur == "CN" else ("America/New_York", "America/Los_Angeles")[i % 2],
          "jurisdiction": jur, "language": "zh" if jur == "CN" else "en", "purpose": purpose,
-         "bucket": "M1" if purpose == "collections" else None, "product": "reborrow" if purpose == "telesales" else None,
+         "bucket": "M1" if purpose == "collections" else None,
+         "product": "reborrow" if purpose == "telesales" else None,
          "balance": 1000 + i, "days_past_due": 10, "consent": True, "features": {"job": job}}
     a.update(kw)
     return a
@@ -54,7 +55,8 @@ def to_events(history, accounts):
     ev = []
     for h in history:
         at = datetime.fromisoformat(h["at"])
-        ev.append(C.HistoryEvent(at, "conversation" if h["outcome"] in rp else "attempt", phone[h["account_id"]], h["account_id"]))
+        kind = "conversation" if h["outcome"] in rp else "attempt"
+        ev.append(C.HistoryEvent(at, kind, phone[h["account_id"]], h["account_id"]))
         if h["outcome"] in ("refused", "not_interested", "opted_out"):
             ev.append(C.HistoryEvent(at, "opt_out" if h["outcome"] == "opted_out" else "refusal",
                                      phone[h["account_id"]], h["account_id"]))
@@ -152,7 +154,8 @@ def test_honours_a_requested_callback_time():
     history = [row("a0", "2025-03-11T03:00:00+00:00", "callback", callback_at="2025-03-12T15:20:00+08:00"),
                row("a1", "2025-03-11T03:00:00+00:00", "callback", callback_at="2025-03-13T10:00:00+08:00")]
     plan = run_plan(accounts, history)
-    assert plan.dials == [{"account_id": "a0", "at": "2025-03-12T15:20:00+08:00", "script_id": plan.dials[0]["script_id"]}]
+    assert plan.dials == [{"account_id": "a0", "at": "2025-03-12T15:20:00+08:00",
+                           "script_id": plan.dials[0]["script_id"]}]
     assert plan.stats["skipped"] == {"callback_later": 1}
 
 

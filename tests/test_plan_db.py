@@ -1,7 +1,7 @@
 """The planner on the database: Attempt rows for the plan, ComplianceBlock rows for every block."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -10,8 +10,8 @@ from agent.campaign.catalog import Catalog, ScriptInfo
 from agent.campaign.plan_db import plan_campaign_day
 from agent.store.models import Account, Attempt, Base, Call, Campaign, ComplianceBlock, Outcome
 
-CATALOG = Catalog([ScriptInfo(f"collections_{b}_{l}_{v}", "collections", b, l, v)
-                   for b in ("m0", "m1", "m2") for l in ("zh", "en") for v in "ab"])
+CATALOG = Catalog([ScriptInfo(f"collections_{b}_{lang}_{v}", "collections", b, lang, v)
+                   for b in ("m0", "m1", "m2") for lang in ("zh", "en") for v in "ab"])
 
 
 def test_plan_campaign_day_writes_attempts_and_blocks():
@@ -30,7 +30,7 @@ def test_plan_campaign_day_writes_attempts_and_blocks():
         # acc0 promised to pay on 14 March; us0 talked to us yesterday (US: 7 quiet days)
         for aid, outcome, extra in (("acc0", "ptp", {"promise_date": date(2025, 3, 14)}), ("us0", "refused", {})):
             att = Attempt(campaign_id=camp.id, account_id=aid, script_id="collections_m1_zh_a", phone="x",
-                          status="done", dialed_at=datetime(2025, 3, 11, 14, tzinfo=timezone.utc))
+                          status="done", dialed_at=datetime(2025, 3, 11, 14, tzinfo=UTC))
             s.add(att)
             s.flush()
             call = Call(attempt_id=att.id, account_id=aid, campaign_id=camp.id, script_id=att.script_id,
@@ -40,7 +40,7 @@ def test_plan_campaign_day_writes_attempts_and_blocks():
             s.add(Outcome(call_id=call.id, account_id=aid, kind=outcome, **extra))
         # acc3 already has a planned attempt in this campaign
         s.add(Attempt(campaign_id=camp.id, account_id="acc3", script_id="collections_m1_zh_a", phone="x",
-                      status="planned", not_before=datetime(2025, 3, 12, 2, tzinfo=timezone.utc)))
+                      status="planned", not_before=datetime(2025, 3, 12, 2, tzinfo=UTC)))
         s.flush()
         res = plan_campaign_day(s, camp.id, date(2025, 3, 12), capacity=10, catalog=CATALOG)
         s.commit()
@@ -74,8 +74,9 @@ def test_plan_cli_on_a_campaign_in_the_database(tmp_path):
         s.flush()
         camp_id = camp.id
     scripts = tmp_path / "scripts.json"
-    scripts.write_text(json.dumps([{"id": f"collections_m1_{l}_{v}", "purpose": "collections", "bucket": "M1",
-                                    "product": None, "language": l, "variant": v} for l in ("zh", "en") for v in "ab"]))
+    scripts.write_text(json.dumps([{"id": f"collections_m1_{lang}_{v}", "purpose": "collections", "bucket": "M1",
+                                    "product": None, "language": lang, "variant": v}
+                                   for lang in ("zh", "en") for v in "ab"]))
     cli = ("import sys, typer; from agent.errors import UserError; from agent.campaign.cli import register; "
            "app = typer.Typer(); bench = typer.Typer(); app.add_typer(bench, name='bench'); register(app, bench)\n"
            "try:\n    app()\nexcept UserError as e:\n    print('error:', e, file=sys.stderr); sys.exit(2)")
@@ -104,7 +105,7 @@ def test_gate_history_counts_each_dial_once():
         s.flush()
         for day, outcome in ((3, "no_answer"), (4, "hung_up")):
             att = Attempt(account_id="u1", script_id="collections_m1_en_a", phone=acc.phone, status="done",
-                          dialed_at=datetime(2025, 3, day, 15, tzinfo=timezone.utc), result="answered")
+                          dialed_at=datetime(2025, 3, day, 15, tzinfo=UTC), result="answered")
             s.add(att)
             s.flush()
             s.add(Call(attempt_id=att.id, account_id="u1", script_id=att.script_id, language="en", outcome=outcome,
@@ -112,7 +113,7 @@ def test_gate_history_counts_each_dial_once():
         s.flush()
         events = gate_history(s, acc)
         assert sorted(e.type for e in events) == ["attempt", "conversation"]
-        dial = ProposedDial("US", "collections", datetime(2025, 3, 10, 15, tzinfo=timezone.utc), acc.timezone,
+        dial = ProposedDial("US", "collections", datetime(2025, 3, 10, 15, tzinfo=UTC), acc.timezone,
                             acc.phone, "u1")
         assert check(dial, events).rule == "us_7_days_after_conversation"
         s.add(OptOut(phone=acc.phone, channel="sms"))

@@ -4,7 +4,7 @@ Judged by the independent audit (agent/campaign/audit.py, not the gate), on hist
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -14,10 +14,10 @@ from agent.campaign.catalog import Catalog, ScriptInfo
 from agent.campaign.planner import PlanOptions, plan_day
 from agent.campaign.portfolio import OUTCOMES, accounts_from_dicts, history_from_dicts
 
-CATALOG = Catalog([ScriptInfo(f"collections_{b}_{l}_{v}", "collections", b, l, v)
-                   for b in ("m0", "m1", "m2") for l in ("zh", "en") for v in "ab"]
-                  + [ScriptInfo(f"telesales_reborrow_{l}_{v}", "telesales", "reborrow", l, v)
-                     for l in ("zh", "en") for v in "ab"])
+CATALOG = Catalog([ScriptInfo(f"collections_{b}_{lang}_{v}", "collections", b, lang, v)
+                   for b in ("m0", "m1", "m2") for lang in ("zh", "en") for v in "ab"]
+                  + [ScriptInfo(f"telesales_reborrow_{lang}_{v}", "telesales", "reborrow", lang, v)
+                     for lang in ("zh", "en") for v in "ab"])
 ZONES = {"CN": ["Asia/Shanghai", "Asia/Urumqi"],
          "US": ["America/New_York", "America/Los_Angeles", "America/Phoenix", "America/Anchorage", "Pacific/Honolulu"]}
 DAYS = [date(2025, 3, 9), date(2025, 3, 10), date(2025, 11, 2), date(2025, 11, 3), date(2025, 10, 4),
@@ -39,7 +39,7 @@ def portfolios(draw):
             "product": "reborrow" if purpose == "telesales" else None, "balance": 500.0,
             "days_past_due": draw(st.integers(-3, 90)), "consent": draw(st.booleans()), "features": {}})
     history = []
-    noon = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     for _ in range(draw(st.integers(0, 25))):
         a = draw(st.sampled_from(accounts))
         at = noon + timedelta(minutes=draw(st.integers(-10 * 24 * 60, 12 * 60)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,7 +35,7 @@ def test_summarise_counts_rpc_and_ptp():
 @pytest.fixture()
 def url(tmp_path):
     url = init_db(f"sqlite:///{tmp_path}/report.sqlite3")
-    t0 = datetime(2025, 3, 3, 2, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
     with session_scope(url) as s:
         s.add(Campaign(id="camp1", name="March M1"))
         s.add(Account(id="acc1", external_id="E1", name="张三", phone="+8613812345678"))
@@ -69,7 +69,8 @@ def test_report_from_database(url):
         rep = campaign_report(s, "camp1")
     assert rep.dials == 40
     a, b = rep.variants
-    assert (a.variant, a.dials, a.rpc.count, a.ptp.count, a.promised_amount) == ("collections_m1_zh_a", 20, 10, 6, 3000.0)
+    assert ((a.variant, a.dials, a.rpc.count, a.ptp.count, a.promised_amount)
+            == ("collections_m1_zh_a", 20, 10, 6, 3000.0))
     assert (b.variant, b.dials, b.rpc.count, b.ptp.count) == ("collections_m1_zh_b", 20, 10, 2)
     assert a.ptp.rate == 0.3 and b.ptp.rate == 0.1
     assert a.ptp.ci_low == pytest.approx(wilson_interval(6, 20)[0], abs=1e-4)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,9 +11,7 @@ from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
 from agent.store.models import ApiKey, Call
-from tests.server_helpers import (add_attempt, backends, drop_schema, make_database_url, seed_call,
-                                  seed_campaign)
-
+from tests.server_helpers import add_attempt, backends, drop_schema, make_database_url, seed_call, seed_campaign
 
 # storage-facing: CI runs these again on PostgreSQL (tools/test.sh)
 pytestmark = pytest.mark.db
@@ -126,7 +125,10 @@ def test_call_list_filters_and_transcript_search(env):
     camp = seed_campaign(url)
     en = seed_call(url, tmp, language="en", outcome="ptp", campaign_id=camp)
     zh = seed_call(url, tmp, language="zh", outcome="refused", script_id="collections_m2")
-    ids = lambda **p: {x["id"] for x in c.get("/api/calls", params=p, headers=auth(key)).json()["items"]}
+
+    def ids(**p):
+        return {x["id"] for x in c.get("/api/calls", params=p, headers=auth(key)).json()["items"]}
+
     assert ids() == {en, zh}
     assert ids(language="zh") == {zh}
     assert ids(outcome="ptp") == {en}
@@ -207,11 +209,11 @@ def test_metrics_expose_calls_latency_asr_and_outcomes(env):
     assert 'dialwise_turn_latency_seconds_bucket{le="0.6"} 0.0' in text
     assert "dialwise_asr_seconds_count 1.0" in text
     assert 'dialwise_call_outcomes_total{outcome="ptp"} 1.0' in text
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     with session_scope(url) as s:
         call = s.get(Call, live)
-        call.status, call.outcome, call.ended_at = "ended", "refused", datetime.now(timezone.utc)
+        call.status, call.outcome, call.ended_at = "ended", "refused", datetime.now(UTC)
     for _ in range(2):  # a second scrape must not count the same calls again
         text = c.get("/metrics").text
         assert "dialwise_active_calls 0.0" in text

@@ -1,7 +1,7 @@
 """The live monitor websocket: pushes live calls, each new turn once, and the end of a call."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +12,6 @@ from agent.server.auth import create_key
 from agent.store.db import session_scope
 from agent.store.models import Call, Turn
 from tests.server_helpers import backends, drop_schema, make_database_url, seed_call
-
 
 # storage-facing: CI runs these again on PostgreSQL (tools/test.sh)
 pytestmark = pytest.mark.db
@@ -45,7 +44,7 @@ def test_live_websocket_streams_turns_written_by_another_writer(env):
         assert msg["type"] == "turn" and msg["turn"]["text"] == "我下周五还五百"
         with session_scope(url) as s:
             call = s.get(Call, call_id)
-            call.status, call.outcome, call.ended_at = "ended", "ptp", datetime.now(timezone.utc)
+            call.status, call.outcome, call.ended_at = "ended", "ptp", datetime.now(UTC)
         msgs = [ws.receive_json(), ws.receive_json()]
         assert {"type": "ended", "call_id": call_id, "outcome": "ptp", "status": "ended"} in msgs
         assert {"type": "calls", "calls": []} in msgs

@@ -6,15 +6,14 @@ import random
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from agent.server.app import prepare_database
 from agent.server.webhook_receiver import SignatureError, verify
-from agent.server.webhooks import (Dispatcher, RetryPolicy, create_subscription, redeliver,
-                                   signature_header)
+from agent.server.webhooks import Dispatcher, RetryPolicy, create_subscription, redeliver, signature_header
 from agent.store.db import session_scope
 from agent.store.models import WebhookDelivery
 from tests.server_helpers import add_event, backends, drop_schema, make_database_url
@@ -76,7 +75,7 @@ class Receiver:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -188,7 +187,7 @@ def test_backoff_grows_with_jitter_and_retries_for_a_day_before_dead_letter(db_u
                 status, nxt, tries = row.status, row.next_attempt_at, row.attempts
             if status == "dead":
                 break
-            nxt = nxt if nxt.tzinfo else nxt.replace(tzinfo=timezone.utc)
+            nxt = nxt if nxt.tzinfo else nxt.replace(tzinfo=UTC)
             clock.now = max(clock.now, nxt)
             assert tries < 60
         assert clock.now - start >= timedelta(hours=24)

@@ -41,7 +41,7 @@ async def collect_agent_frames(line: LoopbackLine, seconds: float) -> list[Agent
     while time.monotonic() < end:
         try:
             ev = await asyncio.wait_for(line.customer.receive(), end - time.monotonic())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if isinstance(ev, AgentFrame):
             frames.append(ev)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,10 +15,10 @@ from agent.campaign.simulate import SimConfig, run
 CLI = ("import sys, typer; from agent.errors import UserError; from agent.campaign.cli import register; "
        "app = typer.Typer(); bench = typer.Typer(); app.add_typer(bench, name='bench'); register(app, bench)\n"
        "try:\n    app()\nexcept UserError as e:\n    print('error:', e, file=sys.stderr); sys.exit(2)")
-SCRIPTS = ([{"id": f"collections_{b}_{l}_{v}", "purpose": "collections", "bucket": b, "product": None, "language": l,
-             "variant": v} for b in ("m0", "m1", "m2") for l in ("zh", "en") for v in "ab"]
-           + [{"id": f"telesales_reborrow_{l}_{v}", "purpose": "telesales", "bucket": None, "product": "reborrow",
-               "language": l, "variant": v} for l in ("zh", "en") for v in "ab"])
+SCRIPTS = ([{"id": f"collections_{b}_{lang}_{v}", "purpose": "collections", "bucket": b, "product": None,
+             "language": lang, "variant": v} for b in ("m0", "m1", "m2") for lang in ("zh", "en") for v in "ab"]
+           + [{"id": f"telesales_reborrow_{lang}_{v}", "purpose": "telesales", "bucket": None, "product": "reborrow",
+               "language": lang, "variant": v} for lang in ("zh", "en") for v in "ab"])
 CATALOG = Catalog([ScriptInfo(s["id"], s["purpose"], s["bucket"] or s["product"], s["language"], s["variant"])
                    for s in SCRIPTS])
 
@@ -43,7 +43,7 @@ def _d(at, outcome="no_answer", acc="a", phone="+1", tz="America/New_York", jur=
 
 
 def test_audit_is_independent_and_catches_each_kind_of_violation():
-    t = datetime(2025, 3, 10, 14, 0, tzinfo=timezone.utc)  # 10:00 in New York
+    t = datetime(2025, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 in New York
     log = [_d(t + timedelta(hours=k)) for k in range(7)]                    # 7 calls: fine
     log.append(_d(t + timedelta(days=1)))                                   # 8th within 7 days
     log.append(_d(t.replace(hour=2), acc="g", phone="+9"))                  # 22:00 the night before
@@ -52,7 +52,7 @@ def test_audit_is_independent_and_catches_each_kind_of_violation():
     log.append(_d(t, "not_interested", acc="c", phone="+3", purpose="telesales"))
     log.append(_d(t + timedelta(days=8), acc="c", phone="+3", purpose="telesales"))  # after a refusal
     log.append(_d(t + timedelta(days=9), acc="d", phone="+4", purpose="telesales", consent=False))
-    cn = datetime(2025, 3, 11, 1, 0, tzinfo=timezone.utc)  # 09:00 in Shanghai
+    cn = datetime(2025, 3, 11, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
     log += [_d(cn + timedelta(minutes=5 * k), acc="e", phone="+86", tz="Asia/Shanghai", jur="CN") for k in range(7)]
     log.append(_d(cn, "callback", acc="f", phone="+87", tz="Asia/Shanghai", jur="CN", cb=cn + timedelta(hours=6)))
     log.append(_d(cn + timedelta(hours=1), acc="f", phone="+87", tz="Asia/Shanghai", jur="CN"))

@@ -46,7 +46,8 @@ def test_machine_verdict_comes_before_the_beep_on_long_greetings():
     assert r.beep_at_ms is not None
 
 
-@pytest.mark.parametrize("text", ["请在提示音后留言", "您拨打的电话暂时无人接听，请稍后再拨", "Please leave a message after the tone.",
+@pytest.mark.parametrize("text", ["请在提示音后留言", "您拨打的电话暂时无人接听，请稍后再拨",
+                                  "Please leave a message after the tone.",
                                   "The person you are calling is not available", "您好，请留言。"])
 def test_voicemail_phrases(text):
     assert match_voicemail_phrase(text)
@@ -54,7 +55,8 @@ def test_voicemail_phrases(text):
     assert det.feed_text(text) == MACHINE and det.decided
 
 
-@pytest.mark.parametrize("text", ["喂，我是王芳，请问什么事", "Hello? Who is this?", "对，就是我本人", "Yes, speaking."])
+@pytest.mark.parametrize("text", ["喂，我是王芳，请问什么事", "Hello? Who is this?", "对，就是我本人",
+                                  "Yes, speaking."])
 def test_ordinary_answers_have_no_voicemail_phrase(text):
     assert match_voicemail_phrase(text) is None
 

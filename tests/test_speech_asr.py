@@ -28,8 +28,9 @@ def cer(ref: str, hyp: str) -> float:
 
 
 def wer(ref: str, hyp: str) -> float:
-    import jiwer
     import re
+
+    import jiwer
 
     norm = lambda s: re.sub(r"[^a-z0-9' ]+", " ", s.lower()).split()  # noqa: E731
     return jiwer.wer(" ".join(norm(ref)), " ".join(norm(hyp)) or "x")

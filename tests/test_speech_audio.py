@@ -166,9 +166,8 @@ def test_bad_files_give_clear_errors(tmp_path, content, needle):
 
 
 def test_missing_file_and_audio_error_is_user_error(tmp_path):
-    from speech.errors import SpeechError
-
     from agent.errors import USER_ERRORS
+    from speech.errors import SpeechError
 
     with pytest.raises(SpeechError, match="no such file") as err:
         A.read_audio(tmp_path / "nope.wav")

@@ -57,7 +57,8 @@ def test_bench_asr_reports_dev_and_test_apart_and_compares_with_the_reference(tm
                 assert min(row["per_draw"][key]) - 1e-4 <= row[key] <= max(row["per_draw"][key]) + 1e-4
     out = out["splits"]["test"]
     versus = out["vs_reference"]["faster"]
-    assert versus["speedup"] == pytest.approx(out["engines"]["faster-full"]["total_s"] / out["engines"]["faster"]["total_s"],
+    engines = out["engines"]
+    assert versus["speedup"] == pytest.approx(engines["faster-full"]["total_s"] / engines["faster"]["total_s"],
                                               rel=0.02)
     assert versus["speedup"] > 1.5  # the encoder runs on ~3 s, not on 30 s
     clips = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
@@ -116,5 +117,6 @@ def test_models_convert_writes_a_checkpoint_whisper_loads(tmp_path):
 def test_domain_prompt_both_languages():
     from speech.asr.prompts import domain_prompt
 
-    assert domain_prompt("zh", "诚信金融", ["王芳"], ["两千元"]) == "喂，您好。这里是诚信金融。王芳，是我本人。还款两千元。"
+    assert (domain_prompt("zh", "诚信金融", ["王芳"], ["两千元"])
+            == "喂，您好。这里是诚信金融。王芳，是我本人。还款两千元。")
     assert domain_prompt("en", "Acme Finance", ["Emily"]) == "Hello. This is Acme Finance. Yes, this is Emily."

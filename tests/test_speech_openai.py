@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from speech.asr.ct2_convert import ct2_to_openai_state, read_ct2_model
-from speech.asr.openai_whisper import _repeating
 from speech.asr.faster import trim_repeats
+from speech.asr.openai_whisper import _repeating
 from speech.audio import read_audio
 
 VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices"

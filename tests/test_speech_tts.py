@@ -22,14 +22,39 @@ def test_pinyin_with_tone_numbers_and_pauses():
     assert zh_to_pinyin("2000元") == "liang3 qian1 yuan2"
 
 
-def test_split_clauses_keeps_numbers_whole():
-    assert split_clauses("Hi Emily, this is Acme. You owe $2,000.50 today.") == [
+def test_split_clauses_at_commas_keeps_numbers_whole():
+    """The TTS engines' stream(): commas too, short pieces merged into the next."""
+    assert split_clauses("Hi Emily, this is Acme. You owe $2,000.50 today.", at_commas=True) == [
         "Hi Emily,", "this is Acme.", "You owe $2,000.50 today."]
-    assert split_clauses("王芳女士您好，我是诚信金融的客服，您的账单已逾期。") == [
+    assert split_clauses("王芳女士您好，我是诚信金融的客服，您的账单已逾期。", at_commas=True) == [
         "王芳女士您好，", "我是诚信金融的客服，", "您的账单已逾期。"]
+    assert split_clauses("Hi. I am Ann!Really? Yes;  ok", at_commas=True) == ["Hi. I am Ann!", "Really?", "Yes; ok"]
+    assert split_clauses("Call at 10:30, or later: fine.", at_commas=True) == ["Call at 10:30,", "or later: fine."]
+    assert split_clauses("   ", at_commas=True) == []
 
 
-@pytest.mark.parametrize("lang, text", [("zh", "王芳女士您好，您本月应还两千元。"), ("en", "Hello, you owe two thousand dollars.")])
+@pytest.mark.parametrize("text, clauses", [
+    # what the call session speaks, one synthesis and one playback mark per clause (the rules it had in
+    # agent/session.py): sentence ends only, no merging, "." ends a sentence only before whitespace
+    ("Hi Emily, this is Acme. You owe $2,000.50 today.", ["Hi Emily, this is Acme.", "You owe $2,000.50 today."]),
+    ("Ms. Smith, your payment of 1,200 dollars is due on the 5th. Can you pay it today?",
+     ["Ms.", "Smith, your payment of 1,200 dollars is due on the 5th.", "Can you pay it today?"]),
+    ("王芳女士您好，我是诚信金融的客服，您的账单已逾期。请问今天能处理吗？",
+     ["王芳女士您好，我是诚信金融的客服，您的账单已逾期。", "请问今天能处理吗？"]),
+    ("Hi. I am Ann!Really? Yes;  ok", ["Hi.", "I am Ann!", "Really?", "Yes;", "ok"]),
+    ("好的。谢谢！再见", ["好的。", "谢谢！", "再见"]),
+    ("See acme.com/pay now.", ["See acme.com/pay now."]),
+    ("3.5% a month. Fine.", ["3.5% a month.", "Fine."]),
+    ("no punctuation at all", ["no punctuation at all"]),
+    ("", []),
+    ("   ", []),
+])
+def test_split_clauses_by_sentence_is_what_the_session_speaks(text, clauses):
+    assert split_clauses(text) == clauses
+
+
+@pytest.mark.parametrize("lang, text", [("zh", "王芳女士您好，您本月应还两千元。"),
+                                        ("en", "Hello, you owe two thousand dollars.")])
 def test_espeak_synthesizes_audible_pcm(lang, text):
     tts = create_tts(lang, engine="espeak")
     speech = tts.synthesize(text, lang)

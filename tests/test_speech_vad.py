@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from speech.audio import read_audio
-from speech.endpoint import (Endpointer, SpeechEnded, SpeechPartial, SpeechPaused, SpeechResumed,
-                             SpeechStarted)
+from speech.endpoint import Endpointer, SpeechEnded, SpeechPartial, SpeechPaused, SpeechResumed, SpeechStarted
 from speech.vad import SileroVad, WebrtcVad, create_vad
 
 VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -10,7 +10,7 @@ from sqlalchemy import func, inspect, select
 from agent.call_store import CallStore, TurnRecord
 from agent.dispatcher import claim_due, finish_attempt
 from agent.store import get_engine, init_db, session_scope
-from agent.store.models import Account, Attempt, Call, OptOut, Outcome, OutboxEvent, Turn
+from agent.store.models import Account, Attempt, Call, OptOut, OutboxEvent, Outcome, Turn
 
 pytestmark = pytest.mark.db
 
@@ -75,7 +75,8 @@ def test_ptp_outcome_keeps_amount_and_date(db_url):
         s.add(call)
         s.flush()
         call_id = call.id
-    CallStore(call_id, db_url).finish("ptp", {"pay_amount": 1500, "pay_date": "2026-11-27", "plan": "full"}, "completed", "/tmp/x.wav")
+    CallStore(call_id, db_url).finish("ptp", {"pay_amount": 1500, "pay_date": "2026-11-27", "plan": "full"},
+                                      "completed", "/tmp/x.wav")
     with session_scope(db_url) as s:
         row = s.scalar(select(Outcome).where(Outcome.call_id == call_id))
         assert row.promise_amount == 1500.0 and row.promise_date.isoformat() == "2026-11-27"
@@ -83,7 +84,7 @@ def test_ptp_outcome_keeps_amount_and_date(db_url):
 
 
 def test_two_workers_never_claim_the_same_attempt(db_url):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope(db_url) as s:
         acc = _account(s)
         for i in range(40):
@@ -115,7 +116,7 @@ def test_two_workers_never_claim_the_same_attempt(db_url):
 def test_a_paused_campaign_is_not_dialled(db_url):
     from agent.store.models import Campaign
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope(db_url) as s:
         acc = _account(s)
         paused = Campaign(name="p", status="paused")
@@ -136,7 +137,7 @@ def test_follow_ups_retry_with_backoff_and_honour_call_backs(db_url):
     from agent.runner import schedule_follow_up
     from agent.store.models import Campaign
 
-    now = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
     with session_scope(db_url) as s:
         acc = _account(s)
         acc.timezone = "Asia/Shanghai"
@@ -158,12 +159,12 @@ def test_follow_ups_retry_with_backoff_and_honour_call_backs(db_url):
     cb = schedule_follow_up(first_id, "callback", {"callback_date": "2026-11-24", "callback_time": "15:00"},
                             now=now, db_url=db_url)
     with session_scope(db_url) as s:  # 15:00 in Shanghai is 07:00 UTC
-        assert _utc(s.get(Attempt, cb).not_before) == datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+        assert _utc(s.get(Attempt, cb).not_before) == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     assert schedule_follow_up(first_id, "ptp", {}, now=now, db_url=db_url) is None
 
 
 def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def test_the_dial_time_gate_refuses_an_opt_out_recorded_after_planning(db_url):
@@ -174,7 +175,7 @@ def test_the_dial_time_gate_refuses_an_opt_out_recorded_after_planning(db_url):
     from agent.runner import db_gate
     from agent.store.models import Campaign, ComplianceBlock
 
-    at = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 11:00 on a Monday in Shanghai
+    at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 11:00 on a Monday in Shanghai
     with session_scope(db_url) as s:
         camp = Campaign(name="c", status="running")
         s.add(camp)

@@ -10,8 +10,8 @@ import uuid
 import numpy as np
 import pytest
 
-from tests.tel_support import RESULTS, echo_runner, tone
 from telephony_adapter.audiosocket import call_uuid, serve
+from tests.tel_support import RESULTS, echo_runner, tone
 
 
 class AsteriskPeer:
@@ -172,9 +172,9 @@ async def test_malformed_frames_close_cleanly_and_neighbours_continue(port):
 async def test_transfer_records_disposition(tmp_path, monkeypatch):
     """Transfer: the socket ends with a hang-up frame and /audiosocket/next says 'transfer'."""
     from agent.config import get_settings
+    from agent.server.audiosocket import next_action, on_transfer
     from agent.store import init_db, session_scope
     from agent.store.models import Account, Call
-    from agent.server.audiosocket import next_action, on_transfer
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/as.sqlite3")
     get_settings.cache_clear()

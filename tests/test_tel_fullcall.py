@@ -45,9 +45,9 @@ def stack(tmp_path_factory):
     os.environ.update(env)
     get_settings.cache_clear()
     from agent.calls import get_deps
-    from agent.store import init_db
-    from agent.server.telephony import twilio as twilio_app
     from agent.server import softphone
+    from agent.server.telephony import twilio as twilio_app
+    from agent.store import init_db
 
     init_db()
     get_deps()

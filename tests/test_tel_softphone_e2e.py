@@ -130,7 +130,8 @@ def test_softphone_call_with_fake_microphone(site, callee_wav):
         callee = page.locator("#transcript li.callee")
         callee.first.wait_for(timeout=40000)
         page.wait_for_function(
-            "[...document.querySelectorAll('#transcript li.callee')].some(li => li.textContent.includes('confirm_identity'))",
+            "[...document.querySelectorAll('#transcript li.callee')]"
+            ".some(li => li.textContent.includes('confirm_identity'))",
             timeout=20000)
         t_callee = time.monotonic() - t0
         # the agent answers: a new agent turn after the callee's, and its audio reaches the page

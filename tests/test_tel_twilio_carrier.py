@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.carrier_support import (
-    ACCOUNT_SID, BUSY, EN, FAILS, FROM, NOANSWER, TOKEN, ZH, make_dial, twilio_stack,
+    ACCOUNT_SID,
+    BUSY,
+    EN,
+    FAILS,
+    FROM,
+    NOANSWER,
+    TOKEN,
+    ZH,
+    make_dial,
+    twilio_stack,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -50,7 +59,7 @@ async def test_busy_no_answer_failed_get_their_results_and_retries(stack):
     d = dialer()
     targets = {n: make_dial("en", n) for n in (BUSY, NOANSWER, FAILS)}
     t0 = time.monotonic()
-    outcomes = dict(zip(targets, await asyncio.gather(*(d.dial(t) for t in targets.values()))))
+    outcomes = dict(zip(targets, await asyncio.gather(*(d.dial(t) for t in targets.values())), strict=True))
     await d.close()
     assert time.monotonic() - t0 < 10
     assert {n: o.result for n, o in outcomes.items()} == {BUSY: R_BUSY, NOANSWER: NO_ANSWER, FAILS: FAILED}
@@ -78,8 +87,8 @@ async def test_busy_no_answer_failed_get_their_results_and_retries(stack):
 
 
 async def test_rest_errors_are_twilio_shaped_and_surface_clearly(stack):
-    from agent.dialing.base import INVALID_NUMBER, TRUNK_REFUSED, DialError
     from agent.config import get_settings
+    from agent.dialing.base import INVALID_NUMBER, TRUNK_REFUSED, DialError
 
     base = f"http://127.0.0.1:{stack['carrier_port']}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
     form = {"To": ZH, "From": FROM, "Twiml": "<Response><Hangup/></Response>"}
@@ -111,9 +120,9 @@ async def test_impostor_carrier_is_refused(stack, tmp_path):
     callbacks get 403 and its media-stream handshake is refused; nothing reaches the call."""
     from agent.config import get_settings
     from agent.dialing.base import FAILED
+    from telephony_adapter.sim.twilio_carrier import TwilioCarrier
     from tests.carrier_support import numbers
     from tests.tel_support import ServerThread, free_port
-    from telephony_adapter.sim.twilio_carrier import TwilioCarrier
 
     port = free_port()
     impostor = TwilioCarrier(ACCOUNT_SID, TOKEN, numbers=numbers(), signing_token="someone-else")

@@ -3,7 +3,7 @@ workers), pause (no new dials; live calls finish). Two worker processes, SQLite 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ def _set(url: str, camp_id: str, **values) -> datetime:
         camp = s.get(Campaign, camp_id)
         for k, v in values.items():
             setattr(camp, k, v)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _in_flight(url: str, camp_id: str) -> int:
@@ -32,9 +32,9 @@ def _in_flight(url: str, camp_id: str) -> int:
 
 def _dialed_after(url: str, camp_id: str, at: datetime) -> list[datetime]:
     with session_scope(url) as s:
-        return [d if d.tzinfo else d.replace(tzinfo=timezone.utc) for d in s.scalars(
+        return [d if d.tzinfo else d.replace(tzinfo=UTC) for d in s.scalars(
             select(Attempt.dialed_at).where(Attempt.campaign_id == camp_id, Attempt.dialed_at.is_not(None)))
-            if (d if d.tzinfo else d.replace(tzinfo=timezone.utc)) > at]
+            if (d if d.tzinfo else d.replace(tzinfo=UTC)) > at]
 
 
 def _peak(url: str, camp_id: str, seconds: float) -> int:
@@ -54,7 +54,7 @@ def test_start_max_concurrent_and_pause_take_effect_within_2_s(any_url, tmp_path
         for p in procs:
             wait_ready(p)
         time.sleep(1.5)
-        assert _dialed_after(url, camp_id, datetime.now(timezone.utc) - timedelta(hours=1)) == []  # paused
+        assert _dialed_after(url, camp_id, datetime.now(UTC) - timedelta(hours=1)) == []  # paused
 
         started = _set(url, camp_id, status="running")
         first = wait_for(lambda: _dialed_after(url, camp_id, started), 5, "a dial after start")

@@ -4,7 +4,7 @@ worker whose heartbeat stopped on another machine. On SQLite (embedded queue) an
 from __future__ import annotations
 
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -70,7 +70,7 @@ def test_sigkill_mid_call_interrupts_the_call_and_never_redials_blind(any_url, t
             assert s.get(Worker, victim_id).stopped_at is not None
             # the planner plans a new touch for the same debtor: the gate must count the first dial
             redial = Attempt(campaign_id=camp_id, account_id=att.account_id, script_id=SCRIPT, phone=att.phone,
-                             status="planned", not_before=datetime.now(timezone.utc), attempt_no=2)
+                             status="planned", not_before=datetime.now(UTC), attempt_no=2)
             s.add(redial)
             s.flush()
             redial_id = redial.id
@@ -110,11 +110,12 @@ def test_a_silent_worker_on_another_machine_is_swept(db_url):
     from tests.worker_support import seed_campaign as seed
 
     _, (dialing, claimed, fresh) = seed(db_url, 3)
-    old = datetime.now(timezone.utc) - timedelta(seconds=60)
+    old = datetime.now(UTC) - timedelta(seconds=60)
     with session_scope(db_url) as s:
         s.add(Worker(id="elsewhere:1:aa", host="elsewhere", pid=1, kind="worker", started_at=old, heartbeat_at=old))
         s.add(Worker(id="elsewhere:2:bb", host="elsewhere", pid=2, kind="worker"))
-        for attempt_id, status, owner in ((dialing, "dialing", "elsewhere:1:aa"), (claimed, "claimed", "elsewhere:1:aa"),
+        for attempt_id, status, owner in ((dialing, "dialing", "elsewhere:1:aa"),
+                                          (claimed, "claimed", "elsewhere:1:aa"),
                                           (fresh, "dialing", "elsewhere:2:bb")):
             att = s.get(Attempt, attempt_id)
             att.status, att.claimed_by = status, owner
@@ -124,7 +125,8 @@ def test_a_silent_worker_on_another_machine_is_swept(db_url):
                            campaign_id=att.campaign_id, status="live", started_at=old, worker_id=owner))
     report = sweep_lost(15, db_url=db_url)
     assert report.workers == ["elsewhere:1:aa"]
-    assert (len(report.calls_interrupted), report.attempts_closed, report.attempts_released) == (1, [dialing], [claimed])
+    assert ((len(report.calls_interrupted), report.attempts_closed, report.attempts_released)
+            == (1, [dialing], [claimed]))
     assert _call_of(db_url, dialing).outcome == "interrupted"
     assert _attempt(db_url, dialing).status == "failed"
     assert _attempt(db_url, claimed).status == "planned" and _attempt(db_url, claimed).claimed_by is None

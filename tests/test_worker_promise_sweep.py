@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -22,19 +22,19 @@ pytestmark = [pytest.mark.db, pytest.mark.timeout(120)]
 
 
 def _promises(url: str) -> dict[str, str]:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     acc_zh = make_account(url, "sweep-zh", "zh")
     acc_en = make_account(url, "sweep-en", "en")
     with session_scope(url) as s:
         rows = {
             "overdue_zh": Promise(account_id=acc_zh, amount=3000.0, currency="CNY", due_date=today - timedelta(days=10),
-                                  promised_at=datetime.now(timezone.utc) - timedelta(days=14)),
+                                  promised_at=datetime.now(UTC) - timedelta(days=14)),
             "overdue_en": Promise(account_id=acc_en, amount=250.0, currency="USD", due_date=today - timedelta(days=4),
-                                  promised_at=datetime.now(timezone.utc) - timedelta(days=6)),
+                                  promised_at=datetime.now(UTC) - timedelta(days=6)),
             "in_grace": Promise(account_id=acc_en, amount=90.0, currency="USD", due_date=today - timedelta(days=1),
-                                promised_at=datetime.now(timezone.utc) - timedelta(days=3), call_id=None),
+                                promised_at=datetime.now(UTC) - timedelta(days=3), call_id=None),
             "future": Promise(account_id=acc_zh, amount=500.0, currency="CNY", due_date=today + timedelta(days=3),
-                              promised_at=datetime.now(timezone.utc) - timedelta(hours=1)),
+                              promised_at=datetime.now(UTC) - timedelta(hours=1)),
         }
         s.add_all(rows.values())
         s.flush()
@@ -100,7 +100,7 @@ def test_the_sweep_runs_again_after_its_period(db_url):
         try:
             await _until(lambda: _status(db_url)[ids["overdue_zh"]] == "broken", 10, "the first pass")
             with session_scope(db_url) as s:  # the in-grace promise's window has now passed
-                s.get(Promise, ids["in_grace"]).due_date = datetime.now(timezone.utc).date() - timedelta(days=5)
+                s.get(Promise, ids["in_grace"]).due_date = datetime.now(UTC).date() - timedelta(days=5)
             await _until(lambda: _status(db_url)[ids["in_grace"]] == "broken", 10, "a later pass")
         finally:
             await rt.stop(grace=1)

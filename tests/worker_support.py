@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -78,7 +78,7 @@ def seed_campaign(url: str, n: int, *, accounts: int | None = None, max_concurre
 
     tz = open_timezone(jurisdiction)
     accounts = accounts or n
-    at = datetime.now(timezone.utc) + timedelta(seconds=due_in_s)
+    at = datetime.now(UTC) + timedelta(seconds=due_in_s)
     with session_scope(url) as s:
         camp = Campaign(name="workers", status=status, max_concurrent=max_concurrent, max_attempts=1)
         s.add(camp)

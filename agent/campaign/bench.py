@@ -76,7 +76,7 @@ def bench_plan(n: int, capacity: int, history_rows: int, catalog: Catalog, seed:
         t1 = time.perf_counter()
         c1 = time.process_time()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"accounts": n, "seconds": round(t1 - t0, 2), "cpu_seconds": round(c1 - c0, 2), "peak_mb": round(peak, 1), "planned": len(plan.dials),
-            "capacity": capacity, "history_rows": history_rows,
+    return {"accounts": n, "seconds": round(t1 - t0, 2), "cpu_seconds": round(c1 - c0, 2), "peak_mb": round(peak, 1),
+            "planned": len(plan.dials), "capacity": capacity, "history_rows": history_rows,
             "phases_s": {"read_accounts": round(t_acc - t0, 2), "read_history": round(t_hist - t_acc, 2),
                          "plan": round(t_plan - t_hist, 2), "write": round(t1 - t_plan, 2)}}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,8 +19,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @compliance_app.command("check")
     def compliance_check(
-        jsonl: bool = typer.Option(False, "--jsonl", help="stdin: one proposed dial per line; stdout: one verdict per line"),
-        rules: Optional[Path] = typer.Option(None, "--rules", help="JSON/YAML file overriding limits, holidays, DNC list"),
+        jsonl: bool = typer.Option(False, "--jsonl",
+                                   help="stdin: one proposed dial per line; stdout: one verdict per line"),
+        rules: Path | None = typer.Option(None, "--rules", help="JSON/YAML file overriding limits, holidays, DNC list"),
     ) -> None:
         """Judge proposed dials: {"allowed", "rule", "reason"} for each input line, in order."""
         import json

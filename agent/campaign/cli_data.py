@@ -1,4 +1,5 @@
-"""CLI of the portfolio data side: `accounts import|export`, `scores train|evaluate`, `campaigns report`, `bench scores`.
+"""CLI of the portfolio data side: `accounts import|export`, `scores train|evaluate`, `campaigns report`,
+`bench scores`.
 
 Heavy imports (database, scikit-learn, LightGBM, pandas) happen inside the commands.
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -32,7 +32,7 @@ def _check_purpose(purpose: str) -> str:
     return purpose
 
 
-def _date(value: Optional[str], flag: str) -> Optional[date]:
+def _date(value: str | None, flag: str) -> date | None:
     if value is None:
         return None
     try:
@@ -60,7 +60,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 def accounts_import(
     file: Path = typer.Argument(..., help="CSV with the columns of docs/import.md"),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="import the good rows and report the bad ones"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="date for days past due from due_date (default today)"),
+    as_of: str | None = typer.Option(None, "--as-of", help="date for days past due from due_date (default today)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Import a portfolio CSV: every row validated, all-or-nothing unless --skip-bad, re-import updates."""
@@ -80,7 +80,7 @@ def accounts_import(
             bar.update(task, completed=done, total=total)
 
         try:
-            result = import_csv(file, skip_bad=skip_bad, url=url, as_of=_date(as_of, "--as-of"), progress=progress)
+            result = import_csv(file, skip_bad=skip_bad, db_url=url, as_of=_date(as_of, "--as-of"), progress=progress)
         except ImportRejected as exc:
             if as_json:
                 _echo_json({"imported": False, **exc.result.to_dict()})
@@ -97,7 +97,7 @@ def accounts_import(
 
 
 def accounts_export(
-    file: Optional[Path] = typer.Argument(None, help="CSV file to write (default: standard output)"),
+    file: Path | None = typer.Argument(None, help="CSV file to write (default: standard output)"),
 ) -> None:
     """Export every account as CSV in the import's columns; values a spreadsheet would run as a formula
     (starting with = + - @) get a leading apostrophe."""
@@ -108,14 +108,14 @@ def accounts_export(
 
     url = init_db()
     if file is None:
-        n = export_csv(sys.stdout, url=url)
+        n = export_csv(sys.stdout, db_url=url)
     else:
         with open(file, "w", encoding="utf-8", newline="") as out:
-            n = export_csv(out, url=url)
+            n = export_csv(out, db_url=url)
     typer.echo(f"{n} accounts exported", err=True)
 
 
-def _load_training(purpose: str, accounts: Optional[Path], history: Optional[Path]):
+def _load_training(purpose: str, accounts: Path | None, history: Path | None):
     from agent.campaign.scores.store import load_from_db, read_jsonl
 
     if (accounts is None) != (history is None):
@@ -131,9 +131,9 @@ def _load_training(purpose: str, accounts: Optional[Path], history: Optional[Pat
 def scores_train(
     purpose: str = typer.Option("collections", "--purpose", help=PURPOSE_HELP),
     horizon: int = typer.Option(14, "--horizon", min=1, help="N: days within which payment / conversion counts"),
-    accounts: Optional[Path] = typer.Option(None, "--accounts", help="plan-format accounts JSONL instead of the DB"),
-    history: Optional[Path] = typer.Option(None, "--history", help="plan-format history JSONL instead of the DB"),
-    out: Optional[Path] = typer.Option(None, "--out", help="where to save the model (default var/models/)"),
+    accounts: Path | None = typer.Option(None, "--accounts", help="plan-format accounts JSONL instead of the DB"),
+    history: Path | None = typer.Option(None, "--history", help="plan-format history JSONL instead of the DB"),
+    out: Path | None = typer.Option(None, "--out", help="where to save the model (default var/models/)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Fit the collection or response score on the lender's history (priors when history is thin) and save it."""
@@ -186,10 +186,10 @@ def _print_eval(res: dict) -> None:
 def scores_evaluate(
     purpose: str = typer.Option("collections", "--purpose", help=PURPOSE_HELP),
     public: bool = typer.Option(False, "--public", help="evaluate on the shipped public data sets instead"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="one public set: credit_data, germancredit, caravan"),
+    dataset: str | None = typer.Option(None, "--dataset", help="one public set: credit_data, germancredit, caravan"),
     horizon: int = typer.Option(14, "--horizon", min=1),
-    accounts: Optional[Path] = typer.Option(None, "--accounts", help="plan-format accounts JSONL instead of the DB"),
-    history: Optional[Path] = typer.Option(None, "--history", help="plan-format history JSONL instead of the DB"),
+    accounts: Path | None = typer.Option(None, "--accounts", help="plan-format accounts JSONL instead of the DB"),
+    history: Path | None = typer.Option(None, "--history", help="plan-format history JSONL instead of the DB"),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
@@ -215,13 +215,13 @@ def scores_evaluate(
 
 
 def campaigns_report(
-    campaign: Optional[str] = typer.Option(None, "--campaign", help="one campaign id (default: all calls)"),
-    since: Optional[str] = typer.Option(None, "--since", help="only dials on or after this date (YYYY-MM-DD)"),
+    campaign: str | None = typer.Option(None, "--campaign", help="one campaign id (default: all calls)"),
+    since: str | None = typer.Option(None, "--since", help="only dials on or after this date (YYYY-MM-DD)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     by: str = typer.Option("variant", "--by", help="funnel table grouping: campaign|variant|segment|hour"),
-    price: Optional[float] = typer.Option(None, "--price-per-minute", min=0.0,
+    price: float | None = typer.Option(None, "--price-per-minute", min=0.0,
                                           help="call price per minute (default: CALL_PRICE_PER_MINUTE)"),
-    currency: Optional[str] = typer.Option(None, "--currency", help="currency of the price (default: "
+    currency: str | None = typer.Option(None, "--currency", help="currency of the price (default: "
                                            "CALL_PRICE_CURRENCY)"),
 ) -> None:
     """Each script variant's outcome rates with 95 % Wilson intervals, and the funnel (dialled -> connected ->

@@ -5,14 +5,13 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from agent.errors import UserError
 
 
-def rules_option(path: Optional[Path]):
+def rules_option(path: Path | None):
     """The rules a --rules file gives (None: the defaults); a bad file is one clear error."""
     if path is None:
         return None
@@ -26,7 +25,7 @@ def rules_option(path: Optional[Path]):
         raise UserError(f"cannot read rules file {path}: {exc}") from exc
 
 
-def load_catalog(scripts: Optional[Path]):
+def load_catalog(scripts: Path | None):
     from agent.campaign.catalog import Catalog, load_scripts
 
     if scripts is not None and not scripts.exists():
@@ -62,18 +61,18 @@ def _plan_db(campaign: str, day: date, capacity: int, seed: int, catalog, rules,
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
-        accounts: Optional[Path] = typer.Option(None, "--accounts", help="accounts JSONL"),
-        history: Optional[Path] = typer.Option(None, "--history", help="history JSONL (past dials and outcomes)"),
+        accounts: Path | None = typer.Option(None, "--accounts", help="accounts JSONL"),
+        history: Path | None = typer.Option(None, "--history", help="history JSONL (past dials and outcomes)"),
         day: str = typer.Option(..., "--date", help="the day to plan, YYYY-MM-DD (callee-local)"),
         capacity: int = typer.Option(..., "--capacity", help="at most this many dials"),
         seed: int = typer.Option(0, "--seed"),
         jsonl: bool = typer.Option(False, "--jsonl", help="one dial per line on stdout"),
-        scripts: Optional[Path] = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
-        rules: Optional[Path] = typer.Option(None, "--rules", help="compliance rules override file"),
-        blocks: Optional[Path] = typer.Option(None, "--blocks", help="write every gate block here (JSONL)"),
+        scripts: Path | None = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
+        rules: Path | None = typer.Option(None, "--rules", help="compliance rules override file"),
+        blocks: Path | None = typer.Option(None, "--blocks", help="write every gate block here (JSONL)"),
         explore: float = typer.Option(0.1, "--explore", help="minimum share of random script variants"),
-        per_hour: Optional[int] = typer.Option(None, "--per-hour", help="at most this many dials in any clock hour"),
-        campaign: Optional[str] = typer.Option(None, "--campaign", help="plan a campaign in the database instead: "
+        per_hour: int | None = typer.Option(None, "--per-hour", help="at most this many dials in any clock hour"),
+        campaign: str | None = typer.Option(None, "--campaign", help="plan a campaign in the database instead: "
                                                "adds planned Attempt rows (no --accounts/--history)"),
     ) -> None:
         """Plan one day: at most CAPACITY dials {"account_id", "at", "script_id"} (offline, or --campaign in the DB)."""
@@ -122,7 +121,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         capacity: int = typer.Option(450, "--capacity", help="dials per day"),
         seed: int = typer.Option(7, "--seed"),
         start: str = typer.Option("2025-03-03", "--start", help="first warm-up day, YYYY-MM-DD"),
-        scripts: Optional[Path] = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
+        scripts: Path | None = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
     ) -> None:
         """Compare FIFO + random times with score-driven planning on a population with hidden truth."""
         from agent.campaign.simulate import SimConfig, run
@@ -147,11 +146,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @bench_app.command("plan")
     def bench_plan(
         accounts: int = typer.Option(1_000_000, "--accounts", help="accounts in the portfolio"),
-        capacity: Optional[int] = typer.Option(None, "--capacity", help="dials to plan (default: accounts // 5)"),
-        history_rows: Optional[int] = typer.Option(None, "--history-rows", help="history rows (default: accounts // 10)"),
+        capacity: int | None = typer.Option(None, "--capacity", help="dials to plan (default: accounts // 5)"),
+        history_rows: int | None = typer.Option(None, "--history-rows", help="history rows (default: accounts // 10)"),
         json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
         seed: int = typer.Option(0, "--seed"),
-        scripts: Optional[Path] = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
+        scripts: Path | None = typer.Option(None, "--scripts", help="scripts list JSON (default: the library)"),
     ) -> None:
         """Plan one day for N synthetic accounts, from JSONL files to JSONL dials; prints seconds and peak MB."""
         from agent.campaign.bench import bench_plan as run_bench

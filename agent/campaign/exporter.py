@@ -45,9 +45,9 @@ def _row(acc: Account, custom_keys: list[str]) -> list[str]:
             + [spreadsheet_safe(custom.get(k)) for k in custom_keys])
 
 
-def export_rows(url: str | None = None) -> Iterator[list[str]]:
+def export_rows(db_url: str | None = None) -> Iterator[list[str]]:
     """The header, then one row per account (oldest first), read in batches."""
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         custom_keys = sorted({str(k) for c in s.scalars(select(Account.custom)) for k in (c or {})})
         yield list(KNOWN_COLUMNS) + [spreadsheet_safe(CUSTOM_PREFIX + k) for k in custom_keys]
         last: tuple[Any, str] | None = None
@@ -75,19 +75,19 @@ class _Line:
         self.text += text
 
 
-def export_lines(url: str | None = None) -> Iterator[str]:
+def export_lines(db_url: str | None = None) -> Iterator[str]:
     line = _Line()
     writer = csv.writer(line)
-    for row in export_rows(url):
+    for row in export_rows(db_url):
         writer.writerow(row)
         yield line.text
         line.text = ""
 
 
-def export_csv(out: IO[str], url: str | None = None) -> int:
+def export_csv(out: IO[str], db_url: str | None = None) -> int:
     """Write every account to `out`; returns the number of accounts."""
     n = -1
-    for text in export_lines(url):
+    for text in export_lines(db_url):
         out.write(text)
         n += 1
     return max(n, 0)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,7 +55,7 @@ def _zone(name: str | None):
     try:
         return ZoneInfo(name or "UTC")
     except Exception:  # noqa: BLE001 - an unknown zone counts in UTC
-        return timezone.utc
+        return UTC
 
 
 def _dials(session, campaign_id: str | None, since: datetime | None) -> list[Dial]:

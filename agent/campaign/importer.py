@@ -384,7 +384,7 @@ def import_csv(
     source: str | Path | IO[str] | IO[bytes],
     *,
     skip_bad: bool = False,
-    url: str | None = None,
+    db_url: str | None = None,
     session=None,
     as_of: date | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -402,6 +402,6 @@ def import_csv(
         return result
     from agent.store.db import session_scope
 
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         result.created, result.updated = write_accounts(s, rows, progress)
     return result

@@ -9,23 +9,18 @@ again right before dialling.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.store.models import Account, Attempt, Call, Campaign, ComplianceBlock, Outcome
+from agent.timeutil import aware
 from dialogs.outcomes import STICKY
 
 PENDING = ("planned", "claimed", "dialing")
 _RESULT_AS_OUTCOME = {"no_answer": "no_answer", "busy": "busy", "failed": "no_answer", "voicemail": "voicemail",
                       "answered": "right_party"}
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def consent_for(acc: Account) -> bool:
@@ -65,12 +60,13 @@ def history_rows(s: Session, account_ids: list[str]) -> list[dict]:
     rows = []
     for a in s.scalars(select(Attempt).where(Attempt.account_id.in_(account_ids), Attempt.dialed_at.is_not(None))):
         call = calls.get(a.id)
-        outcome = call.outcome if call is not None and call.outcome else _RESULT_AS_OUTCOME.get(a.result or "", "no_answer")
+        outcome = (call.outcome if call is not None and call.outcome
+                   else _RESULT_AS_OUTCOME.get(a.result or "", "no_answer"))
         if outcome == "completed":
             outcome = "right_party"
         if outcome not in OUTCOME_CODE:
             outcome = "right_party" if call is not None and call.started_at else "no_answer"
-        row = {"account_id": a.account_id, "at": _aware(a.dialed_at).isoformat(), "script_id": a.script_id,
+        row = {"account_id": a.account_id, "at": aware(a.dialed_at).isoformat(), "script_id": a.script_id,
                "outcome": outcome, "amount": None, "phone": a.phone, "campaign_id": a.campaign_id}
         o = outcomes.get(call.id) if call is not None else None
         if o is not None:
@@ -78,7 +74,7 @@ def history_rows(s: Session, account_ids: list[str]) -> list[dict]:
             if o.promise_date:
                 row["promise_date"] = o.promise_date.isoformat()
             if o.callback_at:
-                row["callback_at"] = _aware(o.callback_at).isoformat()
+                row["callback_at"] = aware(o.callback_at).isoformat()
         rows.append(row)
     return rows
 
@@ -115,7 +111,7 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
     # time). `day` has begun everywhere by 12:00 UTC (UTC-12 is the latest zone): a promise whose last grace
     # day ended before `day` began in its account's zone is broken for `day` (00:00 UTC broke New York
     # promises a day late)
-    sweep(s, now=min(datetime.now(timezone.utc), datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    sweep(s, now=min(datetime.now(UTC), datetime.combine(day, datetime.min.time(), tzinfo=UTC)
                      + timedelta(hours=12)))
     facts = facts_from_db(s, [a["id"] for a in accounts], day)
     acc = accounts_from_dicts(accounts)
@@ -128,13 +124,13 @@ def plan_campaign_day(s: Session, campaign_id: str, day: date, capacity: int, *,
     for d in plan.dials:
         att = Attempt(campaign_id=campaign_id, account_id=d["account_id"], script_id=d["script_id"],
                       phone=phone[d["account_id"]], status="planned",
-                      not_before=datetime.fromisoformat(d["at"]).astimezone(timezone.utc))
+                      not_before=datetime.fromisoformat(d["at"]).astimezone(UTC))
         s.add(att)
         s.flush()
         ids.append(att.id)
     for b in plan.blocks:
         s.add(ComplianceBlock(account_id=b["account_id"], rule=b["rule"], reason=b["reason"],
-                              at=datetime.fromisoformat(b["at"]).astimezone(timezone.utc)))
+                              at=datetime.fromisoformat(b["at"]).astimezone(UTC)))
     return DbPlan(ids, plan.stats, plan.dials)
 
 
@@ -155,7 +151,7 @@ def gate_history(s: Session, account: Account, since: datetime | None = None) ->
         events.extend(events_for_outcome(at, r["outcome"], r.get("phone") or account.phone, account.id,
                                          r.get("campaign_id"), cb))
     for o in s.scalars(select(OptOut).where((OptOut.phone == account.phone) | (OptOut.account_id == account.id))):
-        events.append(HistoryEvent(_aware(o.created_at), "opt_out", o.phone, account.id))
+        events.append(HistoryEvent(aware(o.created_at), "opt_out", o.phone, account.id))
     from agent.lifecycle.gate_facts import lifecycle_history
 
     events.extend(lifecycle_history(s, account))  # pending promises, payments

@@ -13,18 +13,18 @@ import itertools
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 
 import numpy as np
 
 from agent.campaign import compliance as C
 from agent.campaign.bandit import ScriptBandit
 from agent.campaign.catalog import Catalog, norm_kind
+from agent.campaign.compliance import rules as R
+from agent.campaign.compliance.outcomes import events_for_outcome
 from agent.campaign.contact_model import ContactModel
 from agent.campaign.portfolio import OUTCOME_CODE, SUCCESS, Accounts, History
 from agent.campaign.scores import fit_scorer
-from agent.campaign.compliance import rules as R
-from agent.campaign.compliance.outcomes import events_for_outcome
 from dialogs.outcomes import STICKY
 
 log = logging.getLogger("dialwise.plan")
@@ -76,7 +76,7 @@ def _families(acc: Accounts, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
     cache: dict = {}
     kinds = np.empty(n, dtype=object)
     fam = np.empty(n, np.int64)
-    for i, key in enumerate(zip(acc.purpose.tolist(), raw.tolist(), acc.language.tolist())):
+    for i, key in enumerate(zip(acc.purpose.tolist(), raw.tolist(), acc.language.tolist(), strict=True)):
         hit = cache.get(key)
         if hit is None:
             kind = norm_kind(key[1])
@@ -144,7 +144,7 @@ def _gate_events(acc: Accounts, history: History, keep: np.ndarray) -> dict[int,
     """History events the gate needs, by account: recent dials, and every opt-out, refusal, call-back."""
     events: dict[int, list[C.HistoryEvent]] = defaultdict(list)
     rows = history.rows
-    utc = timezone.utc
+    utc = UTC
     for i in np.flatnonzero(keep).tolist():
         k = int(history.acc[i])
         r = rows[i]
@@ -262,7 +262,10 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     for i in rp_rows.tolist():
         fv = catalog.by_id.get(H.script[i])
         if fv is not None:
-            bfam.append(fv[0]); bvar.append(fv[1]); bctx.append(seg[ha[i]]); bsucc.append(o[i] in SUCCESS)
+            bfam.append(fv[0])
+            bvar.append(fv[1])
+            bctx.append(seg[ha[i]])
+            bsucc.append(o[i] in SUCCESS)
     n_var = np.array([len(catalog.variants(f)) for f in range(len(catalog.family_keys))], np.int64)
     bandit = ScriptBandit.fit(n_var, n_seg, np.array(bfam, np.int64), np.array(bvar, np.int64),
                               np.array(bctx, np.int64), np.array(bsucc, bool))
@@ -278,7 +281,7 @@ def plan_day(acc: Accounts, history: History, catalog: Catalog, opts: PlanOption
     minutes = rng.integers(0, 60, len(idx))
 
     # -- the gate, dial by dial -----------------------------------------------------------------------
-    recent = known & (H.at >= datetime(opts.day.year, opts.day.month, opts.day.day, tzinfo=timezone.utc).timestamp() - 9 * 86400)
+    recent = known & (H.at >= datetime(opts.day.year, opts.day.month, opts.day.day, tzinfo=UTC).timestamp() - 9 * 86400)
     sticky = known & np.isin(o, [OUTCOME_CODE[x] for x in sorted(STICKY)])
     events = _gate_events(acc, H, recent | sticky)
     if opts.lifecycle is not None:

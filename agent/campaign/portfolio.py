@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.campaign.compliance.gate import zone
 from agent.campaign.compliance.wire import parse_instant
 from agent.errors import UserError
+from agent.timeutil import zone
 from dialogs.outcomes import HISTORY_OUTCOMES, SCRIPT_SUCCESS
 
 OUTCOMES = HISTORY_OUTCOMES

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from agent.timeutil import aware
 from dialogs.outcomes import NOT_CONNECTED, NOT_PLACED, RIGHT_PARTY
 
 PROMISE = frozenset({"ptp"})
@@ -124,8 +125,7 @@ def dial_rows(session, campaign_id: str | None = None, since: datetime | None = 
 
     from agent.store.models import Attempt, Call, Outcome
 
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+    since = aware(since)
     q = select(Call, Outcome).join(Outcome, Outcome.call_id == Call.id, isouter=True)
     if campaign_id:
         q = q.where(Call.campaign_id == campaign_id)
@@ -133,16 +133,16 @@ def dial_rows(session, campaign_id: str | None = None, since: datetime | None = 
     attempts_with_call: set[str] = set()
     for call, outcome in session.execute(q):
         at = call.started_at
-        if since is not None and at is not None and _aware(at) < since:
+        if since is not None and at is not None and aware(at) < since:
             continue
         if call.attempt_id:
             attempts_with_call.add(call.attempt_id)
         kind = (outcome.kind if outcome is not None else None) or call.outcome or "unknown"
         seconds = 0.0
         if call.started_at is not None and call.ended_at is not None:
-            seconds = max(0.0, (_aware(call.ended_at) - _aware(call.started_at)).total_seconds())
+            seconds = max(0.0, (aware(call.ended_at) - aware(call.started_at)).total_seconds())
         rows.append(DialRow(variant_name(call.script_id, call.slots), call.script_id, kind, call.campaign_id,
-                            call.account_id, _aware(at) if at else None, call.id,
+                            call.account_id, aware(at) if at else None, call.id,
                             outcome.promise_amount if outcome is not None else None, seconds))
     aq = select(Attempt).where(Attempt.dialed_at.is_not(None) | Attempt.result.is_not(None))
     if campaign_id:
@@ -151,28 +151,24 @@ def dial_rows(session, campaign_id: str | None = None, since: datetime | None = 
         if att.id in attempts_with_call:
             continue
         at = att.dialed_at or att.not_before
-        if since is not None and at is not None and _aware(at) < since:
+        if since is not None and at is not None and aware(at) < since:
             continue
         if att.status == "blocked" or att.result == "blocked":
             continue  # never dialled: the compliance gate refused it
         rows.append(DialRow(att.script_id, att.script_id, att.result or "unknown", att.campaign_id, att.account_id,
-                            _aware(at) if at else None))
+                            aware(at) if at else None))
     return rows
 
 
 def campaign_report(session, campaign_id: str | None = None, since: datetime | None = None) -> CampaignReport:
     """Collect dials from Attempt, Call and Outcome rows and summarise them by script variant."""
     if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+        since = since.replace(tzinfo=UTC)
     records = [(r.variant, r.outcome, r.amount) for r in dial_rows(session, campaign_id, since)]
     return CampaignReport(
         campaign_id=campaign_id, since=since.isoformat() if since else None, dials=len(records),
         variants=summarise(records),
     )
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def render_table(report: CampaignReport):

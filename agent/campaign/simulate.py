@@ -16,12 +16,12 @@ import numpy as np
 
 from agent.campaign import compliance as C
 from agent.campaign.audit import LoggedDial, audit
-from dialogs.outcomes import RIGHT_PARTY
 from agent.campaign.catalog import Catalog, bucket_for, norm_kind
 from agent.campaign.compliance.outcomes import events_for_outcome
 from agent.campaign.planner import PlanOptions, plan_day
 from agent.campaign.portfolio import accounts_from_dicts, history_from_dicts
 from agent.campaign.sim_population import Customer, dial_outcome, make_population
+from dialogs.outcomes import RIGHT_PARTY
 
 
 @dataclass
@@ -103,7 +103,8 @@ def _fifo_day(arm: Arm, day: date, cfg: SimConfig, catalog: Catalog, rng: np.ran
         if c.closed is not None or (c.open_promise and c.open_promise[0] >= day):
             continue
         acc = c.account
-        kind = bucket_for(acc["bucket"], acc["days_past_due"]) if acc["purpose"] == "collections" else norm_kind(acc["product"])
+        kind = (bucket_for(acc["bucket"], acc["days_past_due"]) if acc["purpose"] == "collections"
+                else norm_kind(acc["product"]))
         fi = catalog.family_index(acc["purpose"], kind, acc["language"])
         if fi < 0:
             continue

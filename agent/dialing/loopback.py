@@ -35,7 +35,7 @@ class LoopbackDialer:
             finally:
                 try:
                     await asyncio.wait_for(cust_task, timeout=5)
-                except (asyncio.TimeoutError, Exception):  # the customer is a simulation; the call is done
+                except (TimeoutError, Exception):  # the customer is a simulation; the call is done
                     cust_task.cancel()
             latencies = [s.latency_ms for s in line.customer.latency if s.latency_ms is not None]
             clog = [e.__dict__ for e in customer.log]

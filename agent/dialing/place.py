@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -33,14 +32,15 @@ from agent.dialing.base import (
     NETWORKS,
     RETRY_RESULTS,
     TRUNK_REFUSED,
-    DialError,
     Dialer,
+    DialError,
     DialOutcome,
     DialTarget,
 )
 from agent.errors import UserError
 from agent.store import session_scope
 from agent.store.models import Account, Attempt, Call, Campaign, OutboxEvent
+from agent.timeutil import aware, zone
 
 log = logging.getLogger("dialwise.dialing")
 
@@ -72,10 +72,6 @@ class DialBlocked(UserError):
         super().__init__(f"blocked by compliance rule {rule}: {reason}")
         self.rule = rule
         self.reason = reason
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def check_network(network: str, *, connect_ok: bool = False) -> str:
@@ -125,13 +121,13 @@ def prepare_attempt(attempt_id: str, network: str, *, at: datetime | None = None
             raise UserError(f"attempt {attempt_id} is {attempt.status}; only planned or claimed attempts are dialled")
         acc = _lock(s, Account, attempt.account_id)
         language = _script_language(attempt.script_id, acc.language)
-        when = at or datetime.now(timezone.utc)
+        when = at or datetime.now(UTC)
         verdict = check_and_record(s, dial_for(acc, when, attempt.campaign_id, attempt.script_id), gate_history(s, acc),
                                    account_id=acc.id, attempt_id=attempt.id)
         if not verdict.allowed:
             attempt.status, attempt.result = "blocked", "blocked"
             attempt.blocked_rule = verdict.rule
-            attempt.finished_at = datetime.now(timezone.utc)
+            attempt.finished_at = datetime.now(UTC)
             log.info("attempt %s blocked by %s", attempt_id, verdict.rule)
             return Blocked(attempt_id, verdict.rule or "unknown", verdict.reason)
         attempt.status = "dialing"
@@ -154,7 +150,7 @@ def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, 
     """Plan the next touch an outcome calls for: a retry with exponential backoff after no answer or
     busy (30 min, 1 h, 2 h … up to the campaign's max attempts), or the call-back the callee asked
     for. The gate judges it again when it comes due. Returns the new attempt id, if any."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with session_scope(db_url) as s:
         prev = s.get(Attempt, attempt_id)
         campaign = s.get(Campaign, prev.campaign_id) if prev.campaign_id else None
@@ -165,7 +161,7 @@ def schedule_follow_up(attempt_id: str, outcome: str, slots: dict[str, Any], *, 
             if at is None:
                 return None
             acc = s.get(Account, prev.account_id)
-            not_before = at.replace(tzinfo=ZoneInfo(acc.timezone)).astimezone(timezone.utc)
+            not_before = at.replace(tzinfo=zone(acc.timezone)).astimezone(UTC)
         elif outcome in RETRY_RESULTS and prev.attempt_no < campaign.max_attempts:
             not_before = now + RETRY_BASE * (2 ** (prev.attempt_no - 1))
         else:
@@ -184,7 +180,7 @@ def close_attempt(attempt_id: str, result: str, *, call_outcome: str | None = No
     (a retry for busy / no answer, or the call-back the callee asked for); returns whether it did."""
     if result not in DIAL_RESULTS:
         raise ValueError(f"unknown dial result {result!r}")
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     with session_scope(db_url) as s:
         res = s.execute(update(Attempt).where(Attempt.id == attempt_id, Attempt.finished_at.is_(None),
                                               Attempt.status.in_(OPEN_STATUSES))
@@ -245,7 +241,7 @@ async def dial_attempt(attempt_id: str, dialer: Dialer, *, at: datetime | None =
     clock = None
     if simulated_clock:
         with session_scope(db_url) as s:
-            clock = _aware(s.get(Attempt, attempt_id).not_before)
+            clock = aware(s.get(Attempt, attempt_id).not_before)
     prep = await asyncio.to_thread(prepare_attempt, attempt_id, dialer.network, at=clock or at,
                                    worker_id=worker_id, db_url=db_url)
     if isinstance(prep, Blocked):
@@ -262,7 +258,7 @@ def one_off_attempt(account_id: str, script_id: str, *, phone: str | None = None
         if acc is None:
             raise UserError(f"no account with id {account_id!r}")
         att = Attempt(account_id=acc.id, script_id=script_id, phone=phone or acc.phone, status="claimed",
-                      not_before=datetime.now(timezone.utc), claimed_at=datetime.now(timezone.utc))
+                      not_before=datetime.now(UTC), claimed_at=datetime.now(UTC))
         s.add(att)
         s.flush()
         return att.id
@@ -289,7 +285,7 @@ def dry_run_call(account_id: str, script_id: str, network: str, *, db_url: str |
         acc = s.get(Account, account_id)
         if acc is None:
             raise UserError(f"no account with id {account_id!r}")
-        verdict = check(dial_for(acc, datetime.now(timezone.utc), script_id=script_id), gate_history(s, acc))
+        verdict = check(dial_for(acc, datetime.now(UTC), script_id=script_id), gate_history(s, acc))
         if not verdict.allowed:
             raise DialBlocked(verdict.rule or "unknown", verdict.reason)
         call = Call(account_id=acc.id, script_id=script_id, language=language or acc.language,

@@ -7,17 +7,14 @@ machines never exceed the limit together; each then sleeps until its own slot.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from agent.store import session_scope
 from agent.store.models import RateSlot
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+from agent.timeutil import aware
 
 
 def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_url: str | None = None) -> datetime:
@@ -26,7 +23,7 @@ def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_ur
         raise ValueError("a calls-per-second limit must be positive")
     gap = timedelta(seconds=1.0 / per_second)
     for _ in range(3):  # the first taker of a new key may race another one to create its row
-        now_ = now or datetime.now(timezone.utc)
+        now_ = now or datetime.now(UTC)
         try:
             with session_scope(db_url) as s:
                 if s.get_bind().dialect.name == "sqlite":  # take SQLite's write lock before reading
@@ -39,7 +36,7 @@ def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_ur
                     s.add(RateSlot(key=key, next_at=now_ + gap))
                     s.flush()
                     return now_
-                slot = max(now_, _aware(row.next_at))
+                slot = max(now_, aware(row.next_at))
                 row.next_at = slot + gap
                 return slot
         except IntegrityError:
@@ -50,7 +47,7 @@ def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_ur
 async def wait_for_slot(key: str, per_second: float, *, db_url: str | None = None) -> float:
     """Take a slot and sleep until it; returns the seconds waited."""
     slot = await asyncio.to_thread(take_slot, key, per_second, db_url=db_url)
-    wait = (slot - datetime.now(timezone.utc)).total_seconds()
+    wait = (slot - datetime.now(UTC)).total_seconds()
     if wait > 0:
         await asyncio.sleep(wait)
     return max(0.0, wait)

@@ -7,7 +7,7 @@ which also finishes a never-connected call), and an unknown call is answered and
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.dialing.base import ANSWERED, BUSY, CANCELED, FAILED, NO_ANSWER
@@ -48,7 +48,7 @@ def apply_call_status(call_id: str, params: dict[str, str], db_url: str | None =
         if attempt is not None:
             attempt.provider_ref = sid or attempt.provider_ref
             if attempt.dialed_at is None:
-                attempt.dialed_at = datetime.now(timezone.utc)
+                attempt.dialed_at = datetime.now(UTC)
             if status in PROGRESS and attempt.status in ("planned", "claimed"):
                 attempt.status = "dialing"
         outcome, slots = call.outcome, dict(call.slots or {})

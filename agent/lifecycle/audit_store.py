@@ -3,7 +3,7 @@ call with findings raises `call.flagged` (once per distinct set of findings)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -52,7 +52,7 @@ def audit_and_store(s: Session, call_id: str) -> list[Finding]:
     if row is None:
         row = CallAudit(call_id=call_id)
         s.add(row)
-    row.audited_at = datetime.now(timezone.utc)
+    row.audited_at = datetime.now(UTC)
     row.findings = len(seen)
     if seen and seen != before:
         s.add(OutboxEvent(type="call.flagged", payload={

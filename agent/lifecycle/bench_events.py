@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +124,7 @@ def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, dat
                 with httpx.Client(base_url=f"http://127.0.0.1:{port}",
                                   headers={"Authorization": f"Bearer {key}"}) as c:
                     for i in range(n):
-                        now = datetime.now(timezone.utc)
+                        now = datetime.now(UTC)
                         r = c.post("/api/events", json={"id": f"bench-ev-{i}", "type": "payment_missed",
                                                         "account_external_id": f"bench-{i}", "at": now.isoformat()})
                         if r.status_code != 200 or not (r.json()["effect"].get("touch") or {}).get("queued"):
@@ -138,7 +138,7 @@ def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, dat
                     with session_scope(url) as s:
                         for a in s.scalars(select(Attempt).where(Attempt.id.in_(list(sent)),
                                                                  Attempt.dialed_at.is_not(None))):
-                            placed[a.id] = a.dialed_at if a.dialed_at.tzinfo else a.dialed_at.replace(tzinfo=timezone.utc)
+                            placed[a.id] = a.dialed_at if a.dialed_at.tzinfo else a.dialed_at.replace(tzinfo=UTC)
                     time.sleep(0.2)
                 server.should_exit = True
                 thread.join(timeout=10)
@@ -156,7 +156,8 @@ def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, dat
         "done": sum(1 for st, _ in rows if st == "done"),
         "blocked": sorted({rule for st, rule in rows if st == "blocked" and rule}),
         "interval_s": interval_s, "hold_s": hold_s, "worker_lines": concurrency,
-        "latency_s": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "max": round(float(lat.max()), 3) if len(lat) else None},
+        "latency_s": {"p50": _pct(lat, 50), "p95": _pct(lat, 95),
+                      "max": round(float(lat.max()), 3) if len(lat) else None},
         "target_p95_s": 60, "campaign": camp.name if camp else None, "zone": zone,
         "database": url.split(":", 1)[0], "queue": queue, "cpus": os.cpu_count(),
         "how": "uvicorn app + HTTP POST /api/events -> touch attempt; a separate worker process (the Runtime of "

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 import typer
 
 from agent.errors import UserError
 
 
-def audit_cmd(call_id: Optional[str] = typer.Argument(None, help="one call"),
-              since: Optional[str] = typer.Option(None, "--since", help="every call ended since (ISO date or instant)")) -> None:
+def audit_cmd(
+    call_id: str | None = typer.Argument(None, help="one call"),
+    since: str | None = typer.Option(None, "--since", help="every call ended since (ISO date or instant)"),
+) -> None:
     """Audit calls (disclosures, verification, opt-out, dispute, talk-over, confidence) and store findings."""
     from sqlalchemy import select
 
@@ -32,7 +33,7 @@ def audit_cmd(call_id: Optional[str] = typer.Argument(None, help="one call"),
         start = datetime.fromisoformat(since)
     except ValueError:
         raise UserError(f"--since {since!r} is not an ISO date or instant (e.g. 2025-06-01)") from None
-    start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
     by_rule: dict[str, int] = {}
     flagged = 0
     with session_scope() as s:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         interval: float = typer.Option(0.25, "--interval", min=0.0, help="seconds between events"),
         hold: float = typer.Option(0.5, "--hold", min=0.05, help="seconds each held test line stays up"),
         lines: int = typer.Option(8, "--lines", min=1, max=256, help="the worker's lines (calls at a time)"),
-        database_url: Optional[str] = typer.Option(None, "--database-url", help="default: a temporary SQLite "
+        database_url: str | None = typer.Option(None, "--database-url", help="default: a temporary SQLite "
                                                    "file; a PostgreSQL URL runs in a scratch schema"),
     ) -> None:
         """Event in (HTTP) -> dial placed by a real worker process (held test lines): p50/p95/max s (JSON)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,7 +39,7 @@ class EventIn(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None or v.utcoffset() is None:
             raise ValueError("needs a UTC offset, e.g. 2025-06-09T10:00:00+08:00")
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
 
     def fingerprint(self) -> str:
@@ -109,7 +109,7 @@ def parse_event(obj: Any) -> EventIn:
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def answer_of(row: CrmEvent) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def _hold_queued_collections(s: Session, acc: Account, event_id: str) -> list[st
     ids = list(s.scalars(select(Attempt.id).where(Attempt.account_id == acc.id,
                                                   Attempt.status.in_(("planned", "claimed")))))
     if ids:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         s.execute(update(Attempt).where(Attempt.id.in_(ids), Attempt.status.in_(("planned", "claimed")))
                   .values(status="blocked", result="blocked", blocked_rule="payment_received", finished_at=now))
         for attempt_id in ids:

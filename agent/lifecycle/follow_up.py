@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def facts_from_db(s, account_ids: list[str], day: date) -> LifecycleFacts:
     if not account_ids:
         return facts
     accounts = {a.id: a for a in s.scalars(select(Account).where(Account.id.in_(account_ids)))}
-    at_day = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=12)
+    at_day = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
     for aid, acc in accounts.items():
         events = lifecycle_history(s, acc)
         if events:
@@ -141,4 +141,4 @@ def facts_from_db(s, account_ids: list[str], day: date) -> LifecycleFacts:
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -9,8 +9,17 @@ from typing import Any
 from sqlalchemy import select
 
 from agent.errors import UserError
-from agent.lifecycle.events import (EventConflict, EventFieldError, EventIn, InvalidEvent, UnknownAccount,
-                                    apply_event, existing_answer, in_at_order, parse_event)
+from agent.lifecycle.events import (
+    EventConflict,
+    EventFieldError,
+    EventIn,
+    InvalidEvent,
+    UnknownAccount,
+    apply_event,
+    existing_answer,
+    in_at_order,
+    parse_event,
+)
 from agent.store import session_scope
 from agent.store.models import Account
 

@@ -9,7 +9,7 @@ same transaction (webhooks `promise.kept`, `promise.broken`).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -24,7 +24,7 @@ MATCHABLE = ("pending", "partially_kept", "broken")
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def local_date(at: datetime, tz: str) -> date:
@@ -40,8 +40,8 @@ def window_end(p: Promise, acc: Account, policy: PromisePolicy) -> datetime:
     try:
         tz = ZoneInfo(acc.timezone)
     except Exception:  # noqa: BLE001
-        tz = timezone.utc
-    return datetime.combine(last, time(0), tzinfo=tz).astimezone(timezone.utc)
+        tz = UTC
+    return datetime.combine(last, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def promise_dict(p: Promise) -> dict:
@@ -55,13 +55,15 @@ def _emit(s: Session, kind: str, p: Promise, **extra) -> None:
     s.add(OutboxEvent(type=kind, payload={**promise_dict(p), **extra}))
 
 
-def create_from_outcome(s: Session, call: Call, outcome: Outcome, policy: PromisePolicy | None = None) -> Promise | None:
+def create_from_outcome(
+    s: Session, call: Call, outcome: Outcome, policy: PromisePolicy | None = None
+) -> Promise | None:
     """The Promise of a `ptp` outcome (in the caller's transaction); None for other outcomes."""
     if outcome.kind != "ptp":
         return None
     policy = policy or promise_policy()
     acc = s.get(Account, call.account_id)
-    made = _aware(call.ended_at or datetime.now(timezone.utc))
+    made = _aware(call.ended_at or datetime.now(UTC))
     due = outcome.promise_date or (local_date(made, acc.timezone) + timedelta(days=policy.default_days))
     amount = outcome.promise_amount if outcome.promise_amount and outcome.promise_amount > 0 else acc.balance
     for old in s.scalars(select(Promise).where(Promise.account_id == acc.id, Promise.status.in_(OPEN))):
@@ -108,7 +110,7 @@ def apply_payment(s: Session, acc: Account, amount: float, at: datetime, event_i
 def sweep(s: Session, now: datetime | None = None, policy: PromisePolicy | None = None) -> list[dict]:
     """Close every open promise whose window has passed: pending -> broken, partially_kept stays so."""
     policy = policy or promise_policy()
-    now = _aware(now or datetime.now(timezone.utc))
+    now = _aware(now or datetime.now(UTC))
     horizon = (now + timedelta(days=1)).date() - timedelta(days=policy.grace_days + 1)
     changes = []
     rows = s.execute(select(Promise, Account).join(Account, Account.id == Promise.account_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def touch_for_event(s: Session, acc: Account, ev, *, now: datetime | None = None
     from agent.campaign.compliance import check, record_block
     from agent.campaign.plan_db import dial_for, gate_history
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     for rule in rules if rules is not None else load_rules():
         if not rule.enabled or rule.event != ev.type:
             continue

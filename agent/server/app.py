@@ -14,16 +14,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agent.server.api import accounts, calls, campaigns, scripts
+from agent.server import console_session
+from agent.server.api import account_page, accounts, calls, campaigns, exports, reviews, scripts
 from agent.server.api import audit as audit_api
 from agent.server.api import events as events_api
 from agent.server.api import promises as promises_api
 from agent.server.api import webhooks as webhooks_api
 from agent.server.api.deps import get_db
-from agent.server import console_session
 from agent.server.auth import authenticate
 from agent.server.dialing import ModelReadiness
 from agent.server.headers import SecurityHeadersMiddleware
+from agent.server.listen import router as listen_router
 from agent.server.live import router as live_router
 from agent.server.masking import install_masking
 from agent.server.metrics import Metrics
@@ -38,11 +39,11 @@ CONSOLE_DIR = Path(__file__).with_name("console")
 TELEPHONY_ROUTERS = ("agent.server.telephony.twilio", "agent.server.softphone", "agent.server.audiosocket")
 
 
-def prepare_database(url: str) -> None:
+def prepare_database(db_url: str) -> None:
     """Bring the schema up to date (Alembic migrations)."""
     from agent.store import init_db
 
-    init_db(url)
+    init_db(db_url)
 
 
 class SessionIn(BaseModel):
@@ -55,16 +56,17 @@ def _include_telephony(app: FastAPI) -> list[str]:
     return list(TELEPHONY_ROUTERS)
 
 
-def create_app(database_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
+def create_app(db_url: str | None = None, *, init_db: bool = True, run_webhooks: bool = False,
                public_base_url: str | None = None, load_models: bool = False,
-               run_dials: bool = False) -> FastAPI:
-    """`load_models`: load the call models at start (`dialwise serve` does), so /health/ready turns
+               run_dials: bool = False, database_url: str | None = None) -> FastAPI:
+    """`db_url`: the database (default: settings); `database_url` is its former name, still accepted.
+    `load_models`: load the call models at start (`dialwise serve` does), so /health/ready turns
     true and the first call's greeting is on time; otherwise they load on the first call.
     `run_dials`: the server also dials due campaign attempts (with SERVE_DIALS, the one-machine default)."""
     from agent.config import get_settings
 
     settings = get_settings()
-    url = database_url or settings.resolved_database_url()
+    url = db_url or database_url or settings.resolved_database_url()
     base_url = public_base_url or settings.public_base_url
     if init_db:
         prepare_database(url)
@@ -95,7 +97,8 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
                     "Authenticate with `Authorization: Bearer <key>` (`dialwise keys create`).",
         lifespan=lifespan,
     )
-    app.state.database_url = url
+    app.state.db_url = url
+    app.state.database_url = url  # the former name, for routes written before the rename (other branches)
     app.state.metrics = Metrics(url)
     app.state.public_base_url = base_url
     app.state.dials = ModelReadiness()
@@ -104,8 +107,9 @@ def create_app(database_url: str | None = None, *, init_db: bool = True, run_web
     app.state.worker = ServerWorker(url, dials=run_dials and settings.serve_dials)
     install_handlers(app)
 
-    for r in (accounts.router, campaigns.router, calls.router, scripts.router, webhooks_api.router,
-              live_router, events_api.router, promises_api.router, audit_api.router):
+    for r in (account_page.router, exports.router, reviews.router, accounts.router, campaigns.router,
+              calls.router, scripts.router, webhooks_api.router, live_router, listen_router, events_api.router,
+              promises_api.router, audit_api.router):
         app.include_router(r)
     app.state.optional_routers = _include_telephony(app)
 

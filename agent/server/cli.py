@@ -46,10 +46,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         label: str = typer.Option(None, help="a note on who uses the key"),
     ) -> None:
         """Create an API key; the key is printed alone on the last line (shown only once)."""
+        from agent.config import get_settings
         from agent.server.app import prepare_database
         from agent.server.auth import SCOPES, create_key
         from agent.store.db import session_scope
-        from agent.config import get_settings
 
         if scope not in SCOPES:
             raise UserError(f"unknown scope {scope!r}; use one of: {', '.join(SCOPES)}")

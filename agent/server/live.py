@@ -17,9 +17,9 @@ from agent.id_masking import mask_turn
 from agent.server.auth import COOKIE_NAME, lookup
 from agent.server.auth_throttle import failure_throttle
 from agent.server.masking import mask_name, mask_phone
-from agent.server.webhooks import as_utc
 from agent.store.db import session_scope
 from agent.store.models import Account, Call, Turn
+from agent.timeutil import as_utc
 
 router = APIRouter()
 
@@ -32,9 +32,9 @@ def _turn(t: Turn) -> dict[str, Any]:
             "end_ms": t.end_ms, "latency": t.latency or {}, "node": t.node})
 
 
-def snapshot(url: str, known: dict[str, int], call_filter: str | None) -> dict[str, Any]:
+def snapshot(db_url: str, known: dict[str, int], call_filter: str | None) -> dict[str, Any]:
     """Live calls now, new turns since `known` (call id -> last turn id), calls that ended."""
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         stmt = (select(Call, Account.name, Account.phone)
                 .join(Account, Account.id == Call.account_id, isouter=True)
                 .where(Call.status == "live").order_by(Call.started_at))
@@ -95,7 +95,7 @@ def live_sockets(app) -> LiveSockets:
 
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
-    url = ws.app.state.database_url
+    url = ws.app.state.db_url
     key = ws.cookies.get(COOKIE_NAME)  # never a query parameter: URLs end up in access logs
     header = ws.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -140,14 +140,14 @@ async def _watch_close(ws: WebSocket, closed: asyncio.Event) -> None:
         closed.set()
 
 
-async def _serve(ws: WebSocket, url: str, call_filter: str | None) -> None:
+async def _serve(ws: WebSocket, db_url: str, call_filter: str | None) -> None:
     closed = asyncio.Event()
     watcher = asyncio.create_task(_watch_close(ws, closed), name="live-close-watch")
     known: dict[str, int] = {}
     last_ids: list[str] | None = None
     try:
         while not closed.is_set():
-            snap = await run_in_threadpool(snapshot, url, dict(known), call_filter)
+            snap = await run_in_threadpool(snapshot, db_url, dict(known), call_filter)
             if closed.is_set():
                 return
             ids = sorted(c["id"] for c in snap["calls"])
@@ -164,7 +164,7 @@ async def _serve(ws: WebSocket, url: str, call_filter: str | None) -> None:
                 known.pop(e["call_id"], None)
             try:
                 await asyncio.wait_for(closed.wait(), POLL_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     except (WebSocketDisconnect, RuntimeError, OSError):
         return  # the socket went away while sending

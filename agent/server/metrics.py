@@ -25,11 +25,11 @@ ASR_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 class _DbCollector(Collector):
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
 
     def collect(self):
-        with session_scope(self.url) as s:
+        with session_scope(self.db_url) as s:
             live = s.scalar(select(func.count()).select_from(Call).where(Call.status == "live")) or 0
             dials = s.execute(select(Attempt.result, func.count()).where(Attempt.result.is_not(None))
                               .group_by(Attempt.result)).all()
@@ -58,8 +58,8 @@ class _DbCollector(Collector):
 class Metrics:
     """One registry per app: no global state shared between test apps."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
         self.registry = CollectorRegistry()
         self.turn_latency = Histogram("dialwise_turn_latency_seconds",
                                       "Voice-to-voice latency of agent replies",
@@ -68,7 +68,7 @@ class Metrics:
                                   buckets=ASR_BUCKETS, registry=self.registry)
         self.http_requests = Counter("dialwise_http_requests", "HTTP requests by status class",
                                      ["code"], registry=self.registry)
-        self.registry.register(_DbCollector(url))
+        self.registry.register(_DbCollector(db_url))
         # turns are observed once their call has ended (their latency may be filled in after insert);
         # a watermark on calls.ended_at plus the ids at that exact instant keeps each call counted once
         self._ended_mark: datetime | None = None
@@ -76,7 +76,7 @@ class Metrics:
         self._lock = threading.Lock()
 
     def _observe_ended_calls(self) -> None:
-        with self._lock, session_scope(self.url) as s:
+        with self._lock, session_scope(self.db_url) as s:
             stmt = select(Call.id, Call.ended_at).where(Call.status == "ended", Call.ended_at.is_not(None))
             if self._ended_mark is not None:
                 stmt = stmt.where(Call.ended_at >= self._ended_mark)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+
 from agent.server.masking import mask_target
 
 log = logging.getLogger("dialwise.server.access")

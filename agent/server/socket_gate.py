@@ -73,7 +73,7 @@ class SocketGate:
     def _known(app, key: str) -> bool:
         from agent.store.db import session_scope
 
-        with session_scope(app.state.database_url) as s:
+        with session_scope(app.state.db_url) as s:
             return lookup(s, key) is not None
 
     @staticmethod

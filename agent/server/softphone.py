@@ -108,7 +108,7 @@ async def softphone_ws(ws: WebSocket) -> None:
     try:
         raw = await asyncio.wait_for(sock.recv(), 15)
         msg = json.loads(raw) if isinstance(raw, str) else None
-    except (asyncio.TimeoutError, ValueError):
+    except (TimeoutError, ValueError):
         msg = None
     if not isinstance(msg, dict) or msg.get("type") != "start":
         return await fail('the first message must be {"type": "start", "account_id": ..., "script_id": ...}')
@@ -134,7 +134,7 @@ async def softphone_ws(ws: WebSocket) -> None:
         transport._end("completed")
         try:
             await asyncio.wait_for(pusher, 2.0)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             pusher.cancel()
         if result is not None:
             await transport.send_json({"type": "ended", "outcome": result.outcome, "end_reason": result.end_reason})

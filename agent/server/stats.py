@@ -2,33 +2,24 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agent.store.models import Account, Attempt, Call
+from agent.timeutil import aware, zone_or_utc
 from dialogs.outcomes import NOT_CONNECTED as _NOT_CONNECTED
 from dialogs.outcomes import NOT_PLACED, RIGHT_PARTY, SUCCESS
 
 NOT_CONNECTED = _NOT_CONNECTED | NOT_PLACED  # the call never reached a person
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _local_hour(at: datetime | None, tz: str | None) -> int | None:
     if at is None:
         return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(_zone(tz)).hour
+    return aware(at).astimezone(zone_or_utc(tz)).hour
 
 
 def variant_of(call: Call) -> str:

@@ -31,5 +31,5 @@ def peaks(path: Path, points: int = 600) -> dict[str, Any]:
             env = np.zeros(points, dtype=np.float32)
         out.append([round(float(v), 4) for v in env])
     labels = ["callee", "agent"] if channels == 2 else [f"ch{i}" for i in range(channels)]
-    return {"channels": dict(zip(labels, out)), "duration_s": round(n / rate, 3) if rate else 0.0,
+    return {"channels": dict(zip(labels, out, strict=True)), "duration_s": round(n / rate, 3) if rate else 0.0,
             "sample_rate": rate, "points": points}

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,11 +34,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.id_masking import mask_slots
-from agent.server.destinations import (DestinationRefused, IPNetwork, Resolver, check_destination,
-                                       checked_addresses, configured_networks, parse_destination,
-                                       system_resolver)
+from agent.server.destinations import (
+    DestinationRefused,
+    IPNetwork,
+    Resolver,
+    check_destination,
+    checked_addresses,
+    configured_networks,
+    parse_destination,
+    system_resolver,
+)
 from agent.store.db import session_scope
 from agent.store.models import OutboxEvent, WebhookDelivery, WebhookSubscription, utcnow
+from agent.timeutil import as_utc
 
 log = logging.getLogger("dialwise.webhooks")
 
@@ -53,16 +61,10 @@ EVENT_TYPES = (
     "promise.kept",
     "promise.broken",
     "call.flagged",
+    "call.reviewed",
 )
 SIGNATURE_HEADER = "Dialwise-Signature"
 USER_AGENT = "dialwise-webhooks/0.1"
-
-
-def as_utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL hands back aware ones."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def new_secret() -> str:
@@ -200,7 +202,7 @@ class DispatchStats:
 class Dispatcher:
     """Moves outbox events to subscribers. Call `run_once()` in a loop, or `start()` a thread."""
 
-    database_url: str
+    db_url: str
     public_base_url: str = ""
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = utcnow
@@ -224,7 +226,7 @@ class Dispatcher:
     def fan_out(self) -> int:
         """Turn undispatched outbox events into deliveries. Returns events handled."""
         now = self.clock()
-        with session_scope(self.database_url) as s:
+        with session_scope(self.db_url) as s:
             ids = s.scalars(
                 select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None))
                 .order_by(OutboxEvent.created_at).limit(self.batch)
@@ -232,7 +234,7 @@ class Dispatcher:
         done = 0
         for event_id in ids:
             try:
-                with session_scope(self.database_url) as s:
+                with session_scope(self.db_url) as s:
                     res = s.execute(
                         update(OutboxEvent)
                         .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
@@ -258,14 +260,14 @@ class Dispatcher:
     def claim(self) -> list[DeliveryJob]:
         now = self.clock()
         jobs: list[DeliveryJob] = []
-        with session_scope(self.database_url) as s:
+        with session_scope(self.db_url) as s:
             due = s.execute(
                 select(WebhookDelivery.id, WebhookDelivery.attempts)
                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
                 .order_by(WebhookDelivery.next_attempt_at).limit(self.batch)
             ).all()
         for delivery_id, attempts in due:
-            with session_scope(self.database_url) as s:
+            with session_scope(self.db_url) as s:
                 res = s.execute(
                     update(WebhookDelivery)
                     .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
@@ -322,7 +324,7 @@ class Dispatcher:
 
     def record(self, job: DeliveryJob, status_code: int | None, error: str | None) -> str:
         now = self.clock()
-        with session_scope(self.database_url) as s:
+        with session_scope(self.db_url) as s:
             guard = (WebhookDelivery.id == job.delivery_id, WebhookDelivery.attempts == job.attempts)
             if error is None:
                 values: dict[str, Any] = dict(status="delivered", delivered_at=now,
@@ -351,7 +353,7 @@ class Dispatcher:
         else:
             with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
                 results = list(pool.map(self.send, jobs))
-        for job, (code, err) in zip(jobs, results):
+        for job, (code, err) in zip(jobs, results, strict=True):
             outcome = self.record(job, code, err)
             if outcome == "delivered":
                 stats.delivered += 1

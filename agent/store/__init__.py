@@ -7,6 +7,7 @@ from alembic import command
 from alembic.config import Config
 
 from agent.store import lifecycle_models as _lifecycle_models  # noqa: F401  (its tables share models.Base)
+from agent.store import review_models as _review_models  # noqa: F401  (its tables share models.Base)
 from agent.store.db import get_engine, session_scope
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -14,21 +15,21 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 __all__ = ["init_db", "alembic_config", "get_engine", "session_scope"]
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(db_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))
     return cfg
 
 
-def init_db(url: str | None = None) -> str:
+def init_db(db_url: str | None = None) -> str:
     """Bring the database at `url` (default: settings) to the newest schema. Idempotent."""
     from agent.config import get_settings
 
-    url = url or get_settings().resolved_database_url()
-    engine = get_engine(url)
+    db_url = db_url or get_settings().resolved_database_url()
+    engine = get_engine(db_url)
     with engine.begin() as conn:
-        cfg = alembic_config(url)
+        cfg = alembic_config(db_url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    return url
+    return db_url

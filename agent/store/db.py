@@ -14,12 +14,12 @@ from agent.config import get_settings
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+def engine_for(db_url: str) -> Engine:
+    if db_url.startswith("sqlite"):
+        path = db_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        eng = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # durable and concurrent enough for one machine
@@ -30,22 +30,22 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(db_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def get_engine(url: str | None = None) -> Engine:
-    return engine_for(url or get_settings().resolved_database_url())
+def get_engine(db_url: str | None = None) -> Engine:
+    return engine_for(db_url or get_settings().resolved_database_url())
 
 
 @lru_cache(maxsize=8)
-def _factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine_for(url), expire_on_commit=False)
+def _factory(db_url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine_for(db_url), expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(db_url: str | None = None) -> Iterator[Session]:
     """A short transaction: commit on success, roll back on any error."""
-    s = _factory(url or get_settings().resolved_database_url())()
+    s = _factory(db_url or get_settings().resolved_database_url())()
     try:
         yield s
         s.commit()

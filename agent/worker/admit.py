@@ -13,12 +13,13 @@ machine sees the same answer:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
 from agent.store import session_scope
 from agent.store.models import Account, Attempt, Campaign
+from agent.timeutil import aware
 
 IN_FLIGHT = ("claimed", "dialing")
 EARLY_SLACK = timedelta(seconds=1)  # a job may start this much before its attempt's time
@@ -34,10 +35,6 @@ class Admission:
         return self.verdict == "ok"
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _lock_row(s, model, key):
     if s.get_bind().dialect.name == "postgresql":
         return s.scalar(select(model).where(model.id == key).with_for_update())
@@ -47,7 +44,7 @@ def _lock_row(s, model, key):
 
 def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_url: str | None = None) -> Admission:
     """Decide whether `worker_id` may dial `attempt_id` now; on yes it is claimed by `worker_id`."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with session_scope(db_url) as s:
         attempt = s.get(Attempt, attempt_id)
         if attempt is None or attempt.status != "planned":
@@ -66,7 +63,7 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
         s.refresh(attempt)
         if attempt.status != "planned":
             return Admission("gone")
-        if _aware(attempt.not_before) > now + EARLY_SLACK:
+        if aware(attempt.not_before) > now + EARLY_SLACK:
             return Admission("early")
         other = s.scalar(select(func.count()).select_from(Attempt).where(
             Attempt.account_id == attempt.account_id, Attempt.status.in_(IN_FLIGHT), Attempt.id != attempt_id))
@@ -79,7 +76,7 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
 
 def due_attempts(limit: int, *, now: datetime | None = None, db_url: str | None = None) -> list[str]:
     """Planned attempts whose time has come, of running campaigns (or of none), oldest first."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     running = select(Campaign.id).where(Campaign.status == "running")
     with session_scope(db_url) as s:
         return list(s.scalars(

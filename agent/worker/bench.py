@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text
 from agent.config import PROJECT_ROOT
 from agent.store import init_db, session_scope
 from agent.store.models import Account, Attempt, Call, Campaign
+from agent.timeutil import aware
 from agent.worker.hold import double_dials, read_log
 
 SCRIPT = "collections_m1_zh_a"
@@ -38,7 +39,7 @@ def open_timezone(jurisdiction: str = "CN", minutes: int = 20) -> str:
     """A fixed-offset zone where a dial is allowed now and for the next `minutes` (hours, holidays)."""
     from agent.campaign.compliance import ProposedDial, check
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for offset in (0, 2, -2, 4, -4, 6, -6, 8, -8, 10, -10, 1, -1, 3, -3, 5, -5, 7, -7, 9, -9, 11, 12):
         tz = f"Etc/GMT{'+' if offset < 0 else '-'}{abs(offset)}" if offset else "Etc/GMT"
         if all(check(ProposedDial(jurisdiction=jurisdiction, purpose="collections", at=now + timedelta(minutes=m),
@@ -48,10 +49,10 @@ def open_timezone(jurisdiction: str = "CN", minutes: int = 20) -> str:
     raise RuntimeError("no timezone allows a dial right now")
 
 
-def seed(url: str, dues: list[datetime], *, max_concurrent: int = 1000) -> str:
+def seed(db_url: str, dues: list[datetime], *, max_concurrent: int = 1000) -> str:
     """A running campaign with one planned attempt per due time, each for its own debtor."""
     tz = open_timezone()
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         camp = Campaign(name="bench workers", status="running", max_concurrent=max_concurrent, max_attempts=1)
         s.add(camp)
         s.flush()
@@ -81,20 +82,20 @@ def _scratch_schema(base: str) -> tuple[str, str]:
     return url, schema
 
 
-def _drop(base: str, url: str, schema: str) -> None:
+def _drop(base: str, db_url: str, schema: str) -> None:
     import sqlalchemy as sa
 
     from agent.store.db import engine_for
 
-    engine_for(url).dispose()
+    engine_for(db_url).dispose()
     admin = sa.create_engine(base.split("?", 1)[0])
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
 
 
-def _spawn(url: str, hold: float, concurrency: int, log: Path, tmp: Path, i: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, VAR_DIR=str(tmp / "var"),
+def _spawn(db_url: str, hold: float, concurrency: int, log: Path, tmp: Path, i: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=db_url, VAR_DIR=str(tmp / "var"),
                PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
     return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold), "--concurrency",
                              str(concurrency), "--log", str(log)], cwd=PROJECT_ROOT, env=env, text=True,
@@ -108,23 +109,23 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))], 3)
 
 
-def _measure(url: str, camp_id: str, log: Path, timeout: float) -> dict:
+def _measure(db_url: str, camp_id: str, log: Path, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with session_scope(url) as s:
+        with session_scope(db_url) as s:
             open_ = s.scalar(select(func.count()).select_from(Attempt).where(
                 Attempt.campaign_id == camp_id, Attempt.status.in_(("planned", "claimed", "dialing"))))
         if not open_:
             break
         time.sleep(0.25)
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         rows = s.execute(select(Attempt.not_before, Attempt.dialed_at, Attempt.finished_at, Attempt.status)
                          .where(Attempt.campaign_id == camp_id)).all()
         calls = s.scalar(select(func.count()).select_from(Call).where(Call.campaign_id == camp_id))
-    aware = [tuple(x if x is None or x.tzinfo else x.replace(tzinfo=timezone.utc) for x in r[:3]) for r in rows]
-    dialled = [(nb, d, f) for nb, d, f in aware if d is not None]
+    times = [tuple(aware(x) for x in r[:3]) for r in rows]
+    dialled = [(nb, d, f) for nb, d, f in times if d is not None]
     latency = [(d - nb).total_seconds() for nb, d, _ in dialled]
-    span = (max(f for *_, f in dialled if f) - min(nb for nb, *_ in aware)).total_seconds() if dialled else 0
+    span = (max(f for *_, f in dialled if f) - min(nb for nb, *_ in times)).total_seconds() if dialled else 0
     entries = read_log(log)
     return {"attempts": len(rows), "dialled": len(dialled), "calls": calls,
             "done": sum(1 for r in rows if r[3] == "done"), "seconds": round(span, 2),
@@ -143,7 +144,7 @@ def _one_config(base: str, workers: int, *, attempts: int, hold: float, concurre
             line = p.stdout.readline()
             if not line.startswith("ready"):
                 raise RuntimeError(f"a bench worker did not start; see {tmp}")
-        start = datetime.now(timezone.utc) + timedelta(seconds=0.5)
+        start = datetime.now(UTC) + timedelta(seconds=0.5)
         if mode == "backlog":
             dues = [start] * attempts
         else:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from agent.call_store import CallStore, TurnRecord
@@ -83,7 +84,7 @@ def debtor_overlaps(entries: list[dict]) -> int:
     overlaps = 0
     for calls in spans.values():
         ordered = sorted(calls.values())
-        for (_, end), (start, _) in zip(ordered, ordered[1:]):
+        for (_, end), (start, _) in pairwise(ordered):
             if start < end:
                 overlaps += 1
     return overlaps

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 
@@ -62,7 +62,7 @@ class WorkerIdentity:
 
     def register(self, *, make_current: bool = True) -> WorkerIdentity:
         global _current
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with session_scope(self.db_url) as s:
             s.add(Worker(id=self.id, host=self.host, pid=self.pid, kind=self.kind, started_at=now,
                          heartbeat_at=now, calls_live=0))
@@ -74,7 +74,7 @@ class WorkerIdentity:
     def beat(self) -> None:
         with session_scope(self.db_url) as s:
             s.execute(update(Worker).where(Worker.id == self.id)
-                      .values(heartbeat_at=datetime.now(timezone.utc), calls_live=self.calls_live))
+                      .values(heartbeat_at=datetime.now(UTC), calls_live=self.calls_live))
 
     def stop(self) -> None:
         global _current
@@ -83,5 +83,5 @@ class WorkerIdentity:
             _current = None
         with session_scope(self.db_url) as s:
             s.execute(update(Worker).where(Worker.id == self.id)
-                      .values(stopped_at=datetime.now(timezone.utc), calls_live=0))
+                      .values(stopped_at=datetime.now(UTC), calls_live=0))
         log.info("worker %s stopped", self.id)

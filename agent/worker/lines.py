@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 
 from agent.dialing.base import Dialer
-from agent.errors import UserError
 from agent.dialing.place import Prepared, close_attempt, dial_attempt, run_prepared
+from agent.errors import UserError
 from agent.worker.identity import WorkerIdentity
 
 log = logging.getLogger("dialwise.worker")

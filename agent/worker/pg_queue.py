@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from agent.store import session_scope
 from agent.store.models import Attempt, Campaign
+from agent.timeutil import aware
 from agent.worker.admit import IN_FLIGHT, admit
 from agent.worker.lines import Lines
 
@@ -92,7 +93,7 @@ def feed(db_url: str, *, now: datetime | None = None) -> int:
     from procrastinate.manager import JobManager
     from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     jobs: list[Job] = []
     with session_scope(db_url) as s:
         camps = s.execute(select(Campaign.id, Campaign.max_concurrent).where(Campaign.status == "running")
@@ -106,9 +107,8 @@ def feed(db_url: str, *, now: datetime | None = None) -> int:
                 continue
             for attempt_id, account_id, not_before in s.execute(
                     text(_DUE), {"c": camp_id, "horizon": now + LOOKAHEAD, "n": free}):
-                at = not_before if not_before.tzinfo else not_before.replace(tzinfo=timezone.utc)
                 jobs.append(Job(id=None, queue=QUEUE, lock=f"account:{account_id}", queueing_lock=attempt_id,
-                                task_name=TASK, task_kwargs={"attempt_id": attempt_id}, scheduled_at=at))
+                                task_name=TASK, task_kwargs={"attempt_id": attempt_id}, scheduled_at=aware(not_before)))
         if jobs:  # in this transaction: the capacity counted above holds until commit
             raw = s.connection().connection.driver_connection
             JobManager(SyncPsycopgConnector()).batch_defer_jobs(jobs, connection=raw)
@@ -181,7 +181,7 @@ class PgQueue:
                 log.warning("feeding the queue failed", exc_info=True)
             try:
                 await asyncio.wait_for(self.lines.freed.wait(), timeout=self.feed_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _retry_stalled(self, app) -> None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
 from agent.store import session_scope
-from agent.store.models import Attempt, Call, Outcome, OutboxEvent, Worker
+from agent.store.models import Attempt, Call, OutboxEvent, Outcome, Worker
+from agent.timeutil import aware
 from agent.worker.identity import host_name, pid_alive
 
 log = logging.getLogger("dialwise.worker.sweep")
@@ -42,20 +43,16 @@ class SweepReport:
         return bool(self.workers or self.calls_interrupted or self.attempts_closed or self.attempts_released)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def lost_workers(lost_s: float, *, me: str | None = None, now: datetime | None = None,
                  db_url: str | None = None) -> list[str]:
     """Ids of workers to sweep: silent too long, gone from this host, or stopped with work left open."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     host, found = host_name(), set()
     with session_scope(db_url) as s:
         for w in s.scalars(select(Worker).where(Worker.stopped_at.is_(None))):
             if w.id == me:
                 continue
-            silent = _aware(w.heartbeat_at) < now - timedelta(seconds=lost_s)
+            silent = aware(w.heartbeat_at) < now - timedelta(seconds=lost_s)
             if silent or (w.host == host and not pid_alive(w.pid)):
                 found.add(w.id)
         stopped = select(Worker.id).where(Worker.stopped_at.is_not(None))
@@ -70,7 +67,7 @@ def lost_workers(lost_s: float, *, me: str | None = None, now: datetime | None =
 def interrupt_call(call_id: str, reason: str = LOST_DETAIL, *, db_url: str | None = None) -> bool:
     """End an open call as interrupted, with its outcome row and call.completed event, in one
     transaction. Returns False when the call had already ended (someone else closed it)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope(db_url) as s:
         res = s.execute(update(Call).where(Call.id == call_id, Call.status.in_(OPEN_CALL))
                         .values(status="ended", ended_at=now, outcome="interrupted", end_reason="interrupted",
@@ -124,7 +121,7 @@ def sweep_lost(lost_s: float, *, me: str | None = None, now: datetime | None = N
         release_work(worker_id, db_url=db_url, report=report)
         with session_scope(db_url) as s:
             s.execute(update(Worker).where(Worker.id == worker_id, Worker.stopped_at.is_(None))
-                      .values(stopped_at=datetime.now(timezone.utc), calls_live=0))
+                      .values(stopped_at=datetime.now(UTC), calls_live=0))
         report.workers.append(worker_id)
     if report:
         log.warning("swept lost workers %s: %d calls interrupted, %d attempts closed, %d released",

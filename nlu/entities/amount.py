@@ -5,7 +5,8 @@ import re
 
 from nlu.entities.numbers import EN_NUMBER_WORDS, EN_ONES, ZH_NUM_RE, parse_en_words, parse_zh_number
 
-ZH_NOT_AMOUNT_AFTER = re.compile(r"^(:|：|号|日|月|点|年|天|周|个|期|分钟|小时|岁|次|星期|礼拜|楼|位|成|折|倍|%|号线|遍|下|半)")
+ZH_NOT_AMOUNT_AFTER = re.compile(r"^(:|：|号|日|月|点|年|天|周|个|期|分钟|小时|岁|次|星期|礼拜|"
+                                 r"楼|位|成|折|倍|%|号线|遍|下|半)")
 ZH_NOT_AMOUNT_BEFORE = re.compile(r"(:|：|周|星期|礼拜|尾号|后四位|后4位|第|分|打)$")
 ZH_CURRENCY_AFTER = re.compile(r"^\s*(块钱|块|元|rmb|人民币|美元|美金|刀|万块|千块|k|w)")
 ZH_UNITS_IN = re.compile(r"[十百千万亿]")
@@ -83,18 +84,18 @@ def _en_amount(t: str) -> float | None:
         starts_a_number = w in EN_NUMBER_WORDS and w not in ("and", "a", "o", "oh", "k", "grand") or (
             w == "a" and i + 1 < len(words) and words[i + 1] in ("hundred", "thousand", "grand"))
         if starts_a_number:
-            value, used = parse_en_words(words[i:])
-            if value is not None and used:
+            spoken, used = parse_en_words(words[i:])
+            if spoken is not None and used:
                 nxt = words[i + used] if i + used < len(words) else ""
                 prev = words[i - 1] if i else ""
                 nxt_is_digit = nxt in EN_ONES and nxt not in ("a",)
-                spoken_digits = value < 10 and nxt_is_digit
+                spoken_digits = spoken < 10 and nxt_is_digit
                 money_after = nxt in ("dollars", "bucks", "dollar", "usd")
                 blocked = (EN_NOT_BEFORE.search(prev + " ") is not None and prev != "") or \
                     EN_NOT_AFTER.match(" " + nxt) is not None and nxt != ""
-                if not spoken_digits and (money_after or (not blocked and value >= 10)):
+                if not spoken_digits and (money_after or (not blocked and spoken >= 10)):
                     idx = t.find(w, pos)
-                    candidates.append((idx if idx >= 0 else 10_000, float(value)))
+                    candidates.append((idx if idx >= 0 else 10_000, float(spoken)))
                 i += used
                 continue
         i += 1

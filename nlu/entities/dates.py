@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from nlu.entities.numbers import EN_ORDINALS, ZH_NUM_RE, parse_en_words, parse_zh_number
 
@@ -240,7 +240,8 @@ def _en_rules() -> list[Rule]:
         (re.compile(r"\bend of (?:the |this )?(next)? ?month\b|\b(?:the )?month end\b"), month_end),
         (re.compile(r"\b(?:beginning|start) of next month\b|\bfirst of next month\b"), month_start),
         (re.compile(r"\bthe day after tomorrow\b|\bday after tomorrow\b|\bthe day before yesterday\b|"
-                    r"\btomorrow\b|\byesterday\b|\btoday\b|\btonight\b|\blast night\b|\bthis (?:morning|afternoon|evening)\b"),
+                    r"\btomorrow\b|\byesterday\b|\btoday\b|\btonight\b|\blast night\b|"
+                    r"\bthis (?:morning|afternoon|evening)\b"),
          rel),
         (re.compile(r"\bin (a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) (days?|weeks?)\b"), in_n),
         (re.compile(r"\b(a|one|two|three|four|five|six|seven|\d{1,2}) (days?|weeks?) from (?:today|now)\b"), in_n),

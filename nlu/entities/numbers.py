@@ -9,7 +9,8 @@ ZH_DIGITS = {"零": 0, "〇": 0, "洞": 0, "一": 1, "幺": 1, "壹": 1, "二": 
 ZH_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000, "万": 10_000, "亿": 100_000_000}
 ZH_NUM_CHARS = "".join(ZH_DIGITS) + "".join(ZH_UNITS) + "0123456789."
 # a run of Chinese numerals, possibly mixed with arabic digits ("1.5万", "2千")
-ZH_NUM_RE = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?[十百千万亿]*|[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟幺洞]+")
+ZH_NUM_RE = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?[十百千万亿]*"
+                       r"|[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟幺洞]+")
 
 
 def parse_zh_number(s: str) -> float | None:

@@ -11,7 +11,7 @@ from nlu.entities.numbers import parse_en_words, parse_zh_number
 
 ZH_PART = {"凌晨": (0, 3), "早上": (0, 8), "早晨": (0, 8), "一早": (0, 8), "上午": (0, 9), "中午": (12, 12),
            "下午": (12, 14), "傍晚": (12, 18), "晚上": (12, 19), "今晚": (12, 19), "明晚": (12, 19),
-           "明早": (0, 9), "夜里": (12, 21), "晚点": (None, None)}
+           "明早": (0, 9), "夜里": (12, 21)}
 EN_PART = {"morning": (0, 9), "noon": (12, 12), "lunch": (12, 12), "lunchtime": (12, 12),
            "afternoon": (12, 14), "evening": (12, 19), "tonight": (12, 19), "night": (12, 20)}
 ZH_H = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})"
@@ -55,7 +55,8 @@ def _zh_time(t: str) -> str | None:
             continue
         h = int(h)
         after = t[m.end():m.end() + 3]
-        if h == 1 and not part and not re.match(r"(钟|半|以后|之后|后|前|左右|多|过)", after + (mins or "")) and not mins:
+        if (h == 1 and not part and not mins
+                and not re.match(r"(钟|半|以后|之后|后|前|左右|多|过)", after + (mins or ""))):
             continue  # "一点" usually means "a little"
         minute = 0
         if mins == "半":
@@ -75,9 +76,9 @@ def _zh_time(t: str) -> str | None:
         out = _fmt(_apply(h, offset, explicit_am=part in ("凌晨", "早上", "早晨", "上午", "明早")), minute)
         if out:
             return out
-    m = ZH_PART_ONLY.search(t)
-    if m:
-        return _fmt(ZH_PART[m.group(0)][1], 0)
+    part_only = ZH_PART_ONLY.search(t)
+    if part_only:
+        return _fmt(ZH_PART[part_only.group(0)][1], 0)
     return None
 
 
@@ -93,12 +94,14 @@ def _en_time(t: str) -> str | None:
             if v is None:
                 continue
             h = int(v)
-        if h > 23 or (prep and not suffix and not mm and not mword and re.match(r"\s?(days?|weeks?|months?|dollars|bucks|%|percent|st|nd|rd|th)\b", t[m.end():])):
+        if h > 23 or (prep and not suffix and not mm and not mword and re.match(
+                r"\s?(days?|weeks?|months?|dollars|bucks|%|percent|st|nd|rd|th)\b", t[m.end():])):
             continue
         if prep in ("by", "from", "about") and not (suffix or mm or mword):
             continue
         minute = int(mm) if mm else {"thirty": 30, "fifteen": 15, "forty five": 45}.get(mword or "", 0)
         sfx = (suffix or "").replace(".", "")
+        offset: int | None
         if sfx.startswith("p") or sfx in ("in the afternoon", "in the evening", "at night", "tonight"):
             offset, am = 12, False
         elif sfx.startswith("a") or sfx == "in the morning":
@@ -115,7 +118,7 @@ def _en_time(t: str) -> str | None:
         out = _fmt(hh, minute)
         if out:
             return out
-    m = EN_PART_ONLY.search(t)
-    if m:
-        return _fmt(EN_PART[m.group(1)][1], 0)
+    part_only = EN_PART_ONLY.search(t)
+    if part_only:
+        return _fmt(EN_PART[part_only.group(1)][1], 0)
     return None

@@ -25,7 +25,7 @@ __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES", "AsrOptions"
 #              int8 decoder, greedy with an end-of-text margin
 # openai-full: openai-whisper's own transcribe() (30 s window, float32, greedy): the reference engine
 ENGINES = ("faster", "faster-full", "openai", "openai-full")
-_CACHE: dict[tuple[str, str, int], Asr] = {}
+_CACHE: dict[tuple[str, str, str], Asr] = {}  # (engine, model path, options)
 _LOCK = threading.Lock()
 
 

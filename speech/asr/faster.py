@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class FasterWhisperAsr:
         # faster-whisper's own pipeline mutates its feature extractor: serialise it. The cut path is
         # re-entrant; CTranslate2 runs up to `num_workers` calls in parallel (it releases the GIL).
         self._lock = threading.Lock()
-        self._tokenizers: dict[str, object] = {}
+        self._tokenizers: dict[str, Any] = {}  # faster_whisper.tokenizer.Tokenizer, imported lazily
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         with self._lock:
@@ -147,7 +148,7 @@ class FasterWhisperAsr:
         if len(texts) > 1:
             from speech.asr.lm import pick_best
 
-            best = pick_best(list(zip(texts, scores)), language, self.lm_weights.get(language, 0.0),
+            best = pick_best(list(zip(texts, scores, strict=True)), language, self.lm_weights.get(language, 0.0),
                              margin=self.lm_margins.get(language, 0.0))
         avg_logprob = scores[best] * lengths[best] / (lengths[best] + 1)
         seg = Segment(0.0, duration, texts[best], no_speech, avg_logprob)
@@ -179,7 +180,7 @@ class FasterWhisperAsr:
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
         prefix = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE)
-        return list(zip(texts, scores))
+        return list(zip(texts, scores, strict=True))
 
 
 def _per_lang(value: float | dict[str, float]) -> dict[str, float]:

@@ -166,7 +166,7 @@ class OpenAIWhisperAsr:
             logits = self._decode_step(torch.tensor([[self.tokenizer.sot]]), feats, None)[0, -1]
             codes = list(self._lang_ids)
             probs = torch.softmax(logits[[self._lang_ids[c] for c in codes]], dim=-1).tolist()
-        return pick_language(dict(zip(codes, probs)))
+        return pick_language(dict(zip(codes, probs, strict=True)))
 
     def transcribe(self, audio: np.ndarray, language: str | None = None, prompt: str | None = None) -> Transcript:
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)

@@ -109,8 +109,8 @@ def materialize(parts: list[Path], side_dir: Path, target: Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as out:
             for part in parts:
-                with part.open("rb") as src:
-                    shutil.copyfileobj(src, out, length=8 << 20)
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out, length=8 << 20)
         os.replace(tmp, model)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -84,7 +85,8 @@ def sentences(split: str | None = None, langs: tuple[str, ...] = LANGS) -> list[
 
 class _Voices:
     def __init__(self) -> None:
-        self._en = self._zh = None
+        self._en: Any = None  # PiperTts, made on first use
+        self._zh: Any = None  # ZhttsTts, made on first use
 
     def say(self, u: Utterance) -> tuple[np.ndarray, int]:
         if u.lang == "zh":

@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
-from speech.errors import SpeechError
 from speech.audio import decode_wav
+from speech.errors import SpeechError
 from speech.tts.base import Speech
 from speech.tts.text import split_clauses, zh_to_pinyin
 
@@ -25,7 +25,8 @@ def espeak_binary() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise SpeechError("espeak-ng is not installed; `apt-get install espeak-ng` (or set TTS_ENGINE_EN=piper for English)")
+    raise SpeechError("espeak-ng is not installed; `apt-get install espeak-ng` "
+                      "(or set TTS_ENGINE_EN=piper for English)")
 
 
 class EspeakTts:
@@ -70,7 +71,7 @@ class EspeakTts:
 
     def stream(self, text: str, lang: str, voice: str | None = None) -> Iterator[Speech]:
         """Clause by clause; the next clause is already being synthesised while this one is consumed."""
-        clauses = split_clauses(text)
+        clauses = split_clauses(text, at_commas=True)
         if not clauses:
             return
         pending = self._spawn(clauses[0], lang, voice)

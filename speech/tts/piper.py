@@ -36,7 +36,8 @@ class PiperTts:
         try:
             from piper import PiperVoice, SynthesisConfig
         except ImportError:
-            raise SpeechError("piper-tts is not installed; `pip install piper-tts` or set TTS_ENGINE_EN=espeak") from None
+            raise SpeechError("piper-tts is not installed; "
+                              "`pip install piper-tts` or set TTS_ENGINE_EN=espeak") from None
         if model_path is None:
             model_path, config_path = joe_voice_paths()
         self.voice = PiperVoice.load(model_path, config_path)
@@ -62,5 +63,5 @@ class PiperTts:
 
     def stream(self, text: str, lang: str, voice: str | None = None) -> Iterator[Speech]:
         self.voice_for(lang, voice)
-        for clause in split_clauses(text):
+        for clause in split_clauses(text, at_commas=True):
             yield Speech(pcm=self._run(clause), sample_rate=self.sample_rate)

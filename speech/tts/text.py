@@ -5,13 +5,25 @@ import re
 
 from nlu.entities.numbers import spell_zh
 
-_CLAUSE_SPLIT = re.compile(r"(?<=[，。！？；：])\s*|(?<=[,.!?;:])(?!\d)\s*")
+# A sentence ends after 。！？； or !?; wherever they stand, and after "." only before whitespace
+# (so "2,000.50" and "acme.com" stay whole).
+_SENTENCE_END = r"(?<=[。！？；!?;])\s*|(?<=[.])\s+"
+_SENTENCES = re.compile(_SENTENCE_END)
+# streaming synthesis also cuts after commas and colons, but not inside a number ("2,000", "10:30")
+_CLAUSES = re.compile(_SENTENCE_END + r"|(?<=[，：])\s*|(?<=[,:])(?!\d)\s*")
 _DIGITS = re.compile(r"\d[\d,，]*(?:\.\d+)?%?")
 
 
-def split_clauses(text: str, min_chars: int = 6) -> list[str]:
-    """Split at clause punctuation; very short pieces are merged into the next one."""
-    pieces = [p.strip() for p in _CLAUSE_SPLIT.split(text.strip()) if p.strip()]
+def split_clauses(text: str, *, at_commas: bool = False, min_chars: int = 6) -> list[str]:
+    """The clauses a line is spoken in, stripped; [] for blank text. The one splitter of the project.
+
+    By default, sentence by sentence: the call session synthesises each clause and sends a playback
+    mark after it, so a barge-in keeps exactly the clauses that were heard. Pieces are never merged.
+    `at_commas=True` (the TTS engines' `stream()`) also cuts at commas and colons for a sooner first
+    chunk, and merges a piece shorter than `min_chars` into the next one."""
+    if not at_commas:
+        return [p.strip() for p in _SENTENCES.split(text) if p.strip()]
+    pieces = [p.strip() for p in _CLAUSES.split(text.strip()) if p.strip()]
     out: list[str] = []
     buf = ""
     for piece in pieces:
@@ -83,7 +95,9 @@ def zh_to_pinyin(text: str) -> str:
     _load_phrases()
 
     text = zh_numbers_to_words(text)
-    syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [s])
+    # a callable may return a list (pypinyin's documented use); its stubs only allow str
+    syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
+                            errors=lambda s: [s])  # type: ignore[arg-type,return-value]
     out: list[str] = []
     for syl in syllables:
         syl = syl.replace("ü", "v")

@@ -117,7 +117,7 @@ class ZhttsTts:
         net.allocate_tensors()
         values = (np.array([ids], np.int32), np.array([0], np.int32), np.array([1.0 / speed], np.float32),
                   np.array([pitch], np.float32), np.array([1.0], np.float32))
-        for detail, value in zip(inputs, values):
+        for detail, value in zip(inputs, values, strict=True):
             net.set_tensor(detail["index"], value)
         net.invoke()
         return net.get_tensor(net.get_output_details()[1]["index"])

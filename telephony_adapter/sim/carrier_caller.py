@@ -98,6 +98,7 @@ class CallerBehaviour:
 @dataclass
 class CallerReport:
     v2v_ms: list[float] = field(default_factory=list)  # per callee turn, as heard
+    greeting_ms: float | None = None  # stream start sent -> the agent's first voiced audio played
     clips_played: list[str] = field(default_factory=list)
     no_reply: int = 0  # clips the agent never answered within reply_timeout_s
     overlaps: int = 0  # clips that ended while the agent was talking: no latency to measure
@@ -140,6 +141,7 @@ class StreamCaller:
         self._turn_end: float | None = None  # when our last clip ended
         self._start_at: float | None = None  # when the human pause before the next item ends
         self._listen_since = 0.0
+        self._started: float | None = None
 
     # --- control -------------------------------------------------------------------------------
     def hang_up(self, reason: str = "carrier") -> None:
@@ -158,6 +160,7 @@ class StreamCaller:
                     "streamSid": self.stream_sid, "accountSid": self.account_sid, "callSid": self.call_sid,
                     "tracks": ["inbound"], "customParameters": self.params,
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
+                self._started = time.monotonic()
                 reader = asyncio.create_task(self._reader())
                 try:
                     await self._tick_loop()
@@ -269,6 +272,8 @@ class StreamCaller:
             self.report.voiced_s += len(frame) / 8000
             self._voiced_since_turn = True
             self._last_voiced = now
+            if self.report.greeting_ms is None and self._started is not None:
+                self.report.greeting_ms = round((now - self._started) * 1000, 1)
             if self._turn_end is not None:  # the first agent speech heard after our clip
                 self.report.v2v_ms.append(round((now - self._turn_end) * 1000, 1))
                 self._turn_end = None

@@ -17,10 +17,11 @@ import copy
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -256,7 +257,7 @@ class SimulatedCustomer:
                     break
                 try:
                     ev = await asyncio.wait_for(self.end.receive(), timeout=remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if isinstance(ev, AgentHangup):
                     if self._ended_by is None:
@@ -340,7 +341,8 @@ class SimulatedCustomer:
         # committed: from here on the answer is given even if the agent talks again
         self._speaking = True
         self._prompt, self._prompt_voiced_s, self._silence_s = [], 0.0, 0.0
-        self._log("agent", "heard", text=text, intent=ask.value if ask is heard_as else f"{heard_as.value}->{ask.value}",
+        self._log("agent", "heard", text=text,
+                  intent=ask.value if ask is heard_as else f"{heard_as.value}->{ask.value}",
                   duration_s=round(len(pcm8k) / WIRE_RATE, 2))
         self._pause = time.monotonic() - prompt_end_at
         try:

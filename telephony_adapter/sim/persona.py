@@ -13,12 +13,12 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 
 from nlu.entities.numbers import spell_zh
 
 
-class Behaviour(str, Enum):
+class Behaviour(StrEnum):
     PAYS = "pays"  # promises to pay in full, soon
     PROMISES_DATE = "promises_date"  # promises to pay on a later date
     PARTIAL = "partial"  # asks for instalments, then promises a part
@@ -60,7 +60,7 @@ TELESALES_BEHAVIOURS = (
 )
 
 
-class Ask(str, Enum):
+class Ask(StrEnum):
     """What the simulated customer believes the agent's last prompt asked for."""
 
     IDENTITY = "identity"  # "am I speaking with ...?"
@@ -151,7 +151,8 @@ _KW: dict[str, dict[Ask, tuple[str, ...]]] = {
                     "would you like", "apply", "rate", "loan"),
     },
     "zh": {
-        Ask.CLOSING: ("再见", "拜拜", "祝您生活愉快", "祝你生活愉快", "祝您愉快", "感谢您的配合", "感谢您的接听", "打扰了"),
+        Ask.CLOSING: ("再见", "拜拜", "祝您生活愉快", "祝你生活愉快", "祝您愉快", "感谢您的配合",
+                      "感谢您的接听", "打扰了"),
         Ask.PRESENCE: ("还在吗", "在吗", "还在听", "在听吗", "听得到吗", "听得见吗", "能听到吗", "喂?"),
         Ask.REPEAT: ("没听清", "没有听清", "再说一遍", "再说一次", "重复一下"),
         Ask.LINK: ("链接", "发给您吗"),
@@ -164,7 +165,8 @@ _KW: dict[str, dict[Ask, tuple[str, ...]]] = {
         Ask.IDENTITY: ("请问是", "请问您是", "是不是", "您是", "本人", "你是", "认识"),
         Ask.HOW_MUCH: ("能还多少", "可以还多少", "还多少", "先还一部分", "部分", "多少钱"),
         Ask.WHEN_PAY: ("什么时候", "哪天", "几号", "还款", "还上", "逾期", "到期", "欠款", "账单", "处理"),
-        Ask.OFFER: ("感兴趣", "有兴趣", "额度", "优惠", "利率", "利息", "借款", "提额", "需要吗", "申请", "活动", "了解一下", "再借"),
+        Ask.OFFER: ("感兴趣", "有兴趣", "额度", "优惠", "利率", "利息", "借款", "提额", "需要吗", "申请",
+                    "活动", "了解一下", "再借"),
     },
 }
 # precedence when several match: a goodbye that also thanks is a goodbye, a read-back that
@@ -454,7 +456,8 @@ class PersonaMind:
                 return Reply("third_party")
             if ask is Ask.CONFIRM or ask is Ask.STATEMENT:
                 return Reply("affirm", _line(p.lang, "好的，我会转告他的。", "Okay, I'll pass the message on."))
-            return Reply("deny", _line(p.lang, "这个我不清楚，你自己找他吧。", "I don't know about that, ask him yourself."))
+            return Reply("deny", _line(p.lang, "这个我不清楚，你自己找他吧。",
+                                       "I don't know about that, ask him yourself."))
         if ask is Ask.UNCLEAR:
             if self.counts.get("repeat_request", 0) < 2:
                 return Reply("repeat_request")
@@ -542,7 +545,8 @@ class PersonaMind:
         if b is Behaviour.ALREADY_PAID:
             if first:
                 return Reply("already_paid")
-            return Reply("already_paid", _line(p.lang, "我真的已经还了，你们再查查。", "I really did pay it already, check again."))
+            return Reply("already_paid", _line(p.lang, "我真的已经还了，你们再查查。",
+                                               "I really did pay it already, check again."))
         if b is Behaviour.HANGS_UP:
             return Reply("cannot_pay")
         # INTERESTED or anything else in a collections call: behave like a payer
@@ -578,4 +582,5 @@ _TOMORROW_FIXTURE = {"zh": "zh_016.wav"}  # 我明天下午把两千块钱还上
 def voicemail_greeting(persona: Persona) -> str:
     if persona.lang == "zh":
         return "您好，您拨打的用户暂时无法接听，请在提示音后留言。"
-    return f"Hi, you've reached {persona.first_name}. I can't take your call right now, please leave a message after the tone."
+    return (f"Hi, you've reached {persona.first_name}. "
+            "I can't take your call right now, please leave a message after the tone.")

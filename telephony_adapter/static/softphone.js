@@ -11,12 +11,15 @@
   const T = {
     zh: { title: "dialwise 软电话", key: "API 密钥", load: "加载", account: "账户", script: "话术", call: "呼叫",
           hangup: "挂断", idle: "空闲", transcript: "实时转写", connecting: "连接中…", live: "通话中",
-          ended: "通话结束", agent: "坐席", callee: "客户", needkey: "请输入有写权限的 API 密钥", nomic: "无法使用麦克风" },
+          ended: "通话结束", agent: "坐席", callee: "客户", needkey: "请输入有写权限的 API 密钥", nomic: "无法使用麦克风",
+          console: "返回控制台" },
     en: { title: "dialwise softphone", key: "API key", load: "Load", account: "Account", script: "Script", call: "Call",
           hangup: "Hang up", idle: "Idle", transcript: "Live transcript", connecting: "Connecting…", live: "On the call",
-          ended: "Call ended", agent: "Agent", callee: "Callee", needkey: "Enter an API key with write access", nomic: "Microphone unavailable" },
+          ended: "Call ended", agent: "Agent", callee: "Callee", needkey: "Enter an API key with write access", nomic: "Microphone unavailable",
+          console: "Back to the console" },
   };
-  let lang = localStorage.getItem("dialwise_lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
+  // the console's language setting (same origin, same key): one choice for both
+  let lang = localStorage.getItem("dw_lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
   const $ = (id) => document.getElementById(id);
   const t = (k) => T[lang][k] || k;
   let ws = null, ctx = null, micStream = null, proc = null, playAt = 0, sources = [], scripts = [], statusKey = "idle";
@@ -153,7 +156,7 @@
     b.onclick = () => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "dtmf", digit: d })); };
     $("keypad").appendChild(b);
   }
-  $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("dialwise_lang", lang); applyLang(); };
+  $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("dw_lang", lang); applyLang(); };
   $("account").onchange = fillScripts;
   $("call").onclick = startCall;
   $("hangup").onclick = hangup;

@@ -19,10 +19,10 @@ KEY = "dw_0a1b2c3d_S3cretS3cretS3cretS3cretS3cretS3cret1234"
 TARGETS = [
     f"/api/accounts?q=%2B{PHONE}",
     f"/api/accounts?q=+{PHONE}",
-    f"/api/accounts?q=%2B86%20138%201234%205678",
-    f"/api/accounts?q=138-1234-5678",
+    "/api/accounts?q=%2B86%20138%201234%205678",
+    "/api/accounts?q=138-1234-5678",
     "/api/accounts?q=%E5%BC%A0%E4%B8%89%E4%B8%B0",
-    f"/api/accounts?name=%E5%BC%A0%E4%B8%89%E4%B8%B0&limit=5",
+    "/api/accounts?name=%E5%BC%A0%E4%B8%89%E4%B8%B0&limit=5",
     f"/api/me?key={KEY}",
     f"/api/me?KEY={KEY.replace('_', '%5F')}",
     f"/api/me?token={KEY}&x=1",

@@ -47,12 +47,12 @@ def _cells(text: str) -> list[str]:
 
 def test_export_by_api_and_cli_neutralises_and_reimports(env, tmp_path):
     url = env["url"]
-    import_csv(io.StringIO(_portfolio(), newline=""), url=url)
+    import_csv(io.StringIO(_portfolio(), newline=""), db_url=url)
     r = env["client"].get("/api/accounts/export", headers=auth(env["keys"]["admin"]))
     assert r.status_code == 200
     via_api = r.text
     buf = io.StringIO()
-    assert export_csv(buf, url=url) == len(EVIL)
+    assert export_csv(buf, db_url=url) == len(EVIL)
     assert buf.getvalue() == via_api
     out = tmp_path / "export.csv"
     proc = subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", "accounts", "export", str(out)],
@@ -65,5 +65,5 @@ def test_export_by_api_and_cli_neutralises_and_reimports(env, tmp_path):
     assert not risky
     assert "+14155550000" in cells and "custom.note" in cells
     # the export is a valid import file (values keep their apostrophe: shown as text, never run)
-    result = import_csv(io.StringIO(via_api, newline=""), url=url)
+    result = import_csv(io.StringIO(via_api, newline=""), db_url=url)
     assert result.updated == len(EVIL) and not result.errors

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agent.server.destinations import (DestinationRefused, check_destination, parse_networks, refusal)
+from agent.server.destinations import DestinationRefused, check_destination, parse_networks, refusal
 from agent.server.webhooks import Dispatcher, create_subscription
 from agent.store.db import session_scope
 from agent.store.models import WebhookDelivery

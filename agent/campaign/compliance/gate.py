@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.campaign.compliance import rules as R
 from agent.campaign.compliance.types import (
@@ -23,17 +21,9 @@ from agent.campaign.compliance.types import (
     ProposedDial,
     Verdict,
 )
+from agent.timeutil import zone  # (re-exported by agent.campaign.compliance)
 
 log = logging.getLogger("dialwise.compliance")
-
-
-@lru_cache(maxsize=1024)
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone `name`; raises ValueError for an unknown one."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
 
 
 def _block(rule: str, reason: str) -> Verdict:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from agent.timeutil import aware, zone_or_utc
 from dialogs.outcomes import (  # noqa: F401 (NOT_CONNECTED, RIGHT_PARTY: imported from here too)
     HISTORY_OUTCOMES,
     NEGATIVE,
@@ -191,16 +190,6 @@ def static_matrix(columns: Mapping[str, Any], spec: FeatureSpec, dpd_shift_days:
 # ---------------------------------------------------------------- history
 
 
-@lru_cache(maxsize=512)
-def _zone(name: str | None) -> ZoneInfo | timezone:
-    if not name:
-        return timezone.utc
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
-
-
 def _parse_at(value: Any) -> datetime:
     if isinstance(value, datetime):
         dt = value
@@ -209,9 +198,7 @@ def _parse_at(value: Any) -> datetime:
         if s.endswith("Z"):
             s = s[:-1] + "+00:00"
         dt = datetime.fromisoformat(s)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt
+    return aware(dt)
 
 
 @dataclass
@@ -249,7 +236,7 @@ class HistoryTable:
             ts.append(dt.timestamp())
             outs.append(out)
             amts.append(_num(row.get("amount")))
-            hours.append(dt.astimezone(_zone(tzs.get(aid))).hour)
+            hours.append(dt.astimezone(zone_or_utc(tzs.get(aid))).hour)
             calls.append(out != PAYMENT and not (out == "converted" and row.get("script_id") in (None, "")))
         return cls(
             ids=ids, index=index,

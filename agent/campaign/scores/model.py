@@ -274,7 +274,7 @@ def fit_scorer(
     columns = accounts if isinstance(accounts, Mapping) else accounts_to_columns(accounts)
     n = n_rows(columns) if columns else 0
     if isinstance(accounts, Mapping):
-        tz = dict(zip(map(str, columns.get("id", [])), columns.get("timezone", [None] * n)))
+        tz = dict(zip(map(str, columns.get("id", [])), columns.get("timezone", [None] * n), strict=False))
     else:
         tz = {str(a.get("id")): a.get("timezone") for a in accounts}
     known = [h for h in history if str(h.get("account_id")) in tz] if history else []

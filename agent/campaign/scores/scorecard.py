@@ -58,7 +58,8 @@ def make_bins(name: str, col: np.ndarray, max_bins: int = 5, min_share: float = 
     if arr.dtype == object or arr.dtype.kind in "USb":
         vals = np.asarray(arr, dtype=object).astype(str)
         uniq, counts = np.unique(vals[vals != "None"], return_counts=True)
-        keep = [str(u) for u, c in sorted(zip(uniq, counts), key=lambda t: -t[1]) if c >= min_share * len(vals)]
+        by_count = sorted(zip(uniq, counts, strict=True), key=lambda t: -t[1])
+        keep = [str(u) for u, c in by_count if c >= min_share * len(vals)]
         keep = keep[:12]
         labels = [f"= {c}" for c in keep] + ["other", "missing"]
         return FeatureBins(name, True, categories=keep, labels=labels)
@@ -116,7 +117,7 @@ class Scorecard:
             w[~present] = 0.0
             fb.woe = [round(float(v), 4) for v in w]
             fb.counts = [int(v) for v in ev + ne]
-            fb.event_rates = [round(float(e / t), 4) if t else 0.0 for e, t in zip(ev, ev + ne)]
+            fb.event_rates = [round(float(e / t), 4) if t else 0.0 for e, t in zip(ev, ev + ne, strict=True)]
             fb.iv = round(float(np.sum(((de - dn) * w)[present])), 4)
             all_bins.append(fb)
         order = sorted(range(len(all_bins)), key=lambda i: -all_bins[i].iv)

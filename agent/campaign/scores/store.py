@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import pickle
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from agent.errors import UserError
+from agent.timeutil import iso
 
 MODEL_VERSION = 1
 
@@ -33,13 +34,7 @@ def account_dict(acc) -> dict[str, Any]:
     }
 
 
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
-
-
-def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list[dict]]:
+def load_from_db(purpose: str, db_url: str | None = None) -> tuple[list[dict], list[dict]]:
     """Accounts of ``purpose`` and their history: calls with outcomes, unanswered attempts, last payments."""
     from sqlalchemy import select
 
@@ -48,7 +43,7 @@ def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list
 
     accounts: list[dict] = []
     history: list[dict] = []
-    with session_scope(url) as s:
+    with session_scope(db_url) as s:
         accs = list(s.scalars(select(Account).where(Account.purpose == purpose)))
         ids = {a.id for a in accs}
         accounts = [account_dict(a) for a in accs]
@@ -61,15 +56,15 @@ def load_from_db(purpose: str, url: str | None = None) -> tuple[list[dict], list
             kind = (out.kind if out is not None else None) or call.outcome
             if not kind or call.started_at is None:
                 continue
-            history.append({"account_id": call.account_id, "at": _iso(call.started_at), "script_id": call.script_id,
+            history.append({"account_id": call.account_id, "at": iso(call.started_at), "script_id": call.script_id,
                             "outcome": kind, "amount": out.promise_amount if out is not None else None})
         for att in s.scalars(select(Attempt).where(Attempt.dialed_at.is_not(None))):
             if att.account_id in ids and att.id not in with_call and att.result in ("no_answer", "busy", "voicemail"):
-                history.append({"account_id": att.account_id, "at": _iso(att.dialed_at), "script_id": att.script_id,
+                history.append({"account_id": att.account_id, "at": iso(att.dialed_at), "script_id": att.script_id,
                                 "outcome": att.result, "amount": None})
         for a in accs:
             if a.last_payment_date is not None:
-                at = datetime.combine(a.last_payment_date, time(12), tzinfo=timezone.utc)
+                at = datetime.combine(a.last_payment_date, time(12), tzinfo=UTC)
                 history.append({"account_id": a.id, "at": at.isoformat(), "script_id": None,
                                 "outcome": "payment", "amount": None})
     history.sort(key=lambda h: h["at"])

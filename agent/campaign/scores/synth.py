@@ -5,7 +5,7 @@ produces accounts + history in the `dialwise plan` formats so the scores have so
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def synthetic_portfolio(
     """Returns (accounts, history, true_propensity). Propensity depends on days past due, balance and
     ``features.income_score``; calling raises the chance of a payment (true uplift > 0)."""
     rng = np.random.default_rng(seed)
-    start = start or datetime(2025, 3, 3, tzinfo=timezone.utc)
+    start = start or datetime(2025, 3, 3, tzinfo=UTC)
     dpd = rng.integers(1, 90, n_accounts)
     balance = np.round(np.exp(rng.normal(8.0, 1.0, n_accounts)), 2)
     income = rng.normal(0.0, 1.0, n_accounts)

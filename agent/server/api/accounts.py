@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import iterate_in_threadpool
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import iterate_in_threadpool
 
 from agent.server.api.common import PageParams, contains_pattern, normalize_phone, paginate
 from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
@@ -68,7 +68,7 @@ def export_accounts(request: Request) -> StreamingResponse:
     """Values that a spreadsheet would run as a formula (starting with = + - @) get a leading apostrophe."""
     from agent.campaign.exporter import export_lines
 
-    return StreamingResponse(iterate_in_threadpool(export_lines(request.app.state.database_url)),
+    return StreamingResponse(iterate_in_threadpool(export_lines(request.app.state.db_url)),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="accounts.csv"'})
 
@@ -114,27 +114,16 @@ async def import_accounts(request: Request,
         from agent.campaign.importer import import_csv
     except ImportError:
         raise Problem(503, "account import is not available in this build") from None
-    from agent.errors import UserError
     from starlette.concurrency import run_in_threadpool
+
+    from agent.errors import UserError
 
     try:
         result = await run_in_threadpool(import_csv, io.StringIO(text, newline=""), skip_bad=skip_bad,
-                                         **_url_kwarg(import_csv, request.app.state.database_url))
+                                         db_url=request.app.state.db_url)
     except UserError as exc:
         rejected = getattr(exc, "result", None)
         extra = {"result": _jsonable(rejected)} if rejected is not None else {}
         raise Problem(422, str(exc), **extra) from None
     return _jsonable(result)
 
-
-def _url_kwarg(fn, url: str) -> dict[str, Any]:
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return {}
-    for name in ("url", "database_url", "db_url"):
-        if name in params:
-            return {name: url}
-    return {}

@@ -1,7 +1,7 @@
 """Call audits: findings (rule id, turn) of every ended call; re-audit one call."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -15,19 +15,14 @@ from agent.server.api.deps import READ, WRITE, get_db
 from agent.server.problems import Problem
 from agent.store.lifecycle_models import AuditFinding, CallAudit
 from agent.store.models import Call
+from agent.timeutil import aware, iso
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 
-def _aware(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
-
-
 def finding_dict(f: AuditFinding) -> dict[str, Any]:
     return {"id": f.id, "call_id": f.call_id, "rule": f.rule, "turn_seq": f.turn_seq, "severity": f.severity,
-            "detail": f.detail, "created_at": _aware(f.created_at)}
+            "detail": f.detail, "created_at": iso(f.created_at)}
 
 
 @router.get("/rules", summary="The audit's stable rule ids")
@@ -47,7 +42,7 @@ def list_findings(page: PageParams = Depends(), db: Session = Depends(get_db),
     if call_id:
         stmt = stmt.where(AuditFinding.call_id == call_id)
     if since:
-        stmt = stmt.where(AuditFinding.created_at >= (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
+        stmt = stmt.where(AuditFinding.created_at >= aware(since))
     return paginate(db, stmt, page, finding_dict)
 
 
@@ -55,7 +50,7 @@ def _call_audit(db: Session, call_id: str) -> dict[str, Any]:
     row = db.get(CallAudit, call_id)
     findings = db.scalars(select(AuditFinding).where(AuditFinding.call_id == call_id)
                           .order_by(AuditFinding.turn_seq, AuditFinding.rule)).all()
-    return {"call_id": call_id, "audited_at": _aware(row.audited_at) if row else None,
+    return {"call_id": call_id, "audited_at": iso(row.audited_at) if row else None,
             "findings": [finding_dict(f) for f in findings]}
 
 

@@ -1,7 +1,7 @@
 """Campaigns: create, list, get, start, pause and the dashboard figures."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -118,5 +118,5 @@ def get_funnel(campaign_id: str, db: Session = Depends(get_db),
     from agent.campaign.funnel import funnel_report
 
     _get(db, campaign_id)
-    start = datetime.combine(since, datetime.min.time(), tzinfo=timezone.utc) if since else None
+    start = datetime.combine(since, datetime.min.time(), tzinfo=UTC) if since else None
     return funnel_report(db, campaign_id, start, by=(by,))

@@ -12,7 +12,7 @@ from agent.store.db import session_scope
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.database_url) as session:
+    with session_scope(request.app.state.db_url) as session:
         yield session
 
 

@@ -12,8 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from agent.lifecycle.events import (EventConflict, EventFieldError, InvalidEvent, UnknownAccount, answer_of,
-                                    apply_event, existing_answer, parse_event)
+from agent.lifecycle.events import (
+    EventConflict,
+    EventFieldError,
+    InvalidEvent,
+    UnknownAccount,
+    answer_of,
+    apply_event,
+    existing_answer,
+    parse_event,
+)
 from agent.server.api.common import PageParams, paginate
 from agent.server.api.deps import CRM, READ, get_db
 from agent.server.problems import Problem
@@ -43,7 +51,7 @@ async def post_event(request: Request) -> JSONResponse:
     except InvalidEvent as exc:
         raise Problem(422, str(exc), errors=exc.errors) from None
     try:
-        answer, replayed = await run_in_threadpool(_apply_with_retries, request.app.state.database_url, ev)
+        answer, replayed = await run_in_threadpool(_apply_with_retries, request.app.state.db_url, ev)
     except UnknownAccount as exc:
         raise Problem(404, str(exc)) from None
     except EventConflict as exc:
@@ -53,12 +61,12 @@ async def post_event(request: Request) -> JSONResponse:
     return JSONResponse(answer, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
-def _apply_with_retries(url: str, ev) -> tuple[dict[str, Any], bool]:
+def _apply_with_retries(db_url: str, ev) -> tuple[dict[str, Any], bool]:
     """Apply in its own transaction. The same id applied at the same moment by another request loses
     on the primary key and answers with the stored result; a busy SQLite file is retried."""
     for attempt in range(6):
         try:
-            with session_scope(url) as s:
+            with session_scope(db_url) as s:
                 replay = existing_answer(s, ev)
                 if replay is not None:
                     return replay, True

@@ -2,24 +2,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from datetime import timezone
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from agent.timeutil import aware
 
 T = TypeVar("T")
 
 Language = Literal["zh", "en"]
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# SQLite returns naive datetimes (stored as UTC): answer with an explicit offset everywhere
+UtcDatetime = Annotated[datetime, AfterValidator(aware)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -208,6 +203,17 @@ class CallOut(BaseModel):
     end_reason: str | None
     has_recording: bool = False
     account_name: str | None = Field(None, description="masked unless the key may read personal data")
+    account_phone: str | None = Field(None, description="masked unless the key may read personal data")
+    account_external_id: str | None = None
+    account_timezone: str | None = Field(None, description="the callee's IANA zone")
+    currency: str | None = None
+    duration_ms: int | None = None
+    promise_amount: float | None = None
+    promise_date: date | None = None
+    campaign_name: str | None = None
+    review_score: float | None = Field(None, description="QA score 0-100 when reviewed")
+    outcome_original: str | None = Field(None, description="the agent's outcome, when a review corrected it")
+    review_tags: list[str] | None = None
 
 
 class CallDetail(CallOut):

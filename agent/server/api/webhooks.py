@@ -11,8 +11,15 @@ from agent.server.api.common import PageParams, paginate
 from agent.server.api.deps import CRM, READ, get_db
 from agent.server.api.schemas import DeliveryOut, Page, SubscriptionIn, SubscriptionOut
 from agent.server.problems import Problem
-from agent.server.webhooks import (EVENT_TYPES, FIXED_ERRORS, REFUSED, _types_of, create_subscription,
-                                   failure_reason, redeliver)
+from agent.server.webhooks import (
+    EVENT_TYPES,
+    FIXED_ERRORS,
+    REFUSED,
+    _types_of,
+    create_subscription,
+    failure_reason,
+    redeliver,
+)
 from agent.store.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])

@@ -1,4 +1,5 @@
-// Call page: transcript aligned to the stereo recording, waveform, click-to-play, playing-turn highlight.
+// Call page: transcript aligned to the stereo recording, waveform, click-to-play, the playing turn kept in
+// view, audit findings on their turns; labels and codes in the page's language.
 (function () {
   DW.chrome("calls");
   const id = DW.param("id");
@@ -7,6 +8,8 @@
   const NS = "http://www.w3.org/2000/svg";
   let turns = [];
   let duration = 0;
+  let call = null;
+  let playingSeq = null;
 
   function el(name, attrs) {
     const e = document.createElementNS(NS, name);
@@ -42,15 +45,26 @@
     document.querySelectorAll(".turn").forEach((li) => {
       li.classList.toggle("playing", playing != null && Number(li.dataset.seq) === playing.seq);
     });
+    if (playing && playing.seq !== playingSeq) {
+      const li = document.querySelector(`.turn[data-seq="${playing.seq}"]`);
+      if (li) DW.player.keepInView(li);
+    }
+    playingSeq = playing ? playing.seq : null;
     const ph = document.getElementById("playhead");
     if (ph && duration) { const x = (audio.currentTime / duration) * 1000; ph.setAttribute("x1", x); ph.setAttribute("x2", x); }
   }
+  DW.player.onSeek = highlight;
 
   function playFrom(ms) {
-    audio.currentTime = ms / 1000;
-    highlight();
-    const p = audio.play();
-    if (p && p.catch) p.catch(() => {});
+    DW.player.seekMs(ms);
+    DW.player.play();
+  }
+
+  function entityValue(k, v) {
+    if (k === "amount" && typeof v === "number") return DW.fmtMoney(v, call && call.currency);
+    if (k === "date" && typeof v === "string") return DW.fmtDate(v);
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
   }
 
   function renderTurns(list) {
@@ -61,14 +75,16 @@
       li.className = "turn " + t.speaker;
       li.dataset.seq = t.seq; li.dataset.start = t.start_ms; li.dataset.end = t.end_ms;
       const info = [];
-      if (t.intent) info.push(`<span class="intent">${DW.t("intent")}: <b>${DW.esc(t.intent)}</b></span>`);
+      if (t.intent) info.push(`<span class="intent" data-intent="${DW.esc(t.intent)}">${DW.t("intent")}: <b>${DW.esc(DW.label("intent", t.intent))}</b></span>`);
       if (t.confidence != null) info.push(`<span class="confidence">${DW.t("confidence")}: ${Number(t.confidence).toFixed(2)}</span>`);
-      if (t.entities && Object.keys(t.entities).length) info.push(`<span class="entities">${DW.t("entities")}: ${DW.esc(JSON.stringify(t.entities))}</span>`);
-      const lat = t.latency || {};
-      const latText = Object.keys(lat).map((k) => `${k.replace(/_ms$/, "")} ${lat[k]}ms`).join(", ");
-      if (latText) info.push(`<span class="latency">${DW.t("latency")}: ${DW.esc(latText)}</span>`);
+      const ents = Object.entries(t.entities || {}).filter(([, v]) => v != null && v !== "" && !(Array.isArray(v) && !v.length));
+      if (ents.length) info.push(`<span class="entities">${ents.map(([k, v]) => `<span class="ent" data-key="${DW.esc(k)}">${DW.esc(DW.label("entity", k))}: <b>${DW.esc(entityValue(k, v))}</b></span>`).join(" ")}</span>`);
+      const lat = Object.entries(t.latency || {}).filter(([, v]) => v != null).map(([k, v]) =>
+        typeof v === "boolean" ? `${DW.label("latency", k)}: ${DW.t(v ? "yes" : "no")}` : `${DW.label("latency", k)} ${Math.round(Number(v))} ms`);
+      if (lat.length) info.push(`<span class="latency">${DW.t("latency")}: ${DW.esc(lat.join(", "))}</span>`);
       if (t.node) info.push(`<span>${DW.t("node")}: ${DW.esc(t.node)}</span>`);
-      li.innerHTML = `<div><div class="who">${DW.t(t.speaker)}</div><div class="muted">${DW.fmtMs(t.start_ms)}</div></div>` +
+      li.innerHTML = `<div><div class="who">${DW.esc(DW.label("speaker", t.speaker))}</div>` +
+        `<div class="muted when"><span class="t-start">${DW.fmtMs(t.start_ms)}</span>–<span class="t-end">${DW.fmtMs(t.end_ms)}</span></div></div>` +
         `<div><div class="text">${DW.esc(t.text)}${t.interrupted ? " …" : ""}</div><div class="info">${info.join("")}</div></div>`;
       li.addEventListener("click", () => playFrom(t.start_ms));
       ol.append(li);
@@ -97,9 +113,9 @@
       li.dataset.rule = f.rule;
       if (f.turn_seq != null) li.dataset.seq = f.turn_seq;
       const where = f.turn_seq != null ? DW.t("audit_turn_n").replace("{n}", f.turn_seq) : DW.t("audit_whole_call");
-      li.innerHTML = `<code class="rule">${DW.esc(f.rule)}</code> <b>${DW.esc(DW.t(f.rule))}</b> ` +
+      li.innerHTML = `<code class="rule">${DW.esc(f.rule)}</code> <b>${DW.esc(DW.label("audit", f.rule))}</b> ` +
         `<span class="where">${DW.esc(where)}</span> <span class="muted">${DW.esc(f.detail)}</span>`;
-      if (f.turn_seq != null) li.addEventListener("click", () => showTurn(f.turn_seq));
+      if (f.turn_seq != null) { li.tabIndex = 0; li.addEventListener("click", () => showTurn(f.turn_seq)); }
       ul.append(li);
       const turn = document.querySelector(`.turn[data-seq="${f.turn_seq}"]`);
       if (turn) {
@@ -109,33 +125,44 @@
     });
   }
 
+  function renderHead() {
+    const c = call;
+    const acc = `<a id="account-link" href="account.html?id=${encodeURIComponent(c.account_id)}">${DW.esc(c.account_name || "—")}</a>`;
+    const rows = [
+      [DW.t("account"), acc, true], [DW.t("phone"), c.account_phone], [DW.t("external_id"), c.account_external_id || "—"],
+      [DW.t("f_language"), c.language], [DW.t("f_script"), c.script_id], [DW.t("f_campaign"), c.campaign_name || "—"],
+      [DW.t("transport"), c.transport], [DW.t("started"), DW.bothTimes(c.started_at, c.account_timezone), true],
+      [DW.t("duration"), c.duration_ms != null ? DW.fmtMs(c.duration_ms) : "—"], [DW.t("col_status"), DW.label("status", c.status)],
+      [DW.t("end_reason"), DW.label("end_reason", c.end_reason)],
+    ];
+    document.getElementById("meta").innerHTML = rows.map(([k, v, html]) => `<span>${DW.esc(k)}: <b>${html ? v : DW.esc(v)}</b></span>`).join("");
+    const oc = c.outcome_detail;
+    let html = `<span>${DW.t("outcome")}: ${DW.badge("outcome", c.outcome, "outcome")}</span>`;
+    if (c.outcome_original) html += ` <span id="outcome-corrected" class="corrected">${DW.esc(DW.t("corrected"))} · ${DW.esc(DW.t("was"))} ${DW.esc(DW.label("outcome", c.outcome_original))}</span>`;
+    if (oc && (oc.promise_amount != null || oc.promise_date)) {
+      html += ` <span id="promise">${DW.t("promise")}: <b>${DW.esc(DW.fmtMoney(oc.promise_amount, c.currency))}</b> ${DW.t("date")} <b>${DW.esc(DW.fmtDate(oc.promise_date || ""))}</b></span>`;
+    }
+    if (oc && oc.callback_at) html += ` <span>${DW.t("callback")}: <b>${DW.bothTimes(oc.callback_at, c.account_timezone)}</b></span>`;
+    document.getElementById("outcome-card").innerHTML = `<div class="meta">${html}</div>`;
+  }
+
   async function load() {
-    let call;
     try { call = await DW.api("/api/calls/" + encodeURIComponent(id)); }
     catch (e) { document.getElementById("meta").innerHTML = `<span class="error">${DW.esc(e.message)}</span>`; return; }
     document.getElementById("call-id").textContent = call.id;
-    turns = call.turns;
-    const ended = call.ended_at && call.started_at ? (new Date(call.ended_at) - new Date(call.started_at)) : null;
-    document.getElementById("meta").innerHTML = [
-      [DW.t("account"), call.account_name], [DW.t("f_language"), call.language], [DW.t("f_script"), call.script_id],
-      [DW.t("transport"), call.transport], [DW.t("started"), DW.fmtTime(call.started_at)],
-      [DW.t("duration"), ended != null ? DW.fmtMs(ended) : "—"], [DW.t("col_status"), call.status],
-      [DW.t("end_reason"), call.end_reason || "—"],
-    ].map(([k, v]) => `<span>${k}: <b>${DW.esc(v)}</b></span>`).join("");
-    const oc = call.outcome_detail;
-    let html = `<span>${DW.t("outcome")}: <span id="outcome" class="badge ${DW.esc(call.outcome || "")}">${DW.esc(call.outcome || "—")}</span></span>`;
-    if (oc && (oc.promise_amount != null || oc.promise_date)) {
-      html += ` <span id="promise">${DW.t("promise")}: <b>${DW.esc(oc.promise_amount)}</b> ${DW.t("date")} <b>${DW.esc(oc.promise_date || "")}</b></span>`;
-    }
-    if (oc && oc.callback_at) html += ` <span>${DW.t("callback")}: <b>${DW.esc(DW.fmtTime(oc.callback_at))}</b></span>`;
-    document.getElementById("outcome-card").innerHTML = `<div class="meta">${html}</div>`;
+    turns = DW.player.turns = call.turns;
+    renderHead();
     renderTurns(turns);
     loadAudit();
+    DW.review.load(id, call, (outcome, original) => { call.outcome = outcome; call.outcome_original = original; renderHead(); });
     if (call.has_recording) {
-      audio.src = "/api/calls/" + encodeURIComponent(id) + "/recording";
+      const src = "/api/calls/" + encodeURIComponent(id) + "/recording";
+      audio.src = src;
+      document.getElementById("download").href = src + "?download=true";
       DW.api("/api/calls/" + encodeURIComponent(id) + "/waveform?points=800").then(drawWave).catch(() => {});
     } else {
       audio.hidden = true; svg.style.display = "none";
+      document.getElementById("controls").hidden = true;
       document.getElementById("no-recording").hidden = false;
     }
   }
@@ -151,5 +178,5 @@
     const d = duration || audio.duration;
     if (d) playFrom(((ev.clientX - box.left) / box.width) * d * 1000);
   });
-  load();
+  DW.ready.then(load);
 })();

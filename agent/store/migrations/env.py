@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from agent.store.db import get_engine
 from agent.store.models import Base
 

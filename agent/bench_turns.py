@@ -1,0 +1,260 @@
+"""`dialwise bench turns`: the complete-answer endpointer against today's fixed silence, in one run.
+
+Every turn of the turn set (agent/turnset.py, phone channel) is streamed in 20 ms frames through the
+session's own Endpointer (silero VAD). At each pause the real ASR (the configured engine, `faster` by
+default) transcribes the audio so far, the real NLU reads it with the node's expectation, and the
+turn-taker of the live calls (agent/turn_taking.py) decides. Both modes see the same audio, the same
+transcripts and the same measured ASR/NLU times, so their difference is the decision alone:
+
+- baseline: the turn is taken after the node's fixed silence (`eos_silence_ms`, today);
+- complete: the turn-taker (min/max waits per node, verdict, prosody).
+
+Voice-to-voice for a turn = the silence after the callee's last voiced frame at which the agent commits,
+or later if the transcript is not ready (pause + ASR + NLU), plus the time to the first agent audio (a
+cached prompt fetched for real). That is the figure CallSession reports as `voice_to_voice_ms`: from the
+arrival of the last voiced frame to the first agent audio handed to the line; the line itself (Twilio's
+websocket, the carrier) is not in it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, wait_ms
+from agent.turnset import Turn, plan, record
+
+FRAME = 320
+# the node settings each expectation is asked at in the scripts (scripts_library/collections/_common.yaml)
+NODE_OF = {"identity": "opening", "yes_no": "readback_full", "id_last4": "ask_last4", "payment": "ask_full",
+           "date": "ask_date", "offer": "pitch"}
+
+
+@dataclass
+class Pause:
+    end_ms: int  # end of voice
+    detected_ms: int  # stream time the pause event fired
+    resumed_ms: int | None  # stream time speech came back (None: it did not)
+    text: str = ""
+    asr_ms: float = 0.0
+    nlu_ms: float = 0.0
+    understanding: Any = None
+    verdict: Any = None
+    tail: Any = None
+
+
+@dataclass
+class Replay:
+    turn: Turn
+    pauses: list[Pause] = field(default_factory=list)
+    onset_ms: int | None = None
+    started_emitted_ms: int | None = None
+
+
+def node_waits(expect: str | None, s: TurnSettings) -> NodeWaits:
+    from dialogs.library import load_script, script_for
+
+    script = load_script(script_for("collections", "M1", "en"))
+    node = script.nodes.get(NODE_OF.get(expect or "", ""), None)
+    if expect == "offer":
+        node = load_script(script_for("telesales", "reactivation", "en")).nodes.get("pitch")
+    return NodeWaits.of(node, s, 400)
+
+
+def stream(turn: Turn, pause_ms: int) -> Replay:
+    """Run the session's Endpointer over the turn; keep the pause/resume timeline and the audio at pauses."""
+    from speech.endpoint import Endpointer
+    from speech.vad import create_vad
+
+    ep = Endpointer(create_vad(), eos_silence_ms=10_000, pause_ms=pause_ms)
+    rep = Replay(turn)
+    audio = turn.audio
+    assert audio is not None
+    open_pause: tuple[Pause, np.ndarray] | None = None
+    pending: list[tuple[Pause, np.ndarray]] = []
+    for i in range(0, len(audio) - FRAME + 1, FRAME):
+        for ev in ep.feed(audio[i:i + FRAME]):
+            kind = type(ev).__name__
+            if kind == "SpeechStarted" and rep.onset_ms is None:
+                rep.onset_ms, rep.started_emitted_ms = ev.at_ms, ep.now_ms
+            elif kind == "SpeechPaused":
+                open_pause = (Pause(ev.end_ms, ep.now_ms, None), ev.audio)
+                pending.append(open_pause)
+            elif kind == "SpeechResumed" and open_pause is not None:
+                open_pause[0].resumed_ms = ev.at_ms
+                open_pause = None
+    rep.pauses = [p for p, _ in pending]
+    rep._audio = [a for _, a in pending]  # type: ignore[attr-defined]
+    return rep
+
+
+def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
+    from nlu.complete import judge
+    from speech.prosody import tail
+
+    for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
+        t = time.perf_counter()
+        p.text = asr.transcribe(audio, rep.turn.lang, prompt).text.strip()
+        p.asr_ms = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        ctx = rep.turn.expect if rep.turn.kind in ("complete", "paused") else None
+        p.understanding = classify(p.text, rep.turn.lang, ctx, today) if p.text else None
+        if ctx:
+            p.verdict = judge(p.text, rep.turn.lang, ctx, p.understanding)
+            p.tail = tail(audio[-16000:])
+        p.nlu_ms = (time.perf_counter() - t) * 1000
+
+
+def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
+    """Replay one answer turn under settings `s`: when the agent commits, cut-ins, voice-to-voice."""
+    waits = node_waits(rep.turn.expect, s)
+    cut_ins, reasons = 0, []
+    for p in rep.pauses:
+        ready = (p.detected_ms - p.end_ms) + p.asr_ms + p.nlu_ms  # silence when the words are read
+        w, why = wait_ms(p.verdict, p.tail, rep.turn.lang, waits, s)
+        if not s.complete_answers or ready <= w:
+            commit = w  # the fixed silence ends the utterance whether or not the words are read
+        else:
+            commit = min(ready, waits.max_ms)  # the turn-taker holds until the verdict, at most max_ms
+        reply = max(commit, ready)
+        silence_left = None if p.resumed_ms is None else p.resumed_ms - p.end_ms
+        if silence_left is not None and silence_left <= commit:
+            continue  # the callee went on before the agent took the turn
+        reasons.append(why)
+        if silence_left is not None:  # the agent answered, and the callee went on
+            if silence_left - commit <= s.cut_in_window_ms:
+                cut_ins += 1
+            continue
+        return {"v2v_ms": reply + tts_ms, "commit_ms": commit, "cut_ins": cut_ins, "reason": why,
+                "text": p.text, "verdict": p.verdict.state if p.verdict else None}
+    return {"v2v_ms": None, "commit_ms": None, "cut_ins": cut_ins, "reason": "no endpoint", "text": "",
+            "verdict": None}
+
+
+def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
+    """Speech over the agent: is it taken as a barge-in, how fast is the agent stopped."""
+    if rep.onset_ms is None:
+        return {"barge_in": False, "clear_ms": None}
+    clear_ms = rep.started_emitted_ms - rep.onset_ms + FRAME / 16  # the frame it was detected in
+    if baseline or not s.backchannels:
+        return {"barge_in": True, "clear_ms": clear_ms}
+    if not rep.pauses:
+        return {"barge_in": True, "clear_ms": clear_ms}
+    p = rep.pauses[0]
+    voiced = p.end_ms - rep.onset_ms
+    bc = is_backchannel_turn(p.text, rep.turn.lang, voiced, s, p.understanding)
+    resumed_after = (p.detected_ms - p.end_ms) + p.asr_ms + p.nlu_ms
+    return {"barge_in": not bc, "clear_ms": clear_ms, "resume_after_ms": resumed_after if bc else None,
+            "text": p.text}
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    from agent.demo import percentile
+
+    return percentile(xs, q)
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in ("baseline", "complete"):
+        comp = [r[mode]["v2v_ms"] for r in rows if r["kind"] == "complete" and r[mode].get("v2v_ms") is not None]
+        paused = [r for r in rows if r["kind"] == "paused"]
+        answer = [r for r in rows if r["kind"] in ("complete", "paused")]
+        bcs = [r for r in rows if r["kind"] == "backchannel"]
+        ints = [r for r in rows if r["kind"] == "interruption"]
+        clears = [r[mode]["clear_ms"] for r in ints if r[mode].get("clear_ms") is not None]
+        out[mode] = {
+            "v2v_complete_ms": {"p50": _pct(comp, 0.5), "p95": _pct(comp, 0.95), "n": len(comp)},
+            "cut_in_rate_paused": round(sum(1 for r in paused if r[mode]["cut_ins"]) / len(paused), 4)
+            if paused else None,
+            "cut_in_rate_all_answers": round(sum(1 for r in answer if r[mode]["cut_ins"]) / len(answer), 4)
+            if answer else None,
+            "backchannel_barge_in_rate": round(sum(1 for r in bcs if r[mode]["barge_in"]) / len(bcs), 4)
+            if bcs else None,
+            "interruptions_missed": sum(1 for r in ints if not r[mode]["barge_in"]),
+            "interruption_clear_ms": {"p50": _pct(clears, 0.5), "p95": _pct(clears, 0.95), "n": len(clears)},
+        }
+        if mode == "complete":
+            gaps = [r[mode]["resume_after_ms"] for r in bcs if r[mode].get("resume_after_ms") is not None]
+            out[mode]["backchannel_resume_after_ms"] = {"p50": _pct(gaps, 0.5), "n": len(gaps)}
+    b, c = out["baseline"]["v2v_complete_ms"], out["complete"]["v2v_complete_ms"]
+    if b["p50"] and c["p50"]:
+        out["v2v_p50_ratio_to_baseline"] = round(c["p50"] / b["p50"], 3)
+    return out
+
+
+def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh", "en"),
+        settings: TurnSettings | None = None, cache: Path | None = None, details: Path | None = None,
+        limit: int | None = None) -> dict[str, Any]:
+    import json
+    from datetime import date
+
+    import nlu
+    from agent.config import get_settings
+    from agent.speech_options import asr_options, prompt_cache_options, tts_options
+    from speech.asr import create_asr
+    from speech.asr.prompts import domain_prompt
+    from speech.tts import create_tts
+    from speech.tts.cache import PromptCache
+
+    s = settings or TurnSettings()
+    base = s.with_(complete_answers=False, backchannels=False)
+    t_start = time.perf_counter()
+    cfg = get_settings()
+    turns = plan(langs, splits)
+    if limit:
+        turns = turns[::max(1, len(turns) // limit)]
+    record(turns, cache or (cfg.cache_dir / "turnset"))
+    asr = create_asr(options=asr_options(cfg))
+    nlu.load_model()
+    today = date(2026, 11, 23)
+    cache_p = PromptCache.from_options(prompt_cache_options(cfg))
+    tts = {lang: create_tts(lang, options=tts_options(cfg)) for lang in langs}
+    line = {"zh": "谢谢您的确认。", "en": "Thank you for confirming."}
+    for lang in langs:  # warm-up, not timed
+        asr.transcribe(turns[0].audio[:16000], lang)
+        cache_p.get(f"bench_turns_{lang}", line[lang], lang, tts[lang])
+    prompts = {lang: domain_prompt(lang, lender="明信金融" if lang == "zh" else "Bright Credit") for lang in langs}
+    rows: list[dict[str, Any]] = []
+    for turn in turns:
+        rep = stream(turn, s.pause_ms)
+        read_pauses(rep, asr, nlu.classify, prompts[turn.lang], today)
+        t = time.perf_counter()
+        cache_p.get(f"bench_turns_{turn.lang}", line[turn.lang], turn.lang, tts[turn.lang])
+        tts_ms = (time.perf_counter() - t) * 1000
+        row = {"id": turn.id, "lang": turn.lang, "split": turn.split, "kind": turn.kind, "ref": turn.text,
+               "heard": [p.text for p in rep.pauses]}
+        if turn.kind in ("complete", "paused"):
+            if s.pause_ms != 200:  # the baseline's speculative pause is today's 200 ms
+                rep_b = stream(turn, 200)
+                read_pauses(rep_b, asr, nlu.classify, prompts[turn.lang], today)
+            else:
+                rep_b = rep
+            row["baseline"], row["complete"] = decide(rep_b, base, tts_ms), decide(rep, s, tts_ms)
+        else:
+            row["baseline"], row["complete"] = over_agent(rep, base, True), over_agent(rep, s, False)
+        rows.append(row)
+    if details is not None:
+        with open(details, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+    out: dict[str, Any] = {
+        "measured": "session Endpointer + silero VAD over phone-channel audio (8 kHz mu-law, 20 dB SNR) in "
+                    "20 ms frames; real ASR and NLU timed per pause; v2v = commit silence or words-ready, "
+                    "whichever is later, + cached first agent audio; transport not included",
+        "asr_engine": cfg.asr_engine,
+        "settings": {k: v for k, v in vars(s).items()},
+        "set": {sp: {lang: {k: sum(1 for t in turns if t.split == sp and t.lang == lang and t.kind == k)
+                            for k in ("complete", "paused", "backchannel", "interruption")} for lang in langs}
+                for sp in splits},
+    }
+    for sp in splits:
+        part = [r for r in rows if r["split"] == sp]
+        out[sp] = {"all": summarize(part), **{lang: summarize([r for r in part if r["lang"] == lang])
+                                              for lang in langs}}
+    out["targets"] = {"v2v_p50_ms": 450, "v2v_p95_ms": 700, "cut_in_rate_paused": 0.03,
+                      "backchannel_barge_in_rate": 0.02, "interruption_clear_ms": 150}
+    out["wall_s"] = round(time.perf_counter() - t_start, 1)
+    return out

@@ -1,0 +1,111 @@
+"""The `sip` network: dial out through a SIP trunk (a carrier, or the lender's FreeSWITCH/Asterisk).
+
+    dialer = SipDialer(sip_options(get_settings()), runner)
+    outcome = await dialer.dial(target)   # answered: the session ran; else busy / no_answer / ...
+    await dialer.close()
+
+The user agent is telephony_adapter.sip (PJSIP). On 200 OK the session runs over the call's
+SipTransport through `runner`; any other final answer maps to a dial result (see
+telephony_adapter/sip/results.py) with a detail such as "SIP 486 Busy Here". Nothing here blocks
+the event loop: PJSIP work runs on its own threads.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from agent.dialing.base import (
+    ANSWERED,
+    DIAL_RESULTS,
+    FAILED,
+    DialError,
+    DialOutcome,
+    DialTarget,
+    SessionRunner,
+)
+from telephony_adapter.sip import SipConfigError, SipOptions, SipUserAgent, parse_codecs
+
+log = logging.getLogger(__name__)
+
+
+def sip_options(settings: Any, **overrides: Any) -> SipOptions:
+    """SipOptions from the app's settings (SIP_* variables); keyword arguments override."""
+    values = dict(
+        trunk_uri=settings.sip_trunk_uri, username=settings.sip_username, password=settings.sip_password,
+        caller_id=settings.sip_caller_id, codecs=parse_codecs(settings.sip_codecs),
+        local_port=settings.sip_local_port, rtp_port_min=settings.sip_rtp_port_min,
+        rtp_port_max=settings.sip_rtp_port_max, public_address=settings.sip_public_address,
+        max_cps=settings.sip_max_cps,
+    )
+    values.update(overrides)
+    try:
+        return SipOptions(**values)
+    except SipConfigError as exc:
+        raise DialError(str(exc)) from exc
+
+
+class SipDialer:
+    network = "sip"
+
+    def __init__(self, options: SipOptions, runner: SessionRunner, *, uri_template: str | None = None,
+                 ring_timeout_s: float | None = None, transfer_target: str | None = None) -> None:
+        if not options.trunk_uri and (uri_template or options.uri_template).count("{host}"):
+            raise DialError("the sip network needs a trunk: set SIP_TRUNK_URI (see telephony_adapter/README.md)")
+        self.options = options
+        self.runner = runner
+        self.uri_template = uri_template
+        self.ring_timeout_s = ring_timeout_s
+        self.transfer_target = transfer_target
+        self.ua = SipUserAgent(options)
+        # the trunk's calls-per-second limit, held across every worker by the dial path's rate slots
+        self.rate_limit = (f"sip:{options.trunk_uri or 'direct'}"[:64], options.max_cps)
+        self._started = False
+        self._start_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any, runner: SessionRunner, *, db_url: str | None = None) -> SipDialer:
+        """The dialer for this process's SIP_* settings (`db_url` is not needed: the session's runner
+        and the dial path own the storage)."""
+        return cls(sip_options(settings), runner, ring_timeout_s=settings.ring_timeout_s,
+                   transfer_target=settings.transfer_number or None)
+
+    async def start(self) -> SipUserAgent:
+        async with self._start_lock:
+            if not self._started:
+                try:
+                    await self.ua.start()
+                except SipConfigError as exc:
+                    raise DialError(str(exc)) from exc
+                self._started = True
+        return self.ua
+
+    async def dial(self, target: DialTarget) -> DialOutcome:
+        await self.start()
+        try:
+            attempt = await self.ua.dial(target.phone, uri_template=self.uri_template,
+                                         ring_timeout_s=self.ring_timeout_s)
+        except SipConfigError as exc:
+            raise DialError(str(exc)) from exc
+        extra: dict[str, Any] = {"ring_s": attempt.ring_s, **attempt.extra}
+        if not attempt.answered:
+            result = attempt.result if attempt.result in DIAL_RESULTS else FAILED
+            log.info("sip dial %s (%s): %s", target.call_id, target.phone, attempt.detail)
+            return DialOutcome(result=result, provider_ref=attempt.sip_call_id or None, detail=attempt.detail,
+                               extra=extra)
+        transport = attempt.transport
+        if self.transfer_target:
+            transport.transfer_target = self.transfer_target
+        try:
+            call = await self.runner(target.call_id, transport)
+        finally:
+            await transport.close("session over")
+        extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
+                     frames_in=attempt.leg.frames_in, pacing=transport.pacing)
+        return DialOutcome(result=ANSWERED, call=call, provider_ref=attempt.sip_call_id, detail=attempt.detail,
+                           extra=extra)
+
+    async def close(self) -> None:
+        if self._started:
+            self._started = False
+            await self.ua.close()

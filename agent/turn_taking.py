@@ -1,0 +1,104 @@
+"""When to take the turn: the complete-answer endpointer's decision, shared by the live call
+(agent/call_listener.py) and `dialwise bench turns` (agent/bench_turns.py), so the bench measures the code
+the calls run.
+
+After the callee's short pause (`pause_ms`, ~200 ms) the speculative transcript goes through the NLU with
+the node's expectation and `nlu.complete.judge` says complete / incomplete / unsure. The turn is then
+taken once the silence after the end of voice reaches:
+
+- complete:   the node's `min_wait_ms` (at once, if the verdict came later than that);
+- incomplete: the node's `max_wait_ms` (a number read in pieces, "I can pay…", a trailing "然后");
+- unsure:     the node's `eos_silence_ms` (today's fixed silence), moved by the prosody of the end:
+              English: a clear final fall and a fading voice -> sooner; a rise -> later.
+              Mandarin: the last syllable's lexical tone sets its pitch, so only the energy counts.
+While the verdict is pending the wait is `max_wait_ms` (never end before the words are read).
+
+A turn taken before the node's fixed silence would have ended it is an *early* answer; if the callee
+speaks again within `cut_in_window_ms` of it, the agent stops and listens: a **cut-in**.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from nlu.complete import COMPLETE, INCOMPLETE, Verdict
+from speech.prosody import Tail
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    complete_answers: bool = True  # False: today's fixed silence at every node (the baseline)
+    pause_ms: int = 200  # silence that starts the speculative transcript and the verdict
+    min_wait_ms: int = 200  # default per-node minimum: earliest answer to a complete answer
+    max_wait_ms: int = 1000  # default per-node maximum: wait on an incomplete answer
+    cut_in_window_ms: int = 600
+    backchannels: bool = True  # short acknowledgements over the agent do not take the turn
+    backchannel_max_ms: int = 800  # voiced speech longer than this over the agent is a real interruption
+    prosody: bool = True
+    # prosody thresholds (tuned on the dev half of the turn set)
+    fall_semitones: float = -1.5  # en: tail median this far under the utterance median = a final fall
+    rise_semitones: float = 1.5  # en: this far above = a continuation rise
+    fade_db_per_s: float = -20.0  # energy falling this fast over the tail = trailing off
+    prosody_shift_ms: int = 150  # how far the prosody moves an unsure wait
+    unsure_extra_ms: int = 0  # added to the node's silence when the verdict is unsure
+
+    def with_(self, **changes) -> TurnSettings:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class NodeWaits:
+    """A node's waits (ms of silence after the end of voice)."""
+
+    eos_ms: int
+    min_ms: int
+    max_ms: int
+
+    @classmethod
+    def of(cls, decision, settings: TurnSettings, default_eos_ms: int) -> NodeWaits:
+        eos = getattr(decision, "eos_silence_ms", None) or default_eos_ms
+        lo = getattr(decision, "min_wait_ms", None) or settings.min_wait_ms
+        hi = getattr(decision, "max_wait_ms", None) or max(settings.max_wait_ms, eos)
+        return cls(eos, min(lo, eos), max(hi, eos))
+
+
+def prosody_shift(tail: Tail | None, lang: str, s: TurnSettings) -> tuple[int, str]:
+    """(ms added to an unsure wait, why): negative = the voice sounds finished."""
+    if tail is None or not s.prosody:
+        return 0, ""
+    fading = tail.energy_slope <= s.fade_db_per_s
+    if lang == "en" and tail.pitch_drop is not None:
+        if tail.pitch_drop <= s.fall_semitones and fading:
+            return -s.prosody_shift_ms, "falling pitch, fading voice"
+        if tail.pitch_drop >= s.rise_semitones:
+            return s.prosody_shift_ms, "rising pitch"
+        return 0, ""
+    if lang == "zh" and fading:  # tone-neutral: a fading voice only
+        return -s.prosody_shift_ms, "fading voice"
+    return 0, ""
+
+
+def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWaits,
+            s: TurnSettings) -> tuple[int, str]:
+    """(silence after the end of voice at which to take the turn, reason)."""
+    if not s.complete_answers:
+        return waits.eos_ms, "fixed silence"
+    if verdict is None:
+        return waits.max_ms, "verdict pending"
+    if verdict.state == COMPLETE:
+        return waits.min_ms, f"complete: {verdict.reason}"
+    if verdict.state == INCOMPLETE:
+        return waits.max_ms, f"incomplete: {verdict.reason}"
+    shift, why = prosody_shift(tail, lang, s)
+    w = min(waits.max_ms, max(waits.min_ms, waits.eos_ms + s.unsure_extra_ms + shift))
+    return w, f"unsure: {verdict.reason}" + (f"; {why}" if why else "")
+
+
+def is_backchannel_turn(text: str, lang: str, voiced_ms: int, s: TurnSettings, understanding=None) -> bool:
+    """Speech that began over the agent's audio: short (<= `backchannel_max_ms` voiced) and not a bid for the
+    floor (a refusal, a must-not-miss request) is a backchannel ('嗯', 'uh-huh', '对') or a breath; anything
+    longer, or a bid, is a real interruption. The length decides first: Whisper reads a lone '嗯' poorly."""
+    from nlu.complete import is_backchannel, is_bid
+
+    if not s.backchannels or voiced_ms > s.backchannel_max_ms:
+        return False
+    return is_backchannel(text, lang, understanding) or not is_bid(understanding)

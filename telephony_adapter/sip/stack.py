@@ -1,0 +1,220 @@
+"""The one PJSIP endpoint of a process (pjsua2), and the thread that talks to it.
+
+PJSIP allows a single `Endpoint` per process. It runs its own threads: a SIP worker (network,
+timers, our Call/Account callbacks) and the null sound device's clock (the conference bridge,
+which pulls and pushes our media frames every 20 ms). Every call *into* PJSIP from dialwise goes
+through one registered "sip-api" thread (`PjStack.run`), so the asyncio loop never waits on a
+PJSIP lock. Callbacks *from* PJSIP never block: they copy what they need and hand it to the loop
+with `call_soon_threadsafe` (see telephony_adapter/sip/leg.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from telephony_adapter.sip.options import SipConfigError, SipOptions
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def load_pjsua2() -> Any:
+    try:
+        import pjsua2
+    except ImportError as exc:  # pragma: no cover - the wheel is a dependency
+        raise SipConfigError("the SIP network needs PJSIP's Python binding: pip install pjsua2-python") from exc
+    return pjsua2
+
+
+class PjStack:
+    """Process-wide PJSIP endpoint: library, UDP transport, codecs, null audio device."""
+
+    _instance: PjStack | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, options: SipOptions) -> None:
+        self.options = options
+        self.key = options.process_key()
+        self.pj = load_pjsua2()
+        self.users = 0  # user agents holding the stack
+        self._api = _ApiThread()
+        self.legs: set[Any] = set()  # live call legs (telephony_adapter/sip/leg.py), released before shutdown
+        self.accounts: list[Any] = []  # pjsua2 accounts of the user agents, deleted before shutdown
+        self.ep: Any = None
+        self.transport_id: int | None = None
+        self.local_port = options.local_port  # the bound SIP port, once started (options may say 0)
+        self._closed = False
+        self._api.submit(self._start).result()
+
+    # --- process-wide access ----------------------------------------------------------------
+    @classmethod
+    def acquire(cls, options: SipOptions) -> PjStack:
+        """The running stack for these options; started on first use. A stack with other
+        per-process options is restarted when nobody uses it, refused otherwise."""
+        with cls._lock:
+            stack = cls._instance
+            if stack is not None and stack.key != options.process_key():
+                if stack.users:
+                    raise SipConfigError("a SIP stack with other local port/codec/RTP options is in use in this "
+                                         "process (one PJSIP endpoint per process)")
+                stack._shutdown()
+                stack = cls._instance = None
+            if stack is None:
+                stack = cls._instance = PjStack(options)
+            stack.users += 1
+            return stack
+
+    def release(self) -> None:
+        with PjStack._lock:
+            self.users = max(0, self.users - 1)
+
+    # --- the API thread ---------------------------------------------------------------------
+    def register_current_thread(self) -> None:
+        """Let this thread (e.g. the event loop's) touch PJSIP objects: the garbage collector may drop
+        one anywhere. Registration is a thread-local record, it takes no lock."""
+        self._ensure_registered()
+
+    def _ensure_registered(self) -> None:
+        pj_ep = self.ep or self.pj.Endpoint.instance()
+        if not pj_ep.libIsThreadRegistered():
+            pj_ep.libRegisterThread(threading.current_thread().name)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(*args) on the sip-api thread; the event loop only awaits."""
+        if self._closed:
+            raise SipConfigError("the SIP stack is shut down")
+        return await asyncio.wrap_future(self._api.submit(self._guarded, fn, args))
+
+    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Same, from a plain thread (blocking)."""
+        return self._api.submit(self._guarded, fn, args).result()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fire and forget (for PJSIP callbacks that must not call back into PJSIP themselves)."""
+        if not self._closed:
+            self._api.submit(self._guarded_quiet, fn, args)
+
+    def _guarded(self, fn: Callable[..., T], args: tuple) -> T:
+        self._ensure_registered()
+        return fn(*args)
+
+    def _guarded_quiet(self, fn: Callable[..., Any], args: tuple) -> None:
+        try:
+            self._guarded(fn, args)
+        except Exception as exc:
+            log.warning("sip: %s failed: %s", getattr(fn, "__name__", fn), exc)
+
+    # --- start and stop ---------------------------------------------------------------------
+    def _start(self) -> None:
+        pj, o = self.pj, self.options
+        ep = pj.Endpoint()
+        ep.libCreate()
+        self.ep = ep
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 1  # one SIP worker thread polls the network and runs timers
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.maxCalls = 64
+        cfg.uaConfig.userAgent = "dialwise"
+        cfg.logConfig.level = o.log_level
+        cfg.logConfig.consoleLevel = o.log_level
+        med = cfg.medConfig
+        med.clockRate = 8000  # G.711 rate: no resampling in the conference bridge
+        med.sndClockRate = 8000
+        med.channelCount = 1
+        med.audioFramePtime = 20
+        med.ptime = 20
+        med.noVad = True  # send RTP continuously (the far end's jitter buffer and NAT bindings want it)
+        med.ecTailLen = 0  # no echo canceller: we hear the far end only
+        med.quality = 4
+        med.jbInit = o.jb_init_ms
+        med.jbMinPre = o.jb_min_pre_ms
+        med.jbMaxPre = o.jb_max_pre_ms
+        med.jbMax = o.jb_max_ms
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = o.local_port
+        if o.bind_address:
+            tcfg.boundAddress = o.bind_address
+        if o.advertised_address:
+            tcfg.publicAddress = o.advertised_address
+        self.transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.local_port = int(ep.transportGetInfo(self.transport_id).localName.rsplit(":", 1)[-1])
+        ep.libStart()
+        ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
+        wanted = o.codec_ids
+        for info in ep.codecEnum2():
+            ep.codecSetPriority(info.codecId, 0)  # disabled unless listed
+        for i, codec_id in enumerate(wanted):
+            ep.codecSetPriority(codec_id, 255 - i)
+        log.info("sip: PJSIP endpoint up on %s:%d, codecs %s", o.bind_address, self.local_port, ",".join(o.codecs))
+
+    def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def stop() -> None:
+            for leg in list(self.legs):  # pjsua2 objects must go before the library
+                leg.release()
+            for account in self.accounts:
+                account.shutdown()
+            self.accounts.clear()
+            try:
+                self.ep.hangupAllCalls()
+            except Exception:
+                pass
+            self.ep.libDestroy()
+
+        try:
+            self._api.submit(self._guarded, stop, ()).result(timeout=10)
+        except Exception as exc:  # pragma: no cover - best effort at exit
+            log.warning("sip: stopping PJSIP: %s", exc)
+        for obj in (*self.accounts, self.ep):  # the library is gone: their destructors must not call it
+            if obj is not None:
+                obj.thisown = False
+        self._api.stop()
+
+    @classmethod
+    def shutdown(cls) -> None:
+        with cls._lock:
+            if cls._instance is not None:
+                cls._instance._shutdown()
+                cls._instance = None
+
+
+class _ApiThread:
+    """A single daemon worker thread (not a ThreadPoolExecutor: those refuse work once the
+    interpreter starts exiting, and PJSIP must still be stopped from this thread then)."""
+
+    def __init__(self) -> None:
+        self._q: queue.SimpleQueue[tuple[concurrent.futures.Future, Callable[..., Any], tuple] | None] = (
+            queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._work, name="sip-api", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._q.put((fut, fn, args))
+        return fut
+
+    def _work(self) -> None:
+        while (item := self._q.get()) is not None:
+            fut, fn, args = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:  # handed to the waiter
+                fut.set_exception(exc)
+
+    def stop(self) -> None:
+        self._q.put(None)
+
+
+atexit.register(PjStack.shutdown)

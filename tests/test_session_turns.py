@@ -1,0 +1,165 @@
+"""Turn-taking in a live CallSession, on the shared fakes (real VAD, scripts and policy; fake ASR/NLU/TTS).
+Audio is fed in real time (20 ms frames), because the turn-taker races the silence against the words."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import numpy as np
+import pytest
+
+from agent.session import CallConfig, CallSession
+from agent.turn_taking import TurnSettings
+from dialogs.library import script_for
+from dialogs.types import Account
+from telephony_adapter.base import AudioIn
+from tests.fakes import (
+    FRAME,
+    RATE,
+    FakeAsr,
+    FakeNlu,
+    FakeStore,
+    FakeTransport,
+    FakeTts,
+    fake_deps,
+    voice,
+)
+
+pytestmark = pytest.mark.timeout(60)
+TODAY = date(2026, 11, 23)
+
+
+def _account() -> Account:
+    return Account(name="Emily Johnson", language="en", balance=450.0, currency="USD", due_date=date(2026, 11, 13),
+                   days_past_due=10, product="card", id_last4="1234", lender="Acme Bank", jurisdiction="US")
+
+
+@pytest.fixture
+def call():
+    made = []
+
+    def make(*, line=None, asr=None, nlu=None, tts=None, turns: TurnSettings | None = None):
+        deps = fake_deps(asr, tts, nlu)
+        made.append(deps)
+        line = line or FakeTransport()
+        store = FakeStore()
+        cfg = CallConfig(amd=False, network_timeout_s=60, turns=turns or TurnSettings())
+        session = CallSession(line, call_id="c1", account=_account(), script_id=script_for("collections", "M1", "en"),
+                              deps=deps, store=store, config=cfg, today=TODAY)
+        return session, line, store
+
+    yield make
+    for deps in made:
+        deps.close()
+
+
+async def _until(pred, timeout: float = 8.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not pred():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def _say(line: FakeTransport, pcm: np.ndarray) -> None:
+    """Frames at the pace of a phone line."""
+    t0 = asyncio.get_running_loop().time()
+    for k, i in enumerate(range(0, len(pcm), FRAME)):
+        line.events.put_nowait(AudioIn(pcm=pcm[i:i + FRAME], sample_rate=RATE))
+        await asyncio.sleep(max(0.0, t0 + (k + 1) * 0.02 - asyncio.get_running_loop().time()))
+
+
+def _silence(s: float) -> np.ndarray:
+    return np.zeros(int(RATE * s), dtype=np.int16)
+
+
+ANSWER = voice("en", "confirm_identity")
+VOICED = ANSWER[int(RATE * 0.33): int(RATE * 2.7)]  # the clip without its own leading/trailing silence
+
+
+async def _answer_once(call, text: str, turns: TurnSettings | None = None):
+    asr = FakeAsr(text)
+    nlu = FakeNlu({text: "confirm_identity"})
+    session, line, _store = call(asr=asr, nlu=nlu, turns=turns)
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.marks)
+    await _say(line, np.concatenate([_silence(0.3), ANSWER, _silence(1.4)]))
+    await _until(lambda: session.result.latencies)
+    line.hang_up()
+    await asyncio.wait_for(task, 10)
+    return session.result.latencies[0]
+
+
+async def test_a_complete_answer_is_taken_before_the_nodes_silence(call):
+    lat = await _answer_once(call, "Yes, this is Emily.")
+    # the opening node waits 400 ms of silence today; a complete answer goes at the node's minimum (200 ms)
+    assert lat["endpoint_reason"].startswith("complete") and lat["early"]
+    assert lat["taken_after_ms"] < 400
+
+
+async def test_an_incomplete_answer_waits_the_maximum(call):
+    lat = await _answer_once(call, "Yes, and")
+    assert lat["endpoint_reason"].startswith("incomplete") and not lat["early"]
+    assert lat["taken_after_ms"] >= TurnSettings().max_wait_ms
+
+
+async def test_the_baseline_waits_the_fixed_silence(call):
+    lat = await _answer_once(call, "Yes, this is Emily.", TurnSettings(complete_answers=False))
+    assert lat["endpoint_reason"] == "fixed silence" and not lat["early"]
+    assert 400 <= lat["taken_after_ms"] < 600
+
+
+async def test_the_node_minimum_wait_holds_a_complete_answer(call):
+    lat = await _answer_once(call, "Yes, this is Emily.", TurnSettings(min_wait_ms=350))
+    assert lat["endpoint_reason"].startswith("complete") and 350 <= lat["taken_after_ms"] < 400
+
+
+async def test_a_backchannel_over_the_agent_does_not_take_the_turn(call):
+    line = FakeTransport(play_instantly=False)  # the greeting stays "playing"
+    asr, nlu = FakeAsr("uh-huh"), FakeNlu({"uh-huh": "affirm"})
+    session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.pending_marks)
+    sent = len(line.sent)
+    await _say(line, np.concatenate([ANSWER[int(RATE * 0.33): int(RATE * 0.75)], _silence(1.0)]))  # ~400 ms of voice
+    await _until(lambda: session.result.backchannels == 1)
+    assert line.cleared >= 1 and len(session.result.barge_ins) == 1  # stopped within a frame of the onset...
+    await _until(lambda: len(line.sent) > sent)  # ...and went on with its line
+    assert not store.said_by("callee")  # no turn taken
+    assert not any(t.get("interrupted") for t in store.said_by("agent"))
+    line.hang_up()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_a_real_interruption_still_stops_the_agent(call):
+    line = FakeTransport(play_instantly=False)
+    asr, nlu = FakeAsr("Wait, I already paid this."), FakeNlu({"Wait, I already paid this.": "already_paid"})
+    session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.pending_marks)
+    await _say(line, np.concatenate([ANSWER, _silence(1.2)]))
+    await _until(lambda: any(t.get("interrupted") for t in store.said_by("agent")))
+    assert session.result.backchannels == 0 and store.said_by("callee")
+    line.hang_up()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_speaking_on_after_an_early_answer_is_a_cut_in(call):
+    asr, nlu = FakeAsr("Yes, this is Emily."), FakeNlu({"Yes, this is Emily.": "confirm_identity"})
+    line = FakeTransport(play_instantly=False)
+    session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.pending_marks)
+    line.play_marks()
+    await _until(lambda: session.speaker.all_played.is_set())
+    await _say(line, np.concatenate([_silence(0.3), VOICED, _silence(0.4)]))  # taken at ~200 ms of silence
+    await _say(line, np.concatenate([VOICED, _silence(1.4)]))  # ...and the callee goes on
+    await _until(lambda: session.result.cut_ins >= 1)
+    await asyncio.sleep(0.3)  # the last piece was followed by 1.4 s of silence: answered by now
+    callee = store.said_by("callee")
+    assert all(t["latency"].get("cut_in") is True for t in callee[:-1])  # each early answer cut in on
+    assert callee[-1]["start_ms"] == callee[0]["start_ms"]  # the pieces were heard as one answer
+    assert line.cleared >= 1  # the agent stopped
+    # the policy went back before each cut answer: the whole answer moved it on once
+    assert session.policy.node == "ask_last4" and session.policy.state()["turns"] == 1
+    line.hang_up()
+    await asyncio.wait_for(task, 10)

@@ -1,0 +1,140 @@
+"""The complete-answer endpointer's pieces: the verdict (real NLU), the waits, prosody, backchannels, and the
+turn set's dev/test separation (by template; word lists tuned on dev only)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pytest
+
+from agent.turn_taking import (
+    NodeWaits,
+    TurnSettings,
+    is_backchannel_turn,
+    prosody_shift,
+    wait_ms,
+)
+from agent.turnset import BACKCHANNELS, INTERRUPTIONS, TEMPLATES, plan
+from nlu import complete as C
+from speech.prosody import Tail, tail
+
+TODAY = date(2026, 11, 23)
+
+
+# ------------------------------------------------------------------ the split
+def test_the_turn_set_is_split_by_template_and_big_enough():
+    turns = plan()
+    by_template: dict[str, set[str]] = {}
+    for t in turns:
+        by_template.setdefault(t.template, set()).add(t.split)
+    assert all(len(s) == 1 for s in by_template.values()), "a template in both dev and test"
+    dev = {t.text for t in turns if t.split == "dev"}
+    assert not dev & {t.text for t in turns if t.split == "test"}, "a surface string in both halves"
+    for lang in ("zh", "en"):
+        answers = [t for t in turns if t.lang == lang and t.kind in ("complete", "paused")]
+        assert len(answers) >= 150
+        assert sum(t.kind == "paused" for t in answers) == len(answers) // 2
+        assert all(300 <= t.pause_ms <= 700 for t in answers if t.kind == "paused")
+        for split in ("dev", "test"):  # every kind of question is asked in both halves
+            expects = {t.expect for t in TEMPLATES if t.lang == lang and t.split == split}
+            assert expects == {"identity", "yes_no", "id_last4", "payment", "date", "offer"}
+
+
+def test_the_word_lists_come_from_the_issue_or_the_dev_half_only():
+    dev_text = {"en": " ".join([t.complete + " " + " ".join(t.paused) for t in TEMPLATES
+                                if t.lang == "en" and t.split == "dev"]
+                               + list(BACKCHANNELS["en"]["dev"]) + list(INTERRUPTIONS["en"]["dev"])).lower(),
+                "zh": "".join([t.complete + "".join(t.paused) for t in TEMPLATES if t.lang == "zh" and t.split == "dev"]
+                              + list(BACKCHANNELS["zh"]["dev"]) + list(INTERRUPTIONS["zh"]["dev"]))}
+    en_words = set(re.findall(r"[a-z']+(?:-[a-z]+)?", dev_text["en"]))
+    for word in C.TRAILING_EN | C.FILLERS_EN | C.BACKCHANNEL_EN:
+        assert word in C.SEED_EN or word in en_words, f"{word!r} is not from dev"
+    for word in (*C.TRAILING_ZH, *C.FILLERS_ZH, *C.BACKCHANNEL_ZH, *C.WHOLE_ZH):
+        assert word in C.SEED_ZH or word in dev_text["zh"], f"{word!r} is not from dev"
+
+
+# ------------------------------------------------------------------ the verdict, with the real NLU
+@pytest.fixture(scope="module")
+def classify():
+    import nlu
+
+    nlu.load_model()
+    return nlu.classify
+
+
+@pytest.mark.parametrize("lang,expect,text,state", [
+    ("en", "id_last4", "1 2 3 4.", "complete"),
+    ("en", "id_last4", "1 2,", "incomplete"),
+    ("zh", "id_last4", "一二三四", "complete"),
+    ("zh", "id_last4", "三五", "incomplete"),
+    ("en", "identity", "Yes, this is Emily.", "complete"),
+    ("en", "identity", "Yes, and", "incomplete"),
+    ("zh", "identity", "对，是我", "complete"),
+    ("zh", "identity", "是我，然后", "incomplete"),
+    ("en", "payment", "I can pay", "incomplete"),
+    ("en", "payment", "I can pay 200 dollars on Friday.", "complete"),
+    ("zh", "payment", "我下个月", "incomplete"),
+    ("zh", "payment", "我下个月十号还", "complete"),
+    ("en", "yes_no", "Yes.", "complete"),
+    ("en", "yes_no", "Um", "incomplete"),
+    ("zh", "yes_no", "那个", "incomplete"),
+])
+def test_the_verdict_reads_the_words_against_the_question(classify, lang, expect, text, state):
+    u = classify(text, lang, expect, TODAY)
+    assert C.judge(text, lang, expect, u).state == state
+
+
+# ------------------------------------------------------------------ waits and prosody
+WAITS = NodeWaits(eos_ms=600, min_ms=200, max_ms=1000)
+
+
+def test_complete_is_taken_at_the_minimum_incomplete_waits_the_maximum_unsure_the_usual_silence():
+    s = TurnSettings(prosody=False)
+    assert wait_ms(C.Verdict("complete", ""), None, "en", WAITS, s)[0] == 200
+    assert wait_ms(C.Verdict("incomplete", ""), None, "en", WAITS, s)[0] == 1000
+    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600
+    assert wait_ms(None, None, "en", WAITS, s)[0] == 1000  # verdict pending: never end before the words
+    fixed = s.with_(complete_answers=False)
+    assert wait_ms(C.Verdict("complete", ""), None, "en", WAITS, fixed)[0] == 600  # the baseline
+
+
+def test_node_waits_come_from_the_node_then_the_defaults():
+    class Node:
+        eos_silence_ms, min_wait_ms, max_wait_ms = 900, 150, 1400
+
+    w = NodeWaits.of(Node(), TurnSettings(), 400)
+    assert (w.eos_ms, w.min_ms, w.max_ms) == (900, 150, 1400)
+    w = NodeWaits.of(None, TurnSettings(min_wait_ms=200, max_wait_ms=1000), 400)
+    assert (w.eos_ms, w.min_ms, w.max_ms) == (400, 200, 1000)
+
+
+def test_a_falling_pitch_counts_in_english_but_not_in_mandarin():
+    s = TurnSettings()
+    falling_flat_energy = Tail(pitch_slope=-20, pitch_drop=-4.0, energy_slope=0.0, final_ms=200)
+    falling_fading = Tail(pitch_slope=-20, pitch_drop=-4.0, energy_slope=-40.0, final_ms=200)
+    assert prosody_shift(falling_fading, "en", s)[0] < 0
+    assert prosody_shift(Tail(10, 3.0, 0.0, 200), "en", s)[0] > 0  # a continuation rise: wait longer
+    assert prosody_shift(falling_flat_energy, "zh", s)[0] == 0  # a 4th tone falls mid-sentence too
+    assert prosody_shift(falling_fading, "zh", s)[0] < 0  # a fading voice is tone-neutral
+
+
+def _glide(f0: float, f1: float, seconds: float = 0.8, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    f = np.linspace(f0, f1, len(t))
+    return (0.3 * np.sin(2 * np.pi * np.cumsum(f) / rate)).astype(np.float32)
+
+
+def test_the_pitch_track_hears_a_fall_and_a_rise():
+    assert tail(np.concatenate([_glide(200, 200, 0.5), _glide(200, 120)])).pitch_drop < -2
+    assert tail(np.concatenate([_glide(150, 150, 0.5), _glide(150, 240)])).pitch_drop > 2
+
+
+def test_backchannels_are_short_and_bid_for_nothing(classify):
+    s = TurnSettings()
+    assert is_backchannel_turn("嗯", "zh", 400, s, classify("嗯", "zh", None, TODAY))
+    assert is_backchannel_turn("uh-huh", "en", 450, s, classify("uh-huh", "en", None, TODAY))
+    assert not is_backchannel_turn("Wait, I already paid this.", "en", 1600, s)  # too long
+    stop = "Stop calling me."
+    assert not is_backchannel_turn(stop, "en", 700, s, classify(stop, "en", None, TODAY))  # a bid, though short
+    assert not is_backchannel_turn("嗯", "zh", 400, s.with_(backchannels=False), None)
