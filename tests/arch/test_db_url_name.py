@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     ("agent/server/destinations.py", "parse_destination", "url"),  # a webhook destination, not a database
     ("agent/server/destinations.py", "check_destination", "url"),

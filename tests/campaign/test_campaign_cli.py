@@ -11,7 +11,7 @@ import pytest
 from tests.dial_support import add_account
 
 pytestmark = pytest.mark.db
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _cli(args, db_url, tmp_path):

@@ -21,7 +21,7 @@ from agent.store.models import Attempt, Call, Campaign, ComplianceBlock
 from tests.dial_support import RecordingDialer, add_account
 
 pytestmark = pytest.mark.db
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = "collections_m1_en_a"
 
 

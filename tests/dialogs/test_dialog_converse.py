@@ -14,7 +14,7 @@ from dialogs.converse import run_jsonl
 from dialogs.library import load_script, sample_account
 from nlu.types import Understanding
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 16)
 CLI = [sys.executable, "-c", "from agent.cli import main; main()"]
 

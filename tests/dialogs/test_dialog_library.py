@@ -12,7 +12,7 @@ import pytest
 from dialogs.library import LIBRARY_DIR, ScriptNotFound, all_fixed_lines, load_script, script_for, validate_library
 from dialogs.script import ScriptError, load_flow_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_library_is_valid_and_complete():

@@ -20,10 +20,10 @@ from agent.recording import LiveSpool, StereoRecorder
 from agent.store.db import session_scope
 from agent.store.models import Account, Call, ComplianceBlock, OptOut, OutboxEvent
 from agent.store.review_models import CallReview, ReviewEvent
+from tests.console_support import ARGS, CHROMIUM, _free_port, wait_for
 from tests.server_helpers import seed_call, seed_campaign
-from tests.test_server_console_e2e import ARGS, CHROMIUM, _free_port, wait_for
 
-AXE = Path(__file__).resolve().parent.parent / "tools" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[2] / "tools" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian chromium")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from agent.server.vocab import GROUPS, labels, missing_labels
 
-CONSOLE = Path(__file__).resolve().parent.parent / "agent" / "server" / "console"
+CONSOLE = Path(__file__).resolve().parents[2] / "agent" / "server" / "console"
 
 
 def _texts() -> dict[str, dict[str, str]]:

@@ -15,7 +15,7 @@ from agent.store.db import session_scope
 from agent.store.models import Call
 from tests.dial_support import zone_at_local_hour
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIALWISE = str(Path(sys.executable).with_name("dialwise"))
 
 

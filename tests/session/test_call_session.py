@@ -23,7 +23,7 @@ from telephony_adapter.loopback import AgentFrame, AgentHangup, LoopbackLine, fr
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices"
 TODAY = date(2026, 11, 23)
 
 

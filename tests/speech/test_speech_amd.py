@@ -18,7 +18,7 @@ from speech.amd import (
     match_voicemail_phrase,
 )
 
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices"
 MACHINES = [json.loads(line) for line in (FIXTURES_DIR / "manifest.jsonl").read_text().splitlines() if line]
 HUMANS = [json.loads(line) for line in (VOICES / "manifest.jsonl").read_text().splitlines() if line]
 

@@ -16,7 +16,7 @@ from speech.asr.base import Segment
 from speech.audio import read_audio
 from speech.options import AsrOptions
 
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
 MANIFEST = {r["file"]: r for r in map(json.loads, (VOICES / "manifest.jsonl").read_text().splitlines())}
 
 

@@ -140,7 +140,7 @@ def test_write_wav_round_trip_mono_and_stereo(tmp_path):
 def test_fixture_reads_at_16k():
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices/zh_000.wav"
+    path = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices/zh_000.wav"
     audio, rate = A.read_audio(path, 16000)
     assert rate == 16000 and len(audio) > 16000 and np.abs(audio).max() > 0.05
 

@@ -12,7 +12,7 @@ import pytest
 
 from speech.audio import read_audio, resample, to_int16, write_g711_wav
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VOICES = ROOT / "telephony_adapter/sim/voices"
 DIALWISE = [sys.executable, "-c", "from agent.cli import main; main()"]
 

@@ -12,7 +12,7 @@ from speech.asr.faster import trim_repeats
 from speech.asr.openai_whisper import _repeating
 from speech.audio import read_audio
 
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
 MANIFEST = {r["file"]: r for r in map(json.loads, (VOICES / "manifest.jsonl").read_text().splitlines())}
 
 

@@ -11,7 +11,7 @@ from speech.audio import read_audio
 from speech.endpoint import Endpointer, SpeechEnded, SpeechPartial, SpeechPaused, SpeechResumed, SpeechStarted
 from speech.vad import SileroVad, WebrtcVad, create_vad
 
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter/sim/voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
 FRAME = 320
 
 

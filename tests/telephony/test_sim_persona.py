@@ -23,7 +23,7 @@ from telephony_adapter.sim.persona import (
 )
 from telephony_adapter.sim.portfolio import persona_from_dict, persona_to_dict, sample_portfolio
 
-INTENTS_YAML = Path(__file__).resolve().parents[1] / "nlu" / "data" / "intents.yaml"
+INTENTS_YAML = Path(__file__).resolve().parents[2] / "nlu" / "data" / "intents.yaml"
 
 
 def persona(lang: str, behaviour: Behaviour, purpose: str = "collections", **kw) -> Persona:

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from agent.server.audiosocket import serve_calls
 from telephony_adapter.audiosocket import call_uuid
-from tests.test_tel_audiosocket import AsteriskPeer
+from tests.telephony.test_tel_audiosocket import AsteriskPeer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices"
 FRAME = 160  # 20 ms at 8 kHz
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests.tel_support import ServerThread, TwilioPeer, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices"
 TOKEN = "full-call-token"
 
 

@@ -168,7 +168,7 @@ async def test_busy_no_answer_and_unknown_number_through_the_dialer(tmp_path):
 @pytest.fixture
 def scripted_callee():
     port = free_udp_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("sip_callee.py")), str(port)],
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parents[1] / "sip_callee.py"), str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         lines = []

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 if ensure_baresip() is None:
     pytest.skip("baresip is not installed and cannot be (needs apt-get as root)", allow_module_level=True)
 
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices"
 PROCESS = dict(local_port=0, bind_address="127.0.0.1", rtp_port_min=42000, rtp_port_max=42999, keepalive_s=0)
 TODAY = date(2026, 11, 1)
 

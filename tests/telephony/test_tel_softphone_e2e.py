@@ -27,7 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required"]
-VOICES = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter" / "sim" / "voices"
 LEAD_S = 9.0  # the opening ("Hello, this is ... This call is recorded. Am I speaking with ...?") plays first
 WAV_RATE = 48000
 SCREENSHOT = Path("/tmp/softphone.png")
