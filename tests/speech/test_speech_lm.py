@@ -39,7 +39,7 @@ def test_domain_model_prefers_the_domain_sentence(lang, right, misheard):
 
 
 def test_no_domain_model_for_other_languages():
-    # the corpus itself is checked against the test split in tests/test_eval_protocol.py
+    # the corpus itself is checked against the test split in tests/speech/test_eval_protocol.py
     with pytest.raises(ValueError, match="no domain language model"):
         L.domain_lm("fr")
 

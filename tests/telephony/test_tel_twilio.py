@@ -1,6 +1,6 @@
 """Twilio Media Streams conformance: a real uvicorn server, a real websocket, a client written
 from Twilio's message documentation. The call session here is the small EchoSession (transport
-behaviour in isolation); tests/test_tel_fullcall.py drives the real CallSession."""
+behaviour in isolation); tests/telephony/test_tel_fullcall.py drives the real CallSession."""
 from __future__ import annotations
 
 import asyncio
