@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import websockets
 from sqlalchemy import select
+from websockets.exceptions import InvalidStatus
 
 from tests.tel_support import ServerThread, TwilioPeer, free_port
 
@@ -156,11 +157,11 @@ async def test_browser_softphone_call(stack):
 
     with session_scope() as s:
         key, _ = create_key(s, "supervisor", "softphone test")
-    async with websockets.connect(url) as ws:  # without a key: refused
+    with pytest.raises(InvalidStatus) as refused:  # without a key: refused at the handshake
+        await websockets.connect(url)
+    assert refused.value.response.status_code == 403
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
         await ws.send(json.dumps({"type": "start", "account_id": account_id, "script_id": script_id}))
-        assert json.loads(await ws.recv())["type"] == "error"
-    async with websockets.connect(url) as ws:
-        await ws.send(json.dumps({"type": "start", "account_id": account_id, "script_id": script_id, "key": key}))
         first = json.loads(await ws.recv())
         assert first["type"] == "call", first
         call_id = first["call_id"]
