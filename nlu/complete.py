@@ -8,7 +8,7 @@
 - unsure:     anything else -> the usual silence.
 
 The word lists were written from the dev half of the turn set only (agent/turnset.py); a test holds
-every entry to a dev turn that uses it (tests/test_turn_taking.py).
+every entry to a dev turn that uses it (tests/session/test_turn_taking.py).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 
 COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
 
-# The issue's own examples, then what the dev turns use; nothing else (tests/test_turn_taking.py checks).
+# The issue's own examples, then what the dev turns use; nothing else (tests/session/test_turn_taking.py checks).
 SEED_EN = {"and", "but", "um"}
 SEED_ZH = ("然后", "就是", "那个")
 # a turn ending in one of these goes on

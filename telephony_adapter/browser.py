@@ -1,8 +1,10 @@
 """Browser softphone: a page where a supervisor or script author picks an account and a script
 and talks to the agent with the microphone.
 
-Websocket protocol (/softphone/ws), all audio PCM 16-bit little-endian mono 16 kHz:
-  browser -> server   text  {"type": "start", "account_id": "...", "script_id": "...", "key"?: "..."}  (first)
+Websocket protocol (/softphone/ws), all audio PCM 16-bit little-endian mono 16 kHz. The handshake carries
+the API key (the console's cookie, or `Authorization: Bearer` from other clients); the app refuses it with
+HTTP 403 before accepting when the key is missing or may not write.
+  browser -> server   text  {"type": "start", "account_id": "...", "script_id": "..."}  (first)
                       binary  microphone audio (any length; 20 ms = 640 bytes is typical)
                       text  {"type": "dtmf", "digit": "1"} | {"type": "hangup"}
   server -> browser   text  {"type": "call", "call_id": "..."}

@@ -1,4 +1,4 @@
-"""The console in real headless Chromium, shared by the console end-to-end tests (test_*console_e2e.py):
+"""The console in real headless Chromium, shared by the console end-to-end tests (tests/*/test_*console_e2e.py):
 a seeded database behind a live uvicorn server (`site`), the browser (`browser`), and `wait_for`."""
 from __future__ import annotations
 

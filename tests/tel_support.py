@@ -1,4 +1,4 @@
-"""Shared pieces for the telephony conformance tests (tests/test_tel_*.py).
+"""Shared pieces for the telephony conformance tests (tests/telephony/test_tel_*.py).
 
 - `EchoSession`: a tiny stand-in for CallSession used to test transports in isolation
   (greets, answers DTMF, barges in on loud audio, hangs up on '#', transfers on '0').

@@ -14,6 +14,7 @@ from datetime import datetime
 from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from agent.server.problems import Problem
 from agent.store.models import ApiKey, utcnow
@@ -80,15 +81,19 @@ def lookup(session: Session, key: str) -> Principal | None:
     return None
 
 
-def key_from_request(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def key_from(conn: HTTPConnection) -> str | None:
+    """The API key a request or a websocket handshake carries, the one reader for both: the
+    `Authorization: Bearer <key>` header, else the console's cookie. Never a query parameter (URLs end up
+    in access logs). An Authorization header that is not a Bearer key is a 401, not a fall-back to the
+    cookie."""
+    header = conn.headers.get("authorization", "")
     if header:
         kind, _, value = header.partition(" ")
         if kind.lower() != "bearer" or not value.strip():
             raise Problem(401, "the Authorization header must be 'Bearer <api key>'",
                           headers={"WWW-Authenticate": "Bearer"})
         return value.strip()
-    return request.cookies.get(COOKIE_NAME)
+    return conn.cookies.get(COOKIE_NAME) or None
 
 
 def too_many_failures(request: Request) -> None:
@@ -113,7 +118,7 @@ def check_key(session: Session, request: Request, key: str) -> Principal | None:
 
 
 def authenticate(session: Session, request: Request) -> Principal:
-    key = key_from_request(request)
+    key = key_from(request)
     if not key:
         raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>' "
                       "(create one with `dialwise keys create --scope admin`)",

@@ -17,9 +17,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from agent.recording import RATE, live_spool_path
-from agent.server.auth import COOKIE_NAME, lookup
-from agent.server.auth_throttle import failure_throttle
 from agent.server.live import _watch_close, live_sockets
+from agent.server.socket_gate import socket_principal
 from agent.store.db import session_scope
 from agent.store.models import Call
 
@@ -39,38 +38,11 @@ def _call_state(db_url: str, call_id: str) -> dict[str, Any] | None:
         return None if call is None else {"status": call.status, "outcome": call.outcome}
 
 
-async def _principal(ws: WebSocket, db_url: str):
-    key = ws.cookies.get(COOKIE_NAME)  # never a query parameter: URLs end up in access logs
-    header = ws.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        key = header[7:].strip()
-
-    def _auth():
-        with session_scope(db_url) as s:
-            return lookup(s, key or "")
-
-    client = ws.client.host if ws.client else "?"
-    throttle = failure_throttle(ws.app)
-    if throttle.blocked(client):
-        await ws.close(code=4429, reason="too many failed attempts; try again later")
-        return None
-    principal = await run_in_threadpool(_auth)
-    if principal is None:
-        if key:
-            throttle.failed(client)
-        await ws.close(code=4401, reason="an API key is required")
-        return None
-    if not principal.can("personal"):
-        await ws.close(code=4403, reason="listening in needs a key that may hear recordings")
-        return None
-    return principal
-
-
 @router.websocket("/ws/listen")
 async def listen(ws: WebSocket) -> None:
-    db_url = ws.app.state.database_url
-    principal = await _principal(ws, db_url)
-    if principal is None:
+    db_url = ws.app.state.db_url
+    principal = await socket_principal(ws, db_url, "personal", "listening in needs a key that may hear recordings")
+    if principal is None:  # refused at the handshake
         return
     call_id = ws.query_params.get("call_id", "")
     if not _CALL_ID.match(call_id):

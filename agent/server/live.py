@@ -14,9 +14,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from agent.id_masking import mask_turn
-from agent.server.auth import COOKIE_NAME, lookup
-from agent.server.auth_throttle import failure_throttle
 from agent.server.masking import mask_name, mask_phone
+from agent.server.socket_gate import socket_principal
 from agent.store.db import session_scope
 from agent.store.models import Account, Call, Turn
 from agent.timeutil import as_utc
@@ -96,25 +95,8 @@ def live_sockets(app) -> LiveSockets:
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     url = ws.app.state.db_url
-    key = ws.cookies.get(COOKIE_NAME)  # never a query parameter: URLs end up in access logs
-    header = ws.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        key = header[7:].strip()
-
-    def _auth():
-        with session_scope(url) as s:
-            return lookup(s, key or "")
-
-    client = ws.client.host if ws.client else "?"
-    throttle = failure_throttle(ws.app)
-    if throttle.blocked(client):
-        await ws.close(code=4429, reason="too many failed attempts; try again later")
-        return
-    principal = await run_in_threadpool(_auth)
-    if principal is None or not principal.can("read"):
-        if principal is None and key:
-            throttle.failed(client)
-        await ws.close(code=4401, reason="an API key with read access is required")
+    principal = await socket_principal(ws, url, "read", "the live monitor needs a key with read access")
+    if principal is None:  # refused at the handshake
         return
     sockets = live_sockets(ws.app)
     if not sockets.take(principal.key_id):

@@ -1,36 +1,59 @@
 """Websocket handshakes are checked before any route accepts them.
 
-A handshake with an API key (the console cookie or `Authorization: Bearer`) has the key checked here,
-under the failed-key throttle: a wrong key is refused at once (HTTP 403), never held open. A handshake
-without one (the softphone's key comes in its first message; Twilio signs its own) is anonymous:
-only a few such sockets may be open per client and in all, so nobody can pile up idle sockets.
+A handshake with an API key (the console cookie or `Authorization: Bearer`, read by `auth.key_from`) has
+the key checked here, under the failed-key throttle: a wrong key is refused at once (HTTP 403), never held
+open. A handshake without one (Twilio signs its own) is anonymous: only a few such sockets may be open per
+client and in all, so nobody can pile up idle sockets.
+
+The routes that need a key (`/ws/live`, `/ws/listen`, `/softphone/ws`) then ask `socket_principal` for
+the key's principal and its permission, still before they accept: a socket without a fitting key is
+closed at the handshake (HTTP 403), not accepted and then told.
 """
 from __future__ import annotations
 
-from http.cookies import CookieError, SimpleCookie
-
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
-from agent.server.auth import COOKIE_NAME, lookup
+from agent.server.auth import Principal, key_from, lookup
 from agent.server.auth_throttle import failure_throttle
+from agent.server.problems import Problem
 
 ANONYMOUS_PER_CLIENT = 4
 ANONYMOUS_TOTAL = 32
 
 
-def _key_of(headers: dict[str, str]) -> str | None:
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    raw = headers.get("cookie")
-    if not raw:
+def _lookup(db_url: str | None, key: str) -> Principal | None:
+    from agent.store.db import session_scope
+
+    with session_scope(db_url) as s:
+        return lookup(s, key)
+
+
+async def socket_principal(ws: WebSocket, db_url: str | None, permission: str, reason: str) -> Principal | None:
+    """The principal of a websocket handshake's key, checked before the route accepts; or None once the
+    handshake is refused (closed before accept: HTTP 403 to the client). Close codes (seen by in-process
+    test clients): 4429 this client failed too many key checks, 4401 no key or an unknown or revoked one
+    (counted as a failure), 4403 the key may not `permission` (`reason` says why)."""
+    client = ws.client.host if ws.client else "?"
+    throttle = failure_throttle(ws.app)
+    if throttle.blocked(client):
+        await ws.close(code=4429, reason="too many failed attempts; try again later")
         return None
     try:
-        cookie = SimpleCookie(raw)
-    except CookieError:
+        key = key_from(ws)
+    except Problem:  # an Authorization header that is not a Bearer key
+        key = None
+    principal = await run_in_threadpool(_lookup, db_url, key) if key else None
+    if principal is None:
+        if key:
+            throttle.failed(client)
+        await ws.close(code=4401, reason="an API key is required")
         return None
-    morsel = cookie.get(COOKIE_NAME)
-    return morsel.value if morsel else None
+    if not principal.can(permission):
+        await ws.close(code=4403, reason=reason)
+        return None
+    return principal
 
 
 class SocketGate:
@@ -46,7 +69,10 @@ class SocketGate:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         client = (scope.get("client") or ("?", 0))[0]
         app = scope.get("app")
-        key = _key_of(headers)
+        try:
+            key = key_from(HTTPConnection(scope))
+        except Problem:  # an Authorization header that is not a Bearer key
+            return await self._refuse(receive, send)
         if key is not None:
             throttle = failure_throttle(app)
             if throttle.blocked(client) or not await run_in_threadpool(self._known, app, key):
@@ -71,10 +97,7 @@ class SocketGate:
 
     @staticmethod
     def _known(app, key: str) -> bool:
-        from agent.store.db import session_scope
-
-        with session_scope(app.state.db_url) as s:
-            return lookup(s, key) is not None
+        return _lookup(app.state.db_url, key) is not None
 
     @staticmethod
     def _signed_by_twilio(headers: dict[str, str]) -> bool:

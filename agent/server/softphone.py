@@ -1,6 +1,7 @@
 """The browser softphone's routes: the page, the accounts and scripts it offers, and the websocket that
 creates a call and runs it on a BrowserTransport (the transport lives in telephony_adapter/browser.py;
-the websocket protocol is described there). Every route needs an API key with write access."""
+the websocket protocol is described there). Every route needs an API key with write access, sent as the
+console's cookie or `Authorization: Bearer`; the websocket checks it before it accepts (HTTP 403 without)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,9 @@ from sqlalchemy import select
 
 from agent.calls import create_call, run_call
 from agent.errors import USER_ERRORS
-from agent.server.auth import lookup
+from agent.server.auth import key_from, lookup
+from agent.server.problems import Problem
+from agent.server.socket_gate import socket_principal
 from agent.store import session_scope
 from agent.store.models import Account, Turn
 from dialogs.library import list_scripts
@@ -26,21 +29,19 @@ router = APIRouter(tags=["softphone"])
 
 
 # --------------------------------------------------------------------------------------------
-# auth (the console's API keys)
+# auth: the console's API keys, read by the app's one reader (auth.key_from: Bearer header or the
+# console cookie), in the settings' database (the one create_call and run_call write)
 # --------------------------------------------------------------------------------------------
-def _authorized(key: str | None) -> bool:
+def _authorized(request: Request) -> bool:
+    try:
+        key = key_from(request)
+    except Problem:  # an Authorization header that is not a Bearer key
+        return False
     if not key:
         return False
     with session_scope() as s:
         principal = lookup(s, key)
     return principal is not None and principal.can("write")
-
-
-def _key_from(headers: Any, cookies: Any) -> str | None:
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return cookies.get("dialwise_key")
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def softphone_static(name: str) -> FileResponse:
 @router.get("/softphone/options", include_in_schema=False)
 def softphone_options(request: Request, limit: int = 200) -> JSONResponse:
     """Accounts and scripts the page offers."""
-    if not _authorized(_key_from(request.headers, request.cookies)):
+    if not _authorized(request):
         raise HTTPException(status_code=401, detail="an API key with write access is required")
     with session_scope() as s:
         rows = s.scalars(select(Account).order_by(Account.created_at.desc()).limit(max(1, min(limit, 1000))))
@@ -95,6 +96,10 @@ async def _push_turns(transport: BrowserTransport, call_id: str) -> None:
 
 @router.websocket("/softphone/ws")
 async def softphone_ws(ws: WebSocket) -> None:
+    # the key is checked at the handshake, before accept: without a key with write access the browser
+    # sees HTTP 403 and no socket is held open (the page logs in through /console/session first)
+    if await socket_principal(ws, None, "write", "the softphone needs an API key with write access") is None:
+        return
     await ws.accept()
     sock = StarletteSocket(ws)
 
@@ -112,9 +117,6 @@ async def softphone_ws(ws: WebSocket) -> None:
         msg = None
     if not isinstance(msg, dict) or msg.get("type") != "start":
         return await fail('the first message must be {"type": "start", "account_id": ..., "script_id": ...}')
-    key = msg.get("key") or _key_from(ws.headers, ws.cookies)
-    if not await asyncio.to_thread(_authorized, key):
-        return await fail("an API key with write access is required (log in to the console first)")
     try:
         call_id = await asyncio.to_thread(create_call, str(msg.get("account_id", "")),
                                           str(msg.get("script_id", "")), "browser")

@@ -5,7 +5,7 @@ the sentence itself when it has none). A template's split is fixed by a hash of 
 so the split never moves when a set grows, and every surface variant of a template (other names,
 amounts, voices, noise) lands on the same side.
 
-Rules (enforced by tests/test_eval_protocol.py):
+Rules (enforced by tests/speech/test_eval_protocol.py):
 - anything trained or tuned (the re-ranking LM's corpus, ASR prompts, NLU training examples, the guard
   lexicon, thresholds and weights) is built and tuned on dev only;
 - nothing trained may come within `LIMIT_JACCARD` (character-bigram Jaccard after `normalize`), or

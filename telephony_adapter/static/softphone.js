@@ -40,12 +40,20 @@
     $("status").textContent = t(key) + (extra ? ": " + extra : "");
     $("status").classList.toggle("error", !!isError);
   }
-  function authHeaders() {
+  // A typed key signs in as the console does (/console/session sets its HttpOnly cookie): the options
+  // request and the websocket handshake then carry the cookie, and the server checks it before it
+  // accepts the socket (a browser cannot put an Authorization header on a websocket).
+  async function signIn() {
     const key = $("key").value.trim();
-    return key ? { Authorization: "Bearer " + key } : {};
+    if (!key) { setStatus("needkey", "", true); return; }
+    const r = await fetch("/console/session", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key }) });
+    $("key").value = "";
+    if (!r.ok) { setStatus("needkey", `HTTP ${r.status}`, true); return; }
+    await loadOptions();
   }
   async function loadOptions() {
-    const r = await fetch("/softphone/options", { headers: authHeaders(), credentials: "same-origin" });
+    const r = await fetch("/softphone/options", { credentials: "same-origin" });
     if (r.status === 401) { $("key-row").hidden = false; setStatus("needkey", "", true); return; }
     if (!r.ok) { setStatus("idle", `HTTP ${r.status}`, true); return; }
     const data = await r.json();
@@ -111,9 +119,10 @@
     const proto = location.protocol === "https:" ? "wss" : "ws";
     ws = new WebSocket(`${proto}://${location.host}/softphone/ws`);
     ws.binaryType = "arraybuffer";
+    let opened = false;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: "start", account_id: $("account").value, script_id: $("script").value,
-                               key: $("key").value.trim() || undefined }));
+      opened = true;
+      ws.send(JSON.stringify({ type: "start", account_id: $("account").value, script_id: $("script").value }));
       const src = ctx.createMediaStreamSource(micStream);
       proc = ctx.createScriptProcessor(1024, 1, 1);
       proc.onaudioprocess = (ev) => {
@@ -138,7 +147,11 @@
       else if (m.type === "ended") setStatus("ended", m.outcome);
       else if (m.type === "error") setStatus("ended", m.message, true);
     };
-    ws.onclose = () => cleanup();
+    ws.onclose = () => {
+      // refused at the handshake (HTTP 403: no key with write access): ask for one, as the options do
+      if (!opened) { $("key-row").hidden = false; setStatus("needkey", "", true); }
+      cleanup();
+    };
   }
   function cleanup() {
     if (proc) { proc.disconnect(); proc = null; }
@@ -160,7 +173,7 @@
   $("account").onchange = fillScripts;
   $("call").onclick = startCall;
   $("hangup").onclick = hangup;
-  $("load").onclick = loadOptions;
+  $("load").onclick = signIn;
   applyLang();
   loadOptions();
 })();

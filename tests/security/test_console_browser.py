@@ -8,8 +8,8 @@ import pytest
 
 from agent.store.db import session_scope
 from agent.store.models import Call, Turn
+from tests.console_support import CHROMIUM, browser, site, wait_for  # noqa: F401 (fixtures)
 from tests.server_helpers import seed_call
-from tests.test_server_console_e2e import CHROMIUM, browser, site, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian chromium")
 

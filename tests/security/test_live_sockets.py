@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from agent.server.live import LiveSockets, live_sockets
 from agent.server.socket_gate import ANONYMOUS_PER_CLIENT
+from telephony_adapter.twilio import MEDIA_STREAM_PATH
 from tests.security.conftest import auth
 from tests.server_helpers import seed_call
 
@@ -58,20 +59,22 @@ def test_a_monitor_without_a_valid_key_is_refused_before_accept(env, headers):
 
 
 def test_sockets_without_a_key_are_capped(env):
+    # Twilio's media stream is the anonymous socket (unsigned when no Twilio auth token is configured):
+    # it waits for Twilio's "start" message, so each one is held open
     c = env["client"]
     held = []
     try:
-        for _ in range(ANONYMOUS_PER_CLIENT):  # the softphone waits for its first message: held open
-            ctx = c.websocket_connect("/softphone/ws")
+        for _ in range(ANONYMOUS_PER_CLIENT):
+            ctx = c.websocket_connect(MEDIA_STREAM_PATH)
             ctx.__enter__()
             held.append(ctx)
         with pytest.raises(WebSocketDisconnect):
-            with c.websocket_connect("/softphone/ws") as extra:
+            with c.websocket_connect(MEDIA_STREAM_PATH) as extra:
                 extra.receive_text()
     finally:
         for ctx in held:
             ctx.__exit__(None, None, None)
-    gate_open = lambda: c.websocket_connect("/softphone/ws")  # noqa: E731
+    gate_open = lambda: c.websocket_connect(MEDIA_STREAM_PATH)  # noqa: E731
     with gate_open() as again:  # slots come back once those closed
         assert again is not None
 
