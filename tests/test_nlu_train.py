@@ -16,7 +16,9 @@ def test_corpus_size_and_balance():
     for name in intent_names():
         for lang in ("zh", "en"):
             texts = [r.text for r in rows if r.intent == name and r.lang == lang]
-            assert len(set(texts)) >= 60, (name, lang, len(set(texts)))
+            # >= 40, was 60: issue 16 removed every utterance within the protocol's limit of a test sentence
+            # (tests/test_nlu_protocol.py); the thinnest intent (ask_amount_due, en) kept 43
+            assert len(set(texts)) >= 40, (name, lang, len(set(texts)))
     assert all(isinstance(r.text, str) and r.text not in ("True", "False") for r in rows)
 
 
