@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 from speech.evalset.protocol import TestGuard, template_split
@@ -24,33 +23,39 @@ def fixture_rows(manifest: Path = FIXTURES) -> list[dict]:
     return [{**r, "split": r.get("split") or template_split(r.get("template") or r["text"])} for r in rows]
 
 
-def _strings(node) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, list):
-        for item in node:
-            yield from _strings(item)
-    elif isinstance(node, dict):
-        for key in ("text", "utterance", "say"):
-            if isinstance(node.get(key), str):
-                yield node[key]
-                return
-        for value in node.values():
-            yield from _strings(value)
+TEST_ONLY = ("mnm_stress.yaml",)  # written to measure, never to tune: every sentence is test, whatever its hash
+
+
+def nlu_eval_rows() -> list[tuple[str, str, str]]:
+    """(file, utterance, split) for every utterance of the NLU evaluation files. Context labels and intent
+    names are not utterances; the must-not-miss stress set is test only."""
+    from nlu.corpus import DATA_DIR, load_heldout, load_yaml
+
+    out: list[tuple[str, str, str]] = []
+    for name in NLU_EVAL_FILES:
+        path = DATA_DIR / name
+        if not path.is_file():
+            continue
+        if name in ("heldout.yaml", "blind.yaml"):
+            texts = [r.text for r in load_heldout(path)]
+        elif name == "entities_test.yaml":
+            texts = [str(r["text"]) for r in load_yaml(path)["rows"]]
+        else:  # {intent: {lang: [utterances]}}
+            texts = [str(t) for by_lang in load_yaml(path).values() for lang in ("zh", "en")
+                     for t in by_lang.get(lang) or []]
+        for text in dict.fromkeys(texts):
+            out.append((name, text, "test" if name in TEST_ONLY else template_split(text)))
+    return out
+
+
+def nlu_split(text: str, file: str = "heldout.yaml") -> str:
+    """The split of one NLU evaluation utterance."""
+    return "test" if file in TEST_ONLY else template_split(text)
 
 
 def nlu_eval_sentences(split: str | None = None) -> list[str]:
-    """The utterances of the NLU evaluation files (intent names and other labels are not utterances)."""
-    from nlu.corpus import DATA_DIR, load_yaml
-    from nlu.types import intent_names
-
-    labels = set(intent_names()) | {"zh", "en"}
-    out: set[str] = set()
-    for name in NLU_EVAL_FILES:
-        path = DATA_DIR / name
-        if path.is_file():
-            out.update(s for s in _strings(load_yaml(path)) if s not in labels and len(s) > 1)
-    return sorted(s for s in out if split is None or template_split(s) == split)
+    """The utterances of the NLU evaluation files (of one split, or all)."""
+    return sorted({t for _, t, sp in nlu_eval_rows() if len(t) > 1 and (split is None or sp == split)})
 
 
 def test_sentences() -> list[str]:

@@ -16,7 +16,9 @@ def test_corpus_size_and_balance():
     for name in intent_names():
         for lang in ("zh", "en"):
             texts = [r.text for r in rows if r.intent == name and r.lang == lang]
-            assert len(set(texts)) >= 60, (name, lang, len(set(texts)))
+            # >= 40, was 60: issue 16 removed every utterance within the protocol's limit of a test sentence
+            # (tests/nlu/test_nlu_protocol.py); the thinnest intent (ask_amount_due, en) kept 43
+            assert len(set(texts)) >= 40, (name, lang, len(set(texts)))
     assert all(isinstance(r.text, str) and r.text not in ("True", "False") for r in rows)
 
 
@@ -86,6 +88,8 @@ def test_short_training_run_produces_a_working_model(tmp_path):
     out = tmp_path / "intent_v1.npz"
     model = train(out, TrainConfig(epochs=2, augment_per_example=0, hidden=64), log=lambda m: None)
     assert out.exists()
-    assert model.meta["val_accuracy"] > 0.6
+    # > 0.5, was 0.6: the 2-epoch smoke run on the corpus pruned in issue 16 (3,566 utterances, was 4,464)
+    # measures 0.576; the full run measures 0.947
+    assert model.meta["val_accuracy"] > 0.5
     clf = Classifier(IntentModel.load(out))
     assert clf.classify("stop calling me", "en").intent == "stop_calling"

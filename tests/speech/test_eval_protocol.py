@@ -45,7 +45,7 @@ def test_the_guard_catches_copies_rewordings_and_containment():
     assert not guard.too_close("我明天还钱")
 
 
-def test_the_language_model_never_trains_on_test_sentences():
+def test_the_language_model_never_trains_on_test_sentences(monkeypatch):
     from speech.asr import lm
 
     guard = M.test_guard()
@@ -53,10 +53,14 @@ def test_the_language_model_never_trains_on_test_sentences():
         kept = lm.training_sentences(lang)
         assert len(kept) > 1000
         assert guard.leaks(kept) == []
-    # and the filter is real: the raw corpus does hold sentences close to test
-    from nlu.corpus import load_train
+    # and the filter is real (the NLU corpus itself is now pruned, tests/nlu/test_nlu_protocol.py, so plant one)
+    from nlu.corpus import Example
 
-    assert guard.leaks(e.text for e in load_train())
+    planted = next(s for s in guard.sentences if len(normalize(s)) > 8 and not s.isascii())
+    lm._corpus.cache_clear()
+    clean = "小区门口新开了一家面馆"
+    monkeypatch.setattr(lm, "_corpus", lambda: (Example(planted, "zh", "affirm"), Example(clean, "zh", "affirm")))
+    assert lm.training_sentences("zh") == [clean]
 
 
 def test_prompts_hold_nothing_from_test():
