@@ -59,7 +59,9 @@ def twilio_stack(tmp: Path, *, carrier_kwargs: dict[str, Any] | None = None,
     with env({"DATABASE_URL": db, "VAR_DIR": str(tmp / "var"), "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
               "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": FROM, "TWILIO_MAX_CPS": "50",
               "PUBLIC_BASE_URL": f"http://127.0.0.1:{app_port}",
-              "TWILIO_API_BASE_URL": f"http://127.0.0.1:{carrier_port}"}):
+              "TWILIO_API_BASE_URL": f"http://127.0.0.1:{carrier_port}",
+              # the test's CRM listens on loopback: an operator-allowed on-premises network
+              "WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}):
         from agent.server.app import create_app
 
         carrier = TwilioCarrier(ACCOUNT_SID, TOKEN, numbers=numbers(), **(carrier_kwargs or {}))

@@ -99,8 +99,8 @@ class ZhttsTts:
             raise SpeechError(f"ai-edge-litert is not installed; {INSTALL_HINT}") from None
         folder = package_dir()
         self.processor = _front_end(folder)
-        acoustic = map_flex_ops((folder / "asset" / "fastspeech2_quan.tflite").read_bytes())
-        self._acoustic = Interpreter(model_content=acoustic, num_threads=threads)
+        self._acoustic_model = map_flex_ops((folder / "asset" / "fastspeech2_quan.tflite").read_bytes())
+        self._interpreter, self._threads = Interpreter, threads
         self._vocoder = Interpreter(model_path=str(folder / "asset" / "mb_melgan.tflite"), num_threads=threads)
         self.speed, self.pitch = speed, pitch
         self._lock = threading.Lock()  # an interpreter is not re-entrant
@@ -111,7 +111,9 @@ class ZhttsTts:
         return voice or self.voice_id
 
     def _mel(self, ids: list[int], speed: float, pitch: float) -> np.ndarray:
-        net = self._acoustic
+        # a fresh interpreter per sentence: the RANDOM_UNIFORM kernel keeps its generator's state between
+        # invocations, so reusing one would make the same sentence sound different the second time
+        net = self._interpreter(model_content=self._acoustic_model, num_threads=self._threads)
         inputs = net.get_input_details()
         net.resize_tensor_input(inputs[0]["index"], [1, len(ids)])
         net.allocate_tensors()

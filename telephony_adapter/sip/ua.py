@@ -107,6 +107,9 @@ class SipUserAgent:
             self.account.shutdown()  # unREGISTERs
             if self.account in stack.accounts:
                 stack.accounts.remove(self.account)
+            # PJSIP reuses account ids, and a pjsua2 Account deletes "its" id again when it is destroyed:
+            # an old object freed later would delete the next user agent's account. Keep it for good.
+            _RETIRED_ACCOUNTS.append(self.account)
             self.account = None
 
         try:
@@ -267,6 +270,7 @@ class SipUserAgent:
 
 
 _account_cls: list[type] = []
+_RETIRED_ACCOUNTS: list[Any] = []  # shut-down accounts, never destroyed before the process ends
 
 
 def _account_class(pj: Any) -> type:

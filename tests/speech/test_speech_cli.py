@@ -62,7 +62,8 @@ def test_bench_asr_reports_dev_and_test_apart_and_compares_with_the_reference(tm
                                               rel=0.02)
     assert versus["speedup"] > 1.5  # the encoder runs on ~3 s, not on 30 s
     clips = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
-    assert len(clips) == 8 and {c["engine"] for c in clips} == {"faster", "faster-full"}
+    # one clip per language and split (2 x 2), two draws, two engines
+    assert len(clips) == 16 and {c["engine"] for c in clips} == {"faster", "faster-full"}
     assert {c["draw"] for c in clips} == {0, 1}
     assert {c["lang"] for c in clips} == {"zh", "en"} and all(c["ref"] and c["s"] > 0 for c in clips)
 
