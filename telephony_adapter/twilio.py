@@ -53,8 +53,10 @@ class TwilioSerializer:
             raise ProtocolError("binary frame on a Twilio media stream (messages are JSON text)")
         try:
             msg = json.loads(raw)
-        except (json.JSONDecodeError, ValueError) as exc:
+        except json.JSONDecodeError as exc:
             raise ProtocolError(f"malformed JSON from media stream: {exc.msg} at char {exc.pos}") from None
+        except ValueError as exc:  # e.g. an integer longer than Python's int conversion limit
+            raise ProtocolError(f"malformed JSON from media stream: {exc}") from None
         if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
             raise ProtocolError("media stream message is not a JSON object with an 'event' string")
         event = msg["event"]
@@ -102,7 +104,9 @@ class TwilioSerializer:
                 raise ProtocolError("mark message without a 'name'")
             out.item = MarkPlayed(name=name)
         elif event == "stop":
-            stop = msg.get("stop") if isinstance(msg.get("stop"), dict) else {}
+            stop = msg.get("stop")
+            if not isinstance(stop, dict):
+                stop = {}
             out.call_sid = stop.get("callSid")
             out.item = Hangup(reason="hangup")
         return out  # "connected" and unknown future events carry no typed item
@@ -243,7 +247,7 @@ class TwilioMediaStreamTransport(PacedTransport):
             task.cancel()
         if self.start_event is None:
             if not done:
-                self._end("error", "no 'start' message within %.0f s" % timeout)
+                self._end("error", f"no 'start' message within {timeout:.0f} s")
                 await self.close("no start")
             return None
         return self.start_event

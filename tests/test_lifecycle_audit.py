@@ -24,9 +24,9 @@ TODAY = date(2025, 6, 9)
 CALLEE = {
     "zh": {"confirm_identity": "对，我是", "last4": "五六七八", "promise_to_pay": "我后天还两千",
            "affirm": "对", "dispute_debt": "这笔钱我根本没借过", "stop_calling": "以后不要再给我打电话了"},
-    "en": {"confirm_identity": "Yes, speaking", "last4": "one two three four", "promise_to_pay": "I can pay it on Wednesday",
-           "affirm": "Yes, that's right", "dispute_debt": "I never borrowed this money",
-           "stop_calling": "Stop calling me"},
+    "en": {"confirm_identity": "Yes, speaking", "last4": "one two three four",
+           "promise_to_pay": "I can pay it on Wednesday", "affirm": "Yes, that's right",
+           "dispute_debt": "I never borrowed this money", "stop_calling": "Stop calling me"},
 }
 
 
@@ -98,7 +98,8 @@ def test_planted_violations_each_raise_their_rule_at_their_turn(db_url, lang):
     assert (A.DISCLOSURE_IDENTITY, 1) in found and (A.DISCLOSURE_RECORDED, 1) in found
     # 2. the debt is named before verification (in the turn asking for the ID digits)
     bad = [TurnRecord(**{**vars(t)}) for t in turns]
-    bad[2].text += " 您已经逾期12天，欠款两千元。" if lang == "zh" else " You are 12 days past due on a balance of $2,000."
+    bad[2].text += (" 您已经逾期12天，欠款两千元。" if lang == "zh"
+                    else " You are 12 days past due on a balance of $2,000.")
     _, found = audit_of(db_url, lang, bad, outcome)
     assert (A.DEBT_BEFORE_VERIFICATION, 3) in found
     # 3. a low-confidence understanding carries the promise (the 对，就是我被研究 case)
@@ -121,17 +122,19 @@ def test_opt_out_and_dispute_violations(db_url, lang):
     assert outcome == "opted_out"
     _, found = audit_of(db_url, lang, honoured, outcome)
     assert found == set()
-    ignored = honoured[:-1] + [TurnRecord("agent", "我们再谈谈还款吧" if lang == "zh" else "Let's talk about your payment",
-                                          30000, 31000), TurnRecord("agent", "再见" if lang == "zh" else "Goodbye",
-                                                                    32000, 33000)]
+    ignored = honoured[:-1] + [
+        TurnRecord("agent", "我们再谈谈还款吧" if lang == "zh" else "Let's talk about your payment", 30000, 31000),
+        TurnRecord("agent", "再见" if lang == "zh" else "Goodbye", 32000, 33000),
+    ]
     _, found = audit_of(db_url, lang, ignored, "hung_up")
     assert (A.OPT_OUT_NOT_HONOURED, 4) in found
     disputed, outcome = conversation(lang, [("confirm_identity", {}), ("affirm", {"last4": "x"}), ("dispute_debt", {})])
     assert outcome == "dispute"
     _, found = audit_of(db_url, lang, disputed, outcome)
     assert found == set()
-    pressed = disputed + [TurnRecord("agent", "那您今天能先还五百元吗？" if lang == "zh" else "Could you pay 500 today?",
-                                     40000, 41000)]
+    pressed = disputed + [
+        TurnRecord("agent", "那您今天能先还五百元吗？" if lang == "zh" else "Could you pay 500 today?", 40000, 41000),
+    ]
     _, found = audit_of(db_url, lang, pressed, outcome)
     assert (A.PRESSED_AFTER_DISPUTE, len(pressed)) in found
 

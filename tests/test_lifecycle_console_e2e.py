@@ -14,13 +14,13 @@ from agent.lifecycle.audit_rules import DEBT_BEFORE_VERIFICATION, DISCLOSURE_REC
 from agent.store.db import session_scope
 from agent.store.lifecycle_models import AuditFinding, CallAudit, Promise
 from agent.store.models import Call
-from tests.test_server_console_e2e import CHROMIUM, browser, site, wait_for  # noqa: F401 (fixtures)
+from tests.console_support import CHROMIUM, browser, site, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian chromium")
 
 
 @pytest.fixture(scope="module")
-def lifecycle(site):  # noqa: F811
+def lifecycle(site):
     with session_scope(site["url"]) as s:
         zh_acc = s.get(Call, site["zh"]).account_id
         en_acc = s.get(Call, site["en"]).account_id
@@ -41,7 +41,7 @@ def lifecycle(site):  # noqa: F811
 
 
 @pytest.fixture
-def page(browser, site, lifecycle):  # noqa: F811
+def page(browser, site, lifecycle):
     ctx = browser.new_context(locale="en-US")
     pg = ctx.new_page()
     problems: list[str] = []
@@ -125,7 +125,8 @@ def test_campaign_page_draws_the_api_funnel_by_variant_and_hour(page, site):
         want = sorted((st["stage"], st["count"]) for row in rep["by"][by] for st in row["stages"])
         assert want, rep
         wait_for(page, f"document.querySelectorAll('rect.funnel-cell').length === {len(want)}")
-        drawn = page.eval_on_selector_all("rect.funnel-cell", "els => els.map(e => [e.dataset.stage, +e.dataset.count])")
+        drawn = page.eval_on_selector_all("rect.funnel-cell",
+                                          "els => els.map(e => [e.dataset.stage, +e.dataset.count])")
         assert sorted(tuple(x) for x in drawn) == want
         assert page.locator("tr.funnel-row").count() == len(rep["by"][by]) + 1  # and the total
         assert page.locator("line.ci-line").count() == len(rep["by"][by])

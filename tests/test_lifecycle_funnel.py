@@ -102,7 +102,8 @@ def test_funnel_by_variant_with_steps_intervals_and_cost_per_kept(env):
     assert stage(a, "connected")["step"]["rate"] == 0.6 and stage(a, "right_party")["step"]["rate"] == round(4 / 6, 4)
     assert stage(a, "kept")["step"]["rate"] == 0.5 and stage(a, "kept")["per_dial"]["rate"] == 0.2
     lo, hi = wilson_interval(2, 10)
-    assert stage(a, "kept")["per_dial"]["ci_low"] == round(lo, 4) and stage(a, "kept")["per_dial"]["ci_high"] == round(hi, 4)
+    kept_per_dial = stage(a, "kept")["per_dial"]
+    assert kept_per_dial["ci_low"] == round(lo, 4) and kept_per_dial["ci_high"] == round(hi, 4)
     assert a["partially_kept"] == 1 and a["promised_amount"] == 4000.0
     # 6 calls x 2 min x 0.5 = 6.00 for 2 kept promises
     assert (a["minutes"], a["cost"], a["cost_per_kept"]) == (12.0, 6.0, 3.0)
@@ -180,7 +181,9 @@ def test_cli_report_json_keeps_its_fields_and_adds_the_funnel(env):
     assert f["currency"] == "USD" and f["price_per_minute"] == 0.5 and set(f["by"]) == {"campaign", "variant",
                                                                                          "segment", "hour"}
     assert counts(f["total"]) == [25, 13, 11, 9, 7]
-    table = subprocess.run(cmd + ["--by", "segment"], capture_output=True, text=True, env=run_env, timeout=120, check=False)
+    table = subprocess.run(cmd + ["--by", "segment"], capture_output=True, text=True, env=run_env, timeout=120,
+                           check=False)
     assert table.returncode == 0 and "M2 · loan · en" in table.stdout, table.stderr
-    bad = subprocess.run(cmd + ["--by", "weekday"], capture_output=True, text=True, env=run_env, timeout=120, check=False)
+    bad = subprocess.run(cmd + ["--by", "weekday"], capture_output=True, text=True, env=run_env, timeout=120,
+                         check=False)
     assert bad.returncode != 0 and "--by must be one of" in bad.stderr and "Traceback" not in bad.stderr

@@ -13,7 +13,7 @@ from dialogs.types import Heard
 from nlu.types import Understanding
 
 TODAY = date(2025, 6, 9)
-IDS = [f"collections_{k}_{l}_{v}" for k in ("ptp_reminder", "ptp_broken") for l in ("zh", "en") for v in "ab"]
+IDS = [f"collections_{k}_{lang}_{v}" for k in ("ptp_reminder", "ptp_broken") for lang in ("zh", "en") for v in "ab"]
 
 
 def heard(intent, lang, **entities):

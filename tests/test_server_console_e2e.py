@@ -2,86 +2,19 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from agent.server.app import create_app
-from agent.server.auth import create_key
 from agent.server.destinations import parse_networks
 from agent.server.webhooks import create_subscription
 from agent.store.db import session_scope
 from agent.store.models import Call, Campaign, OutboxEvent, Turn, WebhookDelivery
-from tests.server_helpers import add_attempt, add_event, seed_call, seed_campaign
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
+from tests.console_support import CHROMIUM, browser, site, wait_for  # noqa: F401 (fixtures)
+from tests.server_helpers import add_attempt, add_event, seed_call
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(page, expression: str, timeout: float = 10000) -> None:
-    """Poll a page expression from outside: the console's Content-Security-Policy forbids the string
-    evaluation that Playwright's in-page wait_for_function polling relies on."""
-    deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} ms: {expression}")
-        time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    import uvicorn
-
-    tmp = tmp_path_factory.mktemp("console")
-    url = f"sqlite:///{tmp / 'console.sqlite3'}"
-    app = create_app(url)
-    with session_scope(url) as s:
-        key, _ = create_key(s, "admin")
-    camp = seed_campaign(url, "十一月 M1 催收")
-    now = datetime.now(UTC).replace(hour=2, minute=0)  # 10:00 in Shanghai
-    zh = seed_call(url, tmp, language="zh", outcome="ptp", campaign_id=camp, variant="A", started_at=now)
-    en = seed_call(url, tmp, language="en", outcome="refused", campaign_id=camp, variant="B",
-                   started_at=now - timedelta(hours=1))
-    with session_scope(url) as s:
-        acc = s.get(Call, zh).account_id
-    for result in ("answered", "answered", "no_answer"):
-        add_attempt(url, camp, acc, result)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield {"base": f"http://127.0.0.1:{port}", "key": key, "url": url, "tmp": tmp, "camp": camp,
-           "zh": zh, "en": en}
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -178,7 +111,8 @@ def test_campaign_dashboard_funnel_variants_hours_and_pause(page, site):
     counts = page.eval_on_selector_all("rect.funnel-bar", "els => els.map(e => [e.dataset.stage, +e.dataset.count])")
     assert dict(counts) == {"dialled": 3, "answered": 2, "right_party": 2, "promise_or_conversion": 1}
     assert page.locator("#variant-table tbody tr").count() == 2
-    hours = page.eval_on_selector_all("rect.hour-bar", "els => els.filter(e => +e.dataset.calls > 0).map(e => +e.dataset.hour)")
+    hours = page.eval_on_selector_all(
+        "rect.hour-bar", "els => els.filter(e => +e.dataset.calls > 0).map(e => +e.dataset.hour)")
     assert 10 in hours  # the zh call at 02:00 UTC is 10:00 in Shanghai
     page.click("#pause")
     page.wait_for_selector("#status:has-text('paused')")

@@ -299,12 +299,14 @@ async def test_hostile_datagrams_neither_crash_nor_stall_the_user_agent(tmp_path
                             s, raw("OPTIONS", uri, port, 3, content_length=-5), me, 1.0),
                         "unknown_codec_offer": exchange(
                             s, raw("INVITE", uri, port, 4, body=sdp_unknown,
-                                   extra=f"Contact: <sip:mallory@127.0.0.1:{port}>\r\nContent-Type: application/sdp\r\n"),
+                                   extra=f"Contact: <sip:mallory@127.0.0.1:{port}>\r\n"
+                                         "Content-Type: application/sdp\r\n"),
                             me),
                         "bye_unknown_dialog": exchange(
                             s, raw("BYE", uri, port, 5, extra="Route: <sip:127.0.0.1;lr>\r\n").replace(
                                 b"To: <" + uri.encode() + b">", b"To: <" + uri.encode() + b">;tag=nosuchdialog"), me),
-                        "no_via": exchange(s, b"OPTIONS " + uri.encode() + b" SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n", me, 1.0),
+                        "no_via": exchange(
+                            s, b"OPTIONS " + uri.encode() + b" SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n", me, 1.0),
                     }
                     answers["options_after"] = exchange(s, raw("OPTIONS", uri, port, 9), me)
                     return answers
@@ -337,7 +339,8 @@ async def test_media_round_trip_through_both_jitter_buffers(tmp_path, ua):
     each one the moment its first loud frame arrives. Measured at baresip, from its recordings of what it
     said and heard: burst onset -> answer onset = PJSIP jitter buffer + our frame hand-over + pacer lead
     + RTP both ways + baresip's jitter buffer (the path a real callee's voice and our answer take)."""
-    said = np.concatenate([quiet(1.0)] + [np.concatenate([tone(1000, 0.2), quiet(0.8)]) for _ in range(6)] + [quiet(0.5)])
+    said = np.concatenate([quiet(1.0)] + [np.concatenate([tone(1000, 0.2), quiet(0.8)]) for _ in range(6)]
+                          + [quiet(0.5)])
     with peer(tmp_path, said, [Callee("callee")]) as br:
         attempt = await ua.dial("callee", uri_template=f"sip:{{phone}}@127.0.0.1:{br.port}")
         t = attempt.transport

@@ -9,6 +9,7 @@ what it said and what it heard; the voice-to-voice figures come from those two r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from datetime import date
@@ -73,7 +74,8 @@ class Callee_:
         while True:
             assert time.monotonic() < deadline, "the agent never finished speaking"
             spy = self.spy
-            if spy is not None and (spy.ended or (spy.sends > self.since and time.monotonic() > spy.play_end + quiet_s)):
+            if spy is not None and (
+                    spy.ended or (spy.sends > self.since and time.monotonic() > spy.play_end + quiet_s)):
                 return
             await asyncio.sleep(0.05)
 
@@ -83,7 +85,8 @@ class Callee_:
     def say(self, pcm: np.ndarray, tail_s: float = 60.0) -> None:
         self._act()
         self.n += 1
-        wav = write_wav8k(self.folder / f"turn{self.n}.wav", np.concatenate([pcm, np.zeros(int(tail_s * 8000), np.int16)]))
+        wav = write_wav8k(self.folder / f"turn{self.n}.wav",
+                          np.concatenate([pcm, np.zeros(int(tail_s * 8000), np.int16)]))
         self.br.command("ausrc", f"aufile,{wav}")
 
     async def press(self, keys: str) -> None:
@@ -122,7 +125,7 @@ def segments(pcm: np.ndarray, shift: int = 0, gap: int = 6400) -> list[tuple[int
     frame = 160
     loud = [i for i in range(0, len(pcm) - frame, frame) if np.abs(pcm[i:i + frame]).max() > 1500]
     runs, start = [], None
-    for a, b in zip(loud, loud[1:] + [10 ** 12]):
+    for a, b in itertools.pairwise(loud + [10 ** 12]):
         start = a if start is None else start
         if b - a > gap:
             runs.append((start + shift, a + frame + shift))
@@ -133,7 +136,10 @@ def segments(pcm: np.ndarray, shift: int = 0, gap: int = 6400) -> list[tuple[int
 def timeline(said: np.ndarray, heard: np.ndarray) -> dict[str, list]:
     """Who spoke when at baresip, in seconds from the start of its recording (for diagnosis)."""
     offset = len(said) - len(heard)
-    sec = lambda runs: [(round(a / 8000, 2), round(b / 8000, 2)) for a, b in runs]
+
+    def sec(runs: list[tuple[int, int]]) -> list[tuple[float, float]]:
+        return [(round(a / 8000, 2), round(b / 8000, 2)) for a, b in runs]
+
     return {"callee": sec(segments(said)), "agent": sec(segments(heard, offset, 4000))}
 
 

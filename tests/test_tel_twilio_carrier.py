@@ -59,7 +59,7 @@ async def test_busy_no_answer_failed_get_their_results_and_retries(stack):
     d = dialer()
     targets = {n: make_dial("en", n) for n in (BUSY, NOANSWER, FAILS)}
     t0 = time.monotonic()
-    outcomes = dict(zip(targets, await asyncio.gather(*(d.dial(t) for t in targets.values()))))
+    outcomes = dict(zip(targets, await asyncio.gather(*(d.dial(t) for t in targets.values())), strict=True))
     await d.close()
     assert time.monotonic() - t0 < 10
     assert {n: o.result for n, o in outcomes.items()} == {BUSY: R_BUSY, NOANSWER: NO_ANSWER, FAILS: FAILED}

@@ -147,7 +147,8 @@ class TwilioDialer:
                 turns = list(s.query(Turn).filter(Turn.call_id == call_id).order_by(Turn.seq))
                 result = CallResult(
                     call_id, call.outcome or "hung_up", dict(call.slots or {}), call.end_reason or "completed",
-                    turns=len(turns), latencies=[t.latency for t in turns if (t.latency or {}).get("voice_to_voice_ms")],
+                    turns=len(turns),
+                    latencies=[t.latency for t in turns if (t.latency or {}).get("voice_to_voice_ms")],
                     recording_path=call.recording_path, error=call.error)
                 return waiters.CallEnd("session", result)
             if att is not None and att.finished_at is not None and att.result and att.result != ANSWERED:

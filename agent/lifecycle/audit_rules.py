@@ -114,7 +114,8 @@ def audit_call(call: CallView) -> list[Finding]:
     miranda_rx = _rx("miranda", lang)
 
     def said(kind: str, t: TurnView) -> bool:
-        fixed = disclosures.get({"identity": "automated", "recorded": "recorded", "miranda": "mini_miranda"}.get(kind, ""))
+        key = {"identity": "automated", "recorded": "recorded", "miranda": "mini_miranda"}.get(kind, "")
+        fixed = disclosures.get(key)
         return bool((fixed and fixed in t.text) or _rx(kind, lang).search(t.text))
 
     def reveals_debt(t: TurnView) -> bool:

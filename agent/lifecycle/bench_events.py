@@ -156,7 +156,8 @@ def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, dat
         "done": sum(1 for st, _ in rows if st == "done"),
         "blocked": sorted({rule for st, rule in rows if st == "blocked" and rule}),
         "interval_s": interval_s, "hold_s": hold_s, "worker_lines": concurrency,
-        "latency_s": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "max": round(float(lat.max()), 3) if len(lat) else None},
+        "latency_s": {"p50": _pct(lat, 50), "p95": _pct(lat, 95),
+                      "max": round(float(lat.max()), 3) if len(lat) else None},
         "target_p95_s": 60, "campaign": camp.name if camp else None, "zone": zone,
         "database": url.split(":", 1)[0], "queue": queue, "cpus": os.cpu_count(),
         "how": "uvicorn app + HTTP POST /api/events -> touch attempt; a separate worker process (the Runtime of "

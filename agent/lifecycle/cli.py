@@ -22,8 +22,10 @@ def events_import(path: Path = typer.Argument(..., help="JSONL: one event per li
     _echo(import_events(path))
 
 
-def promises_list(status: str | None = typer.Option(None, "--status", help="pending|kept|partially_kept|broken|cancelled"),
-                  limit: int = typer.Option(50, "--limit", min=1, max=10_000)) -> None:
+def promises_list(
+    status: str | None = typer.Option(None, "--status", help="pending|kept|partially_kept|broken|cancelled"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+) -> None:
     """Promises to pay, soonest due first."""
     from sqlalchemy import select
 

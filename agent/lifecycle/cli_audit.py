@@ -9,8 +9,10 @@ import typer
 from agent.errors import UserError
 
 
-def audit_cmd(call_id: str | None = typer.Argument(None, help="one call"),
-              since: str | None = typer.Option(None, "--since", help="every call ended since (ISO date or instant)")) -> None:
+def audit_cmd(
+    call_id: str | None = typer.Argument(None, help="one call"),
+    since: str | None = typer.Option(None, "--since", help="every call ended since (ISO date or instant)"),
+) -> None:
     """Audit calls (disclosures, verification, opt-out, dispute, talk-over, confidence) and store findings."""
     from sqlalchemy import select
 

@@ -55,7 +55,9 @@ def _emit(s: Session, kind: str, p: Promise, **extra) -> None:
     s.add(OutboxEvent(type=kind, payload={**promise_dict(p), **extra}))
 
 
-def create_from_outcome(s: Session, call: Call, outcome: Outcome, policy: PromisePolicy | None = None) -> Promise | None:
+def create_from_outcome(
+    s: Session, call: Call, outcome: Outcome, policy: PromisePolicy | None = None
+) -> Promise | None:
     """The Promise of a `ptp` outcome (in the caller's transaction); None for other outcomes."""
     if outcome.kind != "ptp":
         return None

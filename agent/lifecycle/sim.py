@@ -211,8 +211,8 @@ def run(accounts: int = 2000, days: int = 10, capacity: int = 300, seed: int = 7
             "wasted_share": [a["wasted_share"], b["wasted_share"]],
         },
         "config": {"accounts": accounts, "days": days, "capacity_per_day": capacity, "seed": seed,
-                   "start": start.isoformat(), "grace_days": GRACE_DAYS, "types": dict(zip(TYPES, TYPE_P)),
-                   "self_cure_per_day": SELF_CURE},
+                   "start": start.isoformat(), "grace_days": GRACE_DAYS,
+                   "types": dict(zip(TYPES, TYPE_P, strict=True)), "self_cure_per_day": SELF_CURE},
         "how": "one run, same population, seed and capacity per arm; wasted = dials to accounts that had "
                "paid, converted, a wrong number, or a promise pending (made, not past due + grace days) at "
                "dial time; calls_saved = wasted dials without follow-up minus with; broken_recovered = accounts "

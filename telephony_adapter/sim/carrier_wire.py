@@ -80,7 +80,7 @@ def parse_twiml(text: str) -> Twiml:
         if verb.tag == "Dial":
             target = verb.find("Number")
             target = target if target is not None else verb.find("Sip")
-            out.transfer_to = (target.text if target is not None else verb.text or "").strip()
+            out.transfer_to = ((target.text if target is not None else verb.text) or "").strip()
             break
         if verb.tag == "Enqueue":
             out.transfer_to = "queue:" + (verb.text or "").strip()

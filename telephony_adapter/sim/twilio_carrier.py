@@ -82,7 +82,7 @@ class CarrierCall:
     error: str | None = None
     report: dict[str, Any] | None = None
     caller: StreamCaller | None = None
-    cancel: asyncio.Event | None = None
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)  # set: canceled while queued or ringing
     _cb_seq: int = 0
 
     def duration_s(self) -> int:
@@ -149,7 +149,7 @@ class TwilioCarrier:
             if refused is not None:
                 return refused
             form = await request.form()
-            return self._create(account, {k: form.getlist(k) for k in form.keys()})
+            return self._create(account, {k: [str(v) for v in form.getlist(k)] for k in form.keys()})
 
         @app.get(API + "/Calls/{sid}.json")
         async def fetch_call(account: str, sid: str, request: Request) -> JSONResponse:
@@ -227,7 +227,7 @@ class TwilioCarrier:
                            twiml=twiml or None, url=url or None, method=(one("Method") or "POST").upper(),
                            status_callback=one("StatusCallback") or None,
                            callback_method=(one("StatusCallbackMethod") or "POST").upper(),
-                           events=events, timeout_s=max(1.0, min(timeout, 600.0)), cancel=asyncio.Event())
+                           events=events, timeout_s=max(1.0, min(timeout, 600.0)))
         self.calls[call.sid] = call
         task = asyncio.get_running_loop().create_task(self._lifecycle(call), name=f"carrier-{call.sid}")
         self._tasks.add(task)

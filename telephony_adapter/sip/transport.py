@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class SipTransport(PacedTransport):
             if not self.leg.outq:
                 break
             await asyncio.sleep(0.02)
-        await self.ua.stack.run(self.leg.hangup)
+        await self.ua.started_stack().run(self.leg.hangup)
 
     # --- DTMF out -----------------------------------------------------------------------------
     async def send_dtmf(self, digits: str) -> None:
@@ -92,7 +92,7 @@ class SipTransport(PacedTransport):
         if not digits or self.ended:
             return
         try:
-            await self.ua.stack.run(self.leg.send_dtmf, digits)
+            await self.ua.started_stack().run(self.leg.send_dtmf, digits)
         except LegEnded:
             return
         self.digits_sent.append(digits)
@@ -135,14 +135,16 @@ class SipTransport(PacedTransport):
                 accepted = True
 
         self.leg.on_transfer = on_status
+        stack = self.ua.started_stack()
         try:
-            await self.ua.stack.run(self.leg.refer, uri)
-        except (self.ua.stack.pj.Error, LegEnded) as exc:
+            await stack.run(self.leg.refer, uri)
+        except (stack.pj.Error, LegEnded) as exc:
             log.info("sip %s: REFER not sent: %s", self.call_id, exc.info() if hasattr(exc, "info") else exc)
             return "refused" if not self.leg.ended.is_set() else "failed: call ended"
         ended = asyncio.ensure_future(self.leg.ended.wait())
+        waiters: set[asyncio.Future[Any]] = {verdict, ended}
         try:
-            await asyncio.wait({verdict, ended}, timeout=self.transfer_timeout_s,
+            await asyncio.wait(waiters, timeout=self.transfer_timeout_s,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
@@ -158,11 +160,12 @@ class SipTransport(PacedTransport):
         attempt = await self.ua.place(uri, ring_timeout_s=self.transfer_timeout_s)
         if not attempt.answered or self.leg.ended.is_set():
             if attempt.answered:
-                await self.ua.stack.run(attempt.leg.release)
+                assert attempt.leg is not None  # place() gives every answered attempt its leg
+                await self.ua.started_stack().run(attempt.leg.release)
             log.warning("sip %s: bridge to %s failed: %s", self.call_id, uri, attempt.detail)
             return False
         await self._send_clear()
-        await self.ua.stack.run(self.leg.bridge, attempt.leg)
+        await self.ua.started_stack().run(self.leg.bridge, attempt.leg)
         self.bridge_leg = attempt.leg
         self.transfer_method, self.transferred_to = "bridge", uri
         self._end("transferred")

@@ -81,6 +81,12 @@ class SipUserAgent:
             self._keepalive = asyncio.create_task(self._keepalive_loop(), name="sip-keepalive")
         return self
 
+    def started_stack(self) -> PjStack:
+        """The PJSIP stack, held from start() to close()."""
+        if self.stack is None:
+            raise SipConfigError("the SIP user agent is not started")
+        return self.stack
+
     @property
     def local_port(self) -> int:
         return self.stack.local_port if self.stack else self.options.local_port
@@ -109,7 +115,8 @@ class SipUserAgent:
             stack.release()
 
     def _create_account(self) -> Any:
-        o, pj = self.options, self.stack.pj
+        stack = self.started_stack()
+        o, pj = self.options, stack.pj
         cfg = pj.AccountConfig()
         cfg.idUri = o.from_uri()
         if o.registers:
@@ -121,7 +128,7 @@ class SipUserAgent:
             cfg.regConfig.registrarUri = ""
         if o.username:
             cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", o.username, 0, o.password))
-        cfg.sipConfig.transportId = self.stack.transport_id
+        cfg.sipConfig.transportId = stack.transport_id
         if o.advertised_address:  # behind NAT: trust the configured address, don't rewrite from Via
             cfg.natConfig.contactRewriteUse = 0
             cfg.natConfig.viaRewriteUse = 0
@@ -134,7 +141,7 @@ class SipUserAgent:
         cfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL
         account = _account_class(pj)(self)
         account.create(cfg, True)
-        self.stack.accounts.append(account)
+        stack.accounts.append(account)
         return account
 
     # --- dialing ----------------------------------------------------------------------------
@@ -147,13 +154,14 @@ class SipUserAgent:
             headers.setdefault("P-Asserted-Identity", f"<{self.options.from_uri()}>")
         attempt = await self.place(uri, ring_timeout_s=ring_timeout_s, headers=headers)
         if attempt.answered:
+            assert attempt.leg is not None  # place() gives every answered attempt its leg
             attempt.transport = SipTransport(self, attempt.leg)
             attempt.transport.started()
         return attempt
 
     async def place(self, uri: str, *, ring_timeout_s: float | None = None,
                     headers: dict[str, str] | None = None) -> DialAttempt:
-        if self.stack is None:
+        if self.stack is None or self.loop is None:  # start() sets both
             raise SipConfigError("the SIP user agent is not started")
         ring_timeout_s = self.options.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
         leg = CallLeg(self.stack, self.account, self.loop, answer_guard_ms=self.options.answer_guard_ms)
@@ -216,6 +224,8 @@ class SipUserAgent:
         """Send OPTIONS (to the trunk by default); the status code of the answer, 408 on none."""
         uri = uri or self.options.trunk_uri
         async with self._options_lock:
+            if self.stack is None or self.loop is None:  # start() sets both
+                raise SipConfigError("the SIP user agent is not started")
             self._options_reply = self.loop.create_future()
             pj = self.stack.pj
 
