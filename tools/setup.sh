@@ -18,6 +18,7 @@ if [ "$EXTRAS" = "test" ]; then
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
   fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)  # the console's zh UI
   command -v baresip >/dev/null || need_apt+=(baresip)  # the SIP callee of tests/test_tel_sip*.py
+  command -v sipp >/dev/null || need_apt+=(sip-tester)  # SIPp: the digest registrar/trunk of tests/test_tel_sip_auth.py
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"

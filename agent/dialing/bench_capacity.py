@@ -269,7 +269,13 @@ class Dialers:
         deps = await asyncio.to_thread(get_deps)  # as `dialwise worker` does, before the first call
         self.deps_ready_s = round(time.monotonic() - t0, 1)
         self.sip = build_dialer("sip", deps, db_url=self.stack.db)
-        await self.sip.start()
+        out = os.dup(1)  # PJSIP prints its first lines to stdout before its log settings apply: not into our JSON
+        os.dup2(2, 1)
+        try:
+            await self.sip.start()
+        finally:
+            os.dup2(out, 1)
+            os.close(out)
 
     def for_network(self, network: str) -> Any:
         if network == "sip":
@@ -396,6 +402,8 @@ def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int
         init_db(stack.db)
         t_start = time.monotonic()
         stack.start(numbers)
+        os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})  # the carrier's SIP port
+        get_settings.cache_clear()
         t_ready = time.monotonic()
         results, dialers = asyncio.run(main())
         settings = get_settings()

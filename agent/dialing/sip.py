@@ -19,6 +19,7 @@ from agent.dialing.base import (
     ANSWERED,
     DIAL_RESULTS,
     FAILED,
+    TRUNK_REFUSED,
     DialError,
     DialOutcome,
     DialTarget,
@@ -27,6 +28,9 @@ from agent.dialing.base import (
 from telephony_adapter.sip import SipConfigError, SipOptions, SipUserAgent, parse_codecs
 
 log = logging.getLogger(__name__)
+
+REGISTER_WAIT_S = 10.0  # at most this long, before the first dial, for the trunk's answer to our REGISTER
+AUTH_REFUSALS = (401, 403, 407)  # a REGISTER answered so after our credentials: they are wrong
 
 
 def sip_options(settings: Any, **overrides: Any) -> SipOptions:
@@ -80,8 +84,26 @@ class SipDialer:
                 self._started = True
         return self.ua
 
+    async def registration_refused(self) -> str | None:
+        """When the trunk refused our credentials (REGISTER answered 401/403/407 after the digest), why, in
+        clear text; None when registered, not registering, or not (yet) known. Waits for the first answer."""
+        if not self.options.registers:
+            return None
+        trunk, loop = self.ua.trunk, asyncio.get_running_loop()
+        deadline = loop.time() + REGISTER_WAIT_S
+        while not trunk.reg_code and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if trunk.registered or trunk.reg_code not in AUTH_REFUSALS:
+            return None
+        return (f"the trunk refused our registration: SIP {trunk.reg_code} {trunk.reg_reason} "
+                f"(check SIP_USERNAME and SIP_PASSWORD for {self.options.trunk_uri})")
+
     async def dial(self, target: DialTarget) -> DialOutcome:
         await self.start()
+        refused = await self.registration_refused()
+        if refused:  # no INVITE: the trunk would refuse it too (a campaign-level alarm)
+            log.error("sip dial %s: %s", target.call_id, refused)
+            return DialOutcome(result=TRUNK_REFUSED, detail=refused, extra={"registration": self.ua.trunk.reg_code})
         try:
             attempt = await self.ua.dial(target.phone, uri_template=self.uri_template,
                                          ring_timeout_s=self.ring_timeout_s)
