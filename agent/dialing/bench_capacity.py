@@ -191,7 +191,7 @@ class Stack:
 
         if network == "sip":
             rows = httpx.get(f"http://127.0.0.1:{self.sip_http_port}/calls", timeout=10).json()
-            return {r["sip_call_id"]: {"status": r["state"], "caller": r["caller"]} for r in rows}
+            return {r["sip_call_id"]: {"status": r["state"], "caller": r["caller"], "media": r["media"]} for r in rows}
         rows = httpx.get(f"http://127.0.0.1:{self.carrier_port}/_carrier/calls", timeout=10).json()
         return {r["sid"]: r for r in rows}
 
@@ -279,7 +279,7 @@ class Dialers:
 
     def for_network(self, network: str) -> Any:
         if network == "sip":
-            return self.sip
+            return _Recording(self.sip)
         from agent.config import get_settings
         from agent.dialing.twilio import TwilioDialer
 
@@ -295,6 +295,23 @@ class Dialers:
     async def close(self) -> None:
         if self.sip is not None:
             await self.sip.close()
+
+
+class _Recording:
+    """A dialer that keeps each dial's network extras (e.g. the SIP jitter buffer's statistics) by call id."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.network, self.rate_limit = inner.network, inner.rate_limit
+        self.extras: dict[str, dict[str, Any]] = {}
+
+    async def dial(self, target: Any) -> Any:
+        outcome = await self.inner.dial(target)
+        self.extras[target.call_id] = outcome.extra
+        return outcome
+
+    async def close(self) -> None:
+        pass  # the SIP dialer lives for the whole run
 
 
 async def _level(stack: Stack, dialers: Dialers, network: str, n: int, tag: str) -> dict[str, Any]:
@@ -324,7 +341,19 @@ async def _level(stack: Stack, dialers: Dialers, network: str, n: int, tag: str)
     heard: list[float] = []
     greetings: list[float] = []
     overlaps = no_reply = turns = 0
-    for sid, _, _, _ in rows:
+    jb_delay: list[float] = []
+    rx_jitter: list[float] = []
+    agent_jb: list[float] = []
+    agent_rx_jitter: list[float] = []
+    for sid, _, call_id, _ in rows:
+        media = (calls.get(sid or "") or {}).get("media") or {}
+        if media:
+            jb_delay.append(media["jb_delay_ms"]["avg"])
+            rx_jitter.append(media["rx_jitter_ms"]["max"])
+        ours = (getattr(dialer, "extras", {}).get(call_id) or {}).get("media") or {}
+        if ours:
+            agent_jb.append(ours["jb_delay_ms"]["avg"])
+            agent_rx_jitter.append(ours["rx_jitter_ms"]["max"])
         rep = (calls.get(sid or "") or {}).get("caller") or {}
         heard += rep.get("v2v_ms", [])
         if rep.get("greeting_ms") is not None:
@@ -350,6 +379,10 @@ async def _level(stack: Stack, dialers: Dialers, network: str, n: int, tag: str)
         "server_cpu_util": round(cpu / wall, 2),  # cores busy on average
         "wall_s": round(wall, 1),
         "reports_failed": sum(1 for r in reports if r.status not in ("done",)),
+        **({"callee_media": {"jb_delay_avg_ms_p50": percentile(jb_delay, 0.5), "jb_delay_avg_ms_max": percentile(
+            jb_delay, 1.0), "rx_jitter_max_ms_p50": percentile(rx_jitter, 0.5)}} if jb_delay else {}),
+        **({"agent_media": {"jb_delay_avg_ms_p50": percentile(agent_jb, 0.5), "jb_delay_avg_ms_max": percentile(
+            agent_jb, 1.0), "rx_jitter_max_ms_p50": percentile(agent_rx_jitter, 0.5)}} if agent_jb else {}),
         "samples": {"heard": heard, "server": server},  # dropped from the printed levels
     }
 

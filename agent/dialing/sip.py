@@ -118,14 +118,49 @@ class SipDialer:
         transport = attempt.transport
         if self.transfer_target:
             transport.transfer_target = self.transfer_target
+        media: dict[str, Any] = {}
+        watch = asyncio.create_task(self._watch_media(attempt.leg, media), name="sip-media-stats")
         try:
             call = await self.runner(target.call_id, transport)
         finally:
+            watch.cancel()
             await transport.close("session over")
         extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
-                     frames_in=attempt.leg.frames_in, pacing=transport.pacing)
+                     frames_in=attempt.leg.frames_in, pacing=transport.pacing, media=media)
         return DialOutcome(result=ANSWERED, call=call, provider_ref=attempt.sip_call_id, detail=attempt.detail,
                            extra=extra)
+
+    async def _watch_media(self, leg: Any, into: dict[str, Any], every_s: float = 1.0) -> None:
+        """While the call lasts, what our jitter buffer holds and how regularly the callee's RTP arrives
+        (PJSIP's stream statistics, read on the sip-api thread; the last reading stays in `into`)."""
+        stack = self.ua.stack
+        if stack is None:
+            return
+        pj = stack.pj
+
+        def read() -> dict[str, Any] | None:
+            call = leg.call
+            if call is None or leg.disconnected:  # PJSIP reuses call ids: never ask about an ended call
+                return None
+            stat = call.getStreamStat(0)
+            jb, rx = stat.jbuf, stat.rtcp.rxStat
+            return {"jb_delay_ms": {"avg": jb.avgDelayMsec, "min": jb.minDelayMsec, "max": jb.maxDelayMsec},
+                    "jb_prefetch": {"now": jb.prefetch, "max": jb.maxPrefetch},
+                    "jb_frames": {"lost": jb.lost, "discard": jb.discard, "empty": jb.empty},
+                    "rx_jitter_ms": {"mean": round(rx.jitterUsec.mean / 1000, 1),
+                                     "max": round(rx.jitterUsec.max / 1000, 1)}}
+
+        while not leg.ended.is_set():
+            try:
+                got = await stack.run(read)
+            except pj.Error:
+                got = None
+            if got:
+                into.update(got)
+            try:
+                await asyncio.wait_for(leg.ended.wait(), every_s)
+            except TimeoutError:
+                pass
 
     async def close(self) -> None:
         if self._started:

@@ -136,6 +136,10 @@ class CallerReport:
     max_send_lag_ms: float = 0.0
     ended_by: str = ""  # caller | agent | carrier | error
     error: str | None = None
+    # time.monotonic() (one clock for every process of the host) of each measured turn's end and of the agent
+    # speech heard after it, to line the callee's view up with the agent's own timestamps
+    turn_end_at: list[float] = field(default_factory=list)
+    reply_heard_at: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -184,6 +188,8 @@ class CalleeTurns:
                 self.report.greeting_ms = round((now - self.started) * 1000, 1)
             if self._turn_end is not None:  # the first agent speech heard after our clip
                 self.report.v2v_ms.append(round((now - self._turn_end) * 1000, 1))
+                self.report.turn_end_at.append(round(self._turn_end, 4))
+                self.report.reply_heard_at.append(round(now, 4))
                 self._turn_end = None
 
     def agent_done(self, now: float) -> bool:

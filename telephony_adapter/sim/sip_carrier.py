@@ -85,6 +85,7 @@ class CarrierCall:
     ended_by: str = ""  # caller | agent | carrier
     turns: CalleeTurns | None = None
     dtmf_sent: list[str] = field(default_factory=list)
+    media: dict[str, Any] = field(default_factory=dict)  # the callee's jitter buffer and RTP receive jitter
 
     def summary(self) -> dict[str, Any]:
         report = self.turns.report.as_dict() if self.turns is not None else None
@@ -94,7 +95,8 @@ class CarrierCall:
         return {"sip_call_id": self.sip_call_id, "number": self.number, "from": self.from_uri, "state": self.state,
                 "answer": self.behaviour.answer, "final_code": self.final_code, "codec": self.codec,
                 "duration_s": round((self.ended_at or time.time()) - self.answered_at, 2) if self.answered_at else 0,
-                "ended_by": self.ended_by, "dtmf_sent": list(self.dtmf_sent), "caller": report}
+                "ended_by": self.ended_by, "dtmf_sent": list(self.dtmf_sent), "media": dict(self.media),
+                "caller": report}
 
 
 class SipCarrier:
@@ -287,6 +289,7 @@ class SipCarrier:
             except pj.Error:
                 pass
             rec.state = "live"  # from here the clock thread drives the callee
+            self.later(1.0, lambda: self._media_stats(key))
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             if rec.state == "live":
                 rec.ended_by = rec.ended_by or "agent"
@@ -295,6 +298,25 @@ class SipCarrier:
             if leg.port is not None:
                 self._retiring.append((time.monotonic() + 0.5, leg.port))
             leg.call = leg.port = None
+
+    def _media_stats(self, key: int) -> None:
+        """Every second of a live call: what the callee's jitter buffer holds, and how regularly the agent's
+        RTP arrives (what the agent's side adds to what the callee hears)."""
+        leg = self._legs.get(key)
+        if leg is None or not leg.active(self.pj):
+            return
+        try:
+            stat = leg.call.getStreamStat(0)
+        except self.pj.Error:
+            return
+        jb, rx = stat.jbuf, stat.rtcp.rxStat
+        m = leg.rec.media
+        m["jb_delay_ms"] = {"avg": jb.avgDelayMsec, "min": jb.minDelayMsec, "max": jb.maxDelayMsec}
+        m["jb_prefetch"] = {"now": jb.prefetch, "max": jb.maxPrefetch, "burst_avg": jb.avgBurst}
+        m["jb_frames"] = {"lost": jb.lost, "discard": jb.discard, "empty": jb.empty}
+        m["rx_jitter_ms"] = {"mean": round(rx.jitterUsec.mean / 1000, 1), "max": round(rx.jitterUsec.max / 1000, 1)}
+        m["rx_packets"], m["rx_lost"] = rx.pkt, rx.loss
+        self.later(1.0, lambda: self._media_stats(key))
 
     def on_media(self, key: int) -> None:
         pj, leg = self.pj, self._legs.get(key)
