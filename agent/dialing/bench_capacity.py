@@ -314,16 +314,28 @@ class _Recording:
         pass  # the SIP dialer lives for the whole run
 
 
-async def _level(stack: Stack, dialers: Dialers, network: str, n: int, tag: str) -> dict[str, Any]:
+# an arm of `bench networks`: the SIP network with CPython's default 5 ms GIL switch interval (the A/B of
+# agent.dialing.sip.GIL_SWITCH_INTERVAL_S, in the same run)
+SIP_GIL_5MS = "sip_gil5ms"
+
+
+async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> dict[str, Any]:
     from agent.runner import run_attempts
 
+    network = "sip" if arm == SIP_GIL_5MS else arm
     accounts = _seed(stack.db, n, tag)
-    campaign_id = _campaign(stack.db, accounts, f"capacity {network} {n}", network)
+    campaign_id = _campaign(stack.db, accounts, f"capacity {arm} {n}", network)
     dialer = dialers.for_network(network)
     pid = dialers.sessions_pid(network)
+    switch = sys.getswitchinterval()
+    if arm == SIP_GIL_5MS:
+        sys.setswitchinterval(0.005)
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
-    reports = await run_attempts(campaign_id=campaign_id, deps=None, dialer=dialer, concurrency=n,
-                                 db_url=stack.db)
+    try:
+        reports = await run_attempts(campaign_id=campaign_id, deps=None, dialer=dialer, concurrency=n,
+                                     db_url=stack.db)
+    finally:
+        sys.setswitchinterval(switch)
     wall, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
     if network != "sip":
         await dialer.close()
@@ -364,7 +376,7 @@ async def _level(stack: Stack, dialers: Dialers, network: str, n: int, tag: str)
     answered = [r for r in rows if r[1] == "answered"]
     server = _server_v2v(stack.db, [r[2] for r in rows])
     return {
-        "network": network,
+        "network": arm,
         "n": n,
         "calls_completed": len(answered),
         "results": {k: sum(1 for r in rows if r[1] == k) for k in sorted({str(r[1]) for r in rows})},
@@ -486,10 +498,13 @@ def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0, network: 
             "target": {"n": 8, "p95_ms": TARGET_P95_MS}, "first_call_after_start": first, **out}
 
 
-def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float = 20.0) -> dict[str, Any]:
+def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float = 20.0,
+                 gil_ab: bool = False) -> dict[str, Any]:
     """Twilio and SIP on the same clips in one run, levels interleaved (twilio N, sip N, ...) `rounds`
-    times; heard voice-to-voice pooled per network and level, and SIP minus Twilio."""
-    plan = [(net, n) for _ in range(rounds) for n in levels for net in ("twilio", "sip")]
+    times; heard voice-to-voice pooled per network and level, and SIP minus Twilio. `gil_ab`: a third arm,
+    SIP with CPython's default 5 ms GIL switch interval."""
+    arms = ("twilio", "sip", SIP_GIL_5MS) if gil_ab else ("twilio", "sip")
+    plan = [(net, n) for _ in range(rounds) for n in levels for net in arms]
     out = _bench(("twilio", "sip"), plan, turns=turns, cps=cps)
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
     for lv in out["levels"]:
@@ -520,11 +535,17 @@ def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float 
             x, y = b[key][q], a[key][q]
             return None if x is None or y is None else round(x - y, 1)
 
-        compare.append({"n": n, "twilio": tw, "sip": sip,
-                        "sip_minus_twilio_ms": {"heard_p50": diff(tw, sip, "v2v_heard_ms", "p50"),
-                                                "heard_p95": diff(tw, sip, "v2v_heard_ms", "p95"),
-                                                "server_p50": diff(tw, sip, "v2v_server_ms", "p50")},
-                        "target_ms": 50})
+        row = {"n": n, "twilio": tw, "sip": sip,
+               "sip_minus_twilio_ms": {"heard_p50": diff(tw, sip, "v2v_heard_ms", "p50"),
+                                       "heard_p95": diff(tw, sip, "v2v_heard_ms", "p95"),
+                                       "server_p50": diff(tw, sip, "v2v_server_ms", "p50")},
+               "target_ms": 50}
+        if gil_ab:
+            slow = stats(SIP_GIL_5MS, n)
+            row[SIP_GIL_5MS] = slow
+            row["sip_gil5ms_minus_twilio_ms"] = {"heard_p50": diff(tw, slow, "v2v_heard_ms", "p50"),
+                                                 "heard_p95": diff(tw, slow, "v2v_heard_ms", "p95")}
+        compare.append(row)
     out["levels"] = [_public(lv) for lv in out["levels"]]
     return {"compare": compare, "rounds": rounds, **out}
 
@@ -567,8 +588,10 @@ def register(app: Any, bench_app: Any) -> None:
         rounds: int = typer.Option(2, min=1, max=10, help="times each level runs per network (interleaved)"),
         turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
         cps: float = typer.Option(4.0, min=0.1, help="calls placed per second"),
+        gil_ab: bool = typer.Option(False, "--gil-ab", help="also run SIP with CPython's default 5 ms GIL switch "
+                                                            "interval (the A/B of the 1 ms the SIP dialer sets)"),
     ) -> None:
         """Voice-to-voice over SIP vs the Twilio path, on the same clips in one run (JSON): heard p50/p95 per
         network and the difference (the target: SIP within 50 ms of Twilio)."""
-        typer.echo(json.dumps(run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps),
+        typer.echo(json.dumps(run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps, gil_ab=gil_ab),
                               ensure_ascii=False))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from agent.dialing.base import (
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 
 REGISTER_WAIT_S = 10.0  # at most this long, before the first dial, for the trunk's answer to our REGISTER
 AUTH_REFUSALS = (401, 403, 407)  # a REGISTER answered so after our credentials: they are wrong
+# PJSIP's media clock thread calls into Python twice per call every 20 ms (our media port). With CPython's
+# default 5 ms GIL switch interval, a busy event loop or model thread makes it wait up to 5 ms per call:
+# RTP leaves late and in bursts, and both jitter buffers (ours, the callee's) grow - measured here at
+# +100..800 ms voice-to-voice as heard with two busy Python threads, +0..160 ms at 1 ms (`dialwise bench
+# networks`, telephony_adapter/README.md). A process that runs SIP calls asks for the GIL back after 1 ms.
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def sip_options(settings: Any, **overrides: Any) -> SipOptions:
@@ -77,6 +84,8 @@ class SipDialer:
     async def start(self) -> SipUserAgent:
         async with self._start_lock:
             if not self._started:
+                if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+                    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
                 try:
                     await self.ua.start()
                 except SipConfigError as exc:
