@@ -118,7 +118,10 @@ class SipCarrier:
         self._legs: dict[int, _Leg] = {}  # the pjsua2 objects, main thread only
         self._jobs: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count(1)
-        self._retiring: list[tuple[float, Any]] = []  # media ports dropped a moment after their call
+        # media ports are never destroyed while PJSIP runs (the bridge calls every port each tick, so one being
+        # destroyed could be called back half-dead): an ended call's port serves the next call
+        self._ports: list[Any] = []
+        self._free_ports: list[Any] = []
         self.pj: Any = None
         self.ep: Any = None
         self.account: Any = None
@@ -200,8 +203,6 @@ class SipCarrier:
                 fn()
             except self.pj.Error as exc:  # e.g. the caller cancelled meanwhile
                 log.info("sip carrier: %s", exc.info().strip())
-        while self._retiring and self._retiring[0][0] <= now:
-            self._retiring.pop(0)  # the last reference to a finished call's media port
 
     def later(self, seconds: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._jobs, (time.monotonic() + seconds, next(self._seq), fn))
@@ -215,11 +216,12 @@ class SipCarrier:
         except self.pj.Error:
             pass
         self._legs.clear()
-        self._retiring.clear()
         if self.account is not None:
             self.account.shutdown()
             self.account = None
         self.ep.libDestroy()
+        for port in self._ports:  # the library is gone: their destructors must not call it
+            port.thisown = False
 
     # --- calls (main thread) ----------------------------------------------------------------------
     def incoming(self, account: Any, call_id: int) -> None:
@@ -296,7 +298,8 @@ class SipCarrier:
             rec.state, rec.ended_at = "ended", time.time()
             del self._legs[key]  # the Call goes now, in its DISCONNECTED callback (PJSIP reuses call ids)
             if leg.port is not None:
-                self._retiring.append((time.monotonic() + 0.5, leg.port))
+                leg.port.rec = None
+                self._free_ports.append(leg.port)
             leg.call = leg.port = None
 
     def _media_stats(self, key: int) -> None:
@@ -327,12 +330,16 @@ class SipCarrier:
             if m.type != pj.PJMEDIA_TYPE_AUDIO or m.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                 continue
             media = leg.call.getAudioMedia(i)
-            if leg.port is None:
+            if leg.port is None and self._free_ports:
+                leg.port = self._free_ports.pop()
+                leg.port.rec, leg.port.hanging = leg.rec, False
+            elif leg.port is None:
                 leg.port = _port_class(pj)(leg.rec, self.posts)
                 fmt = pj.MediaFormatAudio()
                 fmt.type, fmt.clockRate, fmt.channelCount, fmt.bitsPerSample, fmt.frameTimeUsec = (
                     pj.PJMEDIA_TYPE_AUDIO, RATE, 1, 16, 20000)
                 leg.port.createPort(f"callee{key}", fmt)
+                self._ports.append(leg.port)
             media.startTransmit(leg.port)
             leg.port.startTransmit(media)
 
@@ -413,7 +420,8 @@ def _port_class(pj: Any) -> type:
 
             def __init__(self, rec: CarrierCall, posts: queue.SimpleQueue) -> None:
                 super().__init__()
-                self.rec, self.posts = rec, posts
+                self.rec: CarrierCall | None = rec
+                self.posts = posts
                 self.silence = bytes(FRAME_BYTES)
                 self._silence_vec = pj.ByteVector(self.silence)
                 self.hanging = False
@@ -421,8 +429,9 @@ def _port_class(pj: Any) -> type:
             def onFrameRequested(self, frame: Any) -> None:
                 frame.type = audio
                 frame.size = FRAME_BYTES
-                rec, turns = self.rec, self.rec.turns
-                if rec.state != "live" or turns is None or self.hanging:
+                rec = self.rec
+                turns = rec.turns if rec is not None else None
+                if rec is None or rec.state != "live" or turns is None or self.hanging:
                     frame.buf = self._silence_vec
                     return
                 now = time.monotonic()
@@ -440,8 +449,9 @@ def _port_class(pj: Any) -> type:
                 turns.report.frames_sent += 1
 
             def onFrameReceived(self, frame: Any) -> None:
-                rec, turns = self.rec, self.rec.turns
-                if rec.state != "live" or turns is None or turns.started is None:
+                rec = self.rec
+                turns = rec.turns if rec is not None else None
+                if rec is None or rec.state != "live" or turns is None or turns.started is None:
                     return
                 data = bytes(tuple(frame.buf)) if frame.type == audio and frame.size == FRAME_BYTES else self.silence
                 turns.report.media_in += 1
