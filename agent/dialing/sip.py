@@ -34,9 +34,10 @@ REGISTER_WAIT_S = 10.0  # at most this long, before the first dial, for the trun
 AUTH_REFUSALS = (401, 403, 407)  # a REGISTER answered so after our credentials: they are wrong
 # PJSIP's media clock thread calls into Python twice per call every 20 ms (our media port). With CPython's
 # default 5 ms GIL switch interval, a busy event loop or model thread makes it wait up to 5 ms per call:
-# RTP leaves late and in bursts, and both jitter buffers (ours, the callee's) grow - measured here at
-# +100..800 ms voice-to-voice as heard with two busy Python threads, +0..160 ms at 1 ms (`dialwise bench
-# networks`, telephony_adapter/README.md). A process that runs SIP calls asks for the GIL back after 1 ms.
+# RTP leaves late and in bursts, and both jitter buffers (ours, the callee's) grow. Measured with two busy
+# Python threads in the process: the SIP path took 340-840 ms at 5 ms, 100-220 ms at 1 ms (40-60 ms idle;
+# telephony_adapter/README.md, `dialwise bench networks --gil-ab`). A process running SIP calls asks for the
+# GIL back after 1 ms.
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
