@@ -139,3 +139,32 @@ async def test_busy_no_answer_and_a_refusing_trunk(carrier):
     calls = carrier.calls()
     assert calls[silent.sip_call_id]["final_code"] == 487 and calls[silent.sip_call_id]["state"] == "ended"
     assert calls[busy.sip_call_id]["caller"] is None  # nobody talked
+
+
+async def test_dials_beyond_the_process_s_sip_calls_wait_instead_of_failing(tmp_path):
+    """pjsua2's wheel holds 4 calls per process (PJSUA_MAX_CALLS): 6 dials at once all connect, at most 4 live."""
+    from agent.dialing.base import DialTarget
+    from agent.dialing.sip import PJSUA_MAX_CALLS, SipDialer
+
+    numbers = {f"+86138000001{i:02d}": {"answer": "caller", "ring_s": 0.1, "caller": {"clips": []}} for i in range(6)}
+    carrier = start_carrier(tmp_path, numbers, rtp_port=43400)
+    live, peak = 0, 0
+
+    async def runner(call_id, transport):
+        nonlocal live, peak
+        live += 1
+        peak = max(peak, live)
+        await asyncio.sleep(0.8)
+        live -= 1
+
+    dialer = SipDialer(SipOptions(**PROCESS, keepalive_s=0, trunk_uri=carrier.trunk, max_cps=50), runner)
+    try:
+        outcomes = await asyncio.gather(*(dialer.dial(DialTarget(
+            call_id=f"c{i}", account_id="a", phone=number, script_id="s", language="zh"))
+            for i, number in enumerate(numbers)))
+    finally:
+        await dialer.close()
+        carrier.proc.terminate()
+        carrier.proc.wait(10)
+    assert [o.result for o in outcomes] == ["answered"] * 6, [o.detail for o in outcomes]
+    assert PJSUA_MAX_CALLS == 4 and peak == 4

@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -269,13 +271,7 @@ class Dialers:
         deps = await asyncio.to_thread(get_deps)  # as `dialwise worker` does, before the first call
         self.deps_ready_s = round(time.monotonic() - t0, 1)
         self.sip = build_dialer("sip", deps, db_url=self.stack.db)
-        out = os.dup(1)  # PJSIP prints its first lines to stdout before its log settings apply: not into our JSON
-        os.dup2(2, 1)
-        try:
-            await self.sip.start()
-        finally:
-            os.dup2(out, 1)
-            os.close(out)
+        await self.sip.start()
 
     def for_network(self, network: str) -> Any:
         if network == "sip":
@@ -550,6 +546,20 @@ def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float 
     return {"compare": compare, "rounds": rounds, **out}
 
 
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """PJSIP writes its log (its start, errors) to stdout: into stderr while the bench runs, not into our JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _parse_levels(levels: str) -> list[int]:
     from agent.errors import UserError
 
@@ -579,8 +589,9 @@ def register(app: Any, bench_app: Any) -> None:
 
         if network not in ("twilio", "sip"):
             raise UserError("bench capacity measures the twilio or the sip network (through a local test carrier)")
-        typer.echo(json.dumps(run_capacity(_parse_levels(levels), turns=turns, cps=cps, network=network),
-                              ensure_ascii=False))
+        with _stdout_to_stderr():
+            out = run_capacity(_parse_levels(levels), turns=turns, cps=cps, network=network)
+        typer.echo(json.dumps(out, ensure_ascii=False))
 
     @bench_app.command("networks")
     def bench_networks(
@@ -593,5 +604,6 @@ def register(app: Any, bench_app: Any) -> None:
     ) -> None:
         """Voice-to-voice over SIP vs the Twilio path, on the same clips in one run (JSON): heard p50/p95 per
         network and the difference (the target: SIP within 50 ms of Twilio)."""
-        typer.echo(json.dumps(run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps, gil_ab=gil_ab),
-                              ensure_ascii=False))
+        with _stdout_to_stderr():
+            out = run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps, gil_ab=gil_ab)
+        typer.echo(json.dumps(out, ensure_ascii=False))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import weakref
 from typing import Any
 
 from agent.dialing.base import (
@@ -39,6 +40,20 @@ AUTH_REFUSALS = (401, 403, 407)  # a REGISTER answered so after our credentials:
 # telephony_adapter/README.md, `dialwise bench networks --gil-ab`). A process running SIP calls asks for the
 # GIL back after 1 ms.
 GIL_SWITCH_INTERVAL_S = 0.001
+# The pjsua2-python 2.15.1 wheel is built with PJSUA_MAX_CALLS = 4: a process holds at most 4 SIP calls at once,
+# whatever uaConfig.maxCalls asks; a 5th INVITE fails with PJ_ETOOMANY (`dialwise bench capacity --network sip`).
+# Dials beyond it wait here for a free call instead of failing. More lines: more worker processes. A REFER-
+# refused transfer bridges through a second call of the same process, so it needs a free one too.
+PJSUA_MAX_CALLS = 4
+_call_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def call_slots() -> asyncio.Semaphore:
+    """The process's SIP calls (PJSUA_MAX_CALLS), shared by every SipDialer on this event loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _call_slots:
+        _call_slots[loop] = asyncio.Semaphore(PJSUA_MAX_CALLS)
+    return _call_slots[loop]
 
 
 def sip_options(settings: Any, **overrides: Any) -> SipOptions:
@@ -114,6 +129,13 @@ class SipDialer:
         if refused:  # no INVITE: the trunk would refuse it too (a campaign-level alarm)
             log.error("sip dial %s: %s", target.call_id, refused)
             return DialOutcome(result=TRUNK_REFUSED, detail=refused, extra={"registration": self.ua.trunk.reg_code})
+        slots = call_slots()
+        if slots.locked():
+            log.info("sip dial %s waits for one of this process's %d SIP calls", target.call_id, PJSUA_MAX_CALLS)
+        async with slots:
+            return await self._dial(target)
+
+    async def _dial(self, target: DialTarget) -> DialOutcome:
         try:
             attempt = await self.ua.dial(target.phone, uri_template=self.uri_template,
                                          ring_timeout_s=self.ring_timeout_s)
@@ -135,6 +157,10 @@ class SipDialer:
         finally:
             watch.cancel()
             await transport.close("session over")
+            try:  # PJSIP frees the call at DISCONNECTED: only then may the next dial have it
+                await asyncio.wait_for(attempt.leg.ended.wait(), 5)
+            except TimeoutError:
+                log.warning("sip %s: no end of the call 5 s after our BYE", attempt.sip_call_id)
         extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
                      frames_in=attempt.leg.frames_in, pacing=transport.pacing, media=media)
         return DialOutcome(result=ANSWERED, call=call, provider_ref=attempt.sip_call_id, detail=attempt.detail,
