@@ -19,6 +19,7 @@ if [ "$EXTRAS" = "test" ]; then
   fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)  # the console's zh UI
   command -v npm >/dev/null || need_apt+=(npm)  # axe-core for the console's accessibility test
   command -v baresip >/dev/null || need_apt+=(baresip)  # the SIP callee of tests/telephony/test_tel_sip*.py
+  command -v sipp >/dev/null || need_apt+=(sip-tester)  # SIPp: the digest registrar/trunk of tests/telephony/test_tel_sip_auth.py
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"

@@ -1,12 +1,21 @@
-"""`dialwise bench capacity --network twilio`: how many simultaneous live calls this machine holds.
+"""`dialwise bench capacity --network twilio|sip`: how many simultaneous live calls this machine holds;
+`dialwise bench networks`: voice-to-voice over SIP vs the Twilio path, on the same clips, in one run.
 
-Three processes, as in production minus the phone network:
+Twilio, three processes, as in production minus the phone network:
 - `dialwise serve` (the models loaded once): answers the media streams and runs the sessions;
   its CPU is what is measured;
 - the Twilio-protocol test carrier (telephony_adapter.sim.twilio_carrier): its callees play
   recorded clips, so they spend no ASR on the server's cores, and measure voice-to-voice latency
   as the callee hears it (end of each clip -> first voiced agent audio played);
 - this process: a worker dialling N attempts at once through the gated dial path and the REST API.
+
+SIP, two processes: the SIP user agent lives where the sessions run, so
+- this process is the worker: the models loaded once, the real `SipDialer` (one PJSIP endpoint)
+  INVITEs N attempts at once through the gated dial path and runs their sessions; its CPU is what
+  is measured;
+- the SIP test carrier (telephony_adapter.sim.sip_carrier, PJSIP): the trunk, whose callees play the
+  same recorded clips turn by turn and measure voice-to-voice as heard (`callee_turns`, shared with
+  the Twilio carrier), out of PJSIP's jitter buffer like a phone.
 Prints one JSON object.
 """
 from __future__ import annotations
@@ -14,10 +23,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,10 +81,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
-def _free_port() -> int:
+def _free_port(kind: int = 1) -> int:  # 1: TCP, 2: UDP
     import socket
 
-    with socket.socket() as s:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -93,35 +106,69 @@ def _wait_http(address: str, proc: subprocess.Popen, timeout: float, what: str) 
 
 
 class Stack:
-    """The dialwise server and the carrier as child processes, with settings pointing at each other."""
+    """The carriers (and, for Twilio, the dialwise server) as child processes, with settings pointing at
+    each other. Both carriers take the same numbers (the same callees, the same clips)."""
 
-    def __init__(self, tmp: Path, turns: int) -> None:
+    def __init__(self, tmp: Path, networks: tuple[str, ...], cps: float) -> None:
         self.tmp = tmp
-        self.turns = turns
-        self.app_port, self.carrier_port = _free_port(), _free_port()
+        self.networks = networks
         self.db = f"sqlite:///{tmp}/bench.sqlite3"
         self.env = {**os.environ, "DATABASE_URL": self.db, "VAR_DIR": str(tmp / "var"),
-                    "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": FROM,
-                    "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.app_port}",
-                    "TWILIO_API_BASE_URL": f"http://127.0.0.1:{self.carrier_port}",
                     "SERVE_DIALS": "false", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         self.procs: list[subprocess.Popen] = []
         self.server: subprocess.Popen | None = None
+        self.sip_carrier: subprocess.Popen | None = None
+        self.sip_http_port = 0
+        if "twilio" in networks:
+            self.app_port, self.carrier_port = _free_port(), _free_port()
+            self.env.update({
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": FROM,
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.app_port}",
+                "TWILIO_API_BASE_URL": f"http://127.0.0.1:{self.carrier_port}", "TWILIO_MAX_CPS": str(cps)})
+        if "sip" in networks:
+            # RTP: a random block of 400 ports each, so parallel runs and tests rarely meet
+            base = random.randrange(44000, 58000, 1000)
+            self.rtp_base = base
+            self.env.update({
+                "SIP_LOCAL_PORT": str(_free_port(2)), "SIP_PUBLIC_ADDRESS": "127.0.0.1",
+                "SIP_RTP_PORT_MIN": str(base), "SIP_RTP_PORT_MAX": str(base + 399), "SIP_MAX_CPS": str(cps),
+                "SIP_CALLER_ID": "02188886666"})
 
     def start(self, numbers: dict[str, Any]) -> None:
         (self.tmp / "numbers.json").write_text(json.dumps(numbers))
-        log = open(self.tmp / "carrier.log", "w")  # noqa: SIM115 (lives as long as the process)
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "telephony_adapter.sim.twilio_carrier", "--port", str(self.carrier_port),
-             "--account-sid", ACCOUNT_SID, "--auth-token", TOKEN, "--numbers", str(self.tmp / "numbers.json")],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT))
-        log = open(self.tmp / "server.log", "w")  # noqa: SIM115
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "agent", "serve", "--port", str(self.app_port), "--no-webhooks",
-             "--log-level", "warning"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(self.server)
-        _wait_http(f"http://127.0.0.1:{self.carrier_port}/_carrier/calls", self.procs[0], 60, "the carrier")
-        _wait_http(f"http://127.0.0.1:{self.app_port}/health/ready", self.server, 300, "dialwise serve")
+        waits = []
+        if "sip" in self.networks:
+            log = open(self.tmp / "sip_carrier.log", "w")  # noqa: SIM115 (lives as long as the process)
+            self.sip_carrier = subprocess.Popen(
+                [sys.executable, "-m", "telephony_adapter.sim.sip_carrier", "--port", "0", "--http-port", "0",
+                 "--numbers", str(self.tmp / "numbers.json"), "--rtp-port", str(self.rtp_base + 500)],
+                env=self.env, stdout=subprocess.PIPE, stderr=log, text=True)
+            self.procs.append(self.sip_carrier)
+            assert self.sip_carrier.stdout is not None
+            line = ""
+            while (line := self.sip_carrier.stdout.readline()) and not line.startswith("ready "):
+                pass
+            if not line.startswith("ready "):
+                raise RuntimeError(f"the SIP carrier did not start (see {self.tmp}/sip_carrier.log)")
+            ports = dict(kv.split("=") for kv in line.split()[1:])
+            self.sip_http_port = int(ports["http"])
+            self.env["SIP_TRUNK_URI"] = f"sip:127.0.0.1:{ports['sip']}"
+        if "twilio" in self.networks:
+            log = open(self.tmp / "carrier.log", "w")  # noqa: SIM115
+            carrier = subprocess.Popen(
+                [sys.executable, "-m", "telephony_adapter.sim.twilio_carrier", "--port", str(self.carrier_port),
+                 "--account-sid", ACCOUNT_SID, "--auth-token", TOKEN, "--numbers", str(self.tmp / "numbers.json")],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.procs.append(carrier)
+            log = open(self.tmp / "server.log", "w")  # noqa: SIM115
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "agent", "serve", "--port", str(self.app_port), "--no-webhooks",
+                 "--log-level", "warning"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.procs.append(self.server)
+            waits = [(f"http://127.0.0.1:{self.carrier_port}/_carrier/calls", carrier, 60, "the carrier"),
+                     (f"http://127.0.0.1:{self.app_port}/health/ready", self.server, 300, "dialwise serve")]
+        for url, proc, timeout, what in waits:
+            _wait_http(url, proc, timeout, what)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -133,9 +180,13 @@ class Stack:
             except subprocess.TimeoutExpired:
                 p.kill()
 
-    def carrier_calls(self) -> dict[str, dict[str, Any]]:
+    def carrier_calls(self, network: str) -> dict[str, dict[str, Any]]:
+        """What each callee heard, by the network's call reference (Twilio CallSid, SIP Call-ID)."""
         import httpx
 
+        if network == "sip":
+            rows = httpx.get(f"http://127.0.0.1:{self.sip_http_port}/calls", timeout=10).json()
+            return {r["sip_call_id"]: {"status": r["state"], "caller": r["caller"], "media": r["media"]} for r in rows}
         rows = httpx.get(f"http://127.0.0.1:{self.carrier_port}/_carrier/calls", timeout=10).json()
         return {r["sid"]: r for r in rows}
 
@@ -168,14 +219,14 @@ def _seed(db: str, n: int, tag: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _campaign(db: str, accounts: list[tuple[str, str, str]], name: str) -> str:
+def _campaign(db: str, accounts: list[tuple[str, str, str]], name: str, network: str) -> str:
     from agent.store import session_scope
     from agent.store.models import Attempt, Campaign
     from dialogs.library import script_for
 
     now = datetime.now(UTC)
     with session_scope(db) as s:
-        camp = Campaign(name=name, status="running", max_concurrent=len(accounts), max_attempts=1, network="twilio")
+        camp = Campaign(name=name, status="running", max_concurrent=len(accounts), max_attempts=1, network=network)
         s.add(camp)
         s.flush()
         s.add_all(Attempt(campaign_id=camp.id, account_id=a, script_id=script_for("collections", "M1", lang),
@@ -194,19 +245,90 @@ def _server_v2v(db: str, call_ids: list[str]) -> list[float]:
     return [float(r["voice_to_voice_ms"]) for r in rows if r and r.get("voice_to_voice_ms") is not None]
 
 
-async def _level(stack: Stack, n: int, tag: str) -> dict[str, Any]:
-    from agent.config import get_settings
-    from agent.dialing.twilio import TwilioDialer
+class Dialers:
+    """The worker side of each network: Twilio dials through the REST API (sessions run in `dialwise
+    serve`); SIP dials with the real SipDialer from this process and runs the sessions here."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.sip: Any = None
+        self.deps_ready_s: float | None = None
+
+    async def start(self) -> None:
+        if "sip" not in self.stack.networks:
+            return
+        from agent.calls import get_deps
+        from agent.dialing.registry import build_dialer
+
+        t0 = time.monotonic()
+        deps = await asyncio.to_thread(get_deps)  # as `dialwise worker` does, before the first call
+        self.deps_ready_s = round(time.monotonic() - t0, 1)
+        self.sip = build_dialer("sip", deps, db_url=self.stack.db)
+        await self.sip.start()
+
+    def for_network(self, network: str) -> Any:
+        if network == "sip":
+            return _Recording(self.sip)
+        from agent.config import get_settings
+        from agent.dialing.twilio import TwilioDialer
+
+        return TwilioDialer.from_settings(get_settings(), db_url=self.stack.db)
+
+    def sessions_pid(self, network: str) -> int:
+        """The process that runs the calls' sessions (whose CPU is measured)."""
+        if network == "sip":
+            return os.getpid()
+        assert self.stack.server is not None
+        return self.stack.server.pid
+
+    async def close(self) -> None:
+        if self.sip is not None:
+            await self.sip.close()
+
+
+class _Recording:
+    """A dialer that keeps each dial's network extras (e.g. the SIP jitter buffer's statistics) by call id."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.network, self.rate_limit = inner.network, inner.rate_limit
+        self.extras: dict[str, dict[str, Any]] = {}
+
+    async def dial(self, target: Any) -> Any:
+        outcome = await self.inner.dial(target)
+        self.extras[target.call_id] = outcome.extra
+        return outcome
+
+    async def close(self) -> None:
+        pass  # the SIP dialer lives for the whole run
+
+
+# an arm of `bench networks`: the SIP network with CPython's default 5 ms GIL switch interval (the A/B of
+# agent.dialing.sip.GIL_SWITCH_INTERVAL_S, in the same run)
+SIP_GIL_5MS = "sip_gil5ms"
+
+
+async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> dict[str, Any]:
     from agent.runner import run_attempts
 
+    network = "sip" if arm == SIP_GIL_5MS else arm
     accounts = _seed(stack.db, n, tag)
-    campaign_id = _campaign(stack.db, accounts, f"capacity {n}")
-    dialer = TwilioDialer.from_settings(get_settings(), db_url=stack.db)
-    cpu0, t0 = cpu_seconds(stack.server.pid), time.monotonic()
-    reports = await run_attempts(campaign_id=campaign_id, deps=None, dialer=dialer, concurrency=n,
-                                 db_url=stack.db)
-    wall, cpu = time.monotonic() - t0, cpu_seconds(stack.server.pid) - cpu0
-    await dialer.close()
+    campaign_id = _campaign(stack.db, accounts, f"capacity {arm} {n}", network)
+    dialer = dialers.for_network(network)
+    pid = dialers.sessions_pid(network)
+    switch = sys.getswitchinterval()
+    if arm == SIP_GIL_5MS:
+        sys.setswitchinterval(0.005)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    try:
+        reports = await run_attempts(campaign_id=campaign_id, deps=None, dialer=dialer, concurrency=n,
+                                     db_url=stack.db)
+    finally:
+        sys.setswitchinterval(switch)
+    wall, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
+    if network != "sip":
+        await dialer.close()
+    await asyncio.sleep(0.3)  # the carrier files its last report as the call ends
     from sqlalchemy import select
 
     from agent.store import session_scope
@@ -216,11 +338,23 @@ async def _level(stack: Stack, n: int, tag: str) -> dict[str, Any]:
         rows = s.execute(select(Attempt.provider_ref, Attempt.result, Call.id, Call.outcome)
                          .join(Call, Call.attempt_id == Attempt.id)
                          .where(Attempt.campaign_id == campaign_id)).all()
-    calls = stack.carrier_calls()
+    calls = await asyncio.to_thread(stack.carrier_calls, network)
     heard: list[float] = []
     greetings: list[float] = []
     overlaps = no_reply = turns = 0
-    for sid, _, _, _ in rows:
+    jb_delay: list[float] = []
+    rx_jitter: list[float] = []
+    agent_jb: list[float] = []
+    agent_rx_jitter: list[float] = []
+    for sid, _, call_id, _ in rows:
+        media = (calls.get(sid or "") or {}).get("media") or {}
+        if media:
+            jb_delay.append(media["jb_delay_ms"]["avg"])
+            rx_jitter.append(media["rx_jitter_ms"]["max"])
+        ours = (getattr(dialer, "extras", {}).get(call_id) or {}).get("media") or {}
+        if ours:
+            agent_jb.append(ours["jb_delay_ms"]["avg"])
+            agent_rx_jitter.append(ours["rx_jitter_ms"]["max"])
         rep = (calls.get(sid or "") or {}).get("caller") or {}
         heard += rep.get("v2v_ms", [])
         if rep.get("greeting_ms") is not None:
@@ -231,6 +365,7 @@ async def _level(stack: Stack, n: int, tag: str) -> dict[str, Any]:
     answered = [r for r in rows if r[1] == "answered"]
     server = _server_v2v(stack.db, [r[2] for r in rows])
     return {
+        "network": arm,
         "n": n,
         "calls_completed": len(answered),
         "results": {k: sum(1 for r in rows if r[1] == k) for k in sorted({str(r[1]) for r in rows})},
@@ -245,58 +380,86 @@ async def _level(stack: Stack, n: int, tag: str) -> dict[str, Any]:
         "server_cpu_util": round(cpu / wall, 2),  # cores busy on average
         "wall_s": round(wall, 1),
         "reports_failed": sum(1 for r in reports if r.status not in ("done",)),
+        **({"callee_media": {"jb_delay_avg_ms_p50": percentile(jb_delay, 0.5), "jb_delay_avg_ms_max": percentile(
+            jb_delay, 1.0), "rx_jitter_max_ms_p50": percentile(rx_jitter, 0.5)}} if jb_delay else {}),
+        **({"agent_media": {"jb_delay_avg_ms_p50": percentile(agent_jb, 0.5), "jb_delay_avg_ms_max": percentile(
+            agent_jb, 1.0), "rx_jitter_max_ms_p50": percentile(agent_rx_jitter, 0.5)}} if agent_jb else {}),
+        "samples": {"heard": heard, "server": server},  # dropped from the printed levels
     }
 
 
-def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0) -> dict[str, Any]:
+NETWORK_LABEL = {"twilio": "twilio (local Twilio-protocol test carrier)",
+                 "sip": "sip (SipDialer in this process, local PJSIP test carrier)"}
+
+
+def _numbers(tags: list[str], max_n: int, turns: int, tmp: Path) -> dict[str, Any]:
+    digits = _digit_clips(tmp)
+    clips = {lang: [digits[lang] if c == "digits" else c for c in items][:turns] for lang, items in CLIPS.items()}
+    numbers: dict[str, Any] = {}
+    for tag in tags:
+        for i in range(max_n):
+            for lang, phone in (("zh", _phone("zh", tag, i)), ("en", _phone("en", tag, i))):
+                numbers[phone] = {"answer": "caller", "ring_s": 0.5, "caller": {"clips": clips[lang]}}
+    return numbers
+
+
+def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int, cps: float,
+           warm_up: bool = True) -> dict[str, Any]:
+    """Start the stack for `networks`, run a first call per network (the first call after start), then
+    the levels of `plan` in order; the levels' results, with the first calls and the run's context."""
     from agent.config import get_settings
     from agent.store import init_db
 
     tmp = Path(tempfile.mkdtemp(prefix="dialwise-capacity-"))
-    stack = Stack(tmp, turns)
-    stack.env["TWILIO_MAX_CPS"] = str(cps)
-    max_n = max(levels) + 2
-    digits = _digit_clips(tmp)
-    clips = {lang: [digits[lang] if c == "digits" else c for c in items][:turns] for lang, items in CLIPS.items()}
-    numbers: dict[str, Any] = {}
-    for tag in ["00"] + [f"{i + 1:02d}" for i in range(len(levels))]:  # "00": the first call after start
-        for i in range(max_n):
-            for lang, phone in (("zh", _phone("zh", tag, i)), ("en", _phone("en", tag, i))):
-                numbers[phone] = {"answer": "caller", "ring_s": 0.5, "caller": {"clips": clips[lang]}}
+    stack = Stack(tmp, networks, cps)
+    firsts = [(net, 1) for net in networks] if warm_up else []
+    runs = firsts + plan
+    tags = [f"{i:02d}" for i in range(len(runs))]
+    numbers = _numbers(tags, max(n for _, n in runs) + 2, turns, tmp)
     old_env = dict(os.environ)
     os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})
     get_settings.cache_clear()
     load0 = os.getloadavg()
+
+    async def main() -> tuple[list[dict[str, Any]], Dialers]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(
+            max_workers=max(n for _, n in runs) * 3 + 8, thread_name_prefix="db"))  # as `dialwise worker`
+        dialers = Dialers(stack)
+        await dialers.start()
+        try:
+            done = [await _level(stack, dialers, net, n, tag) for (net, n), tag in zip(runs, tags, strict=True)]
+            return done, dialers
+        finally:
+            await dialers.close()
+
     try:
         init_db(stack.db)
         t_start = time.monotonic()
         stack.start(numbers)
+        os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})  # the carrier's SIP port
+        get_settings.cache_clear()
         t_ready = time.monotonic()
-        # the first call after `dialwise serve` started: its greeting, as the callee hears it
-        first = asyncio.run(_level(stack, 1, "00"))
-        out_levels = []
-        for i, n in enumerate(levels):
-            out_levels.append(asyncio.run(_level(stack, n, f"{i + 1:02d}")))
-        ok = [lv["n"] for lv in out_levels
-              if lv["v2v_heard_ms"]["p95"] is not None and lv["v2v_heard_ms"]["p95"] <= TARGET_P95_MS
-              and lv["calls_completed"] == lv["n"]]
+        results, dialers = asyncio.run(main())
         settings = get_settings()
+        first = {}
+        for lv in results[: len(firsts)]:
+            net = lv["network"]
+            first[net] = {"greeting_ms": lv["greeting_ms"]["max"], "target_greeting_ms": 1000,
+                          "v2v_heard_ms": lv["v2v_heard_ms"]}
+            if net == "twilio":
+                first[net]["serve_ready_s"] = round(t_ready - t_start, 1)
+            else:
+                first[net]["models_ready_s"] = dialers.deps_ready_s
         return {
-            "network": "twilio (local Twilio-protocol test carrier)",
-            "levels": out_levels,
-            "max_n_p95_le_1200ms": max(ok) if ok else 0,
-            "target": {"n": 8, "p95_ms": TARGET_P95_MS},
+            "levels": results[len(firsts):],
+            "first_call_after_start": first,
             "callee_turns_per_call": turns,
             "cores": os.cpu_count(),
             "loadavg_before": [round(x, 2) for x in load0],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-            "first_call_after_start": {"serve_ready_s": round(t_ready - t_start, 1),
-                                       "greeting_ms": first["greeting_ms"]["max"],
-                                       "target_greeting_ms": 1000,
-                                       "v2v_heard_ms": first["v2v_heard_ms"]},
             "settings": {"asr_engine": settings.asr_engine, "asr_workers": settings.asr_workers,
                          "asr_threads": settings.asr_threads, "whisper_model": settings.whisper_model,
-                         "twilio_max_cps": cps},
+                         "max_cps": cps},
             "bench_s": round(time.monotonic() - t_ready, 1),
             "logs": str(tmp),
         }
@@ -307,26 +470,133 @@ def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0) -> dict[s
         get_settings.cache_clear()
 
 
+def _public(level: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in level.items() if k != "samples"}
+
+
+def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0, network: str = "twilio") -> dict[str, Any]:
+    out = _bench((network,), [(network, n) for n in levels], turns=turns, cps=cps)
+    lvls = [_public(lv) for lv in out.pop("levels")]
+    ok = [lv["n"] for lv in lvls
+          if lv["v2v_heard_ms"]["p95"] is not None and lv["v2v_heard_ms"]["p95"] <= TARGET_P95_MS
+          and lv["calls_completed"] == lv["n"]]
+    first = out.pop("first_call_after_start")[network]
+    if network == "twilio":
+        out["settings"]["twilio_max_cps"] = cps
+    return {"network": NETWORK_LABEL[network], "levels": lvls, "max_n_p95_le_1200ms": max(ok) if ok else 0,
+            "target": {"n": 8, "p95_ms": TARGET_P95_MS}, "first_call_after_start": first, **out}
+
+
+def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float = 20.0,
+                 gil_ab: bool = False) -> dict[str, Any]:
+    """Twilio and SIP on the same clips in one run, levels interleaved (twilio N, sip N, ...) `rounds`
+    times; heard voice-to-voice pooled per network and level, and SIP minus Twilio. `gil_ab`: a third arm,
+    SIP with CPython's default 5 ms GIL switch interval."""
+    arms = ("twilio", "sip", SIP_GIL_5MS) if gil_ab else ("twilio", "sip")
+    plan = [(net, n) for _ in range(rounds) for n in levels for net in arms]
+    out = _bench(("twilio", "sip"), plan, turns=turns, cps=cps)
+    pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
+    for lv in out["levels"]:
+        pool = pooled.setdefault((lv["network"], lv["n"]), {"heard": [], "server": [], "greeting": [],
+                                                             "cpu": [], "completed": []})
+        pool["heard"] += lv["samples"]["heard"]
+        pool["server"] += lv["samples"]["server"]
+        if lv["greeting_ms"]["p50"] is not None:
+            pool["greeting"].append(lv["greeting_ms"]["p50"])
+        if lv["server_cpu_s_per_call"] is not None:
+            pool["cpu"].append(lv["server_cpu_s_per_call"])
+        pool["completed"].append(lv["calls_completed"])
+
+    def stats(net: str, n: int) -> dict[str, Any]:
+        p = pooled[(net, n)]
+        heard = {"p50": percentile(p["heard"], 0.5), "p95": percentile(p["heard"], 0.95), "n": len(p["heard"])}
+        server = {"p50": percentile(p["server"], 0.5), "p95": percentile(p["server"], 0.95), "n": len(p["server"])}
+        path = None if heard["p50"] is None or server["p50"] is None else round(heard["p50"] - server["p50"], 1)
+        return {"v2v_heard_ms": heard, "v2v_server_ms": server, "heard_minus_server_p50_ms": path,
+                "greeting_ms_p50": percentile(p["greeting"], 0.5),
+                "cpu_s_per_call": percentile(p["cpu"], 0.5), "calls_completed": sum(p["completed"])}
+
+    compare = []
+    for n in levels:
+        tw, sip = stats("twilio", n), stats("sip", n)
+
+        def diff(a: dict[str, Any], b: dict[str, Any], key: str, q: str) -> float | None:
+            x, y = b[key][q], a[key][q]
+            return None if x is None or y is None else round(x - y, 1)
+
+        row = {"n": n, "twilio": tw, "sip": sip,
+               "sip_minus_twilio_ms": {"heard_p50": diff(tw, sip, "v2v_heard_ms", "p50"),
+                                       "heard_p95": diff(tw, sip, "v2v_heard_ms", "p95"),
+                                       "server_p50": diff(tw, sip, "v2v_server_ms", "p50")},
+               "target_ms": 50}
+        if gil_ab:
+            slow = stats(SIP_GIL_5MS, n)
+            row[SIP_GIL_5MS] = slow
+            row["sip_gil5ms_minus_twilio_ms"] = {"heard_p50": diff(tw, slow, "v2v_heard_ms", "p50"),
+                                                 "heard_p95": diff(tw, slow, "v2v_heard_ms", "p95")}
+        compare.append(row)
+    out["levels"] = [_public(lv) for lv in out["levels"]]
+    return {"compare": compare, "rounds": rounds, **out}
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """PJSIP writes its log (its start, errors) to stdout: into stderr while the bench runs, not into our JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _parse_levels(levels: str) -> list[int]:
+    from agent.errors import UserError
+
+    try:
+        ns = [int(x) for x in levels.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--levels must be integers separated by commas, not {levels!r}") from None
+    if not ns or min(ns) < 1:
+        raise UserError("--levels needs at least one positive number")
+    return ns
+
+
 def register(app: Any, bench_app: Any) -> None:
     import typer
 
     @bench_app.command("capacity")
     def bench_capacity(
-        network: str = typer.Option("twilio", help="the network to load (twilio: through the local test carrier)"),
+        network: str = typer.Option("twilio", help="the network to load: twilio (the local Twilio-protocol "
+                                                   "carrier) or sip (the local PJSIP carrier)"),
         levels: str = typer.Option("1,4,8,12,16", help="simultaneous calls to measure, comma-separated"),
         turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
-        cps: float = typer.Option(
-            1.0, min=0.1, help="calls placed per second (the carrier account's limit; Twilio's default is 1)"),
+        cps: float = typer.Option(1.0, min=0.1, help="calls placed per second (the carrier account's limit; "
+                                                     "Twilio's default is 1)"),
     ) -> None:
         """Simultaneous live calls: voice-to-voice as the callee hears it, and server CPU per call (JSON)."""
         from agent.errors import UserError
 
-        if network != "twilio":
-            raise UserError("bench capacity measures the twilio network (through the local test carrier)")
-        try:
-            ns = [int(x) for x in levels.split(",") if x.strip()]
-        except ValueError:
-            raise UserError(f"--levels must be integers separated by commas, not {levels!r}") from None
-        if not ns or min(ns) < 1:
-            raise UserError("--levels needs at least one positive number")
-        typer.echo(json.dumps(run_capacity(ns, turns=turns, cps=cps), ensure_ascii=False))
+        if network not in ("twilio", "sip"):
+            raise UserError("bench capacity measures the twilio or the sip network (through a local test carrier)")
+        with _stdout_to_stderr():
+            out = run_capacity(_parse_levels(levels), turns=turns, cps=cps, network=network)
+        typer.echo(json.dumps(out, ensure_ascii=False))
+
+    @bench_app.command("networks")
+    def bench_networks(
+        levels: str = typer.Option("1,4", help="simultaneous calls, comma-separated"),
+        rounds: int = typer.Option(2, min=1, max=10, help="times each level runs per network (interleaved)"),
+        turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
+        cps: float = typer.Option(4.0, min=0.1, help="calls placed per second"),
+        gil_ab: bool = typer.Option(False, "--gil-ab", help="also run SIP with CPython's default 5 ms GIL switch "
+                                                            "interval (the A/B of the 1 ms the SIP dialer sets)"),
+    ) -> None:
+        """Voice-to-voice over SIP vs the Twilio path, on the same clips in one run (JSON): heard p50/p95 per
+        network and the difference (the target: SIP within 50 ms of Twilio)."""
+        with _stdout_to_stderr():
+            out = run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps, gil_ab=gil_ab)
+        typer.echo(json.dumps(out, ensure_ascii=False))

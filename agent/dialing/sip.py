@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import weakref
 from typing import Any
 
 from agent.dialing.base import (
     ANSWERED,
     DIAL_RESULTS,
     FAILED,
+    TRUNK_REFUSED,
     DialError,
     DialOutcome,
     DialTarget,
@@ -27,6 +30,30 @@ from agent.dialing.base import (
 from telephony_adapter.sip import SipConfigError, SipOptions, SipUserAgent, parse_codecs
 
 log = logging.getLogger(__name__)
+
+REGISTER_WAIT_S = 10.0  # at most this long, before the first dial, for the trunk's answer to our REGISTER
+AUTH_REFUSALS = (401, 403, 407)  # a REGISTER answered so after our credentials: they are wrong
+# PJSIP's media clock thread calls into Python twice per call every 20 ms (our media port). With CPython's
+# default 5 ms GIL switch interval, a busy event loop or model thread makes it wait up to 5 ms per call:
+# RTP leaves late and in bursts, and both jitter buffers (ours, the callee's) grow. Measured with two busy
+# Python threads in the process: the SIP path took 340-840 ms at 5 ms, 100-220 ms at 1 ms (40-60 ms idle;
+# telephony_adapter/README.md, `dialwise bench networks --gil-ab`). A process running SIP calls asks for the
+# GIL back after 1 ms.
+GIL_SWITCH_INTERVAL_S = 0.001
+# The pjsua2-python 2.15.1 wheel is built with PJSUA_MAX_CALLS = 4: a process holds at most 4 SIP calls at once,
+# whatever uaConfig.maxCalls asks; a 5th INVITE fails with PJ_ETOOMANY (`dialwise bench capacity --network sip`).
+# Dials beyond it wait here for a free call instead of failing. More lines: more worker processes. A REFER-
+# refused transfer bridges through a second call of the same process, so it needs a free one too.
+PJSUA_MAX_CALLS = 4
+_call_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def call_slots() -> asyncio.Semaphore:
+    """The process's SIP calls (PJSUA_MAX_CALLS), shared by every SipDialer on this event loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _call_slots:
+        _call_slots[loop] = asyncio.Semaphore(PJSUA_MAX_CALLS)
+    return _call_slots[loop]
 
 
 def sip_options(settings: Any, **overrides: Any) -> SipOptions:
@@ -73,6 +100,8 @@ class SipDialer:
     async def start(self) -> SipUserAgent:
         async with self._start_lock:
             if not self._started:
+                if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+                    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
                 try:
                     await self.ua.start()
                 except SipConfigError as exc:
@@ -80,8 +109,33 @@ class SipDialer:
                 self._started = True
         return self.ua
 
+    async def registration_refused(self) -> str | None:
+        """When the trunk refused our credentials (REGISTER answered 401/403/407 after the digest), why, in
+        clear text; None when registered, not registering, or not (yet) known. Waits for the first answer."""
+        if not self.options.registers:
+            return None
+        trunk, loop = self.ua.trunk, asyncio.get_running_loop()
+        deadline = loop.time() + REGISTER_WAIT_S
+        while not trunk.reg_code and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if trunk.registered or trunk.reg_code not in AUTH_REFUSALS:
+            return None
+        return (f"the trunk refused our registration: SIP {trunk.reg_code} {trunk.reg_reason} "
+                f"(check SIP_USERNAME and SIP_PASSWORD for {self.options.trunk_uri})")
+
     async def dial(self, target: DialTarget) -> DialOutcome:
         await self.start()
+        refused = await self.registration_refused()
+        if refused:  # no INVITE: the trunk would refuse it too (a campaign-level alarm)
+            log.error("sip dial %s: %s", target.call_id, refused)
+            return DialOutcome(result=TRUNK_REFUSED, detail=refused, extra={"registration": self.ua.trunk.reg_code})
+        slots = call_slots()
+        if slots.locked():
+            log.info("sip dial %s waits for one of this process's %d SIP calls", target.call_id, PJSUA_MAX_CALLS)
+        async with slots:
+            return await self._dial(target)
+
+    async def _dial(self, target: DialTarget) -> DialOutcome:
         try:
             attempt = await self.ua.dial(target.phone, uri_template=self.uri_template,
                                          ring_timeout_s=self.ring_timeout_s)
@@ -96,14 +150,53 @@ class SipDialer:
         transport = attempt.transport
         if self.transfer_target:
             transport.transfer_target = self.transfer_target
+        media: dict[str, Any] = {}
+        watch = asyncio.create_task(self._watch_media(attempt.leg, media), name="sip-media-stats")
         try:
             call = await self.runner(target.call_id, transport)
         finally:
+            watch.cancel()
             await transport.close("session over")
+            try:  # PJSIP frees the call at DISCONNECTED: only then may the next dial have it
+                await asyncio.wait_for(attempt.leg.ended.wait(), 5)
+            except TimeoutError:
+                log.warning("sip %s: no end of the call 5 s after our BYE", attempt.sip_call_id)
         extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
-                     frames_in=attempt.leg.frames_in, pacing=transport.pacing)
+                     frames_in=attempt.leg.frames_in, pacing=transport.pacing, media=media)
         return DialOutcome(result=ANSWERED, call=call, provider_ref=attempt.sip_call_id, detail=attempt.detail,
                            extra=extra)
+
+    async def _watch_media(self, leg: Any, into: dict[str, Any], every_s: float = 1.0) -> None:
+        """While the call lasts, what our jitter buffer holds and how regularly the callee's RTP arrives
+        (PJSIP's stream statistics, read on the sip-api thread; the last reading stays in `into`)."""
+        stack = self.ua.stack
+        if stack is None:
+            return
+        pj = stack.pj
+
+        def read() -> dict[str, Any] | None:
+            call = leg.call
+            if call is None or leg.disconnected:  # PJSIP reuses call ids: never ask about an ended call
+                return None
+            stat = call.getStreamStat(0)
+            jb, rx = stat.jbuf, stat.rtcp.rxStat
+            return {"jb_delay_ms": {"avg": jb.avgDelayMsec, "min": jb.minDelayMsec, "max": jb.maxDelayMsec},
+                    "jb_prefetch": {"now": jb.prefetch, "max": jb.maxPrefetch},
+                    "jb_frames": {"lost": jb.lost, "discard": jb.discard, "empty": jb.empty},
+                    "rx_jitter_ms": {"mean": round(rx.jitterUsec.mean / 1000, 1),
+                                     "max": round(rx.jitterUsec.max / 1000, 1)}}
+
+        while not leg.ended.is_set():
+            try:
+                got = await stack.run(read)
+            except pj.Error:
+                got = None
+            if got:
+                into.update(got)
+            try:
+                await asyncio.wait_for(leg.ended.wait(), every_s)
+            except TimeoutError:
+                pass
 
     async def close(self) -> None:
         if self._started:

@@ -5,11 +5,9 @@ frame every 20 ms for the whole call (silence when the callee is quiet), like Tw
 plays the agent's audio out of its own buffer in real time, echoes each mark once the audio
 before it has played, and on `clear` drops the buffer and echoes the pending marks at once.
 
-The callee speaks a list of recorded clips: each one after the agent has finished speaking
-(played voiced audio, then `end_of_prompt_s` of silence with an empty buffer) and a short human
-pause. Voice-to-voice latency is measured as the callee hears it: from the end of the words in
-each clip (its last voiced frame, not the recording's trailing silence) to the first voiced agent
-frame played after it.
+What the callee says and when, and the voice-to-voice latency it hears, are protocol-free and
+shared with the SIP carrier: `callee_turns.CalleeTurns` (the callee waits for an empty play-out
+buffer here before it speaks again).
 """
 from __future__ import annotations
 
@@ -19,101 +17,28 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from telephony_adapter.sim.callee_turns import (
+    FRAME_BYTES,
+    FRAME_S,
+    OVERLAP_S,
+    SILENCE,
+    VOICED_RMS,
+    VOICES_DIR,
+    CalleeTurns,
+    CallerBehaviour,
+    CallerReport,
+    frame_rms,
+    load_clip,
+    speech_end,
+)
 
 log = logging.getLogger(__name__)
 
-FRAME_S = 0.02
-FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
-SILENCE = b"\xff" * FRAME_BYTES  # μ-law zero
-OVERLAP_S = 0.1  # agent speech heard this close to a clip's end: the two overlapped
-VOICED_RMS = 300.0  # int16 RMS above which a played frame counts as agent speech
-VOICES_DIR = Path(__file__).resolve().parent / "voices"
-
-
-@lru_cache(maxsize=1)
-def _ulaw_table() -> np.ndarray:
-    from speech.audio import ulaw_decode
-
-    return ulaw_decode(bytes(range(256))).astype(np.float64)
-
-
-def frame_rms(ulaw: bytes) -> float:
-    if not ulaw:
-        return 0.0
-    pcm = _ulaw_table()[np.frombuffer(ulaw, dtype=np.uint8)]
-    return float(np.sqrt(np.mean(pcm * pcm)))
-
-
-@lru_cache(maxsize=256)
-def load_clip(path: str) -> bytes:
-    """A recorded clip as 8 kHz μ-law bytes, padded to whole 20 ms frames."""
-    from speech.audio import read_audio, to_int16, ulaw_encode
-
-    pcm = to_int16(read_audio(path, target_rate=8000)[0])
-    data = ulaw_encode(pcm)
-    return data + SILENCE[: (-len(data)) % FRAME_BYTES]
-
-
-def speech_end(data: bytes) -> int:
-    """Byte offset where the clip's speech ends (after its last voiced frame); recordings carry
-    about half a second of silence after the words, which is not part of the callee's turn."""
-    last = 0
-    for off in range(0, len(data), FRAME_BYTES):
-        if frame_rms(data[off: off + FRAME_BYTES]) > VOICED_RMS:
-            last = off + FRAME_BYTES
-    return last or len(data)
-
-
-@dataclass
-class CallerBehaviour:
-    """How the callee behaves once connected. `clips`: WAV names in sim/voices (or paths),
-    {"dtmf": "5"}, or {"wait_s": 1.5} (keep quiet a while, then go on)."""
-
-    clips: list[Any] = field(default_factory=list)
-    end_of_prompt_s: float = 0.7
-    human_delay_s: float = 0.3
-    reply_timeout_s: float = 12.0  # no agent speech this long after a clip: go on anyway
-    hang_up_at_end: bool = True  # after the last clip and the agent's reply
-
-    def items(self, voices_dir: Path = VOICES_DIR) -> list[tuple[str, Any]]:
-        out: list[tuple[str, Any]] = []
-        for item in self.clips:
-            if isinstance(item, dict) and "dtmf" in item:
-                out.append(("dtmf", str(item["dtmf"])))
-            elif isinstance(item, dict) and "wait_s" in item:
-                out.append(("wait", float(item["wait_s"])))
-            else:
-                path = Path(str(item))
-                out.append(("clip", (path if path.is_absolute() else voices_dir / path, load_clip(
-                    str(path if path.is_absolute() else voices_dir / path)))))
-        return out
-
-
-@dataclass
-class CallerReport:
-    v2v_ms: list[float] = field(default_factory=list)  # per callee turn, as heard
-    greeting_ms: float | None = None  # stream start sent -> the agent's first voiced audio played
-    clips_played: list[str] = field(default_factory=list)
-    no_reply: int = 0  # clips the agent never answered within reply_timeout_s
-    overlaps: int = 0  # clips that ended while the agent was talking: no latency to measure
-    marks_echoed: list[str] = field(default_factory=list)
-    clears: int = 0
-    media_in: int = 0  # agent media messages received
-    heard_s: float = 0.0
-    voiced_s: float = 0.0
-    frames_sent: int = 0
-    max_send_lag_ms: float = 0.0
-    ended_by: str = ""  # caller | agent | carrier | error
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+__all__ = ["FRAME_BYTES", "FRAME_S", "OVERLAP_S", "SILENCE", "VOICED_RMS", "VOICES_DIR", "CallerBehaviour",
+           "CallerReport", "StreamCaller", "frame_rms", "load_clip", "speech_end"]
 
 
 class StreamCaller:
@@ -123,25 +48,17 @@ class StreamCaller:
         self.account_sid, self.call_sid, self.stream_sid = account_sid, call_sid, stream_sid
         self.params = params
         self.behaviour = behaviour
-        self.items = behaviour.items(voices_dir)
-        self.report = CallerReport()
-        self.heard = bytearray()
+        self._playout: deque[tuple[str, Any]] = deque()  # ("audio", bytes) | ("mark", name)
+        self.turns = CalleeTurns(behaviour, voices_dir, encoding="ulaw",
+                                 pending_audio=lambda: any(k == "audio" for k, _ in self._playout))
+        self.items = self.turns.items
+        self.report = self.turns.report
+        self.heard = self.turns.heard
         self._ws: Any = None
         self._seq = 0
         self._chunk = 0
-        self._playout: deque[tuple[str, Any]] = deque()  # ("audio", bytes) | ("mark", name)
         self._stop_reason: str | None = None  # set by hang_up(): the carrier ends the call
         self._agent_gone = False
-        # the callee's turn-taking
-        self._next_item = 0
-        self._speaking: tuple[str, bytes, int] | None = None  # (name, data, offset)
-        self._speech_end = 0  # byte offset where the words of the clip being spoken end
-        self._voiced_since_turn = False
-        self._last_voiced = 0.0
-        self._turn_end: float | None = None  # when our last clip ended
-        self._start_at: float | None = None  # when the human pause before the next item ends
-        self._listen_since = 0.0
-        self._started: float | None = None
 
     # --- control -------------------------------------------------------------------------------
     def hang_up(self, reason: str = "carrier") -> None:
@@ -160,7 +77,7 @@ class StreamCaller:
                     "streamSid": self.stream_sid, "accountSid": self.account_sid, "callSid": self.call_sid,
                     "tracks": ["inbound"], "customParameters": self.params,
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
-                self._started = time.monotonic()
+                self.turns.begin(time.monotonic())
                 reader = asyncio.create_task(self._reader())
                 try:
                     await self._tick_loop()
@@ -214,18 +131,17 @@ class StreamCaller:
     # --- real time -----------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
         t0 = time.monotonic()
-        self._listen_since = t0
         n = 0
         while True:
             now = time.monotonic()
             if self._agent_gone:
                 self.report.ended_by = self.report.ended_by or "agent"
                 return
-            if self._stop_reason is not None or self._done(now):
+            if self._stop_reason is not None or self.turns.done(now):
                 await self._hang_up(self._stop_reason or "caller")
                 return
             await self._play(now)
-            payload, dtmf = self._talk(now)
+            payload, dtmf = self.turns.talk(now)
             if dtmf:
                 await self._send({"event": "dtmf", "streamSid": self.stream_sid,
                                   "dtmf": {"track": "inbound_track", "digit": dtmf}})
@@ -264,84 +180,6 @@ class StreamCaller:
             if len(data) > need:
                 self._playout.appendleft(("audio", data[need:]))
             need = FRAME_BYTES - len(frame)
-        if not frame:
-            return
-        self.heard += frame
-        self.report.heard_s += len(frame) / 8000
-        if frame_rms(bytes(frame)) > VOICED_RMS:
-            self.report.voiced_s += len(frame) / 8000
-            self._voiced_since_turn = True
-            self._last_voiced = now
-            if self.report.greeting_ms is None and self._started is not None:
-                self.report.greeting_ms = round((now - self._started) * 1000, 1)
-            if self._turn_end is not None:  # the first agent speech heard after our clip
-                self.report.v2v_ms.append(round((now - self._turn_end) * 1000, 1))
-                self._turn_end = None
+        if frame:
+            self.turns.hear(bytes(frame), now)
 
-    def _agent_done(self, now: float) -> bool:
-        quiet = now - self._last_voiced >= self.behaviour.end_of_prompt_s
-        return self._voiced_since_turn and quiet and not any(k == "audio" for k, _ in self._playout)
-
-    def _done(self, now: float) -> bool:
-        if self._next_item < len(self.items) or self._speaking or self._start_at is not None:
-            return False
-        if not self.behaviour.hang_up_at_end:
-            return False
-        if self._agent_done(now):
-            return True
-        if now - self._listen_since > self.behaviour.reply_timeout_s:
-            if self._turn_end is not None:
-                self.report.no_reply += 1
-            return True
-        return False
-
-    def _talk(self, now: float) -> tuple[bytes, str | None]:
-        """The callee's next 20 ms: a slice of the clip being spoken, or silence; maybe a DTMF digit."""
-        if self._speaking is not None:
-            name, data, off = self._speaking
-            frame = data[off: off + FRAME_BYTES]
-            if off + FRAME_BYTES == self._speech_end:  # the last voiced frame: the turn ends 20 ms from now
-                self._turn_end = now + FRAME_S
-                if now - self._last_voiced < OVERLAP_S:  # the agent is talking over our words' end
-                    self.report.overlaps += 1
-                    self._turn_end = None
-                self._voiced_since_turn = False
-            if off + FRAME_BYTES >= len(data):
-                self._speaking = None
-                self._listen_since = now
-            else:
-                self._speaking = (name, data, off + FRAME_BYTES)
-            return frame, None
-        if self._start_at is not None:
-            if now < self._start_at:
-                return SILENCE, None
-            self._start_at = None
-            return self._begin_item(now)
-        if self._next_item < len(self.items):
-            waited = now - self._listen_since
-            if self._agent_done(now) or waited > self.behaviour.reply_timeout_s:
-                if not self._voiced_since_turn and self._turn_end is not None:
-                    self.report.no_reply += 1
-                    self._turn_end = None
-                self._start_at = now + self.behaviour.human_delay_s
-        return SILENCE, None
-
-    def _begin_item(self, now: float) -> tuple[bytes, str | None]:
-        if self._next_item >= len(self.items):  # a trailing wait has passed
-            return SILENCE, None
-        kind, value = self.items[self._next_item]
-        self._next_item += 1
-        self._voiced_since_turn = False
-        self._listen_since = now
-        if kind == "dtmf":
-            self._turn_end = now
-            return SILENCE, value
-        if kind == "wait":  # keep quiet, then go straight on to the next item
-            self._start_at = now + value
-            return SILENCE, None
-        path, data = value
-        self.report.clips_played.append(Path(path).name)
-        self._speaking = (Path(path).name, data, 0)
-        self._speech_end = speech_end(data)
-        self._turn_end = None
-        return self._talk(now)

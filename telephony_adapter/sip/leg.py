@@ -9,7 +9,10 @@ but the *gate* only opens on 200 OK (CONFIRMED). Until then every received frame
 carrier announcements — is counted and dropped, never delivered as the callee's voice.
 
 Lifetime: pjsua2 objects are only created and dropped on the stack's registered sip-api thread
-(`release`), never by the garbage collector on some other thread.
+(`release`), never by the garbage collector on some other thread. Media ports are never destroyed
+while PJSIP runs: the conference bridge hands every port a frame each tick, connected or not, so a
+port being destroyed could be called back half-dead on the clock thread (a crash seen under load).
+A released leg's port goes back to the stack's pool (`port_pool`) for the next call.
 """
 from __future__ import annotations
 
@@ -80,14 +83,19 @@ class CallLeg:
     # --- sip-api thread -------------------------------------------------------------------
     def start(self, uri: str, headers: dict[str, str]) -> None:
         pj = self.pj
-        self.port = MediaPort(self)
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.clockRate = 8000
-        fmt.channelCount = 1
-        fmt.bitsPerSample = 16
-        fmt.frameTimeUsec = 20000
-        self.port.createPort(f"dw{id(self) & 0xFFFFFF:x}", fmt)
+        pool = port_pool(self.stack)
+        if pool:
+            self.port = pool.pop()
+            self.port._leg = weakref.ref(self)
+        else:
+            self.port = MediaPort(self)
+            fmt = pj.MediaFormatAudio()
+            fmt.type = pj.PJMEDIA_TYPE_AUDIO
+            fmt.clockRate = 8000
+            fmt.channelCount = 1
+            fmt.bitsPerSample = 16
+            fmt.frameTimeUsec = 20000
+            self.port.createPort(f"dw{id(self) & 0xFFFFFF:x}", fmt)
         self.call = PjCall(self, self.account)
         prm = pj.CallOpParam(True)
         prm.opt.audioCount = 1
@@ -167,8 +175,12 @@ class CallLeg:
     def release(self) -> None:
         """Drop the pjsua2 objects (on the sip-api thread, after the call ended)."""
         self.hangup()
+        port = self.port
         self.call, self.port = None, None
         self.stack.legs.discard(self)
+        if port is not None:  # back to the pool, never destroyed while the bridge runs (see the top)
+            port._leg = _no_leg
+            port_pool(self.stack).append(port)
 
     # --- PJSIP threads: hand over, never block ---------------------------------------------
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
@@ -210,6 +222,16 @@ class CallLeg:
         self.st.transfer_events.append((status, reason, final))
         if self.on_transfer is not None:
             self.on_transfer(status, reason, final)
+
+
+def _no_leg() -> None:
+    return None
+
+
+def port_pool(stack: PjStack) -> list[Any]:
+    """The media ports of ended calls, kept for the next calls of this stack (PJSIP stops, then drops them)."""
+    pool: list[Any] = stack.__dict__.setdefault("port_pool", [])
+    return pool
 
 
 class PjCall:  # the pjsua2 subclass is built lazily (pjsua2 loads only when SIP is used)

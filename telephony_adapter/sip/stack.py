@@ -175,7 +175,8 @@ class PjStack:
             self._api.submit(self._guarded, stop, ()).result(timeout=10)
         except Exception as exc:  # pragma: no cover - best effort at exit
             log.warning("sip: stopping PJSIP: %s", exc)
-        for obj in (*self.accounts, self.ep):  # the library is gone: their destructors must not call it
+        for obj in (*self.accounts, *self.__dict__.get("port_pool", ()), self.ep):  # the library is gone: their
+            # destructors must not call it
             if obj is not None:
                 obj.thisown = False
         self._api.stop()
