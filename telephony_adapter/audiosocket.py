@@ -1,9 +1,6 @@
-"""Asterisk AudioSocket: serializer, transport and the asyncio TCP server.
+"""Asterisk AudioSocket: the transport and the asyncio TCP server.
 
-Wire (both directions): type (1 byte) | payload length (2 bytes, big-endian) | payload.
-  0x00 hang-up (no payload)       0x01 UUID (16 bytes, the call)    0x03 DTMF (1 ASCII byte)
-  0x10 audio: signed-linear 16-bit little-endian, 8 kHz mono, 20 ms = 320 bytes
-  0xff error (payload: optional error code)
+The wire format (type | length | payload frames ⇄ events) is `serializers/audiosocket.py`.
 There is no clear and no mark on this wire: the agent paces its own output at 20 ms, a barge-in
 simply stops sending, and a mark is "played" when the play-out clock passes it.
 
@@ -15,33 +12,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from telephony_adapter.base import AudioIn, DtmfIn, Hangup, ProtocolError, Start, TransportEvent
+from telephony_adapter.base import Hangup, Start
 from telephony_adapter.errors import CallRefused
+from telephony_adapter.serializers.audiosocket import (
+    FRAME_BYTES,
+    KIND_AUDIO,
+    KIND_DTMF,
+    KIND_ERROR,
+    KIND_HANGUP,
+    KIND_UUID,
+    RATE,
+    AudioSocketSerializer,
+    Frame,
+    FrameReader,
+    encode,
+)
+from telephony_adapter.serializers.base import ErrorOut, HangupOut, InboundEvent
 from telephony_adapter.wire import PacedTransport
 
 log = logging.getLogger(__name__)
 CallRunner = Callable[[str, Any], Awaitable[Any]]  # (call id, transport) -> the call's result
 TransferHook = Callable[[str], Awaitable[None]]  # (call id): a call is being transferred
-
-KIND_HANGUP = 0x00
-KIND_UUID = 0x01
-KIND_DTMF = 0x03
-KIND_AUDIO = 0x10
-KIND_ERROR = 0xFF
-KNOWN_KINDS = {KIND_HANGUP, KIND_UUID, KIND_DTMF, KIND_AUDIO, KIND_ERROR}
-HEADER = struct.Struct(">BH")
-RATE = 8000
-FRAME_BYTES = 320  # 20 ms of slin16 at 8 kHz
-MAX_AUDIO_PAYLOAD = 8000 * 2  # refuse absurd frames (> 1 s)
-DTMF_DIGITS = set("0123456789*#ABCD")
+__all__ = ["FRAME_BYTES", "KIND_AUDIO", "KIND_DTMF", "KIND_ERROR", "KIND_HANGUP", "KIND_UUID", "AudioSocketSerializer",
+           "AudioSocketTransport", "Frame", "FrameReader", "call_uuid", "encode", "handle_connection", "serve"]
 
 
 def call_uuid(call_id: str) -> str:
@@ -49,80 +48,11 @@ def call_uuid(call_id: str) -> str:
     return str(uuid.UUID(hex=call_id))
 
 
-@dataclass
-class Frame:
-    kind: int
-    payload: bytes = b""
-
-
-class AudioSocketSerializer:
-    """Frames <-> bytes and typed events. Incremental: feed() any chunk of the TCP stream."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.error: ProtocolError | None = None  # set once the stream is broken; parsing stops there
-
-    @staticmethod
-    def encode(kind: int, payload: bytes = b"") -> bytes:
-        if len(payload) > 0xFFFF:
-            raise ValueError("AudioSocket payload longer than 65535 bytes")
-        return HEADER.pack(kind, len(payload)) + payload
-
-    def feed(self, data: bytes) -> list[Frame]:
-        """Whole frames so far. On a broken header the frames before it are returned and `error`
-        is set; the next feed() raises it."""
-        if self.error is not None:
-            raise self.error
-        self._buf += data
-        frames: list[Frame] = []
-        while len(self._buf) >= HEADER.size:
-            kind, length = HEADER.unpack_from(self._buf)
-            if kind not in KNOWN_KINDS:
-                self.error = ProtocolError(f"unknown AudioSocket frame type 0x{kind:02x}")
-                if not frames:
-                    raise self.error
-                break
-            if len(self._buf) < HEADER.size + length:
-                break
-            payload = bytes(self._buf[HEADER.size : HEADER.size + length])
-            del self._buf[: HEADER.size + length]
-            frames.append(Frame(kind, payload))
-        return frames
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    @staticmethod
-    def to_event(frame: Frame) -> TransportEvent | None:
-        if frame.kind == KIND_UUID:
-            if len(frame.payload) != 16:
-                raise ProtocolError(f"UUID frame must carry 16 bytes, got {len(frame.payload)}")
-            call_uuid = uuid.UUID(bytes=frame.payload)
-            return Start(call_id=call_uuid.hex, params={"uuid": str(call_uuid)})
-        if frame.kind == KIND_AUDIO:
-            if len(frame.payload) % 2 or len(frame.payload) > MAX_AUDIO_PAYLOAD:
-                raise ProtocolError(f"audio frame of {len(frame.payload)} bytes is not whole 16-bit samples (<= 1 s)")
-            return AudioIn(pcm=np.frombuffer(frame.payload, dtype="<i2").astype(np.int16), sample_rate=RATE)
-        if frame.kind == KIND_DTMF:
-            digit = frame.payload[:1].decode("ascii", "replace")
-            if digit not in DTMF_DIGITS:
-                raise ProtocolError(f"DTMF frame with invalid digit {frame.payload!r}")
-            return DtmfIn(digit=digit)
-        if frame.kind == KIND_HANGUP:
-            return Hangup(reason="hangup")
-        if frame.kind == KIND_ERROR:
-            code = frame.payload.hex() if frame.payload else "none"
-            return Hangup(reason="error", error=f"Asterisk sent an AudioSocket error frame (code {code})")
-        return None
-
-
 class AudioSocketTransport(PacedTransport):
     """One AudioSocket connection (one channel)."""
 
     inbound_rate = RATE
     wire_rate = RATE
-    bytes_per_sample = 2
     local_marks = True
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, lead_s: float = 0.06,
@@ -131,7 +61,7 @@ class AudioSocketTransport(PacedTransport):
         self.on_transfer = on_transfer  # the app records the transfer where the dialplan reads it
         self.reader = reader
         self.writer = writer
-        self.serializer = AudioSocketSerializer()
+        self.serializer: AudioSocketSerializer = AudioSocketSerializer()
         self.call_id: str | None = None
         self._started = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -147,7 +77,7 @@ class AudioSocketTransport(PacedTransport):
             await asyncio.wait_for(self._started.wait(), timeout)
         except TimeoutError:
             self._end("error", f"no UUID frame within {timeout:.0f} s")
-            await self._fail("no UUID frame")
+            await self._fail()
             return None
         return Start(call_id=self.call_id, params={"uuid": call_uuid(self.call_id)}) if self.call_id else None
 
@@ -158,64 +88,49 @@ class AudioSocketTransport(PacedTransport):
                 if not data:
                     self._end("hangup", "socket closed by Asterisk")
                     break
-                for frame in self.serializer.feed(data):
-                    self._on_frame(frame)
-                    if self._ended is not None:
-                        break
-                if self.serializer.error is not None and self._ended is None:
-                    raise self.serializer.error
-        except ProtocolError as exc:
-            log.warning("audiosocket %s: %s", self.call_id, exc)
-            self._end("error", str(exc))
-            await self._fail(str(exc))
+                self._take(data)
+                if self.protocol_error is not None:
+                    await self._refuse()
+                    break
         except (ConnectionError, OSError) as exc:
             self._end("hangup", f"socket failed: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must end this call, never leave its inbox open
+            log.exception("audiosocket %s: reader failed", self.call_id)
+            self._end("error", f"reader failed: {exc}")
+            await self._fail()
         finally:
             self._started.set()
 
-    def _on_frame(self, frame: Frame) -> None:
-        event = self.serializer.to_event(frame)
+    def _on_event(self, event: InboundEvent) -> None:
         if isinstance(event, Start):
-            if self.call_id is None:
-                self.call_id = event.call_id
-                self._emit(event)
-                self._started.set()
-            return  # a repeated UUID changes nothing
-        if self.call_id is None:
-            if isinstance(event, Hangup):
-                self._end(event.reason, event.error)
-                return
-            raise ProtocolError("AudioSocket stream must start with a UUID frame (0x01)")
-        if isinstance(event, Hangup):
-            self._end(event.reason, event.error)
-        elif event is not None:
+            self.call_id = event.call_id
             self._emit(event)
+            self._started.set()
+        else:
+            super()._on_event(event)
 
-    async def _fail(self, message: str) -> None:
+    async def _fail(self) -> None:
         """Tell Asterisk about our error (0xff), then close."""
         await self._pacer.close()
-        try:
-            self.writer.write(AudioSocketSerializer.encode(KIND_ERROR, b"\x01"))
-            await self.writer.drain()
-        except (ConnectionError, OSError):
-            pass
+        await self._send(ErrorOut("call failed"))
         await self._close_socket()
 
-    async def _write_frame(self, frame: bytes) -> None:
+    async def _send_wire(self, wire: bytes) -> None:
         try:
-            self.writer.write(AudioSocketSerializer.encode(KIND_AUDIO, frame))
+            self.writer.write(wire)
             await self.writer.drain()
         except (ConnectionError, OSError) as exc:
             self._end("hangup", f"socket failed: {exc}")
 
+    async def _abort_wire(self, message: str) -> None:
+        await self._close_socket()
+
     async def _close_wire(self, reason: str) -> None:
         if not self._wrote_hangup and not self.writer.is_closing():
-            self._wrote_hangup = True
-            try:  # 0x00: Asterisk leaves AudioSocket() and continues in the dialplan
-                self.writer.write(AudioSocketSerializer.encode(KIND_HANGUP))
-                await self.writer.drain()
-            except (ConnectionError, OSError):
-                pass
+            self._wrote_hangup = True  # 0x00: Asterisk leaves AudioSocket() and continues in the dialplan
+            await self._send(HangupOut(reason))
         await self._close_socket()
 
     async def _close_socket(self) -> None:
@@ -266,7 +181,7 @@ async def handle_connection(
         else:
             log.exception("audiosocket call %s failed", transport.call_id)
         transport._end("error", str(exc))
-        await transport._fail(str(exc))
+        await transport._fail()
     finally:
         await transport.close("call ended")
 
@@ -297,9 +212,9 @@ async def pacing_benchmark(seconds: float = 3.0) -> dict[str, Any]:
     server = await serve("127.0.0.1", 0, runner=speaker)
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(AudioSocketSerializer.encode(KIND_UUID, uuid.uuid4().bytes))
+    writer.write(encode(KIND_UUID, uuid.uuid4().bytes))
     await writer.drain()
-    parser, arrivals, t0 = AudioSocketSerializer(), [], time.monotonic()
+    parser, arrivals, t0 = FrameReader(), [], time.monotonic()
     while data := await reader.read(4096):
         now = time.monotonic()
         arrivals += [now for f in parser.feed(data) if f.kind == KIND_AUDIO]

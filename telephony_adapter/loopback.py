@@ -1,9 +1,17 @@
 """A loopback phone line: an agent end (a `Transport`) wired to a customer end.
 
 The wire between them is what a real network carries: 8 kHz G.711 μ-law in 20 ms frames
-(160 bytes). One pacer task releases one frame per direction every 20 ms of wall clock,
-scheduled against absolute deadlines so it never drifts and never runs ahead of real time.
-When a side has nothing queued the line carries μ-law silence, as a real call does.
+(160 bytes), with keypresses, marks and clears out of band (`serializers/loopback.py`). The line's
+clock task plays one frame per direction every 20 ms of wall clock, scheduled against absolute
+deadlines so it never drifts and never runs ahead of real time. When a side has nothing queued the
+line carries μ-law silence, as a real call does.
+
+The agent end is a `PacedTransport` like every production transport: its audio is resampled,
+framed, paced by the production `OutboundPacer` (at most `lead_s` ahead of real time) and written
+through the serializer into the line's play-out buffer, which the line drains every 20 ms, as a
+carrier's buffer does. Marks travel with the audio and come back when played (as on Twilio);
+`clear` drops the pacer's queue and the line's buffer. Inbound frames go through the serializer
+too: a malformed one ends the call with `Hangup("protocol_error")`.
 
     line = LoopbackLine(call_id="c1")
     await line.start()
@@ -26,22 +34,25 @@ from typing import Any
 
 import numpy as np
 
-from telephony_adapter.base import (
-    AudioIn,
-    DtmfIn,
-    Hangup,
-    MarkPlayed,
-    ProtocolError,
-    Start,
-    TransportEvent,
+from telephony_adapter.base import Hangup, Start
+from telephony_adapter.serializers.loopback import (
+    FRAME_BYTES,
+    FRAME_MS,
+    FRAME_SAMPLES,
+    WIRE_RATE,
+    Keypress,
+    LineClear,
+    LineMark,
+    LoopbackSerializer,
+    decode_wire,
+    encode_wire,
 )
+from telephony_adapter.wire import PacedTransport
 
 log = logging.getLogger("dialwise.loopback")
+__all__ = ["FRAME_BYTES", "FRAME_SAMPLES", "WIRE_RATE", "AgentEnd", "AgentFrame", "AgentHangup", "CustomerEnd",
+           "LatencySample", "LoopbackLine", "Transferred", "decode_wire", "encode_wire", "frame_rms"]
 
-WIRE_RATE = 8000
-FRAME_MS = 20
-FRAME_SAMPLES = WIRE_RATE * FRAME_MS // 1000  # 160
-FRAME_BYTES = FRAME_SAMPLES  # μ-law: one byte per sample
 FRAME_S = FRAME_MS / 1000.0
 ULAW_SILENCE = b"\xff" * FRAME_BYTES
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -49,29 +60,9 @@ DTMF_DIGITS = frozenset("0123456789*#ABCD")
 VOICED_RMS = 100.0
 # If the event loop stalls longer than this, the pacer re-anchors instead of bursting frames.
 MAX_LAG_S = 0.2
-
-
-# --- wire codec ------------------------------------------------------------------------
-def _codec():
-    from speech import audio  # the one place that knows G.711 and resampling
-
-    return audio
-
-
-def encode_wire(pcm: np.ndarray, sample_rate: int) -> bytes:
-    """int16 PCM at any rate -> 8 kHz μ-law bytes."""
-    audio = _codec()
-    pcm = np.asarray(pcm)
-    if pcm.dtype != np.int16:
-        raise TypeError(f"expected int16 PCM, got {pcm.dtype}")
-    if sample_rate != WIRE_RATE:
-        pcm = audio.resample(pcm, sample_rate, WIRE_RATE)
-    return bytes(audio.ulaw_encode(pcm))
-
-
-def decode_wire(data: bytes) -> np.ndarray:
-    """8 kHz μ-law bytes -> int16 PCM at 8 kHz."""
-    return np.asarray(_codec().ulaw_decode(data), dtype=np.int16)
+# The agent end's pacer lead: how far ahead of real time it fills the line's play-out buffer
+# (the Twilio transport's value: the loopback is a μ-law network with remote marks and clear, like Twilio).
+AGENT_LEAD_S = 0.2
 
 
 def frame_rms(pcm: np.ndarray) -> float:
@@ -81,7 +72,7 @@ def frame_rms(pcm: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x * x)))
 
 
-# --- items in the outbound queues ------------------------------------------------------
+# --- items in the line's queues -----------------------------------------------------------
 @dataclass
 class _Frame:
     data: bytes
@@ -146,10 +137,12 @@ class LatencySample:
 class LoopbackLine:
     """Two connected ends over a paced 8 kHz μ-law channel. Real time, always."""
 
-    def __init__(self, call_id: str | None = None, params: dict[str, Any] | None = None) -> None:
+    def __init__(self, call_id: str | None = None, params: dict[str, Any] | None = None, *,
+                 agent_lead_s: float = AGENT_LEAD_S) -> None:
         self.call_id = call_id
         self.params = dict(params or {})
-        self.agent = AgentEnd(self)
+        self.playout: deque[_Frame | _Mark] = deque()  # agent audio written to the line, not yet played
+        self.agent = AgentEnd(self, lead_s=agent_lead_s)
         self.customer = CustomerEnd(self)
         self.started_at: float | None = None
         self.ended: Hangup | None = None
@@ -164,7 +157,7 @@ class LoopbackLine:
         if self._pacer is not None:
             return
         self.started_at = time.monotonic()
-        self.agent._events.put_nowait(Start(self.call_id, dict(self.params)))
+        self.agent._emit(Start(self.call_id, dict(self.params)))
         self._pacer = asyncio.create_task(self._run_pacer(), name=f"loopback-pacer-{self.call_id}")
 
     async def close(self) -> None:
@@ -172,6 +165,7 @@ class LoopbackLine:
         if self.ended is None:
             self._end(Hangup("hangup"), by="line")
         await self._stop_pacer()
+        await self.agent._pacer.close()
 
     async def __aenter__(self) -> LoopbackLine:
         await self.start()
@@ -215,13 +209,11 @@ class LoopbackLine:
             self._tick_in(now)
 
     def _tick_out(self, now: float) -> None:
-        agent = self.agent
-        while agent._queue and isinstance(mark := agent._queue[0], _Mark):
-            agent._queue.popleft()
-            agent._events.put_nowait(MarkPlayed(mark.name))
-        if not agent._queue:
-            agent._flush_partial(now)
-        item = agent._queue.popleft() if agent._queue else None
+        agent, buf = self.agent, self.playout
+        while buf and isinstance(mark := buf[0], _Mark):
+            buf.popleft()
+            agent._take(LineMark(mark.name))  # everything before it has played
+        item = buf.popleft() if buf else None
         data = item.data if isinstance(item, _Frame) else ULAW_SILENCE
         self.frames_out += 1
         self.customer._deliver(AgentFrame(decode_wire(data), now))
@@ -234,11 +226,11 @@ class LoopbackLine:
         cust = self.customer
         while cust._queue and isinstance(dtmf := cust._queue[0], _Dtmf):
             cust._queue.popleft()
-            self.agent._events.put_nowait(DtmfIn(dtmf.digit))
+            self.agent._take(Keypress(dtmf.digit))
         item = cust._queue.popleft() if cust._queue else None
         data = item.data if isinstance(item, _Frame) else ULAW_SILENCE
         self.frames_in += 1
-        self.agent._events.put_nowait(_Wire(data))
+        self.agent._take(data)
         if isinstance(item, _Frame):
             cust._on_frame_sent(item, now)
 
@@ -257,10 +249,10 @@ class LoopbackLine:
             return
         self.ended = event
         self.ended_by = by
-        self.agent._queue.clear()
+        self.playout.clear()
         self.customer._queue.clear()
         # audio already on the wire stays readable before the Hangup (last words are kept)
-        self.agent._events.put_nowait(event)
+        self.agent._line_ended(event)
         if event.reason == "transferred":
             self.customer._deliver(Transferred(transferred_to))
         else:  # also when the customer hung up: wakes its own reader
@@ -270,26 +262,22 @@ class LoopbackLine:
             self._pacer.cancel()
 
 
-@dataclass
-class _Wire:
-    """Raw bytes on the inbound wire; validated and decoded in AgentEnd.receive()."""
-
-    data: Any
-
-
 # --- the agent end: a Transport ----------------------------------------------------------
-class AgentEnd:
-    """The `Transport` a CallSession drives. Inbound audio is int16 at 8 kHz."""
+class AgentEnd(PacedTransport):
+    """The `Transport` a CallSession drives: the production PacedTransport over the line's wire.
+    Inbound audio is int16 at 8 kHz."""
 
     inbound_rate = WIRE_RATE
+    wire_rate = WIRE_RATE
+    local_marks = False  # the line echoes marks when played
+    reset_clock_on_clear = True  # LineClear empties the line's buffer
     name = "loopback"
 
-    def __init__(self, line: LoopbackLine) -> None:
+    def __init__(self, line: LoopbackLine, *, lead_s: float = AGENT_LEAD_S) -> None:
+        super().__init__(lead_s=lead_s)
         self._line = line
-        self._events: asyncio.Queue[TransportEvent | _Wire] = asyncio.Queue()
-        self._queue: deque[_Frame | _Mark] = deque()
-        self._partial = np.zeros(0, dtype=np.int16)  # < 1 frame of 8 kHz PCM not yet framed
-        self._partial_at = 0.0
+        self.serializer: LoopbackSerializer = LoopbackSerializer()
+        self._stamps: deque[float] = deque()  # queue time of each frame in the pacer, in order
         self.frames_played = 0
         self.frames_cleared = 0
         self.marks_cleared: list[str] = []
@@ -299,89 +287,78 @@ class AgentEnd:
     def call_id(self) -> str | None:
         return self._line.call_id
 
-    async def receive(self) -> TransportEvent:
-        line = self._line
-        if line.ended is not None and self._events.empty():
-            return line.ended
-        item = await self._events.get()
-        if isinstance(item, _Wire):
-            data = item.data
-            if not isinstance(data, (bytes, bytearray, memoryview)):
-                self._fail(f"loopback: expected bytes on the wire, got {type(data).__name__}")
-            if len(data) != FRAME_BYTES:
-                self._fail(
-                    f"loopback: malformed audio frame of {len(data)} bytes "
-                    f"(8 kHz μ-law 20 ms frames are {FRAME_BYTES} bytes)"
-                )
-            return AudioIn(decode_wire(bytes(data)), WIRE_RATE)
-        return item
+    # --- the line's side ------------------------------------------------------------------
+    def _line_ended(self, event: Hangup) -> None:
+        super()._end(event.reason, event.error)
+        self._pacer.stop()  # nothing more goes on this line; its task returns by itself
 
-    def _fail(self, message: str) -> None:
-        raise ProtocolError(message)
+    def _end(self, reason: str, error: str | None = None) -> None:
+        """Ended from this end's inbox (a protocol error): the line goes down with it."""
+        self._line._end(Hangup(reason, error), by="line")
 
+    # --- outbound ---------------------------------------------------------------------------
     async def send_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
-        if self._line.ended is not None:
-            return
         pcm = np.asarray(pcm)
         if pcm.ndim != 1:
             raise ValueError("send_audio expects mono PCM (1-D int16)")
         if pcm.dtype != np.int16:
             raise TypeError(f"send_audio expects int16 PCM, got {pcm.dtype}")
-        if len(pcm) == 0:
-            return
-        now = time.monotonic()
-        if sample_rate != WIRE_RATE:
-            pcm = np.asarray(_codec().resample(pcm, sample_rate, WIRE_RATE), dtype=np.int16)
-        if len(self._partial) == 0:
-            self._partial_at = now
-        buf = np.concatenate([self._partial, pcm]) if len(self._partial) else pcm
-        n_full = len(buf) // FRAME_SAMPLES
-        for i in range(n_full):
-            chunk = buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
-            self._queue.append(_Frame(encode_wire(chunk, WIRE_RATE), self._partial_at))
-            self._partial_at = now
-        self._partial = buf[n_full * FRAME_SAMPLES :].copy()
+        if len(pcm):
+            await super().send_audio(pcm, sample_rate)
 
-    def _flush_partial(self, now: float) -> None:
-        """Pad the last partial frame with silence and queue it (when the pacer runs dry or at a mark)."""
-        if len(self._partial) == 0:
-            return
-        chunk = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        chunk[: len(self._partial)] = self._partial
-        self._queue.append(_Frame(encode_wire(chunk, WIRE_RATE), self._partial_at))
-        self._partial = np.zeros(0, dtype=np.int16)
+    def _queue_frames(self, frames: list[bytes]) -> None:
+        self._stamps.extend([time.monotonic()] * len(frames))
+        super()._queue_frames(frames)
 
-    async def mark(self, name: str) -> None:
-        if self._line.ended is not None:
-            return
-        self._flush_partial(time.monotonic())
-        self._queue.append(_Mark(name))
+    async def _send_wire(self, wire: bytes | LineMark | LineClear) -> None:
+        line = self._line
+        if isinstance(wire, LineClear):
+            for item in line.playout:
+                if isinstance(item, _Mark):
+                    self.marks_cleared.append(item.name)
+                else:
+                    self.frames_cleared += 1
+            line.playout.clear()
+        elif isinstance(wire, LineMark):
+            line.playout.append(_Mark(wire.name))
+        elif line.ended is None:
+            queued_at = self._stamps.popleft() if self._stamps else time.monotonic()
+            line.playout.append(_Frame(wire, queued_at))
 
     async def clear(self) -> None:
-        kept: deque[_Frame | _Mark] = deque()
-        for item in self._queue:
-            if isinstance(item, _Mark):
-                self.marks_cleared.append(item.name)
-            else:
-                self.frames_cleared += 1
-        self._queue = kept
-        self._partial = np.zeros(0, dtype=np.int16)
+        if self.ended:
+            return
+        self.frames_cleared += self._pacer.queued_frames + (1 if self._framer.pending else 0)
+        self._stamps.clear()
+        await super().clear()
+        self.marks_cleared += self.marks_dropped
+        self.marks_dropped = []
 
     @property
     def queued_ms(self) -> int:
-        """Agent audio queued but not yet played."""
-        frames = sum(1 for i in self._queue if isinstance(i, _Frame))
-        return frames * FRAME_MS + (len(self._partial) * 1000 // WIRE_RATE)
+        """Agent audio queued but not yet played (in the pacer, the framer and the line's buffer)."""
+        on_line = sum(1 for i in self._line.playout if isinstance(i, _Frame))
+        framed = (self._pacer.queued_frames + on_line) * FRAME_MS
+        return framed + self._framer.pending // 2 * 1000 // WIRE_RATE
 
     async def hangup(self, reason: str = "completed") -> None:
+        """As on every network: queued speech finishes (bounded), then the call ends."""
+        if not self.ended:
+            await self.drain(timeout=self._pacer.queued_s + 2.0)
+            deadline = time.monotonic() + self._pacer.lead_s + 0.1
+            while self._line.playout and not self.ended and time.monotonic() < deadline:
+                await asyncio.sleep(FRAME_S)  # what the pacer wrote ahead is still playing
         self._line._end(Hangup(reason), by="agent")
+        await self.close(reason)
+
+    async def _close_wire(self, reason: str) -> None:
         await self._line._stop_pacer()
 
     async def transfer(self, target: str | None = None) -> bool:
         if not self.transfer_supported or self._line.ended is not None:
             return False
         self._line._end(Hangup("transferred"), by="agent", transferred_to=target)
-        await self._line._stop_pacer()
+        await self.close("transferred")
         return True
 
 
@@ -462,7 +439,7 @@ class CustomerEnd:
     def send_raw(self, data: Any) -> None:
         """Put raw bytes straight on the inbound wire, unpaced (tests of malformed input)."""
         if not self.ended:
-            self._line.agent._events.put_nowait(_Wire(data))
+            self._line.agent._take(data)
 
     async def hangup(self) -> None:
         """Hang up now, even mid-sentence: what is still queued is never sent."""

@@ -46,6 +46,11 @@ class FrameBuffer:
     def drop(self) -> None:
         self._rest = b""
 
+    @property
+    def pending(self) -> int:
+        """Bytes waiting for the rest of their frame."""
+        return len(self._rest)
+
 
 class OutboundPacer:
     """Writes 20 ms frames in real time; marks travel in order with the audio."""
@@ -101,8 +106,12 @@ class OutboundPacer:
         return dropped
 
     @property
+    def queued_frames(self) -> int:
+        return sum(1 for item in self._queue if not isinstance(item, _Mark))
+
+    @property
     def queued_s(self) -> float:
-        return sum(1 for item in self._queue if not isinstance(item, _Mark)) * self.frame_s
+        return self.queued_frames * self.frame_s
 
     @property
     def unplayed_s(self) -> float:
@@ -117,11 +126,15 @@ class OutboundPacer:
         except TimeoutError:
             return False
 
-    async def close(self) -> None:
+    def stop(self) -> None:
+        """Stop for good without waiting: the consumer task sees it and returns on its own."""
         self._closed = True
         self._queue.clear()
         self._idle.set()
         self._wake.set()
+
+    async def close(self) -> None:
+        self.stop()
         if self._task is not None:
             self._task.cancel()
             try:

@@ -1,24 +1,20 @@
-"""Twilio: Media Streams serializer + transport, TwiML, signature checks and the REST client.
+"""Twilio: the Media Streams transport, TwiML, URLs and signature checks.
 
-Wire reference: Twilio "Media Streams - WebSocket Messages". In: connected, start, media
-(base64 μ-law 8 kHz), dtmf, mark, stop. Out (bidirectional <Connect><Stream>): media, mark,
-clear. Every message but `connected` carries a string `sequenceNumber` counting from 1.
+The wire format (JSON text ⇄ events, sequence order) is `serializers/twilio.py`; the REST client
+(placing, redirecting and hanging up calls) is `twilio_rest.py`; the websocket route is
+`twilio_routes.py`. Marks are sent to Twilio and come back when played; `clear` empties Twilio's
+play-out buffer.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
-import numpy as np
-
-from speech.audio import ulaw_decode, ulaw_encode
-from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, ProtocolError, Start, TransportEvent
+from telephony_adapter.base import AudioIn, Hangup, MarkPlayed, Start
+from telephony_adapter.serializers.base import InboundEvent
+from telephony_adapter.serializers.twilio import StreamStats, TwilioSerializer
 from telephony_adapter.wire import PacedTransport
 
 if TYPE_CHECKING:
@@ -30,159 +26,7 @@ MEDIA_STREAM_PATH = "/twilio/media-stream"
 STATUS_PATH = "/twilio/status"
 TWIML_PATH = "/twilio/twiml"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-DTMF_DIGITS = set("0123456789*#ABCD")
-
-
-# --------------------------------------------------------------------------------------------
-# serializer: wire text <-> typed messages
-# --------------------------------------------------------------------------------------------
-@dataclass
-class TwilioMessage:
-    event: str
-    seq: int | None = None
-    stream_sid: str | None = None
-    call_sid: str | None = None
-    item: TransportEvent | None = None  # the typed event, when the message carries one
-
-
-class TwilioSerializer:
-    """Stateless: one JSON text message in -> TwilioMessage; outbound messages -> JSON text."""
-
-    def deserialize(self, raw: str | bytes) -> TwilioMessage:
-        if isinstance(raw, bytes):
-            raise ProtocolError("binary frame on a Twilio media stream (messages are JSON text)")
-        try:
-            msg = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(f"malformed JSON from media stream: {exc.msg} at char {exc.pos}") from None
-        except ValueError as exc:  # e.g. an integer longer than Python's int conversion limit
-            raise ProtocolError(f"malformed JSON from media stream: {exc}") from None
-        if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
-            raise ProtocolError("media stream message is not a JSON object with an 'event' string")
-        event = msg["event"]
-        seq = self._seq(msg.get("sequenceNumber"))
-        sid = msg.get("streamSid") if isinstance(msg.get("streamSid"), str) else None
-        out = TwilioMessage(event=event, seq=seq, stream_sid=sid)
-        if event == "start":
-            start = self._obj(msg, "start")
-            params = start.get("customParameters") or {}
-            if not isinstance(params, dict):
-                raise ProtocolError("start.customParameters must be an object")
-            fmt = start.get("mediaFormat") or {}
-            if fmt and (fmt.get("encoding") not in (None, "audio/x-mulaw") or int(fmt.get("sampleRate", 8000)) != 8000):
-                raise ProtocolError(f"unsupported media format {fmt!r}; expected audio/x-mulaw 8000 Hz")
-            out.stream_sid = start.get("streamSid") or sid
-            out.call_sid = start.get("callSid")
-            info = {
-                "call_sid": out.call_sid,
-                "stream_sid": out.stream_sid,
-                "account_sid": start.get("accountSid"),
-                "custom": {str(k): str(v) for k, v in params.items()},
-            }
-            call_id = params.get("call_id")
-            out.item = Start(call_id=str(call_id) if call_id else None, params=info)
-        elif event == "media":
-            media = self._obj(msg, "media")
-            if media.get("track", "inbound") not in ("inbound", "inbound_track"):
-                return out  # outbound-track echo (unidirectional forks); not callee audio
-            payload = media.get("payload")
-            if not isinstance(payload, str):
-                raise ProtocolError("media message without a base64 'payload'")
-            try:
-                data = base64.b64decode(payload, validate=True)
-            except (binascii.Error, ValueError):
-                raise ProtocolError("media payload is not valid base64") from None
-            out.item = AudioIn(pcm=ulaw_decode(data), sample_rate=8000)
-        elif event == "dtmf":
-            digit = str(self._obj(msg, "dtmf").get("digit", ""))
-            if digit not in DTMF_DIGITS:
-                raise ProtocolError(f"dtmf digit {digit!r} is not one of 0-9 * # A-D")
-            out.item = DtmfIn(digit=digit)
-        elif event == "mark":
-            name = self._obj(msg, "mark").get("name")
-            if not isinstance(name, str):
-                raise ProtocolError("mark message without a 'name'")
-            out.item = MarkPlayed(name=name)
-        elif event == "stop":
-            stop = msg.get("stop")
-            if not isinstance(stop, dict):
-                stop = {}
-            out.call_sid = stop.get("callSid")
-            out.item = Hangup(reason="hangup")
-        return out  # "connected" and unknown future events carry no typed item
-
-    @staticmethod
-    def _seq(value: Any) -> int | None:
-        if value is None:
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ProtocolError(f"sequenceNumber {value!r} is not a number") from None
-
-    @staticmethod
-    def _obj(msg: dict, key: str) -> dict:
-        value = msg.get(key)
-        if not isinstance(value, dict):
-            raise ProtocolError(f"'{msg.get('event')}' message without a '{key}' object")
-        return value
-
-    # outbound
-    @staticmethod
-    def media(stream_sid: str, ulaw: bytes) -> str:
-        payload = base64.b64encode(ulaw).decode("ascii")
-        return json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
-
-    @staticmethod
-    def mark(stream_sid: str, name: str) -> str:
-        return json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
-
-    @staticmethod
-    def clear(stream_sid: str) -> str:
-        return json.dumps({"event": "clear", "streamSid": stream_sid})
-
-
-class SequenceGate:
-    """Drops duplicate sequence numbers and re-orders small swaps; gives up on a gap after `window`."""
-
-    def __init__(self, window: int = 4) -> None:
-        self.window = window
-        self.next: int | None = None
-        self._pending: dict[int, TwilioMessage] = {}
-        self.duplicates = 0
-        self.gaps = 0
-
-    def reset(self, after: int) -> None:
-        self.next = after + 1
-        self._pending.clear()
-
-    def push(self, msg: TwilioMessage) -> list[TwilioMessage]:
-        if msg.seq is None:
-            return [msg]
-        if self.next is None:
-            self.next = msg.seq
-        if msg.seq < self.next or msg.seq in self._pending:
-            self.duplicates += 1
-            return []
-        self._pending[msg.seq] = msg
-        out = self._release()
-        if len(self._pending) > self.window:  # the missing message is lost: skip the gap
-            self.gaps += 1
-            self.next = min(self._pending)
-            out += self._release()
-        return out
-
-    def flush(self) -> list[TwilioMessage]:
-        out = [self._pending[k] for k in sorted(self._pending)]
-        self._pending.clear()
-        return out
-
-    def _release(self) -> list[TwilioMessage]:
-        out = []
-        while self.next in self._pending:
-            out.append(self._pending.pop(self.next))
-            self.next += 1
-        return out
+__all__ = ["StreamStats", "TwilioMediaStreamTransport", "TwilioSerializer", "TextSocket"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,21 +42,11 @@ class TextSocket(Protocol):
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
-@dataclass
-class StreamStats:
-    before_start: int = 0
-    stray_marks: int = 0
-    media_in: int = 0
-    counters: dict[str, int] = field(default_factory=dict)
-
-
 class TwilioMediaStreamTransport(PacedTransport):
     """One bidirectional Media Stream (= one call leg). Marks are echoed by Twilio when played."""
 
     inbound_rate = 8000
     wire_rate = 8000
-    bytes_per_sample = 1  # μ-law
-    silence_byte = b"\xff"  # μ-law zero
     local_marks = False
     reset_clock_on_clear = True  # Twilio empties its buffer on `clear`
 
@@ -220,17 +54,31 @@ class TwilioMediaStreamTransport(PacedTransport):
         super().__init__(lead_s=lead_s)
         self.socket = socket
         self.rest = rest
-        self.serializer = TwilioSerializer()
-        self.gate = SequenceGate()
-        self.stats = StreamStats()
-        self.stream_sid: str | None = None
-        self.call_sid: str | None = None
+        self.serializer: TwilioSerializer = TwilioSerializer()
         self.start_event: Start | None = None
+        self.media_in = 0
+        self.stray_marks = 0  # echoes of marks we never sent (or already had)
         self._started = asyncio.Event()
         self._outstanding: set[str] = set()  # marks sent to Twilio, not yet echoed
         self._cleared: set[str] = set()  # marks Twilio may echo although a clear dropped their audio
         self._reader: asyncio.Task | None = None
         self._send_lock = asyncio.Lock()
+
+    @property
+    def stream_sid(self) -> str | None:
+        return self.serializer.stream_sid
+
+    @property
+    def call_sid(self) -> str | None:
+        return self.serializer.call_sid
+
+    @property
+    def call_id(self) -> str | None:
+        return self.start_event.call_id if self.start_event else None
+
+    @property
+    def stats(self) -> StreamStats:
+        return self.serializer.stats
 
     # --- lifecycle ------------------------------------------------------------------------
     def open(self) -> None:
@@ -268,6 +116,9 @@ class TwilioMediaStreamTransport(PacedTransport):
     async def _close_wire(self, reason: str) -> None:
         await self.socket.close(1000, reason[:120])
 
+    async def _abort_wire(self, message: str) -> None:
+        await self.socket.close(1007, message[:120])  # 1007: invalid frame payload data
+
     # --- inbound --------------------------------------------------------------------------
     async def _read_loop(self) -> None:
         try:
@@ -276,16 +127,11 @@ class TwilioMediaStreamTransport(PacedTransport):
                 if raw is None:
                     self._end("hangup", "media stream socket closed")
                     break
-                try:
-                    msg = self.serializer.deserialize(raw)
-                except ProtocolError as exc:
-                    log.warning("twilio stream %s: %s", self.stream_sid, exc)
-                    self._end("error", str(exc))
+                self._take(raw)
+                if self.protocol_error is not None:
                     self._started.set()
-                    await self._pacer.close()
-                    await self.socket.close(1007, str(exc)[:120])
+                    await self._refuse()
                     break
-                self._handle(msg)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a dying socket surfaces as assorted errors
@@ -293,69 +139,43 @@ class TwilioMediaStreamTransport(PacedTransport):
         finally:
             self._started.set()
 
-    def _handle(self, msg: TwilioMessage) -> None:
-        if msg.event == "connected":
-            return
-        if self.start_event is None:
-            if msg.event == "start":
-                self.stream_sid, self.call_sid = msg.stream_sid, msg.call_sid
-                self.start_event = msg.item  # type: ignore[assignment]
-                if msg.seq is not None:
-                    self.gate.reset(after=msg.seq)
-                self._emit(msg.item)  # type: ignore[arg-type]
+    def _on_event(self, event: InboundEvent) -> None:
+        if isinstance(event, Start):
+            if self.start_event is None:
+                self.start_event = event
+                self._emit(event)
                 self._started.set()
-            elif msg.event == "stop":
-                self._end("hangup", "stream stopped before it started")
+        elif isinstance(event, MarkPlayed):
+            if event.name in self._cleared:
+                self._cleared.discard(event.name)  # its audio was cleared, not played
+            elif event.name in self._outstanding:
+                self._outstanding.discard(event.name)
+                self._emit(event)
             else:
-                self.stats.before_start += 1  # media/dtmf/mark before start: nobody to give it to
-            return
-        for m in self.gate.push(msg) if msg.event != "stop" else [*self.gate.flush(), msg]:
-            self._dispatch(m)
-
-    def _dispatch(self, msg: TwilioMessage) -> None:
-        item = msg.item
-        if msg.event == "start":
-            return  # a repeated start changes nothing
-        if isinstance(item, AudioIn):
-            self.stats.media_in += 1
-            self._emit(item)
-        elif isinstance(item, MarkPlayed):
-            if item.name in self._cleared:
-                self._cleared.discard(item.name)  # its audio was cleared, not played
-            elif item.name in self._outstanding:
-                self._outstanding.discard(item.name)
-                self._emit(item)
-            else:
-                self.stats.stray_marks += 1
-        elif isinstance(item, DtmfIn):
-            self._emit(item)
-        elif isinstance(item, Hangup):
-            self._end("hangup")
+                self.stray_marks += 1
+        elif isinstance(event, Hangup):
+            self._end(event.reason, event.error)
+        else:
+            if isinstance(event, AudioIn):
+                self.media_in += 1
+            super()._on_event(event)
 
     # --- outbound -------------------------------------------------------------------------
-    def _encode(self, pcm: np.ndarray) -> bytes:
-        return ulaw_encode(pcm)
-
-    async def _send(self, text: str) -> None:
-        if self.stream_sid is None:
-            return
+    async def _send_wire(self, wire: str) -> None:
         async with self._send_lock:
             try:
-                await self.socket.send(text)
+                await self.socket.send(wire)
             except Exception as exc:
                 self._end("hangup", f"media stream socket failed: {exc}")
 
-    async def _write_frame(self, frame: bytes) -> None:
-        await self._send(self.serializer.media(self.stream_sid or "", frame))
-
     async def _send_mark(self, name: str) -> None:
         self._outstanding.add(name)
-        await self._send(self.serializer.mark(self.stream_sid or "", name))
+        await super()._send_mark(name)
 
     async def _send_clear(self) -> None:
         self._cleared |= self._outstanding
         self._outstanding.clear()
-        await self._send(self.serializer.clear(self.stream_sid or ""))
+        await super()._send_clear()
 
     async def transfer(self, target: str | None = None) -> bool:
         if self.rest is None or not self.call_sid or self._ended is not None:

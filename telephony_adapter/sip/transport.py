@@ -1,7 +1,8 @@
 """SipTransport: one answered SIP call as a `Transport` for the call session.
 
 Inbound: 20 ms frames of 8 kHz PCM from the leg's media port (PJSIP has decoded G.711 and run its
-jitter buffer) become `AudioIn`; RFC 4733 digits become `DtmfIn`; the far end's BYE ends the inbox.
+jitter buffer) and RFC 4733 digits go through `serializers/sip.py` (→ `AudioIn`, `DtmfIn`; a bad
+one is dropped with a log line); the far end's BYE ends the inbox.
 Outbound: `PacedTransport` frames and paces agent audio; each paced frame goes into the leg's
 queue, which the conference bridge drains every 20 ms. Marks are local (played when the play-out
 clock passes them), as on AudioSocket. `clear` drops the queue at once.
@@ -12,10 +13,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from telephony_adapter.base import AudioIn, DtmfIn, Start
-from telephony_adapter.sip.leg import FRAME_BYTES, CallLeg, LegEnded
+from telephony_adapter.base import Start
+from telephony_adapter.serializers.sip import SipSerializer
+from telephony_adapter.sip.leg import CallLeg, LegEnded
 from telephony_adapter.wire import PacedTransport
 
 if TYPE_CHECKING:
@@ -28,12 +28,12 @@ DTMF_DIGITS = set("0123456789*#ABCD")
 class SipTransport(PacedTransport):
     inbound_rate = 8000
     wire_rate = 8000
-    bytes_per_sample = 2
     local_marks = True
 
     def __init__(self, ua: SipUserAgent, leg: CallLeg, *, lead_s: float = 0.06,
                  transfer_target: str | None = None, transfer_timeout_s: float = 30.0) -> None:
         super().__init__(lead_s=lead_s)
+        self.serializer: SipSerializer = SipSerializer()
         self.ua = ua
         self.leg = leg
         self.transfer_target = transfer_target
@@ -42,8 +42,8 @@ class SipTransport(PacedTransport):
         self.bridge_leg: CallLeg | None = None
         self.far_end_hung_up = False
         self.digits_sent: list[str] = []
-        leg.on_audio = self._on_frame
-        leg.on_dtmf = self._on_dtmf
+        leg.on_audio = self._take
+        leg.on_dtmf = self._take
         leg.on_end = self._on_far_end
 
     @property
@@ -55,23 +55,14 @@ class SipTransport(PacedTransport):
         self._emit(Start(call_id=None, params={"sip_call_id": self.leg.st.sip_call_id, "codec": self.leg.st.codec}))
 
     # --- from the leg (on the loop) ---------------------------------------------------------
-    def _on_frame(self, data: bytes) -> None:
-        if len(data) != FRAME_BYTES:
-            return
-        self._emit(AudioIn(pcm=np.frombuffer(data, dtype="<i2").astype(np.int16), sample_rate=self.inbound_rate))
-
-    def _on_dtmf(self, digit: str) -> None:
-        if digit.upper() in DTMF_DIGITS:
-            self._emit(DtmfIn(digit=digit.upper()))
-
     def _on_far_end(self, status: int, reason: str) -> None:
         if self.transfer_method is None and not self.ended:  # not our own BYE coming back
             self.far_end_hung_up = True
         self._end("hangup" if self.transfer_method is None else "transferred")
 
     # --- PacedTransport hooks ---------------------------------------------------------------
-    async def _write_frame(self, frame: bytes) -> None:
-        self.leg.outq.append(frame)
+    async def _send_wire(self, wire: bytes) -> None:
+        self.leg.outq.append(wire)
 
     async def _send_clear(self) -> None:
         self.leg.outq.clear()

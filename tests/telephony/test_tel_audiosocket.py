@@ -153,7 +153,7 @@ async def test_malformed_frames_close_cleanly_and_neighbours_continue(port):
     await bad.writer.drain()
     await bad.wait_closed()
     assert bad.kinds()[-1] == 0xFF  # an error frame, then the socket is closed
-    assert RESULTS[bad_id].hangup.reason == "error" and "0x42" in RESULTS[bad_id].hangup.error
+    assert RESULTS[bad_id].hangup.reason == "protocol_error" and "0x42" in RESULTS[bad_id].hangup.error
     odd = await AsteriskPeer.connect(port, cid("as-odd"))
     await odd.send(0x10, b"\x01\x02\x03")  # not whole 16-bit samples
     await odd.wait_closed()

@@ -147,7 +147,7 @@ async def test_malformed_json_closes_cleanly_and_other_calls_continue(server):
     await bad.wait_closed()
     await bad.finish()
     assert bad.closed[0] == 1007 and "malformed JSON" in bad.closed[1]
-    assert RESULTS["call-bad"].hangup.reason == "error"
+    assert RESULTS["call-bad"].hangup.reason == "protocol_error"  # the call ends with a clear event
     # the neighbour call still works
     await good.stream_audio(silence(1.4))
     await wait_for(lambda: len(RESULTS["call-neighbour"].marks_played) == 3)

@@ -1,0 +1,1 @@
+"""One serializer per network, all on one protocol (`base.FrameSerializer`): wire ⇄ events."""
