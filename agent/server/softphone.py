@@ -1,11 +1,11 @@
 """The browser softphone's routes: the page, the accounts and scripts it offers, and the websocket that
-creates a call and runs it on a BrowserTransport (the transport lives in telephony_adapter/browser.py;
-the websocket protocol is described there). Every route needs an API key with write access, sent as the
-console's cookie or `Authorization: Bearer`; the websocket checks it before it accepts (HTTP 403 without)."""
+creates a call and runs it on a BrowserTransport (the transport lives in telephony_adapter/browser.py,
+its wire protocol in telephony_adapter/serializers/browser.py). Every route needs an API key with write
+access, sent as the console's cookie or `Authorization: Bearer`; the websocket checks it before it
+accepts (HTTP 403 without)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -21,7 +21,10 @@ from agent.server.socket_gate import socket_principal
 from agent.store import session_scope
 from agent.store.models import Account, Turn
 from dialogs.library import list_scripts
+from telephony_adapter.base import Start
 from telephony_adapter.browser import STATIC, BrowserTransport
+from telephony_adapter.serializers.base import ErrorOut
+from telephony_adapter.serializers.browser import BrowserSerializer
 from telephony_adapter.twilio_routes import StarletteSocket
 
 log = logging.getLogger(__name__)
@@ -105,21 +108,22 @@ async def softphone_ws(ws: WebSocket) -> None:
 
     async def fail(message: str, code: int = 1008) -> None:
         try:
-            await sock.send(json.dumps({"type": "error", "message": message}))
+            await sock.send(BrowserSerializer().serialize(ErrorOut(message)) or "")
         except Exception:
             pass
         await sock.close(code, message[:120])
 
     try:
         raw = await asyncio.wait_for(sock.recv(), 15)
-        msg = json.loads(raw) if isinstance(raw, str) else None
-    except (TimeoutError, ValueError):
-        msg = None
-    if not isinstance(msg, dict) or msg.get("type") != "start":
+    except TimeoutError:
+        raw = None
+    first = BrowserSerializer().deserialize(raw) if raw is not None else []
+    start = first[0] if len(first) == 1 and isinstance(first[0], Start) else None
+    if start is None:
         return await fail('the first message must be {"type": "start", "account_id": ..., "script_id": ...}')
     try:
-        call_id = await asyncio.to_thread(create_call, str(msg.get("account_id", "")),
-                                          str(msg.get("script_id", "")), "browser")
+        call_id = await asyncio.to_thread(create_call, start.params["account_id"], start.params["script_id"],
+                                          "browser")
     except USER_ERRORS as exc:
         return await fail(str(exc))
     transport = BrowserTransport(sock, call_id)

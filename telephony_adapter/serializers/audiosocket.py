@@ -105,9 +105,11 @@ class AudioSocketSerializer:
     def deserialize(self, wire: bytes) -> list[InboundEvent]:
         if self.broken is not None:
             return []
+        if not isinstance(wire, (bytes, bytearray, memoryview)):
+            return [self._fatal(f"AudioSocket is a byte stream, got {type(wire).__name__}")]
         events: list[InboundEvent] = []
         try:
-            frames = self.reader.feed(wire)
+            frames = self.reader.feed(bytes(wire))
             fatal = None
         except _Broken as exc:
             frames, fatal = exc.frames, str(exc)

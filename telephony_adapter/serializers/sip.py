@@ -25,15 +25,17 @@ class SipSerializer:
     network = "sip"
     wire_rate = RATE
 
-    def deserialize(self, wire: bytes | str) -> list[InboundEvent]:
+    def deserialize(self, wire: bytes | str | object) -> list[InboundEvent]:
         if isinstance(wire, str):
             key = wire.upper()
             if len(key) != 1 or key not in DTMF_KEYS:
                 return [WireError(f"RFC 4733 event {preview(wire)} is not one of 0-9 * # A-D")]
             return [DtmfIn(digit=key)]
+        if not isinstance(wire, (bytes, bytearray, memoryview)):
+            return [WireError(f"the leg handed over a {type(wire).__name__}, not a frame or a digit")]
         if len(wire) != FRAME_BYTES:
             return [WireError(f"media frame of {len(wire)} bytes (expected {FRAME_BYTES})")]
-        return [AudioIn(pcm=np.frombuffer(wire, dtype="<i2").astype(np.int16), sample_rate=RATE)]
+        return [AudioIn(pcm=np.frombuffer(bytes(wire), dtype="<i2").astype(np.int16), sample_rate=RATE)]
 
     def serialize(self, event: OutboundEvent) -> bytes | None:
         if isinstance(event, AudioOut):

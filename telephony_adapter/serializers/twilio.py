@@ -145,8 +145,10 @@ class TwilioSerializer:
 
     def _parse(self, raw: str | bytes) -> _Message:
         """Raises ProtocolError only for what is fatal; a bad field becomes a WireError item."""
-        if isinstance(raw, (bytes, bytearray)):
+        if isinstance(raw, (bytes, bytearray, memoryview)):
             raise ProtocolError("binary frame on a Twilio media stream (messages are JSON text)")
+        if not isinstance(raw, str):
+            raise ProtocolError(f"a Twilio media stream message is JSON text, got {type(raw).__name__}")
         try:
             msg = json.loads(raw)
         except json.JSONDecodeError as exc:
