@@ -207,3 +207,17 @@ async def test_transfer_records_disposition(tmp_path, monkeypatch):
         assert TestClient(app).get(f"/audiosocket/next/{call_uuid(call_id)}").text == "transfer"
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_bad_dtmf_frame_is_dropped_and_the_call_goes_on(port):
+    call_id = cid("as-bad-dtmf")
+    peer = await AsteriskPeer.connect(port, call_id)
+    await peer.send(0x03, "五".encode())  # 3 bytes, not a key
+    await peer.send(0x03, b"x")
+    await peer.send(0x10, b"")  # an empty audio frame
+    await peer.audio(np.zeros(1600, dtype=np.int16))
+    await peer.send(0x03, b"#")  # the echo session hangs up: the call was alive
+    await peer.wait_closed()
+    assert RESULTS[call_id].digits == ["#"] and RESULTS[call_id].hangup.reason == "completed"
+    assert RESULTS[call_id].audio_in_s == pytest.approx(0.2)
+    assert peer.kinds()[-1] == 0x00  # a clean hang-up frame, not an error

@@ -246,3 +246,21 @@ def test_http_signature_accepts_and_refuses(server):
     form = {"CallSid": "CA999", "CallStatus": "completed", "AccountSid": "AC1", "CallDuration": "3"}
     r = httpx.post(uurl, data=form, headers={"X-Twilio-Signature": sign(TOKEN, uurl, form)})
     assert r.status_code == 200 and r.json()["known"] is False
+
+
+async def test_a_bad_field_is_dropped_and_the_call_goes_on(server):
+    """A well-formed message with a bad field (zh or en) is dropped with a log line; the call lives on."""
+    peer = await open_peer(server, "call-badfield")
+    await peer.dtmf("五")  # not a key
+    await peer.dtmf("x")
+    bad_media = peer.media_msg(silence(0.02))
+    bad_media["media"]["payload"] = "不是base64"
+    await peer.send(bad_media)
+    await peer.send({"event": "mark", "sequenceNumber": peer._next_seq(), "streamSid": peer.stream_sid, "mark": {}})
+    await peer.stream_audio(silence(0.2))
+    await peer.dtmf("#")  # the echo session hangs up: it was alive and in order all along
+    await peer.wait_closed()
+    await peer.finish()
+    rec = RESULTS["call-badfield"]
+    assert rec.digits == ["#"] and rec.hangup.reason == "completed" and peer.closed[0] == 1000
+    assert rec.audio_in_s == pytest.approx(0.2)
