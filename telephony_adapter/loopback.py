@@ -352,6 +352,8 @@ class AgentEnd(PacedTransport):
         await self.close(reason)
 
     async def _close_wire(self, reason: str) -> None:
+        if self._line.ended is None:  # closed without a hang-up: the line goes down all the same
+            self._line._end(Hangup(reason), by="agent")
         await self._line._stop_pacer()
 
     async def transfer(self, target: str | None = None) -> bool:
