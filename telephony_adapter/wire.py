@@ -90,7 +90,12 @@ class PacedTransport:
     def _take(self, wire: Any) -> None:
         """Feed one wire message (or chunk) through the serializer. A fatal error ends the call;
         the reader then calls `_refuse` to tell the peer and close the wire."""
-        for event in self.serializer.deserialize(wire):
+        try:
+            events = self.serializer.deserialize(wire)
+        except Exception as exc:  # a serializer bug ends this call cleanly, never its reader or the process
+            log.exception("%s %s: the serializer failed", self.serializer.network, self._label)
+            events = [WireError(f"could not read a message ({type(exc).__name__})", fatal=True)]
+        for event in events:
             if self._ended is not None:
                 return
             if isinstance(event, WireError):

@@ -269,3 +269,16 @@ async def test_old_agent_audio_does_not_count_as_a_reply():
     await asyncio.sleep(1.4)
     assert line.customer.latency[-1].agent_audio_at is not None
     await line.close()
+
+
+async def test_a_serializer_bug_ends_the_call_cleanly_not_the_reader(monkeypatch):
+    line = await started_line()
+
+    def broken(wire):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(line.agent.serializer, "deserialize", broken)
+    line.customer.send_raw(b"\xff" * FRAME_BYTES)
+    ev = await line.agent.receive()
+    assert isinstance(ev, Hangup) and ev.reason == "protocol_error" and "KeyError" in (ev.error or "")
+    await line.close()
