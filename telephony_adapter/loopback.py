@@ -234,6 +234,11 @@ class LoopbackLine:
         if isinstance(item, _Frame):
             cust._on_frame_sent(item, now)
 
+    @property
+    def playing(self) -> bool:
+        """The line's clock is running (not stopped, cancelled or dead)."""
+        return self._pacer is not None and not self._pacer.done()
+
     async def _stop_pacer(self) -> None:
         task, self._pacer = self._pacer, None
         if task is not None and task is not asyncio.current_task():
@@ -346,7 +351,7 @@ class AgentEnd(PacedTransport):
         if not self.ended:
             await self.drain(timeout=self._pacer.queued_s + 2.0)
             deadline = time.monotonic() + self._pacer.lead_s + 0.1
-            while self._line.playout and not self.ended and time.monotonic() < deadline:
+            while self._line.playout and self._line.playing and not self.ended and time.monotonic() < deadline:
                 await asyncio.sleep(FRAME_S)  # what the pacer wrote ahead is still playing
         self._line._end(Hangup(reason), by="agent")
         await self.close(reason)

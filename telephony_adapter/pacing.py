@@ -119,7 +119,10 @@ class OutboundPacer:
         return max(0.0, self._clock - time.monotonic()) + self.queued_s
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the queue is empty (everything written). False on timeout."""
+        """Wait until the queue is empty (everything written). False on timeout, and at once when
+        the consumer task is gone (cancelled, e.g. at shutdown): nothing would ever be written."""
+        if self._queue and (self._task is None or self._task.done()):
+            return False
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True

@@ -282,3 +282,22 @@ async def test_a_serializer_bug_ends_the_call_cleanly_not_the_reader(monkeypatch
     ev = await line.agent.receive()
     assert isinstance(ev, Hangup) and ev.reason == "protocol_error" and "KeyError" in (ev.error or "")
     await line.close()
+
+
+async def test_hangup_after_every_task_was_cancelled_does_not_wait_for_audio_that_cannot_play():
+    """At shutdown every task is cancelled, the pacers included: a hang-up then returns at once
+    instead of waiting out the queued speech (bounded by its length + 2 s)."""
+    line = await started_line()
+    await line.agent.send_audio(tone(5.0), 16000)
+    await asyncio.sleep(0.1)
+    for task in asyncio.all_tasks() - {asyncio.current_task()}:
+        task.cancel()
+    await asyncio.sleep(0)
+    t0 = time.monotonic()
+    await line.agent.hangup("completed")
+    assert time.monotonic() - t0 < 0.5
+    ended = await line.customer.receive()
+    while isinstance(ended, AgentFrame):
+        ended = await line.customer.receive()
+    assert isinstance(ended, AgentHangup) and ended.by == "agent"
+    await line.close()
