@@ -74,12 +74,16 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
         return Admission("ok", network) if res.rowcount == 1 else Admission("gone")
 
 
-def due_attempts(limit: int, *, now: datetime | None = None, db_url: str | None = None) -> list[str]:
-    """Planned attempts whose time has come, of running campaigns (or of none), oldest first."""
+def due_attempts(limit: int, *, now: datetime | None = None, campaign_id: str | None = None,
+                 db_url: str | None = None) -> list[str]:
+    """Planned attempts whose time has come, of running campaigns (or of none), oldest first;
+    `campaign_id`: of that campaign only."""
     now = now or datetime.now(UTC)
     running = select(Campaign.id).where(Campaign.status == "running")
+    query = (select(Attempt.id).where(Attempt.status == "planned", Attempt.not_before <= now)
+             .where(Attempt.campaign_id.is_(None) | Attempt.campaign_id.in_(running))
+             .order_by(Attempt.not_before, Attempt.id).limit(limit))
+    if campaign_id:
+        query = query.where(Attempt.campaign_id == campaign_id)
     with session_scope(db_url) as s:
-        return list(s.scalars(
-            select(Attempt.id).where(Attempt.status == "planned", Attempt.not_before <= now)
-            .where(Attempt.campaign_id.is_(None) | Attempt.campaign_id.in_(running))
-            .order_by(Attempt.not_before, Attempt.id).limit(limit)))
+        return list(s.scalars(query))
