@@ -36,8 +36,12 @@ class Admission:
 
 
 def _lock_row(s, model, key):
+    """PostgreSQL: FOR NO KEY UPDATE, which admissions take in turn but which lets the dial path's inserts
+    that refer to the row (its call, with their foreign-key share lock) through: under FOR UPDATE an
+    admission holding the campaign and waiting for the debtor deadlocked with that debtor's dial holding
+    the debtor and creating its call."""
     if s.get_bind().dialect.name == "postgresql":
-        return s.scalar(select(model).where(model.id == key).with_for_update())
+        return s.scalar(select(model).where(model.id == key).with_for_update(key_share=True))
     s.execute(update(model).where(model.id == key).values(id=model.id))  # SQLite: take the write lock
     return s.get(model, key)
 
