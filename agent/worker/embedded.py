@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from agent.timeutil import aware
 from agent.worker.admit import admit, due_attempts
 from agent.worker.lines import Lines
 
 log = logging.getLogger("dialwise.worker")
 
 POLL_S = 0.5  # campaign start, pause and max_concurrent act within this (the target is 2 s)
+BATCH_GIVE_UP_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,24 @@ class EmbeddedQueue:
         self._stop.set()
 
     def _now(self) -> datetime:
-        return (self.batch.at if self.batch else None) or datetime.now(UTC)
+        at = self.batch.at if self.batch else None
+        return aware(at) if at is not None else datetime.now(UTC)  # a naive instant is UTC, as stored
 
     async def run(self) -> None:
-        """Until stopped (a batch: until nothing is due and no call is running)."""
+        """Until stopped (a batch: until nothing is due and no call is running). A batch whose polls keep
+        failing for BATCH_GIVE_UP_S raises the last error instead of waiting for ever."""
+        failing_since: float | None = None
         while not self._stop.is_set():
             self.lines.freed.clear()
             try:
                 due = await self._fill()
+                failing_since = None
             except Exception:  # the database went away for a moment: try again at the next poll
                 log.warning("polling for due attempts failed", exc_info=True)
                 due = None
+                failing_since = failing_since or time.monotonic()
+                if self.batch is not None and time.monotonic() - failing_since > BATCH_GIVE_UP_S:
+                    raise
             if self.batch is not None and due == 0 and not self.lines.busy:
                 return
             waits = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self.lines.freed.wait())]

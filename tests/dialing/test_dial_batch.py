@@ -112,3 +112,27 @@ async def test_an_attempt_that_cannot_be_prepared_is_closed_by_the_dial_path(db_
         assert (att.status, att.result) == ("failed", "failed")
         assert "no_such_script" in (att.detail or "") and att.finished_at is not None  # close_attempt's record
         assert s.scalars(select(Call)).all() == []
+
+
+async def test_a_simulated_day_dials_each_attempt_at_its_slot(db_url):
+    """The demo's run: attempts planned for later today, all taken at once on a simulated clock whose end
+    is the last slot as read back from the database (naive on SQLite), each dialled at its own slot."""
+    accounts = [add_account(db_url, phone=f"+1415555033{i}", hour=9) for i in range(3)]
+    now = datetime.now(UTC)
+    with session_scope(db_url) as s:
+        camp = Campaign(name="day", status="running", max_concurrent=4)
+        s.add(camp)
+        s.flush()
+        for i, acc in enumerate(accounts):
+            s.add(Attempt(campaign_id=camp.id, account_id=acc, script_id=SCRIPT, phone=s.get(Account, acc).phone,
+                          not_before=now + timedelta(hours=1 + i)))
+        cid = camp.id
+    with session_scope(db_url) as s:
+        last = max(a.not_before for a in s.scalars(select(Attempt).where(Attempt.campaign_id == cid)))
+    dialer = CountingDialer(hold_s=0)
+    reports = await run_attempts(campaign_id=cid, deps=None, dialer=dialer, at=last + timedelta(seconds=1),  # type: ignore[arg-type]
+                                 simulated_clock=True, db_url=db_url)
+    assert sorted(r.status for r in reports) == ["done"] * 3
+    with session_scope(db_url) as s:
+        for att in s.scalars(select(Attempt).where(Attempt.campaign_id == cid)):
+            assert att.dialed_at == att.not_before  # dialled at its slot, not now
