@@ -89,8 +89,9 @@ async def run_attempts(
     on_done: ProgressFn | None = None,
     dialer: Dialer | None = None,
 ) -> list[AttemptReport]:
-    """Run every attempt of a campaign that is due by `at` (default: now, as time passes), on
-    `concurrency` lines, and the follow-ups that come due meanwhile; returns one report per attempt.
+    """Run every attempt of a campaign that is due by `at` (default: now, as time passes) on
+    `concurrency` lines; returns one report per attempt. The retries and call-backs the run plans are
+    left to a later run or a worker.
     `dialer`: the network, lent for the run (default: loopback, simulated customers); `simulated_clock`:
     each attempt is dialled at its own slot."""
     dialer = dialer or LoopbackDialer(deps, session_runner(deps, config=config, today=today, db_url=db_url))

@@ -79,9 +79,9 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
 
 
 def due_attempts(limit: int, *, now: datetime | None = None, campaign_id: str | None = None,
-                 db_url: str | None = None) -> list[str]:
+                 created_by: datetime | None = None, db_url: str | None = None) -> list[str]:
     """Planned attempts whose time has come, of running campaigns (or of none), oldest first;
-    `campaign_id`: of that campaign only."""
+    `campaign_id`: of that campaign only; `created_by`: only those that existed then."""
     now = now or datetime.now(UTC)
     running = select(Campaign.id).where(Campaign.status == "running")
     query = (select(Attempt.id).where(Attempt.status == "planned", Attempt.not_before <= now)
@@ -89,5 +89,7 @@ def due_attempts(limit: int, *, now: datetime | None = None, campaign_id: str | 
              .order_by(Attempt.not_before, Attempt.id).limit(limit))
     if campaign_id:
         query = query.where(Attempt.campaign_id == campaign_id)
+    if created_by is not None:
+        query = query.where(Attempt.created_at <= created_by)
     with session_scope(db_url) as s:
         return list(s.scalars(query))

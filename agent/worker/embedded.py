@@ -25,7 +25,8 @@ BATCH_GIVE_UP_S = 30.0
 
 @dataclass(frozen=True)
 class Batch:
-    """Take one campaign's due attempts, then stop once none is due and every line is free."""
+    """Take one campaign's due attempts that exist when the batch starts (the retries and call-backs it
+    plans wait for a later run or a worker), then stop once none is left and every line is free."""
 
     campaign_id: str | None = None  # None: every running campaign's, and one-off attempts
     at: datetime | None = None  # due by this instant (None: by now, as time passes)
@@ -43,6 +44,7 @@ class EmbeddedQueue:
         self.poll_s = poll_s
         self.batch = batch
         self._stop = asyncio.Event()
+        self._started: datetime | None = None  # a batch takes the attempts that existed by then
 
     def stop(self) -> None:
         """Take nothing new; the calls in progress go on (see `Lines.drain`)."""
@@ -56,6 +58,7 @@ class EmbeddedQueue:
         """Until stopped (a batch: until nothing is due and no call is running). A batch whose polls keep
         failing for BATCH_GIVE_UP_S raises the last error instead of waiting for ever."""
         failing_since: float | None = None
+        self._started = datetime.now(UTC) if self.batch is not None else None
         while not self._stop.is_set():
             self.lines.freed.clear()
             try:
@@ -82,7 +85,8 @@ class EmbeddedQueue:
             return None
         now = self._now()
         campaign_id = self.batch.campaign_id if self.batch else None
-        ids = await asyncio.to_thread(due_attempts, free * 4, now=now, campaign_id=campaign_id, db_url=self.db_url)
+        ids = await asyncio.to_thread(due_attempts, free * 4, now=now, campaign_id=campaign_id,
+                                      created_by=self._started, db_url=self.db_url)
         for attempt_id in ids:
             if free <= 0 or self._stop.is_set():
                 break

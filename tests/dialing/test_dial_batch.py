@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from agent.dialing.base import DialOutcome, DialTarget
+from agent.dialing.base import NO_ANSWER, DialOutcome, DialTarget
 from agent.runner import run_attempts
 from agent.store import session_scope
 from agent.store.models import Account, Attempt, Call, Campaign
+from agent.timeutil import aware
 from tests.dial_support import RecordingDialer, add_account
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(120)]
@@ -136,3 +137,26 @@ async def test_a_simulated_day_dials_each_attempt_at_its_slot(db_url):
     with session_scope(db_url) as s:
         for att in s.scalars(select(Attempt).where(Attempt.campaign_id == cid)):
             assert att.dialed_at == att.not_before  # dialled at its slot, not now
+
+
+async def test_the_retries_a_run_plans_wait_for_a_later_run(db_url):
+    """A run takes the attempts that exist when it starts: a no-answer's retry, due within the run's
+    window on the simulated clock, is planned but not dialled by the same run (the demo dials each
+    account once)."""
+    acc = add_account(db_url, phone="+14155550340", hour=9)
+    slot = datetime.now(UTC) + timedelta(hours=1)
+    with session_scope(db_url) as s:
+        camp = Campaign(name="retry", status="running", max_concurrent=1, max_attempts=3)
+        s.add(camp)
+        s.flush()
+        s.add(Attempt(campaign_id=camp.id, account_id=acc, script_id=SCRIPT, phone="+14155550340", not_before=slot))
+        cid = camp.id
+    dialer = RecordingDialer(result=NO_ANSWER)
+    reports = await run_attempts(campaign_id=cid, deps=None, dialer=dialer, at=slot + timedelta(hours=2),  # type: ignore[arg-type]
+                                 simulated_clock=True, db_url=db_url)
+    assert len(dialer.dials) == 1 and [r.status for r in reports] == [NO_ANSWER]
+    with session_scope(db_url) as s:
+        rows = s.execute(select(Attempt.attempt_no, Attempt.status, Attempt.not_before)
+                         .where(Attempt.campaign_id == cid).order_by(Attempt.attempt_no)).all()
+    assert [(n, st) for n, st, _ in rows] == [(1, "done"), (2, "planned")]
+    assert aware(rows[1][2]) <= slot + timedelta(hours=2)  # it was due within the run's window
