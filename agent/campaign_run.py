@@ -12,15 +12,17 @@ from agent.errors import UserError
 
 def campaigns_run(
     campaign_id: str = typer.Argument(..., help="campaign id (see `dialwise campaigns report`)"),
-    concurrency: int = typer.Option(None, min=1, max=64, help="lines at a time (default: the campaign's)"),
+    concurrency: int = typer.Option(None, min=1, max=64, help="lines at a time (default: the campaign's "
+                                    "max_concurrent, which also caps the calls in flight across all workers)"),
     plan: bool = typer.Option(True, help="plan today's touches first when the campaign has none pending"),
     network: str = typer.Option(None, help="loopback (simulated customers, offline), twilio or sip; default: "
                                            "the campaign's network, else the DIAL_NETWORK setting"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    """Claim the campaign's due attempts in the database and call them, N lines at a time, with live
-    progress. Paused campaigns are not dialled; no-answer and busy are retried with backoff; requested
-    call-backs become attempts at their time; every dial passes the compliance gate again first."""
+    """Call the campaign's due attempts, N lines at a time, with live progress, through the same queue
+    and admission as `dialwise worker`. Paused campaigns are not dialled (a pause mid-run stops it once
+    the calls in progress end); no-answer and busy are retried with backoff; requested call-backs become
+    attempts at their time; every dial passes the compliance gate again first."""
     from agent.config import get_settings
     from agent.demo import _console, _run_with_progress, load_deps, summarize
     from agent.dialing.place import check_network

@@ -80,15 +80,17 @@ def seed_portfolio(n: int, seed: int, db_url: str | None = None) -> list[str]:
     return ids
 
 
-def plan_campaign(account_ids: list[str], name: str, day: date, db_url: str | None = None) -> str:
+def plan_campaign(account_ids: list[str], name: str, day: date, db_url: str | None = None, *,
+                  max_concurrent: int = 4) -> str:
     """A campaign over these accounts, planned for `day` by the live planner: the scores, the contact
-    model (best hour in the callee's local time), the variant bandit and the compliance gate."""
+    model (best hour in the callee's local time), the variant bandit and the compliance gate.
+    `max_concurrent`: the campaign's calls in flight at most (admission counts them)."""
     from agent.campaign.plan_db import plan_campaign_day
     from agent.store import session_scope
     from agent.store.models import Campaign
 
     with session_scope(db_url) as s:
-        campaign = Campaign(name=name, purpose="mixed", status="running", max_concurrent=4,
+        campaign = Campaign(name=name, purpose="mixed", status="running", max_concurrent=max_concurrent,
                             settings={"accounts": account_ids})
         s.add(campaign)
         s.flush()
@@ -131,7 +133,8 @@ def demo(
     today = date.today()
     run = demo_run_number()
     ids = seed_portfolio(accounts, seed if seed is not None else 6 + run)
-    campaign_id = plan_campaign(ids, f"demo {run}: {datetime.now():%Y-%m-%d %H:%M}", today)
+    campaign_id = plan_campaign(ids, f"demo {run}: {datetime.now():%Y-%m-%d %H:%M}", today,
+                                max_concurrent=concurrency)
     from sqlalchemy import select
 
     from agent.store import session_scope

@@ -24,6 +24,9 @@ import numpy as np
 
 from agent.config import Settings
 from agent.pipeline import CallDeps
+from agent.session import CallConfig, CallSession
+from dialogs.library import script_for
+from dialogs.types import Account
 from nlu.types import Understanding
 from speech.asr.base import Transcript
 from speech.tts.base import Speech
@@ -209,3 +212,45 @@ def fake_deps(asr: FakeAsr | None = None, tts: FakeTts | None = None, nlu: FakeN
         prompt_cache=None, asr_pool=ThreadPoolExecutor(1, thread_name_prefix="fake-asr"),
         cpu_pool=ThreadPoolExecutor(2, thread_name_prefix="fake-cpu"),
     )
+
+
+def en_account() -> Account:
+    """The callee of the fake calls: a US card holder, 10 days past due."""
+    return Account(name="Emily Johnson", language="en", balance=450.0, currency="USD", due_date=date(2026, 11, 13),
+                   days_past_due=10, product="card", id_last4="1234", lender="Acme Bank", jurisdiction="US")
+
+
+class FakeCalls:
+    """Makes CallSessions on the fakes (one en collections call each, no AMD) and closes their deps:
+    `with FakeCalls(today) as make: session, line, store = make(asr=..., silence_reprompt_s=...)`;
+    keyword arguments other than the fakes are CallConfig fields."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.made: list[CallDeps] = []
+
+    def __call__(self, *, line: FakeTransport | None = None, asr: FakeAsr | None = None, nlu: FakeNlu | None = None,
+                 tts: FakeTts | None = None, **config: Any) -> tuple[CallSession, FakeTransport, FakeStore]:
+        deps = fake_deps(asr, tts, nlu)
+        self.made.append(deps)
+        line = line or FakeTransport()
+        store = FakeStore()
+        cfg = CallConfig(**{"amd": False, "network_timeout_s": 60, **config})
+        session = CallSession(line, call_id="c1", account=en_account(), script_id=script_for("collections", "M1", "en"),
+                              deps=deps, store=store, config=cfg, today=self.today)
+        return session, line, store
+
+    def __enter__(self) -> FakeCalls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for deps in self.made:
+            deps.close()
+
+
+async def until(pred, timeout: float = 5.0) -> None:
+    """Wait (on the running loop) until `pred()` holds; fails the test after `timeout` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not pred():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)

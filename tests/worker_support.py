@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
-from agent.worker.bench import open_timezone
+from agent.worker.bench import (
+    drop_scratch_schema,
+    open_timezone,
+    scratch_schema,
+    spawn_hold_worker,
+)
+from agent.worker.bench import wait_ready as bench_wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
@@ -35,39 +38,17 @@ def pg_reachable() -> bool:
 
 def make_pg_schema() -> str:
     """A fresh schema with our tables and procrastinate's; skips when PostgreSQL is not reachable."""
-    import sqlalchemy as sa
-
-    from agent.store import init_db
-    from agent.worker.pg_queue import ensure_schema
-
     if os.environ.get("CI") and not os.environ.get("DATABASE_URL", "").startswith("postgresql"):
         pytest.skip("runs in CI's PostgreSQL pass (tools/test.sh), not twice")
     if not pg_reachable():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_BASE}, and CI must test on it")
         pytest.skip(f"PostgreSQL is not reachable at {PG_BASE} (procrastinate needs it)")
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_BASE)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    url = f"{PG_BASE}?options={quote(f'-csearch_path={schema}')}"
-    init_db(url)
-    ensure_schema(url)
-    return url
+    return scratch_schema(PG_BASE, "w")
 
 
 def drop_pg_schema(url: str) -> None:
-    import sqlalchemy as sa
-
-    from agent.store.db import engine_for
-
-    engine_for(url).dispose()
-    schema = url.rsplit("%3D", 1)[-1]
-    admin = sa.create_engine(PG_BASE)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+    drop_scratch_schema(url)
 
 
 def seed_campaign(url: str, n: int, *, accounts: int | None = None, max_concurrent: int = 100,
@@ -101,37 +82,25 @@ def seed_campaign(url: str, n: int, *, accounts: int | None = None, max_concurre
         return camp.id, ids
 
 
+FAST_BEATS = {"WORKER_HEARTBEAT_S": "0.5", "WORKER_LOST_S": "4", "MAX_CALL_S": "60"}
+
+
 def worker_env(url: str, tmp: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"DATABASE_URL": url, "VAR_DIR": str(tmp / "var"), "PYTHONPATH": str(ROOT),
-                "WORKER_HEARTBEAT_S": "0.5", "WORKER_LOST_S": "4", "MAX_CALL_S": "60"})
+    env.update({"DATABASE_URL": url, "VAR_DIR": str(tmp / "var"), "PYTHONPATH": str(ROOT), **FAST_BEATS})
     env.update(extra)
     return env
 
 
 def spawn_worker(url: str, tmp: Path, *, hold: float, concurrency: int, log: Path, name: str = "w",
                  **env: str) -> subprocess.Popen:
-    err = open(tmp / f"{name}.stderr", "wb")
-    return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold), "--concurrency",
-                             str(concurrency), "--log", str(log)], cwd=ROOT, env=worker_env(url, tmp, **env),
-                            stdout=subprocess.PIPE, stderr=err, text=True)
+    return spawn_hold_worker(url, tmp, hold=hold, concurrency=concurrency, log=log, name=name,
+                             **{**FAST_BEATS, **env})
 
 
 def wait_ready(proc: subprocess.Popen, timeout: float = 60) -> str:
     """The worker id a spawned worker prints once it takes attempts."""
-    import selectors
-
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sel.select(timeout=0.2):
-            line = proc.stdout.readline()
-            if line.startswith("ready "):
-                return line.split()[1]
-            if not line and proc.poll() is not None:
-                break
-    raise AssertionError(f"worker did not get ready (exit code {proc.poll()})")
+    return bench_wait_ready(proc, timeout)[0]
 
 
 def wait_for(pred, timeout: float, what: str, interval: float = 0.1):

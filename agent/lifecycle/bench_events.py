@@ -16,11 +16,7 @@ the run happens in a scratch schema, dropped afterwards.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,8 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-
-from agent.config import PROJECT_ROOT
 
 
 def _free_port() -> int:
@@ -52,37 +46,6 @@ def _seed(url: str, n: int, zone: str) -> str:
     return key
 
 
-def _spawn_worker(url: str, tmp: Path, hold_s: float, concurrency: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, VAR_DIR=str(tmp / "var"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
-    return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold_s), "--concurrency",
-                             str(concurrency), "--log", str(tmp / "dials.jsonl")], cwd=PROJECT_ROOT, env=env,
-                            text=True, stdout=subprocess.PIPE, stderr=open(tmp / "worker.log", "wb"))
-
-
-def _wait_ready(proc: subprocess.Popen, timeout: float = 60) -> str:
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sel.select(timeout=0.2):
-            line = proc.stdout.readline()
-            if line.startswith("ready "):
-                return line.split()[2] if len(line.split()) > 2 else "?"
-            if not line and proc.poll() is not None:
-                break
-    raise RuntimeError(f"the bench worker did not get ready (exit code {proc.poll()})")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def _pct(lat: np.ndarray, q: float) -> float | None:
     return round(float(np.percentile(lat, q)), 3) if len(lat) else None
 
@@ -96,22 +59,29 @@ def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, dat
     from agent.server.app import create_app
     from agent.store import init_db, session_scope
     from agent.store.models import Attempt, Campaign
-    from agent.worker.bench import _drop, _scratch_schema, open_timezone
+    from agent.worker.bench import (
+        drop_scratch_schema,
+        open_timezone,
+        scratch_schema,
+        spawn_hold_worker,
+        stop_worker,
+        wait_ready,
+    )
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        schema = None
-        if database_url and database_url.startswith("postgresql"):
-            url, schema = _scratch_schema(database_url)
+        scratch = bool(database_url and database_url.startswith("postgresql"))
+        if database_url and scratch:
+            url = scratch_schema(database_url)
         else:
             url = database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
             init_db(url)
         try:
             zone = open_timezone("CN", minutes=10)
             key = _seed(url, n, zone)
-            worker = _spawn_worker(url, tmp, hold_s, concurrency)
+            worker = spawn_hold_worker(url, tmp, hold=hold_s, concurrency=concurrency, log=tmp / "dials.jsonl")
             try:
-                queue = _wait_ready(worker)
+                _, queue = wait_ready(worker)
                 port = _free_port()
                 server = uvicorn.Server(uvicorn.Config(create_app(url, init_db=False), host="127.0.0.1",
                                                        port=port, log_level="warning"))
@@ -143,13 +113,13 @@ def bench_events(n: int = 40, interval_s: float = 0.25, hold_s: float = 0.5, dat
                 server.should_exit = True
                 thread.join(timeout=10)
             finally:
-                _stop(worker)
+                stop_worker(worker)
             with session_scope(url) as s:
                 camp = s.scalars(select(Campaign).where(Campaign.name.like("real-time touches%"))).first()
                 rows = s.execute(select(Attempt.status, Attempt.blocked_rule).where(Attempt.id.in_(list(sent)))).all()
         finally:
-            if schema is not None:
-                _drop(database_url, url, schema)
+            if scratch:
+                drop_scratch_schema(url)
     lat = np.array([(placed[k] - sent[k]).total_seconds() for k in placed])
     return {
         "events": n, "touches_queued": len(sent), "dials_placed": len(placed), "errors": errors,

@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from starlette.concurrency import run_in_threadpool
 
+from agent.config import get_settings
 from agent.recording import RATE, live_spool_path
-from agent.server.live import _watch_close, live_sockets
+from agent.server.live import pause, serve_monitor
 from agent.server.socket_gate import socket_principal
 from agent.store.db import session_scope
 from agent.store.models import Call
@@ -52,63 +53,48 @@ async def listen(ws: WebSocket) -> None:
     if state is None or state["status"] != "live":
         await ws.close(code=4404, reason="no live call with this id")
         return
-    sockets = live_sockets(ws.app)
-    if not sockets.take(principal.key_id):
-        await ws.close(code=4429, reason=f"this key already has {sockets.per_key} live sockets open")
-        return
-    try:
-        await ws.accept()
-        from agent.config import get_settings
+    path = live_spool_path(get_settings().var_dir, call_id)
 
-        await _stream(ws, db_url, call_id, live_spool_path(get_settings().var_dir, call_id))
-    finally:
-        sockets.give_back(principal.key_id)
+    async def monitor(closed: asyncio.Event) -> None:
+        await _stream(ws, db_url, call_id, path, closed)
+
+    await serve_monitor(ws, principal.key_id, "live sockets", monitor)
 
 
-async def _stream(ws: WebSocket, db_url: str, call_id: str, path: Path) -> None:
-    closed = asyncio.Event()
-    watcher = asyncio.create_task(_watch_close(ws, closed), name="listen-close-watch")
-    try:
-        await ws.send_json({"type": "format", "call_id": call_id, "rate": RATE, "channels": 2,
-                            "sample_format": "s16le", "left": "callee", "right": "agent"})
-        waited = 0.0
-        while not path.exists():
-            if waited >= WAIT_SPOOL_S or closed.is_set():
-                await ws.send_json({"type": "unavailable", "detail": "this server has no live audio for the call"})
-                await ws.close(code=4404)
-                return
-            await asyncio.sleep(POLL_S)
-            waited += POLL_S
-        with path.open("rb") as f:
-            size = path.stat().st_size
-            backlog = int(BACKLOG_S * RATE) * 4
-            f.seek(max(0, size - backlog) // 4 * 4)
-            polls = 0
-            while not closed.is_set():
-                data = f.read(MAX_CHUNK)
-                whole = len(data) // 4 * 4
-                if whole < len(data):
-                    f.seek(whole - len(data), 1)  # a sample half written: read it next time
-                if whole:
-                    await ws.send_bytes(data[:whole])
-                    if len(data) == MAX_CHUNK:
-                        continue  # catching up
-                polls += 1
-                if polls % STATUS_EVERY == 0 or not path.exists():
-                    state = await run_in_threadpool(_call_state, db_url, call_id)
-                    if state is None or state["status"] != "live" or not path.exists():
-                        rest = f.read()
-                        if len(rest) >= 4:
-                            await ws.send_bytes(rest[: len(rest) // 4 * 4])
-                        await ws.send_json({"type": "ended", "call_id": call_id,
-                                            "outcome": state["outcome"] if state else None})
-                        await ws.close(code=1000)
-                        return
-                try:
-                    await asyncio.wait_for(closed.wait(), POLL_S)
-                except TimeoutError:
-                    pass
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return
-    finally:
-        watcher.cancel()
+async def _stream(ws: WebSocket, db_url: str, call_id: str, path: Path, closed: asyncio.Event) -> None:
+    await ws.send_json({"type": "format", "call_id": call_id, "rate": RATE, "channels": 2,
+                        "sample_format": "s16le", "left": "callee", "right": "agent"})
+    waited = 0.0
+    while not path.exists():
+        if waited >= WAIT_SPOOL_S or closed.is_set():
+            await ws.send_json({"type": "unavailable", "detail": "this server has no live audio for the call"})
+            await ws.close(code=4404)
+            return
+        await asyncio.sleep(POLL_S)
+        waited += POLL_S
+    with path.open("rb") as f:
+        size = path.stat().st_size
+        backlog = int(BACKLOG_S * RATE) * 4
+        f.seek(max(0, size - backlog) // 4 * 4)
+        polls = 0
+        while not closed.is_set():
+            data = f.read(MAX_CHUNK)
+            whole = len(data) // 4 * 4
+            if whole < len(data):
+                f.seek(whole - len(data), 1)  # a sample half written: read it next time
+            if whole:
+                await ws.send_bytes(data[:whole])
+                if len(data) == MAX_CHUNK:
+                    continue  # catching up
+            polls += 1
+            if polls % STATUS_EVERY == 0 or not path.exists():
+                state = await run_in_threadpool(_call_state, db_url, call_id)
+                if state is None or state["status"] != "live" or not path.exists():
+                    rest = f.read()
+                    if len(rest) >= 4:
+                        await ws.send_bytes(rest[: len(rest) // 4 * 4])
+                    await ws.send_json({"type": "ended", "call_id": call_id,
+                                        "outcome": state["outcome"] if state else None})
+                    await ws.close(code=1000)
+                    return
+            await pause(closed, POLL_S)

@@ -7,6 +7,7 @@ Messages (JSON): {"type": "calls", "calls": [...]} whenever the set of live call
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -92,21 +93,51 @@ def live_sockets(app) -> LiveSockets:
     return sockets
 
 
+Monitor = Callable[[asyncio.Event], Awaitable[None]]
+
+
+async def serve_monitor(ws: WebSocket, key_id: str, what: str, monitor: Monitor) -> None:
+    """One read-only monitor socket (`/ws/live`, `/ws/listen`) within its key's budget of live sockets:
+    accept, run `monitor(closed)` — `closed` is set once the client goes — until it returns or the socket
+    breaks, then give the slot back."""
+    sockets = live_sockets(ws.app)
+    if not sockets.take(key_id):
+        await ws.close(code=4429, reason=f"this key already has {sockets.per_key} {what} open")
+        return
+    closed = asyncio.Event()
+    watcher: asyncio.Task | None = None
+    try:
+        await ws.accept()
+        watcher = asyncio.create_task(_watch_close(ws, closed), name="monitor-close-watch")
+        await monitor(closed)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return  # the socket went away while sending
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        sockets.give_back(key_id)
+
+
+async def pause(closed: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds` between polls, or less if the client goes."""
+    try:
+        await asyncio.wait_for(closed.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     url = ws.app.state.db_url
     principal = await socket_principal(ws, url, "read", "the live monitor needs a key with read access")
     if principal is None:  # refused at the handshake
         return
-    sockets = live_sockets(ws.app)
-    if not sockets.take(principal.key_id):
-        await ws.close(code=4429, reason=f"this key already has {sockets.per_key} live monitors open")
-        return
-    try:
-        await ws.accept()
-        await _serve(ws, url, ws.query_params.get("call_id"))
-    finally:
-        sockets.give_back(principal.key_id)
+    call_filter = ws.query_params.get("call_id")
+
+    async def monitor(closed: asyncio.Event) -> None:
+        await _serve(ws, url, call_filter, closed)
+
+    await serve_monitor(ws, principal.key_id, "live monitors", monitor)
 
 
 async def _watch_close(ws: WebSocket, closed: asyncio.Event) -> None:
@@ -122,33 +153,23 @@ async def _watch_close(ws: WebSocket, closed: asyncio.Event) -> None:
         closed.set()
 
 
-async def _serve(ws: WebSocket, db_url: str, call_filter: str | None) -> None:
-    closed = asyncio.Event()
-    watcher = asyncio.create_task(_watch_close(ws, closed), name="live-close-watch")
+async def _serve(ws: WebSocket, db_url: str, call_filter: str | None, closed: asyncio.Event) -> None:
     known: dict[str, int] = {}
     last_ids: list[str] | None = None
-    try:
-        while not closed.is_set():
-            snap = await run_in_threadpool(snapshot, db_url, dict(known), call_filter)
-            if closed.is_set():
-                return
-            ids = sorted(c["id"] for c in snap["calls"])
-            if ids != last_ids:
-                await ws.send_json({"type": "calls", "calls": snap["calls"]})
-                last_ids = ids
-            for c in snap["calls"]:
-                known.setdefault(c["id"], 0)
-            for call_id, turn in snap["turns"]:
-                await ws.send_json({"type": "turn", "call_id": call_id, "turn": turn})
-                known[call_id] = max(known.get(call_id, 0), turn["id"])
-            for e in snap["ended"]:
-                await ws.send_json({"type": "ended", **e})
-                known.pop(e["call_id"], None)
-            try:
-                await asyncio.wait_for(closed.wait(), POLL_S)
-            except TimeoutError:
-                pass
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return  # the socket went away while sending
-    finally:
-        watcher.cancel()
+    while not closed.is_set():
+        snap = await run_in_threadpool(snapshot, db_url, dict(known), call_filter)
+        if closed.is_set():
+            return
+        ids = sorted(c["id"] for c in snap["calls"])
+        if ids != last_ids:
+            await ws.send_json({"type": "calls", "calls": snap["calls"]})
+            last_ids = ids
+        for c in snap["calls"]:
+            known.setdefault(c["id"], 0)
+        for call_id, turn in snap["turns"]:
+            await ws.send_json({"type": "turn", "call_id": call_id, "turn": turn})
+            known[call_id] = max(known.get(call_id, 0), turn["id"])
+        for e in snap["ended"]:
+            await ws.send_json({"type": "ended", **e})
+            known.pop(e["call_id"], None)
+        await pause(closed, POLL_S)

@@ -36,8 +36,12 @@ class Admission:
 
 
 def _lock_row(s, model, key):
+    """PostgreSQL: FOR NO KEY UPDATE, which admissions take in turn but which lets the dial path's inserts
+    that refer to the row (its call, with their foreign-key share lock) through: under FOR UPDATE an
+    admission holding the campaign and waiting for the debtor deadlocked with that debtor's dial holding
+    the debtor and creating its call."""
     if s.get_bind().dialect.name == "postgresql":
-        return s.scalar(select(model).where(model.id == key).with_for_update())
+        return s.scalar(select(model).where(model.id == key).with_for_update(key_share=True))
     s.execute(update(model).where(model.id == key).values(id=model.id))  # SQLite: take the write lock
     return s.get(model, key)
 
@@ -74,12 +78,18 @@ def admit(attempt_id: str, worker_id: str, *, now: datetime | None = None, db_ur
         return Admission("ok", network) if res.rowcount == 1 else Admission("gone")
 
 
-def due_attempts(limit: int, *, now: datetime | None = None, db_url: str | None = None) -> list[str]:
-    """Planned attempts whose time has come, of running campaigns (or of none), oldest first."""
+def due_attempts(limit: int, *, now: datetime | None = None, campaign_id: str | None = None,
+                 created_by: datetime | None = None, db_url: str | None = None) -> list[str]:
+    """Planned attempts whose time has come, of running campaigns (or of none), oldest first;
+    `campaign_id`: of that campaign only; `created_by`: only those that existed then."""
     now = now or datetime.now(UTC)
     running = select(Campaign.id).where(Campaign.status == "running")
+    query = (select(Attempt.id).where(Attempt.status == "planned", Attempt.not_before <= now)
+             .where(Attempt.campaign_id.is_(None) | Attempt.campaign_id.in_(running))
+             .order_by(Attempt.not_before, Attempt.id).limit(limit))
+    if campaign_id:
+        query = query.where(Attempt.campaign_id == campaign_id)
+    if created_by is not None:
+        query = query.where(Attempt.created_at <= created_by)
     with session_scope(db_url) as s:
-        return list(s.scalars(
-            select(Attempt.id).where(Attempt.status == "planned", Attempt.not_before <= now)
-            .where(Attempt.campaign_id.is_(None) | Attempt.campaign_id.in_(running))
-            .order_by(Attempt.not_before, Attempt.id).limit(limit)))
+        return list(s.scalars(query))

@@ -13,6 +13,7 @@ Double dials: attempts dialled more than once (from the held lines' own log), wh
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import func, select, text
 
@@ -66,40 +67,76 @@ def seed(db_url: str, dues: list[datetime], *, max_concurrent: int = 1000) -> st
         return camp.id
 
 
-def _scratch_schema(base: str) -> tuple[str, str]:
+def scratch_schema(base: str, prefix: str = "bench") -> str:
+    """A fresh PostgreSQL schema beside `base` with our tables and procrastinate's; returns its URL (the
+    schema on the search path). `drop_scratch_schema` removes it."""
     import sqlalchemy as sa
 
     from agent.worker.pg_queue import ensure_schema
 
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base.split("?", 1)[0])
+    base = base.split("?", 1)[0]
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    url = f"{base.split('?', 1)[0]}?options={quote(f'-csearch_path={schema}')}"
+    url = f"{base}?options={quote(f'-csearch_path={schema}')}"
     init_db(url)
     ensure_schema(url)
-    return url, schema
+    return url
 
 
-def _drop(base: str, db_url: str, schema: str) -> None:
+def drop_scratch_schema(db_url: str) -> None:
     import sqlalchemy as sa
 
     from agent.store.db import engine_for
 
     engine_for(db_url).dispose()
-    admin = sa.create_engine(base.split("?", 1)[0])
+    base, _, options = db_url.partition("?")
+    schema = unquote(options).rsplit("search_path=", 1)[-1]
+    admin = sa.create_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
 
 
-def _spawn(db_url: str, hold: float, concurrency: int, log: Path, tmp: Path, i: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=db_url, VAR_DIR=str(tmp / "var"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
-    return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold), "--concurrency",
-                             str(concurrency), "--log", str(log)], cwd=PROJECT_ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=open(tmp / f"worker{i}.log", "wb"))
+def spawn_hold_worker(db_url: str, tmp: Path, *, hold: float, concurrency: int, log: Path, name: str = "worker",
+                      **env: str) -> subprocess.Popen:
+    """`python -m agent.worker.proc` (the Runtime of `dialwise worker` on held lines) on `db_url`, its var
+    under `tmp`, its stderr in `tmp/<name>.log`; `env`: more settings (e.g. WORKER_LOST_S="4")."""
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    full = dict(os.environ, DATABASE_URL=db_url, VAR_DIR=str(tmp / "var"), PYTHONPATH=path, **env)
+    with open(tmp / f"{name}.log", "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "agent.worker.proc", "--hold", str(hold), "--concurrency",
+                                 str(concurrency), "--log", str(log)], cwd=PROJECT_ROOT, env=full, text=True,
+                                stdout=subprocess.PIPE, stderr=err)
+
+
+def wait_ready(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
+    """(worker id, queue kind) from the line a spawned worker prints once it takes attempts."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sel.select(timeout=0.2):
+            line = proc.stdout.readline()
+            if line.startswith("ready "):
+                _, worker_id, queue = (line.split() + ["?"])[:3]
+                return worker_id, queue
+            if not line and proc.poll() is not None:
+                break
+    raise RuntimeError(f"the worker did not get ready (exit code {proc.poll()})")
+
+
+def stop_worker(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    """Stop a spawned worker (gracefully: SIGTERM), killing it if it does not exit in `timeout` s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -135,15 +172,14 @@ def _measure(db_url: str, camp_id: str, log: Path, timeout: float) -> dict:
 
 
 def _one_config(base: str, workers: int, *, attempts: int, hold: float, concurrency: int, mode: str) -> dict:
-    url, schema = _scratch_schema(base)
+    url = scratch_schema(base)
     tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     log = tmp / "dials.jsonl"
-    procs = [_spawn(url, hold, concurrency, log, tmp, i) for i in range(workers)]
+    procs = [spawn_hold_worker(url, tmp, hold=hold, concurrency=concurrency, log=log, name=f"worker{i}")
+             for i in range(workers)]
     try:
         for p in procs:
-            line = p.stdout.readline()
-            if not line.startswith("ready"):
-                raise RuntimeError(f"a bench worker did not start; see {tmp}")
+            wait_ready(p)
         start = datetime.now(UTC) + timedelta(seconds=0.5)
         if mode == "backlog":
             dues = [start] * attempts
@@ -160,11 +196,8 @@ def _one_config(base: str, workers: int, *, attempts: int, hold: float, concurre
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
         for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        _drop(base, url, schema)
+            stop_worker(p)
+        drop_scratch_schema(url)
 
 
 def run_bench(base: str, *, attempts: int, hold: float, concurrency: int) -> dict:

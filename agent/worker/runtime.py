@@ -1,7 +1,8 @@
 """One call-running process: identity and heartbeat, the lost-worker sweep, the queue, the lines.
 
 `dialwise worker` runs `run_until_signal(Runtime(...))`; `dialwise serve` embeds a Runtime in its
-lifespan (`agent.worker.embed`); both start the same way:
+lifespan (`agent.worker.embed`); `dialwise demo` and `dialwise campaigns run` run one with a `Batch`
+(`agent.runner.run_attempts`) until their campaign has nothing due. All start the same way:
 
 1. register this process in `workers`, and sweep at once (a restarted process cleans up after the
    one it replaces);
@@ -9,7 +10,8 @@ lifespan (`agent.worker.embed`); both start the same way:
 3. every PROMISE_SWEEP_S, mark promises whose grace days have passed unpaid as broken (the daily sweep,
    so nobody runs `dialwise promises sweep` by hand; idempotent, and each promise breaks once however
    many workers sweep);
-4. take due attempts from the queue — procrastinate on PostgreSQL, the embedded poller on SQLite.
+4. take due attempts from the queue — procrastinate on PostgreSQL, the embedded poller on SQLite and
+   for every batch.
 
 Stopping (SIGTERM): the queue takes nothing new, the calls in progress finish (bounded by
 MAX_CALL_S), whatever is still open then ends as interrupted, and the row is marked stopped.
@@ -22,9 +24,12 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from agent.config import Settings, get_settings
+from agent.dialing.base import Dialer
 from agent.dialing.place import Prepared
+from agent.worker.embedded import Batch, EmbeddedQueue
 from agent.worker.identity import WorkerIdentity
-from agent.worker.lines import DialerFactory, Lines, model_dialers
+from agent.worker.lines import DialerFactory, DialledFn, Lines, model_dialers
+from agent.worker.pg_queue import PgQueue
 from agent.worker.sweep import release_work, sweep_lost
 
 log = logging.getLogger("dialwise.worker")
@@ -37,15 +42,22 @@ def is_postgres(db_url: str) -> bool:
 class Runtime:
     def __init__(self, *, kind: str = "worker", db_url: str | None = None, concurrency: int | None = None,
                  take_attempts: bool = True, dialers: DialerFactory | None = None,
-                 default_network: str | None = None, settings: Settings | None = None) -> None:
+                 default_network: str | None = None, settings: Settings | None = None,
+                 dialer: Dialer | None = None, batch: Batch | None = None,
+                 on_dialled: DialledFn | None = None) -> None:
+        """`dialer`: one network for every attempt, lent by the caller (who closes it); `batch`: take that
+        campaign's due attempts, then finish (`finished`); `on_dialled`: told of each attempt as it ends."""
         self.settings = settings or get_settings()
         self.db_url = db_url or self.settings.resolved_database_url()
         self.concurrency = concurrency or self.settings.max_concurrent_calls
         self.take_attempts = take_attempts
+        self.batch = batch
         self.identity = WorkerIdentity(kind, self.db_url)
         self.lines = Lines(self.identity, dialers or model_dialers(self.db_url),
-                           default_network=default_network or self.settings.dial_network, db_url=self.db_url)
-        self.queue = None
+                           default_network=dialer.network if dialer else default_network or self.settings.dial_network,
+                           db_url=self.db_url, lent=dialer, simulated_clock=bool(batch and batch.simulated_clock),
+                           on_dialled=on_dialled)
+        self.queue: EmbeddedQueue | PgQueue | None = None
         self._tasks: list[asyncio.Task] = []
         self.started = False
 
@@ -57,7 +69,7 @@ class Runtime:
     def queue_kind(self) -> str:
         if not self.take_attempts:
             return "none"
-        return "procrastinate" if is_postgres(self.db_url) else "embedded"
+        return "procrastinate" if is_postgres(self.db_url) and self.batch is None else "embedded"
 
     async def start(self) -> None:
         await asyncio.to_thread(self.identity.register)
@@ -66,19 +78,20 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._beat_loop(), name="heartbeat"))
         self._tasks.append(asyncio.create_task(self._promise_loop(), name="promise-sweep"))
         if self.take_attempts:
-            if is_postgres(self.db_url):
-                from agent.worker.pg_queue import PgQueue
-
+            if self.queue_kind == "procrastinate":
                 s = self.settings
                 self.queue = PgQueue(self.lines, self.concurrency, db_url=self.db_url,
                                      heartbeat_s=s.worker_heartbeat_s, lost_s=s.worker_lost_s, max_call_s=s.max_call_s)
             else:
-                from agent.worker.embedded import EmbeddedQueue
-
-                self.queue = EmbeddedQueue(self.lines, self.concurrency, db_url=self.db_url)
+                self.queue = EmbeddedQueue(self.lines, self.concurrency, db_url=self.db_url, batch=self.batch)
             self._queue_task = asyncio.create_task(self.queue.run(), name="queue")
         log.info("worker %s ready: %s queue, %d lines, default network %s", self.id, self.queue_kind,
                  self.concurrency, self.lines.default_network)
+
+    async def finished(self) -> None:
+        """Until the queue stops by itself: a batch, once its campaign has nothing due and no call runs."""
+        if self.queue is not None:
+            await asyncio.shield(self._queue_task)
 
     def submit(self, prep: Prepared) -> asyncio.Task:
         """Run a call prepared through the gate (`agent.dialing.place.start_call`) in the background."""

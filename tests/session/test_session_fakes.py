@@ -7,51 +7,22 @@ from datetime import date
 
 import pytest
 
-from agent.session import CallConfig, CallSession
-from dialogs.library import script_for
-from dialogs.types import Account
-from tests.fakes import FakeAsr, FakeNlu, FakeStore, FakeTransport, FakeTts, fake_deps, voice
+from tests.fakes import FakeAsr, FakeCalls, FakeNlu, FakeTransport, FakeTts, until, voice
 
 pytestmark = pytest.mark.timeout(30)
 TODAY = date(2026, 11, 23)
 
 
-def _account() -> Account:
-    return Account(name="Emily Johnson", language="en", balance=450.0, currency="USD", due_date=date(2026, 11, 13),
-                   days_past_due=10, product="card", id_last4="1234", lender="Acme Bank", jurisdiction="US")
-
-
 @pytest.fixture
 def call():
-    made = []
-
-    def make(*, line: FakeTransport | None = None, asr: FakeAsr | None = None, nlu: FakeNlu | None = None,
-             tts: FakeTts | None = None, **config):
-        deps = fake_deps(asr, tts, nlu)
-        made.append(deps)
-        line = line or FakeTransport()
-        store = FakeStore()
-        cfg = CallConfig(amd=False, network_timeout_s=60, **config)
-        session = CallSession(line, call_id="c1", account=_account(), script_id=script_for("collections", "M1", "en"),
-                              deps=deps, store=store, config=cfg, today=TODAY)
-        return session, line, store
-
-    yield make
-    for deps in made:
-        deps.close()
-
-
-async def _until(pred, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not pred():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
+    with FakeCalls(TODAY) as make:
+        yield make
 
 
 async def test_the_callee_hanging_up_ends_the_call(call):
     session, line, store = call()
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.marks)  # the greeting was sent and marked
+    await until(lambda: line.marks)  # the greeting was sent and marked
     line.hang_up()
     result = await asyncio.wait_for(task, 5)
     assert result.end_reason == "hangup" and result.outcome in ("hung_up", "no_answer")
@@ -74,12 +45,12 @@ async def test_an_answer_is_heard_understood_and_answered(call):
     nlu = FakeNlu({"Yes, this is Emily.": "confirm_identity"})
     session, line, store = call(asr=asr, nlu=nlu)
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.marks)
+    await until(lambda: line.marks)
     greeting_turns = len(store.said_by("agent"))
     line.silence(0.3)
     line.say(voice("en", "confirm_identity"))
     line.silence(1.0)
-    await _until(lambda: store.said_by("callee") and len(store.said_by("agent")) > greeting_turns)
+    await until(lambda: store.said_by("callee") and len(store.said_by("agent")) > greeting_turns)
     callee = store.said_by("callee")[0]
     assert callee["text"] == "Yes, this is Emily." and callee["intent"] == "confirm_identity"
     assert asr.calls >= 1 and nlu.heard[0][0] == "Yes, this is Emily."
@@ -91,7 +62,7 @@ async def test_marks_confirm_what_was_played(call):
     line = FakeTransport(play_instantly=False)
     session, line, store = call(line=line)
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.pending_marks)
+    await until(lambda: line.pending_marks)
     greeting = store.said_by("agent")
     assert greeting and line.agent_audio_s > 0
     line.play_marks()
@@ -105,11 +76,11 @@ async def test_the_callee_barges_in_and_the_agent_stops(call):
     line = FakeTransport(play_instantly=False)  # the greeting stays "playing"
     session, line, store = call(line=line, tts=FakeTts(ms_per_char=60))
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.pending_marks)
+    await until(lambda: line.pending_marks)
     line.say(voice("en", "confirm_identity"))
-    await _until(lambda: line.cleared > 0)  # the queued agent audio was dropped
+    await until(lambda: line.cleared > 0)  # the queued agent audio was dropped
     line.silence(0.8)
-    await _until(lambda: any(t.get("interrupted") for t in store.said_by("agent")))
+    await until(lambda: any(t.get("interrupted") for t in store.said_by("agent")))
     line.hang_up()
     await asyncio.wait_for(task, 5)
 
@@ -118,9 +89,9 @@ async def test_dtmf_is_heard_as_input(call):
     nlu = FakeNlu()
     session, line, store = call(nlu=nlu)
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.marks)
+    await until(lambda: line.marks)
     line.press("1")
-    await _until(lambda: store.said_by("callee"), 5)
+    await until(lambda: store.said_by("callee"), 5)
     assert store.said_by("callee")[0]["text"] == "[keypad 1]"
     assert nlu.heard == []  # a key press is no speech: the NLU is not asked
     line.hang_up()

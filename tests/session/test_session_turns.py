@@ -8,56 +8,29 @@ from datetime import date
 import numpy as np
 import pytest
 
-from agent.session import CallConfig, CallSession
 from agent.turn_taking import TurnSettings
-from dialogs.library import script_for
-from dialogs.types import Account
 from telephony_adapter.base import AudioIn
 from tests.fakes import (
     FRAME,
     RATE,
     FakeAsr,
+    FakeCalls,
     FakeNlu,
-    FakeStore,
     FakeTransport,
     FakeTts,
-    fake_deps,
+    until,
     voice,
 )
 
 pytestmark = pytest.mark.timeout(60)
 TODAY = date(2026, 11, 23)
-
-
-def _account() -> Account:
-    return Account(name="Emily Johnson", language="en", balance=450.0, currency="USD", due_date=date(2026, 11, 13),
-                   days_past_due=10, product="card", id_last4="1234", lender="Acme Bank", jurisdiction="US")
+WAIT_S = 8.0  # audio is fed in real time
 
 
 @pytest.fixture
 def call():
-    made = []
-
-    def make(*, line=None, asr=None, nlu=None, tts=None, turns: TurnSettings | None = None):
-        deps = fake_deps(asr, tts, nlu)
-        made.append(deps)
-        line = line or FakeTransport()
-        store = FakeStore()
-        cfg = CallConfig(amd=False, network_timeout_s=60, turns=turns or TurnSettings())
-        session = CallSession(line, call_id="c1", account=_account(), script_id=script_for("collections", "M1", "en"),
-                              deps=deps, store=store, config=cfg, today=TODAY)
-        return session, line, store
-
-    yield make
-    for deps in made:
-        deps.close()
-
-
-async def _until(pred, timeout: float = 8.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not pred():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
+    with FakeCalls(TODAY) as make:
+        yield make
 
 
 async def _say(line: FakeTransport, pcm: np.ndarray) -> None:
@@ -79,11 +52,11 @@ VOICED = ANSWER[int(RATE * 0.33): int(RATE * 2.7)]  # the clip without its own l
 async def _answer_once(call, text: str, turns: TurnSettings | None = None):
     asr = FakeAsr(text)
     nlu = FakeNlu({text: "confirm_identity"})
-    session, line, _store = call(asr=asr, nlu=nlu, turns=turns)
+    session, line, _store = call(asr=asr, nlu=nlu, turns=turns or TurnSettings())
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.marks)
+    await until(lambda: line.marks, WAIT_S)
     await _say(line, np.concatenate([_silence(0.3), ANSWER, _silence(1.4)]))
-    await _until(lambda: session.result.latencies)
+    await until(lambda: session.result.latencies, WAIT_S)
     line.hang_up()
     await asyncio.wait_for(task, 10)
     return session.result.latencies[0]
@@ -118,12 +91,12 @@ async def test_a_backchannel_over_the_agent_does_not_take_the_turn(call):
     asr, nlu = FakeAsr("uh-huh"), FakeNlu({"uh-huh": "affirm"})
     session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.pending_marks)
+    await until(lambda: line.pending_marks, WAIT_S)
     sent = len(line.sent)
     await _say(line, np.concatenate([ANSWER[int(RATE * 0.33): int(RATE * 0.75)], _silence(1.0)]))  # ~400 ms of voice
-    await _until(lambda: session.result.backchannels == 1)
+    await until(lambda: session.result.backchannels == 1, WAIT_S)
     assert line.cleared >= 1 and len(session.result.barge_ins) == 1  # stopped within a frame of the onset...
-    await _until(lambda: len(line.sent) > sent)  # ...and went on with its line
+    await until(lambda: len(line.sent) > sent, WAIT_S)  # ...and went on with its line
     assert not store.said_by("callee")  # no turn taken
     assert not any(t.get("interrupted") for t in store.said_by("agent"))
     line.hang_up()
@@ -135,9 +108,9 @@ async def test_a_real_interruption_still_stops_the_agent(call):
     asr, nlu = FakeAsr("Wait, I already paid this."), FakeNlu({"Wait, I already paid this.": "already_paid"})
     session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.pending_marks)
+    await until(lambda: line.pending_marks, WAIT_S)
     await _say(line, np.concatenate([ANSWER, _silence(1.2)]))
-    await _until(lambda: any(t.get("interrupted") for t in store.said_by("agent")))
+    await until(lambda: any(t.get("interrupted") for t in store.said_by("agent")), WAIT_S)
     assert session.result.backchannels == 0 and store.said_by("callee")
     line.hang_up()
     await asyncio.wait_for(task, 10)
@@ -148,12 +121,12 @@ async def test_speaking_on_after_an_early_answer_is_a_cut_in(call):
     line = FakeTransport(play_instantly=False)
     session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.pending_marks)
+    await until(lambda: line.pending_marks, WAIT_S)
     line.play_marks()
-    await _until(lambda: session.speaker.all_played.is_set())
+    await until(lambda: session.speaker.all_played.is_set(), WAIT_S)
     await _say(line, np.concatenate([_silence(0.3), VOICED, _silence(0.4)]))  # taken at ~200 ms of silence
     await _say(line, np.concatenate([VOICED, _silence(1.4)]))  # ...and the callee goes on
-    await _until(lambda: session.result.cut_ins >= 1)
+    await until(lambda: session.result.cut_ins >= 1, WAIT_S)
     await asyncio.sleep(0.3)  # the last piece was followed by 1.4 s of silence: answered by now
     callee = store.said_by("callee")
     assert all(t["latency"].get("cut_in") is True for t in callee[:-1])  # each early answer cut in on

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from agent.call_store import CallStore, TurnRecord
-from agent.dispatcher import claim_due, finish_attempt
 from agent.store import get_engine, init_db, session_scope
 from agent.store.models import Account, Attempt, Call, OptOut, OutboxEvent, Outcome, Turn
 
@@ -84,21 +83,30 @@ def test_ptp_outcome_keeps_amount_and_date(db_url):
 
 
 def test_two_workers_never_claim_the_same_attempt(db_url):
+    """Admission is the only claim: two workers polling the same due attempts (the embedded queue's
+    way) take each once, and not the one that is not due yet."""
+    from agent.store.models import Campaign
+    from agent.worker.admit import admit, due_attempts
+
     now = datetime.now(UTC)
     with session_scope(db_url) as s:
-        acc = _account(s)
+        camp = Campaign(name="c", status="running", max_concurrent=100)
+        s.add(camp)
+        s.flush()
         for i in range(40):
-            s.add(Attempt(account_id=acc.id, script_id="collections_m1_zh_a", phone=acc.phone,
+            acc = _account(s, phone=f"+86138001{i:05d}")
+            s.add(Attempt(campaign_id=camp.id, account_id=acc.id, script_id="collections_m1_zh_a", phone=acc.phone,
                           not_before=now - timedelta(minutes=i)))
-        s.add(Attempt(account_id=acc.id, script_id="x", phone=acc.phone, not_before=now + timedelta(hours=1)))
+        s.add(Attempt(campaign_id=camp.id, account_id=acc.id, script_id="x", phone=acc.phone,
+                      not_before=now + timedelta(hours=1)))
     got: dict[str, list[str]] = {"a": [], "b": []}
 
     def worker(name: str) -> None:
         while True:
-            ids = claim_due(3, now=now, worker=name, db_url=db_url)
+            ids = due_attempts(3, now=now, db_url=db_url)
             if not ids:
                 return
-            got[name].extend(ids)
+            got[name].extend(i for i in ids if admit(i, name, now=now, db_url=db_url).ok)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in got]
     for t in threads:
@@ -107,34 +115,40 @@ def test_two_workers_never_claim_the_same_attempt(db_url):
         t.join()
     claimed = got["a"] + got["b"]
     assert len(claimed) == 40 and len(set(claimed)) == 40  # all due work, none twice, not the future one
-    finish_attempt(claimed[0], "done", "answered", db_url=db_url)
     with session_scope(db_url) as s:
-        assert s.get(Attempt, claimed[0]).dialed_at is not None
+        by = dict(s.execute(select(Attempt.id, Attempt.claimed_by).where(Attempt.status == "claimed")).all())
+        assert by == {i: n for n, ids in got.items() for i in ids}
         assert s.scalar(select(func.count()).select_from(Attempt).where(Attempt.status == "planned")) == 1
 
 
 def test_a_paused_campaign_is_not_dialled(db_url):
     from agent.store.models import Campaign
+    from agent.worker.admit import admit, due_attempts
 
     now = datetime.now(UTC)
     with session_scope(db_url) as s:
-        acc = _account(s)
+        one, two = _account(s), _account(s, phone="+8613800138009")
         paused = Campaign(name="p", status="paused")
         running = Campaign(name="r", status="running")
         s.add_all([paused, running])
         s.flush()
-        s.add(Attempt(campaign_id=paused.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=now))
-        s.add(Attempt(campaign_id=running.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=now))
-        running_id, paused_id = running.id, paused.id
-    claimed = claim_due(10, now=now, db_url=db_url)
+        held = Attempt(campaign_id=paused.id, account_id=one.id, script_id="x", phone=one.phone, not_before=now)
+        s.add_all([held, Attempt(campaign_id=running.id, account_id=two.id, script_id="x", phone=two.phone,
+                                 not_before=now)])
+        s.flush()
+        running_id, paused_id, held_id = running.id, paused.id, held.id
+    due = due_attempts(10, now=now, db_url=db_url)
+    assert admit(held_id, "w", now=now, db_url=db_url).verdict == "paused"  # asked anyway: still no
     with session_scope(db_url) as s:
-        assert [s.get(Attempt, i).campaign_id for i in claimed] == [running_id]
+        assert [s.get(Attempt, i).campaign_id for i in due] == [running_id]
+        assert s.get(Attempt, held_id).status == "planned"
         s.get(Campaign, paused_id).status = "running"  # resume
-    assert len(claim_due(10, now=now, db_url=db_url)) == 1
+    assert due_attempts(10, now=now, campaign_id=paused_id, db_url=db_url) == [held_id]
+    assert admit(held_id, "w", now=now, db_url=db_url).ok
 
 
 def test_follow_ups_retry_with_backoff_and_honour_call_backs(db_url):
-    from agent.runner import schedule_follow_up
+    from agent.dialing.place import schedule_follow_up
     from agent.store.models import Campaign
 
     now = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -168,11 +182,10 @@ def _utc(dt: datetime) -> datetime:
 
 
 def test_the_dial_time_gate_refuses_an_opt_out_recorded_after_planning(db_url):
-    """The gate is asked again right before each dial: an opt-out that arrived after the plan was made
-    (here through another channel, under the account) blocks the dial and is logged with its rule."""
-    import asyncio
-
-    from agent.runner import db_gate
+    """The gate is asked again right before each dial (`prepare_attempt`, the dial path's first step): an
+    opt-out that arrived after the plan was made (here through another channel, under the account) blocks
+    the dial and is logged with its rule; the other account's dial goes ahead."""
+    from agent.dialing.place import Blocked, Prepared, prepare_attempt
     from agent.store.models import Campaign, ComplianceBlock
 
     at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 11:00 on a Monday in Shanghai
@@ -183,17 +196,22 @@ def test_the_dial_time_gate_refuses_an_opt_out_recorded_after_planning(db_url):
         s.flush()
         ids = []
         for acc in accs:
-            att = Attempt(campaign_id=camp.id, account_id=acc.id, script_id="x", phone=acc.phone, not_before=at)
+            acc.timezone, acc.jurisdiction = "Asia/Shanghai", "CN"
+            att = Attempt(campaign_id=camp.id, account_id=acc.id, script_id="collections_m1_zh_a", phone=acc.phone,
+                          not_before=at)
             s.add(att)
             s.flush()
             ids.append(att.id)
         quitter = accs[0].id
-    gate = db_gate(at, db_url)
-    assert asyncio.run(gate(ids[0])) == (True, None)  # nothing against it yet
-    with session_scope(db_url) as s:  # the callee opts out by text message, from another phone
+    with session_scope(db_url) as s:  # after planning, the callee opts out by text message, from another phone
         s.add(OptOut(phone="+8613900000000", account_id=quitter, channel="sms"))
-    assert asyncio.run(gate(ids[0])) == (False, "opt_out")
-    assert asyncio.run(gate(ids[1])) == (True, None)  # the other account is unaffected
+    refused = prepare_attempt(ids[0], "loopback", at=at, db_url=db_url)
+    assert isinstance(refused, Blocked) and refused.rule == "opt_out"
+    allowed = prepare_attempt(ids[1], "loopback", at=at, db_url=db_url)
+    assert isinstance(allowed, Prepared)  # the other account is unaffected
     with session_scope(db_url) as s:
         blocks = s.scalars(select(ComplianceBlock)).all()
         assert [(b.attempt_id, b.account_id, b.rule) for b in blocks] == [(ids[0], quitter, "opt_out")]
+        assert (s.get(Attempt, ids[0]).status, s.get(Attempt, ids[0]).blocked_rule) == ("blocked", "opt_out")
+        assert s.get(Attempt, ids[1]).status == "dialing"
+        assert s.scalar(select(func.count()).select_from(Call).where(Call.attempt_id == ids[0])) == 0
