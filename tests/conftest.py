@@ -58,3 +58,69 @@ def settings_env(tmp_path, monkeypatch, db_url):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+# --- Parallel runs (pytest-xdist; tools/test.sh, README "Tests") ---------------------------------------------
+# tools/test.sh runs the suite in two phases: `--phase parallel` on several xdist workers with `--dist loadgroup`,
+# then `--phase serial` on one process, alone on the machine. A plain `pytest` (no --phase) runs everything.
+#
+# - Every module is one xdist group, so its module fixtures (models, servers, a browser) are built once, on one
+#   worker; a module listed in SPREAD has cheap, independent tests and is spread over all workers.
+# - SAME_WORKER modules share one group, because they use fixed port ranges (PJSIP's RTP ports) or another
+#   resource that two processes must not hold at once.
+# - SERIAL modules assert real-time bounds (latency, reaction time, wall-clock seeking): they get the `serial`
+#   marker and run in the serial phase, so other workers' load cannot make them flaky.
+SPREAD = {
+    "tests/nlu/test_nlu_entities.py",
+    "tests/dialogs/test_dialog_render.py",
+    "tests/dialogs/test_dialog_policy.py",
+    "tests/security/test_webhook_destinations.py",
+    "tests/campaign/test_compliance_gate.py",
+}
+SAME_WORKER = {
+    # all bind PJSIP media in RTP ports 42000-42999 (and the test carrier 43000-43799)
+    "sip": ("tests/telephony/test_tel_sip.py", "tests/telephony/test_tel_sip_auth.py",
+            "tests/telephony/test_tel_sip_fullcall.py"),
+}
+SERIAL = {
+    "tests/telephony/test_sim_loopback.py",  # heard latency within 280-380 ms
+    "tests/telephony/test_tel_sip_carrier.py",  # greeting < 400 ms, voice-to-voice 200-600 ms; RTP 43000-43799
+    "tests/session/test_call_session.py",  # barge-in stops the prompt within 200 ms
+    "tests/session/test_session_turns.py",  # turn taken within 350-600 ms windows
+    "tests/dialing/test_worker_control.py",  # a paused campaign stops dialling within 2 s
+    "tests/server/test_server_console_e2e.py",  # the player seeks within 0.5 s
+    "tests/dialing/test_dial_rate.py",  # dials at least 0.25 s apart (the carrier's CPS)
+    "tests/dialing/test_worker_race.py",  # two worker processes must each win a share of 200 attempts
+    "tests/telephony/test_sim_customer.py",  # a simulated callee listens in real time with 20 s limits
+    "tests/telephony/test_tel_twilio_carrier.py",  # two live calls and their status callbacks, real time
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--phase", choices=("parallel", "serial"), default=None,
+                     help="run only the parallel-safe tests, or only the timing-sensitive `serial` ones")
+
+
+def _module_path(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    group_of = {path: name for name, paths in SAME_WORKER.items() for path in paths}
+    for item in items:
+        path = _module_path(item)
+        if path in SERIAL:
+            item.add_marker(pytest.mark.serial)
+        if path not in SPREAD and not any(True for _ in item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(group_of.get(path, path)))
+    phase = config.getoption("--phase")
+    if phase is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        serial = item.get_closest_marker("serial") is not None
+        (keep if serial == (phase == "serial") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

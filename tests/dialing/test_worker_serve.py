@@ -43,12 +43,20 @@ def _call(url, attempt_id):
         return s.scalar(select(Call).where(Call.attempt_id == attempt_id))
 
 
+def _turns(url, call_id) -> int:
+    with session_scope(url) as s:
+        return s.scalar(select(func.count()).select_from(Turn).where(Turn.call_id == call_id)) or 0
+
+
 def test_a_restarted_server_ends_the_ghost_call_of_its_killed_process(any_url, tmp_path):
     url = any_url
     _, (attempt_id,) = seed_campaign(url, 1)
     log, port = tmp_path / "dials.jsonl", _free_port()
     first = _serve(url, tmp_path, port, 120, log, "first")
     call = wait_for(lambda: (c := _call(url, attempt_id)) and c.status == "live" and c, 60, "a live call")
+    # a turn is saved before the kill (under load the first one can lag the call going live), so the
+    # check below shows that the kill keeps it
+    wait_for(lambda: _turns(url, call.id) >= 1, 60, "the call's first saved turn")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     assert _call(url, attempt_id).status == "live"  # the ghost, until a server starts again
@@ -58,8 +66,8 @@ def test_a_restarted_server_ends_the_ghost_call_of_its_killed_process(any_url, t
         wait_for(lambda: _healthy(port), 60, "the restarted server")
         ended = _call(url, attempt_id)
         assert (ended.status, ended.outcome, ended.end_reason) == ("ended", "interrupted", "interrupted")
+        assert _turns(url, call.id) >= 1
         with session_scope(url) as s:
-            assert s.scalar(select(func.count()).select_from(Turn).where(Turn.call_id == call.id)) >= 1
             assert s.get(Attempt, attempt_id).status == "failed"
     finally:
         second.send_signal(signal.SIGTERM)
