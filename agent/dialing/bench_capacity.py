@@ -263,6 +263,10 @@ class Dialers:
         t0 = time.monotonic()
         deps = await asyncio.to_thread(get_deps)  # as `dialwise worker` does, before the first call
         self.deps_ready_s = round(time.monotonic() - t0, 1)
+        from agent.config import get_settings
+        from agent.worker.runtime import apply_switch_interval
+
+        apply_switch_interval(get_settings())  # as the worker runtime does (SIP_TRUNK_URI is set: 1 ms)
         self.sip = build_dialer("sip", deps, db_url=self.stack.db)
         await self.sip.start()
 
@@ -304,7 +308,7 @@ class _Recording:
 
 
 # an arm of `bench networks`: the SIP network with CPython's default 5 ms GIL switch interval (the A/B of
-# agent.dialing.sip.GIL_SWITCH_INTERVAL_S, in the same run)
+# GIL_SWITCH_INTERVAL_MS, 1 ms by default with SIP, in the same run)
 SIP_GIL_5MS = "sip_gil5ms"
 
 
