@@ -9,10 +9,12 @@ Twilio, three processes, as in production minus the phone network:
   as the callee hears it (end of each clip -> first voiced agent audio played);
 - this process: a worker dialling N attempts at once through the gated dial path and the REST API.
 
-SIP, two processes: the SIP user agent lives where the sessions run, so
+SIP capacity: ceil(N/4) `dialwise worker` processes, each with its own SIP test carrier (a process holds
+4 SIP calls): agent/dialing/bench_sip.py.
+
+`bench networks`, SIP arm, two processes: the SIP user agent lives where the sessions run, so
 - this process is the worker: the models loaded once, the real `SipDialer` (one PJSIP endpoint)
-  INVITEs N attempts at once through the gated dial path and runs their sessions; its CPU is what
-  is measured;
+  INVITEs the attempts through the gated dial path and runs their sessions;
 - the SIP test carrier (telephony_adapter.sim.sip_carrier, PJSIP): the trunk, whose callees play the
   same recorded clips turn by turn and measure voice-to-voice as heard (`callee_turns`, shared with
   the Twilio carrier), out of PJSIP's jitter buffer like a phone.
@@ -333,16 +335,33 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
     if network != "sip":
         await dialer.close()
     await asyncio.sleep(0.3)  # the carrier files its last report as the call ends
+    rows = level_rows(stack.db, campaign_id)
+    calls = await asyncio.to_thread(stack.carrier_calls, network)
+    extras = getattr(dialer, "extras", {})
+    return summarize(arm, n, rows, calls, _server_v2v(stack.db, [r[2] for r in rows]), cpu=cpu, wall=wall,
+                     reports_failed=sum(1 for r in reports if r.status not in ("done",)),
+                     agent_media={cid: (x or {}).get("media") or {} for cid, x in extras.items()})
+
+
+def level_rows(db: str, campaign_id: str) -> list[tuple[Any, ...]]:
+    """(provider_ref, result, call id, outcome) of each dialled attempt of a level's campaign."""
     from sqlalchemy import select
 
     from agent.store import session_scope
     from agent.store.models import Attempt, Call
 
-    with session_scope(stack.db) as s:
-        rows = s.execute(select(Attempt.provider_ref, Attempt.result, Call.id, Call.outcome)
-                         .join(Call, Call.attempt_id == Attempt.id)
-                         .where(Attempt.campaign_id == campaign_id)).all()
-    calls = await asyncio.to_thread(stack.carrier_calls, network)
+    with session_scope(db) as s:
+        return [tuple(r) for r in s.execute(select(Attempt.provider_ref, Attempt.result, Call.id, Call.outcome)
+                                            .join(Call, Call.attempt_id == Attempt.id)
+                                            .where(Attempt.campaign_id == campaign_id)).all()]
+
+
+def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, dict[str, Any]], server: list[float],
+              *, cpu: float, wall: float, reports_failed: int,
+              agent_media: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One level's figures: `rows` from level_rows, `calls` what the carrier's callees heard (by the
+    network's call reference), `server` the sessions' own voice-to-voice, `cpu` the CPU seconds of the
+    processes that ran the sessions over `wall` seconds."""
     heard: list[float] = []
     greetings: list[float] = []
     overlaps = no_reply = turns = 0
@@ -355,7 +374,7 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
         if media:
             jb_delay.append(media["jb_delay_ms"]["avg"])
             rx_jitter.append(media["rx_jitter_ms"]["max"])
-        ours = (getattr(dialer, "extras", {}).get(call_id) or {}).get("media") or {}
+        ours = (agent_media or {}).get(call_id) or {}
         if ours:
             agent_jb.append(ours["jb_delay_ms"]["avg"])
             agent_rx_jitter.append(ours["rx_jitter_ms"]["max"])
@@ -367,7 +386,6 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
         no_reply += rep.get("no_reply", 0)
         turns += len(rep.get("clips_played", []))
     answered = [r for r in rows if r[1] == "answered"]
-    server = _server_v2v(stack.db, [r[2] for r in rows])
     return {
         "network": arm,
         "n": n,
@@ -383,7 +401,7 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
         "server_cpu_s_per_call": round(cpu / len(answered), 2) if answered else None,
         "server_cpu_util": round(cpu / wall, 2),  # cores busy on average
         "wall_s": round(wall, 1),
-        "reports_failed": sum(1 for r in reports if r.status not in ("done",)),
+        "reports_failed": reports_failed,
         **({"callee_media": {"jb_delay_avg_ms_p50": percentile(jb_delay, 0.5), "jb_delay_avg_ms_max": percentile(
             jb_delay, 1.0), "rx_jitter_max_ms_p50": percentile(rx_jitter, 0.5)}} if jb_delay else {}),
         **({"agent_media": {"jb_delay_avg_ms_p50": percentile(agent_jb, 0.5), "jb_delay_avg_ms_max": percentile(
@@ -479,6 +497,10 @@ def _public(level: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0, network: str = "twilio") -> dict[str, Any]:
+    if network == "sip":  # worker processes of 4 SIP calls each (agent/dialing/bench_sip.py)
+        from agent.dialing.bench_sip import run_sip_capacity
+
+        return run_sip_capacity(levels, turns=turns, cps=cps)
     out = _bench((network,), [(network, n) for n in levels], turns=turns, cps=cps)
     lvls = [_public(lv) for lv in out.pop("levels")]
     ok = [lv["n"] for lv in lvls
