@@ -619,7 +619,7 @@ def register(app: Any, bench_app: Any) -> None:
         turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
         cps: float = typer.Option(4.0, min=0.1, help="calls placed per second"),
         gil_ab: bool = typer.Option(False, "--gil-ab", help="also run SIP with CPython's default 5 ms GIL switch "
-                                                            "interval (the A/B of the 1 ms the SIP dialer sets)"),
+                                                            "interval (the A/B of GIL_SWITCH_INTERVAL_MS, 1 ms)"),
     ) -> None:
         """Voice-to-voice over SIP vs the Twilio path, on the same clips in one run (JSON): heard p50/p95 per
         network and the difference (the target: SIP within 50 ms of Twilio)."""
