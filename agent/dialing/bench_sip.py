@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.dialing.bench_capacity import (
+from agent.dialing.bench_levels import (
     TARGET_P95_MS,
     _numbers,
     _public,
