@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agent.netlists import parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# the GIL switch interval of a process with the sip network enabled (see gil_switch_interval_ms): measured with
+# two busy Python threads in the process, the SIP media path took 340-840 ms at Python's 5 ms, 100-220 ms at 1 ms
+SIP_SWITCH_INTERVAL_MS = 1.0
 
 
 class Settings(BaseSettings):
@@ -97,6 +100,13 @@ class Settings(BaseSettings):
     sip_rtp_port_max: int = 40999
     sip_public_address: str = Field(default="", description="address put in SDP and Contact behind NAT")
     sip_max_cps: float = Field(default=1.0, gt=0, description="new calls per second across workers")
+    # PJSIP's media clock thread calls into Python (our media port) twice per SIP call every 20 ms; with
+    # CPython's default 5 ms switch interval a busy event loop or model thread holds it back, RTP leaves
+    # late and in bursts and both jitter buffers grow (telephony_adapter/README.md, `dialwise bench
+    # networks --gil-ab`). The call-running process (`dialwise worker`, `dialwise serve`'s worker) sets it.
+    gil_switch_interval_ms: float | None = Field(
+        default=None, gt=0, le=100, description="CPython's GIL switch interval in a call-running process; "
+        "unset: 1 ms when the sip network is enabled (DIAL_NETWORK=sip or SIP_TRUNK_URI set), else Python's own")
 
     # security (docs/security.md)
     webhook_allow_networks: str = Field(
@@ -111,6 +121,17 @@ class Settings(BaseSettings):
     def _networks(cls, v: str) -> str:
         parse_networks(v)  # a ValueError names the bad entry
         return v
+
+    @property
+    def sip_enabled(self) -> bool:
+        """This process may run SIP calls: its default network is sip, or a trunk is configured."""
+        return self.dial_network == "sip" or bool(self.sip_trunk_uri)
+
+    def switch_interval_s(self) -> float | None:
+        """The GIL switch interval a call-running process sets (seconds); None: leave Python's own."""
+        if self.gil_switch_interval_ms is not None:
+            return self.gil_switch_interval_ms / 1000
+        return SIP_SWITCH_INTERVAL_MS / 1000 if self.sip_enabled else None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -115,10 +115,12 @@ class StereoRecorder:
         from speech.audio import write_wav
 
         left = np.concatenate(self._left) if self._left else np.zeros(0, dtype=np.int16)
-        n = max(len(left), self._agent_cursor)
+        # one reading of the agent side: this runs in a thread while the call's last audio may still be queued
+        right = self._right[: self._agent_cursor]
+        n = max(len(left), len(right))
         stereo = np.zeros((n, 2), dtype=np.int16)
         stereo[: len(left), 0] = left
-        stereo[: self._agent_cursor, 1] = self._right[: self._agent_cursor]
+        stereo[: len(right), 1] = right
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
         write_wav(tmp, stereo, self.rate)

@@ -73,6 +73,11 @@ class Callee:
     answermode: str = "auto"  # auto | manual (rings until told) | early (183 with media, then manual)
     codecs: str = "PCMA,PCMU"
     extra: str = ""  # more account parameters, e.g. ";call_transfer=no"
+    audio_source: str = ""  # this callee's own microphone WAV at the start of a call (else the config's)
+
+    def params(self) -> str:
+        source = f";audio_source=aufile,{self.audio_source}" if self.audio_source else ""
+        return f"regint=0;answermode={self.answermode};audio_codecs={self.codecs}{source}{self.extra}"
 
 
 class Baresip:
@@ -92,6 +97,7 @@ class Baresip:
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
         self._buf = b""
+        self.lock = threading.Lock()  # one callee's command pair (select its account, act) at a time
 
     def uri(self, user: str = "callee") -> str:
         return f"sip:{user}@127.0.0.1:{self.port}"
@@ -123,8 +129,7 @@ cons_listen 127.0.0.1:{self.cons_port}
 snd_path {self.dump}
 """
         (self.folder / "config").write_text(conf)
-        lines = [f"<sip:{c.user}@127.0.0.1:{self.port}>;regint=0;answermode={c.answermode};"
-                 f"audio_codecs={c.codecs}{c.extra}" for c in self.callees]
+        lines = [f"<sip:{c.user}@127.0.0.1:{self.port}>;{c.params()}" for c in self.callees]
         (self.folder / "accounts").write_text("\n".join(lines) + "\n")
         (self.folder / "contacts").write_text("")
 
@@ -176,6 +181,20 @@ snd_path {self.dump}
         body = json.dumps({"command": command, "params": params, "token": command}).encode()
         self._sock.sendall(b"%d:%s," % (len(body), body))
 
+    def on(self, aor: str, command: str, params: str = "") -> None:
+        """`command` for the callee `aor` alone: baresip's menu acts on its current account, so select it
+        first (several callees may be in calls at once; `lock` keeps each pair together)."""
+        with self.lock:
+            self.command("uafind", aor)
+            self.command(command, params)
+
+    def keys_on(self, aor: str, keys: str) -> None:
+        """Keypad DTMF from the callee `aor` (the console acts on the current account too)."""
+        with self.lock:
+            self.command("uafind", aor)
+            time.sleep(0.2)  # the console's keys come over another socket: let the selection land first
+            self.keys(keys)
+
     def keys(self, keys: str, press_s: float = 0.15, gap_s: float = 0.15) -> None:
         """Press keys on baresip's console: during a call, 0-9*# send RFC 4733 DTMF. Each press is
         followed by baresip's key-release code (0x04), which ends the telephone-event."""
@@ -207,11 +226,11 @@ snd_path {self.dump}
     def event_types(self) -> list[str]:
         return [e.get("type", "") for e in self.events if e.get("event")]
 
-    def wait_event(self, kind: str, timeout: float = 10.0) -> dict:
+    def wait_event(self, kind: str, timeout: float = 10.0, aor: str | None = None) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for e in self.events:
-                if e.get("event") and e.get("type") == kind:
+            for e in list(self.events):
+                if e.get("event") and e.get("type") == kind and aor in (None, e.get("accountaor")):
                     return e
             time.sleep(0.02)
         raise AssertionError(f"baresip never reported {kind}; events: {self.event_types()}")

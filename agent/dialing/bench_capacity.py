@@ -9,10 +9,12 @@ Twilio, three processes, as in production minus the phone network:
   as the callee hears it (end of each clip -> first voiced agent audio played);
 - this process: a worker dialling N attempts at once through the gated dial path and the REST API.
 
-SIP, two processes: the SIP user agent lives where the sessions run, so
+SIP capacity: ceil(N/4) `dialwise worker` processes, each with its own SIP test carrier (a process holds
+4 SIP calls): agent/dialing/bench_sip.py.
+
+`bench networks`, SIP arm, two processes: the SIP user agent lives where the sessions run, so
 - this process is the worker: the models loaded once, the real `SipDialer` (one PJSIP endpoint)
-  INVITEs N attempts at once through the gated dial path and runs their sessions; its CPU is what
-  is measured;
+  INVITEs the attempts through the gated dial path and runs their sessions;
 - the SIP test carrier (telephony_adapter.sim.sip_carrier, PJSIP): the trunk, whose callees play the
   same recorded clips turn by turn and measure voice-to-voice as heard (`callee_turns`, shared with
   the Twilio carrier), out of PJSIP's jitter buffer like a phone.
@@ -36,49 +38,20 @@ from pathlib import Path
 from typing import Any
 
 from agent.demo import percentile
+from agent.dialing.bench_levels import (
+    TARGET_P95_MS,
+    _numbers,
+    _public,
+    _seed,
+    _server_v2v,
+    cpu_seconds,
+    level_rows,
+    summarize,
+)
 
 ACCOUNT_SID = "AC" + "b" * 32
 TOKEN = "bench-capacity-token"
 FROM = "+12125550100"
-# callee turns, in the script's order: confirm identity, the ID's last four (TTS, no recording has
-# them), promise to pay, agree to the read-back
-CLIPS = {
-    "zh": ["zh_001.wav", "digits", "zh_016.wav", "zh_007.wav"],
-    "en": ["en_040.wav", "digits", "en_056.wav", "en_047.wav"],
-}
-DIGITS = {"zh": "一二三四", "en": "one two three four"}  # the seeded accounts' id_last4 is 1234
-
-
-def _digit_clips(folder: Path) -> dict[str, str]:
-    """The callee saying its ID's last four digits, synthesised once per language (the simulated
-    customer's own TTS), as WAV files the carrier plays like any recording."""
-    import wave
-
-    import numpy as np
-
-    from telephony_adapter.sim.customer import synthesize
-
-    out = {}
-    for lang, text in DIGITS.items():
-        pcm, rate = synthesize(text, lang)
-        pcm = np.concatenate([np.zeros(rate // 4, dtype=np.int16), np.asarray(pcm, dtype=np.int16),
-                              np.zeros(rate // 2, dtype=np.int16)])
-        path = folder / f"digits_{lang}.wav"
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm.astype("<i2").tobytes())
-        out[lang] = str(path)
-    return out
-TARGET_P95_MS = 1200.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
 def _free_port(kind: int = 1) -> int:  # 1: TCP, 2: UDP
@@ -191,34 +164,6 @@ class Stack:
         return {r["sid"]: r for r in rows}
 
 
-def _phone(lang: str, tag: str, i: int) -> str:
-    return f"+86138{tag}{i:04d}00" if lang == "zh" else f"+1212555{tag}{i:02d}"
-
-
-def _seed(db: str, n: int, tag: str) -> list[tuple[str, str, str]]:
-    """n fresh accounts inside their calling window now (zh and en alternate): (id, phone, language)."""
-    from agent.store import session_scope
-    from agent.store.models import Account
-
-    hour = datetime.now(UTC).hour
-    out = []
-    with session_scope(db) as s:
-        for i in range(n):
-            lang = "zh" if i % 2 == 0 else "en"
-            off = (11 - hour) % 24
-            off = off - 24 if off > 12 else off
-            zone = "Etc/GMT" + (f"{-off:+d}" if off else "")  # local time about 11:00
-            phone = _phone(lang, tag, i)
-            acc = Account(name="王芳" if lang == "zh" else "Emily Johnson", phone=phone, timezone=zone,
-                          jurisdiction="CN" if lang == "zh" else "US", language=lang, purpose="collections",
-                          bucket="M1", balance=2000.0 if lang == "zh" else 450.0,
-                          currency="CNY" if lang == "zh" else "USD", days_past_due=10, id_last4="1234")
-            s.add(acc)
-            s.flush()
-            out.append((acc.id, phone, lang))
-    return out
-
-
 def _campaign(db: str, accounts: list[tuple[str, str, str]], name: str, network: str) -> str:
     from agent.store import session_scope
     from agent.store.models import Attempt, Campaign
@@ -232,17 +177,6 @@ def _campaign(db: str, accounts: list[tuple[str, str, str]], name: str, network:
         s.add_all(Attempt(campaign_id=camp.id, account_id=a, script_id=script_for("collections", "M1", lang),
                           phone=phone, not_before=now) for a, phone, lang in accounts)
         return camp.id
-
-
-def _server_v2v(db: str, call_ids: list[str]) -> list[float]:
-    from sqlalchemy import select
-
-    from agent.store import session_scope
-    from agent.store.models import Turn
-
-    with session_scope(db) as s:
-        rows = s.scalars(select(Turn.latency).where(Turn.call_id.in_(call_ids))).all()
-    return [float(r["voice_to_voice_ms"]) for r in rows if r and r.get("voice_to_voice_ms") is not None]
 
 
 class Dialers:
@@ -263,6 +197,10 @@ class Dialers:
         t0 = time.monotonic()
         deps = await asyncio.to_thread(get_deps)  # as `dialwise worker` does, before the first call
         self.deps_ready_s = round(time.monotonic() - t0, 1)
+        from agent.config import get_settings
+        from agent.worker.runtime import apply_switch_interval
+
+        apply_switch_interval(get_settings())  # as the worker runtime does (SIP_TRUNK_URI is set: 1 ms)
         self.sip = build_dialer("sip", deps, db_url=self.stack.db)
         await self.sip.start()
 
@@ -304,7 +242,7 @@ class _Recording:
 
 
 # an arm of `bench networks`: the SIP network with CPython's default 5 ms GIL switch interval (the A/B of
-# agent.dialing.sip.GIL_SWITCH_INTERVAL_S, in the same run)
+# GIL_SWITCH_INTERVAL_MS, 1 ms by default with SIP, in the same run)
 SIP_GIL_5MS = "sip_gil5ms"
 
 
@@ -329,78 +267,16 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
     if network != "sip":
         await dialer.close()
     await asyncio.sleep(0.3)  # the carrier files its last report as the call ends
-    from sqlalchemy import select
-
-    from agent.store import session_scope
-    from agent.store.models import Attempt, Call
-
-    with session_scope(stack.db) as s:
-        rows = s.execute(select(Attempt.provider_ref, Attempt.result, Call.id, Call.outcome)
-                         .join(Call, Call.attempt_id == Attempt.id)
-                         .where(Attempt.campaign_id == campaign_id)).all()
+    rows = level_rows(stack.db, campaign_id)
     calls = await asyncio.to_thread(stack.carrier_calls, network)
-    heard: list[float] = []
-    greetings: list[float] = []
-    overlaps = no_reply = turns = 0
-    jb_delay: list[float] = []
-    rx_jitter: list[float] = []
-    agent_jb: list[float] = []
-    agent_rx_jitter: list[float] = []
-    for sid, _, call_id, _ in rows:
-        media = (calls.get(sid or "") or {}).get("media") or {}
-        if media:
-            jb_delay.append(media["jb_delay_ms"]["avg"])
-            rx_jitter.append(media["rx_jitter_ms"]["max"])
-        ours = (getattr(dialer, "extras", {}).get(call_id) or {}).get("media") or {}
-        if ours:
-            agent_jb.append(ours["jb_delay_ms"]["avg"])
-            agent_rx_jitter.append(ours["rx_jitter_ms"]["max"])
-        rep = (calls.get(sid or "") or {}).get("caller") or {}
-        heard += rep.get("v2v_ms", [])
-        if rep.get("greeting_ms") is not None:
-            greetings.append(rep["greeting_ms"])
-        overlaps += rep.get("overlaps", 0)
-        no_reply += rep.get("no_reply", 0)
-        turns += len(rep.get("clips_played", []))
-    answered = [r for r in rows if r[1] == "answered"]
-    server = _server_v2v(stack.db, [r[2] for r in rows])
-    return {
-        "network": arm,
-        "n": n,
-        "calls_completed": len(answered),
-        "results": {k: sum(1 for r in rows if r[1] == k) for k in sorted({str(r[1]) for r in rows})},
-        "outcomes": {k: sum(1 for r in rows if r[3] == k) for k in sorted({str(r[3]) for r in rows})},
-        "v2v_heard_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "max": percentile(heard, 1.0),
-                         "n": len(heard)},
-        "v2v_server_ms": {"p50": percentile(server, 0.5), "p95": percentile(server, 0.95), "n": len(server)},
-        "greeting_ms": {"p50": percentile(greetings, 0.5), "max": percentile(greetings, 1.0), "n": len(greetings)},
-        "callee_turns": turns, "overlapped_turns": overlaps, "unanswered_turns": no_reply,
-        "server_cpu_s": round(cpu, 1),
-        "server_cpu_s_per_call": round(cpu / len(answered), 2) if answered else None,
-        "server_cpu_util": round(cpu / wall, 2),  # cores busy on average
-        "wall_s": round(wall, 1),
-        "reports_failed": sum(1 for r in reports if r.status not in ("done",)),
-        **({"callee_media": {"jb_delay_avg_ms_p50": percentile(jb_delay, 0.5), "jb_delay_avg_ms_max": percentile(
-            jb_delay, 1.0), "rx_jitter_max_ms_p50": percentile(rx_jitter, 0.5)}} if jb_delay else {}),
-        **({"agent_media": {"jb_delay_avg_ms_p50": percentile(agent_jb, 0.5), "jb_delay_avg_ms_max": percentile(
-            agent_jb, 1.0), "rx_jitter_max_ms_p50": percentile(agent_rx_jitter, 0.5)}} if agent_jb else {}),
-        "samples": {"heard": heard, "server": server},  # dropped from the printed levels
-    }
+    extras = getattr(dialer, "extras", {})
+    return summarize(arm, n, rows, calls, _server_v2v(stack.db, [r[2] for r in rows]), cpu=cpu, wall=wall,
+                     reports_failed=sum(1 for r in reports if r.status not in ("done",)),
+                     agent_media={cid: (x or {}).get("media") or {} for cid, x in extras.items()})
 
 
 NETWORK_LABEL = {"twilio": "twilio (local Twilio-protocol test carrier)",
                  "sip": "sip (SipDialer in this process, local PJSIP test carrier)"}
-
-
-def _numbers(tags: list[str], max_n: int, turns: int, tmp: Path) -> dict[str, Any]:
-    digits = _digit_clips(tmp)
-    clips = {lang: [digits[lang] if c == "digits" else c for c in items][:turns] for lang, items in CLIPS.items()}
-    numbers: dict[str, Any] = {}
-    for tag in tags:
-        for i in range(max_n):
-            for lang, phone in (("zh", _phone("zh", tag, i)), ("en", _phone("en", tag, i))):
-                numbers[phone] = {"answer": "caller", "ring_s": 0.5, "caller": {"clips": clips[lang]}}
-    return numbers
 
 
 def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int, cps: float,
@@ -470,11 +346,11 @@ def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int
         get_settings.cache_clear()
 
 
-def _public(level: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in level.items() if k != "samples"}
-
-
 def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0, network: str = "twilio") -> dict[str, Any]:
+    if network == "sip":  # worker processes of 4 SIP calls each (agent/dialing/bench_sip.py)
+        from agent.dialing.bench_sip import run_sip_capacity
+
+        return run_sip_capacity(levels, turns=turns, cps=cps)
     out = _bench((network,), [(network, n) for n in levels], turns=turns, cps=cps)
     lvls = [_public(lv) for lv in out.pop("levels")]
     ok = [lv["n"] for lv in lvls
@@ -593,7 +469,7 @@ def register(app: Any, bench_app: Any) -> None:
         turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
         cps: float = typer.Option(4.0, min=0.1, help="calls placed per second"),
         gil_ab: bool = typer.Option(False, "--gil-ab", help="also run SIP with CPython's default 5 ms GIL switch "
-                                                            "interval (the A/B of the 1 ms the SIP dialer sets)"),
+                                                            "interval (the A/B of GIL_SWITCH_INTERVAL_MS, 1 ms)"),
     ) -> None:
         """Voice-to-voice over SIP vs the Twilio path, on the same clips in one run (JSON): heard p50/p95 per
         network and the difference (the target: SIP within 50 ms of Twilio)."""

@@ -7,13 +7,14 @@
 The user agent is telephony_adapter.sip (PJSIP). On 200 OK the session runs over the call's
 SipTransport through `runner`; any other final answer maps to a dial result (see
 telephony_adapter/sip/results.py) with a detail such as "SIP 486 Busy Here". Nothing here blocks
-the event loop: PJSIP work runs on its own threads.
+the event loop: PJSIP work runs on its own threads. The process that runs SIP calls sets CPython's GIL
+switch interval (PJSIP's media clock thread calls into Python every 20 ms per call): the worker runtime
+does, from GIL_SWITCH_INTERVAL_MS (agent.worker.runtime.apply_switch_interval).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import weakref
 from typing import Any
 
@@ -33,16 +34,10 @@ log = logging.getLogger(__name__)
 
 REGISTER_WAIT_S = 10.0  # at most this long, before the first dial, for the trunk's answer to our REGISTER
 AUTH_REFUSALS = (401, 403, 407)  # a REGISTER answered so after our credentials: they are wrong
-# PJSIP's media clock thread calls into Python twice per call every 20 ms (our media port). With CPython's
-# default 5 ms GIL switch interval, a busy event loop or model thread makes it wait up to 5 ms per call:
-# RTP leaves late and in bursts, and both jitter buffers (ours, the callee's) grow. Measured with two busy
-# Python threads in the process: the SIP path took 340-840 ms at 5 ms, 100-220 ms at 1 ms (40-60 ms idle;
-# telephony_adapter/README.md, `dialwise bench networks --gil-ab`). A process running SIP calls asks for the
-# GIL back after 1 ms.
-GIL_SWITCH_INTERVAL_S = 0.001
 # The pjsua2-python 2.15.1 wheel is built with PJSUA_MAX_CALLS = 4: a process holds at most 4 SIP calls at once,
 # whatever uaConfig.maxCalls asks; a 5th INVITE fails with PJ_ETOOMANY (`dialwise bench capacity --network sip`).
-# Dials beyond it wait here for a free call instead of failing. More lines: more worker processes. A REFER-
+# Dials beyond it wait here for a free call instead of failing; a worker runs at most this many lines with the
+# sip network enabled (agent.worker.runtime.line_count). More lines: more worker processes. A REFER-
 # refused transfer bridges through a second call of the same process, so it needs a free one too.
 PJSUA_MAX_CALLS = 4
 _call_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -100,8 +95,6 @@ class SipDialer:
     async def start(self) -> SipUserAgent:
         async with self._start_lock:
             if not self._started:
-                if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
-                    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
                 try:
                     await self.ua.start()
                 except SipConfigError as exc:
@@ -163,8 +156,9 @@ class SipDialer:
                 log.warning("sip %s: no end of the call 5 s after our BYE", attempt.sip_call_id)
         extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
                      frames_in=attempt.leg.frames_in, pacing=transport.pacing, media=media)
-        return DialOutcome(result=ANSWERED, call=call, provider_ref=attempt.sip_call_id, detail=attempt.detail,
-                           extra=extra)
+        codec = attempt.extra.get("codec")  # on the attempt's detail, e.g. "SIP 200 OK, PCMA"
+        return DialOutcome(result=ANSWERED, call=call, provider_ref=attempt.sip_call_id,
+                           detail=f"{attempt.detail}, {codec}" if codec else attempt.detail, extra=extra)
 
     async def _watch_media(self, leg: Any, into: dict[str, Any], every_s: float = 1.0) -> None:
         """While the call lasts, what our jitter buffer holds and how regularly the callee's RTP arrives

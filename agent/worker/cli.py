@@ -9,7 +9,9 @@ from agent.errors import UserError
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command()
     def worker(
-        concurrency: int = typer.Option(None, min=1, max=256, help="calls at a time (default: MAX_CONCURRENT_CALLS)"),
+        concurrency: int = typer.Option(None, min=1, max=256, help=(
+            "calls at a time (default: MAX_CONCURRENT_CALLS; at most 4 with the sip network enabled: "
+            "run more workers for more)")),
         network: str = typer.Option(None, help="network for campaigns that name none (default: DIAL_NETWORK): "
                                                "loopback | twilio | sip"),
     ) -> None:

@@ -13,6 +13,10 @@ lifespan (`agent.worker.embed`); `dialwise demo` and `dialwise campaigns run` ru
 4. take due attempts from the queue — procrastinate on PostgreSQL, the embedded poller on SQLite and
    for every batch.
 
+A process with the sip network enabled (DIAL_NETWORK=sip or SIP_TRUNK_URI set) runs at most
+PJSUA_MAX_CALLS (4) lines, what the pjsua2 wheel holds per process, and sets CPython's GIL switch interval
+(GIL_SWITCH_INTERVAL_MS, 1 ms there by default) before it takes calls.
+
 Stopping (SIGTERM): the queue takes nothing new, the calls in progress finish (bounded by
 MAX_CALL_S), whatever is still open then ends as interrupted, and the row is marked stopped.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from agent.config import Settings, get_settings
@@ -39,6 +44,32 @@ def is_postgres(db_url: str) -> bool:
     return db_url.startswith("postgresql")
 
 
+def line_count(settings: Settings, requested: int) -> int:
+    """The lines this process runs: `requested`, at most PJSUA_MAX_CALLS when it may run SIP calls."""
+    if not settings.sip_enabled:
+        return requested
+    from agent.dialing.sip import PJSUA_MAX_CALLS
+
+    if requested <= PJSUA_MAX_CALLS:
+        return requested
+    log.warning("%d lines asked, %d run: the sip network is enabled and a process holds at most %d SIP calls "
+                "(PJSUA_MAX_CALLS of the pjsua2 wheel); run more `dialwise worker` processes for more calls "
+                "(telephony_adapter/README.md)", requested, PJSUA_MAX_CALLS, PJSUA_MAX_CALLS)
+    return PJSUA_MAX_CALLS
+
+
+def apply_switch_interval(settings: Settings) -> float | None:
+    """Set CPython's GIL switch interval for this call-running process (GIL_SWITCH_INTERVAL_MS; 1 ms when
+    the sip network is enabled). Returns the interval set, in seconds, or None (Python's own kept)."""
+    interval = settings.switch_interval_s()
+    if interval is None:
+        return None
+    sys.setswitchinterval(interval)
+    why = "GIL_SWITCH_INTERVAL_MS" if settings.gil_switch_interval_ms is not None else "the sip network is enabled"
+    log.info("GIL switch interval %.1f ms (%s)", interval * 1000, why)
+    return interval
+
+
 class Runtime:
     def __init__(self, *, kind: str = "worker", db_url: str | None = None, concurrency: int | None = None,
                  take_attempts: bool = True, dialers: DialerFactory | None = None,
@@ -49,7 +80,7 @@ class Runtime:
         campaign's due attempts, then finish (`finished`); `on_dialled`: told of each attempt as it ends."""
         self.settings = settings or get_settings()
         self.db_url = db_url or self.settings.resolved_database_url()
-        self.concurrency = concurrency or self.settings.max_concurrent_calls
+        self.concurrency = line_count(self.settings, concurrency or self.settings.max_concurrent_calls)
         self.take_attempts = take_attempts
         self.batch = batch
         self.identity = WorkerIdentity(kind, self.db_url)
@@ -72,6 +103,7 @@ class Runtime:
         return "procrastinate" if is_postgres(self.db_url) and self.batch is None else "embedded"
 
     async def start(self) -> None:
+        apply_switch_interval(self.settings)
         await asyncio.to_thread(self.identity.register)
         self.started = True
         await asyncio.to_thread(self._sweep)
