@@ -78,9 +78,9 @@ SPREAD = {
     "tests/campaign/test_compliance_gate.py",
 }
 SAME_WORKER = {
-    # all bind PJSIP media in RTP ports 42000-42999 (and the test carrier 43000-43799)
+    # PJSIP media in RTP ports 42000-42999 (and the test carrier 43000-43799); the campaign test runs a SIP worker process: kept on one xdist worker so the SIP calls do not compete with each other
     "sip": ("tests/telephony/test_tel_sip.py", "tests/telephony/test_tel_sip_auth.py",
-            "tests/telephony/test_tel_sip_fullcall.py"),
+            "tests/telephony/test_tel_sip_campaign.py"),
 }
 SERIAL = {
     "tests/telephony/test_sim_loopback.py",  # heard latency within 280-380 ms
