@@ -260,6 +260,20 @@ def print_summary(console, summary: dict[str, Any], reports) -> None:
         out.print(f"see a transcript: dialwise calls show {summary['call_ids'][0][:8]}")
 
 
+def tally_attempts(reps, attempts: Counter[str], failures: list[str]) -> list:
+    """Count every attempt by status ("connected" when a call result came back) into `attempts`, note each
+    failed one in `failures`, and return the connected reports: a failed attempt is reported, never dropped."""
+    connected = []
+    for rep in reps:
+        attempts[rep.status if rep.result is None else "connected"] += 1
+        if rep.result is None:
+            if rep.status == "failed":
+                failures.append(f"{rep.attempt_id[:8]}: {rep.rule or rep.status}")
+            continue
+        connected.append(rep)
+    return connected
+
+
 def bench_call(
     turns: int = typer.Option(20, min=1, help="callee turns to measure"),
     language: str = typer.Option("both", help="zh | en | both"),
@@ -302,12 +316,7 @@ def bench_call(
         reps = asyncio.run(run_attempts(campaign_id=campaign_id, deps=deps, concurrency=1,
                                         at=datetime.now(UTC) + timedelta(days=8), simulated_clock=True,
                                         today=today, db_url=url))
-        for rep in reps:
-            attempts[rep.status if rep.result is None else "connected"] += 1
-            if rep.result is None:  # failed, blocked, busy, no answer: counted above, never dropped
-                if rep.status == "failed":
-                    failures.append(f"{rep.attempt_id[:8]}: {rep.rule or rep.status}")
-                continue
+        for rep in tally_attempts(reps, attempts, failures):
             calls += 1
             results.append(rep.result)
             heard.extend(rep.callee_latency_ms)

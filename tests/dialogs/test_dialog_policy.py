@@ -122,3 +122,16 @@ def test_lender_limits_shape_the_offer():
     p.step(Dtmf("1234"))
     d = p.step(Heard(Understanding("request_installment", 0.9)))
     assert d.node == "offer_instalment" and "4 monthly payments of 120 dollars" in d.say
+
+
+def test_bench_dialogs_counts_calls_that_did_not_end():
+    """`bench dialogs` computes all_calls_ended from the calls it ran (issue 16): a step cap too low for any
+    call to finish must report the stuck calls, not a constant true."""
+    from dialogs.bench import policy_speed
+
+    capped = policy_speed(calls=12, max_steps=1)
+    assert capped["step_cap"] == 1 and capped["max_turns_in_a_call"] == 1
+    assert capped["calls_not_ended"] > 0 and capped["all_calls_ended"] is False
+    free = policy_speed(calls=40)
+    assert free["calls_not_ended"] == 0 and free["all_calls_ended"] is True
+    assert free["max_turns_in_a_call"] < free["step_cap"]

@@ -82,3 +82,20 @@ def test_silence_is_unknown_not_human():
     for _ in range(150):
         det.feed(np.zeros(320, dtype=np.int16), 16000)
     assert det.verdict == UNKNOWN and det.decided
+
+
+def test_amd_bench_reads_the_transcript_from_asr_not_the_reference():
+    """The AMD bench's "machine recall with transcript" is fed what the ASR heard (issue 16), one call per
+    greeting: an ASR that hears nothing leaves only the audio cues, one that hears a voicemail phrase adds it."""
+    from speech.amd import benchmark
+    from tests.fakes import FakeAsr
+
+    deaf = FakeAsr("")
+    silent = benchmark(asr=deaf)
+    assert deaf.calls == len(MACHINES) and silent["transcript_source"] == "asr"
+    assert silent["early_transcripts"] == [""] * len(MACHINES)
+    assert silent["machine_recall_with_transcript"] == silent["machine_recall_audio_only"]
+    heard = FakeAsr("请在提示音后留言")
+    phrase = benchmark(asr=heard)
+    assert phrase["early_transcripts"] == ["请在提示音后留言"] * len(MACHINES) and heard.calls == len(MACHINES)
+    assert phrase["machine_recall_with_transcript"] == 1.0

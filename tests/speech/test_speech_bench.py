@@ -6,7 +6,7 @@ import pytest
 
 from speech.asr.postprocess import drop_echo
 from speech.audio import read_audio
-from speech.bench import VOICES_DIR, error_rate, telephone_channel
+from speech.bench import VOICES_DIR, error_rate, normalize_zh, telephone_channel
 from speech.denoise import suppress_noise
 
 
@@ -32,6 +32,25 @@ def test_error_rates_normalise_numbers_and_punctuation():
     assert error_rate(["I can pay two hundred dollars."], ["I can pay $200"], "en") == 0.0
     assert error_rate(["对，就是我本人"], ["对就是我"], "zh") == pytest.approx(2 / 6)
     assert error_rate(["yes it is me"], [""], "en") == 1.0
+
+
+def test_zh_numbers_score_alike_in_either_script():
+    """The same number written in digits or in characters is not an error, whichever side has which."""
+    same = [("我下个月五号先还三千二，行不行？", "我下个月5号先还3200,行不行"),
+            ("卡号后四位是3 8 0 6。", "卡号后四位是三八零六"),
+            ("邮编是0 5 1 9零零", "邮编是零五一九零零"),
+            ("出生日期啊，一九八四年七月二号。", "出生日期啊1984年7月2号"),
+            ("那就先给我记两百五十块吧", "那就先给我记250块吧"),
+            ("利率是百分之三点五", "利率是3.5%"),
+            ("一万二", "12000"), ("四百八", "480"), ("一千五百块", "1500块")]
+    for ref, hyp in same:
+        assert normalize_zh(ref) == normalize_zh(hyp), (ref, hyp)
+        assert error_rate([ref], [hyp], "zh") == 0.0
+        assert error_rate([hyp], [ref], "zh") == 0.0
+    # a different number is still an error, and so is a lost leading zero of a digit string
+    assert error_rate(["卡号后四位是3806"], ["卡号后四位是3807"], "zh") > 0
+    assert error_rate(["邮编是0519"], ["邮编是519"], "zh") > 0
+    assert error_rate(["我先还三千二"], ["我先还三千"], "zh") > 0
 
 
 def test_noise_suppression_raises_snr_and_keeps_silence_silent():
