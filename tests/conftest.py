@@ -78,7 +78,8 @@ SPREAD = {
     "tests/campaign/test_compliance_gate.py",
 }
 SAME_WORKER = {
-    # PJSIP media in RTP ports 42000-42999 (and the test carrier 43000-43799); the campaign test runs a SIP worker process: kept on one xdist worker so the SIP calls do not compete with each other
+    # PJSIP media in RTP ports 42000-42999 (the test carrier 43000-43799); the campaign test runs a SIP
+    # worker process: all on one xdist worker, so SIP calls never compete with each other for the cores
     "sip": ("tests/telephony/test_tel_sip.py", "tests/telephony/test_tel_sip_auth.py",
             "tests/telephony/test_tel_sip_campaign.py"),
 }
