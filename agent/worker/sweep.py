@@ -1,7 +1,9 @@
 """The lost-worker sweep: every live worker and server runs it at start and then periodically.
 
-A worker is lost when its heartbeat is older than WORKER_LOST_S, or at once when it ran on this host
-and its process is gone (a restarted server cleans up after its previous pid without waiting). Its
+A worker on another host is lost when its heartbeat is older than WORKER_LOST_S. On this host the
+process table decides: a worker whose process is gone is lost at once (a restarted server cleans up
+after its previous pid without waiting); one whose process is alive is only slow, e.g. its heartbeat
+waits on SQLite's write lock behind other workers, until it has been silent 4 x WORKER_LOST_S. Its
 work ends the way a crash demands:
 
 - its calls still `created` or `live` end as `interrupted` (every stored turn is kept, and the
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -30,6 +32,7 @@ log = logging.getLogger("dialwise.worker.sweep")
 
 LOST_DETAIL = "interrupted: worker lost"
 OPEN_CALL = ("created", "live")
+HUNG_FACTOR = 4  # a live process on this host is lost only after 4 x WORKER_LOST_S of silence
 
 
 @dataclass
@@ -52,8 +55,15 @@ def lost_workers(lost_s: float, *, me: str | None = None, now: datetime | None =
         for w in s.scalars(select(Worker).where(Worker.stopped_at.is_(None))):
             if w.id == me:
                 continue
-            silent = aware(w.heartbeat_at) < now - timedelta(seconds=lost_s)
-            if silent or (w.host == host and not pid_alive(w.pid)):
+            quiet_s = (now - aware(w.heartbeat_at)).total_seconds()
+            if w.host == host:
+                # On this host the process table is the truth: gone means lost at once, alive means only
+                # slow (e.g. a heartbeat waiting on SQLite's write lock behind other workers) until it has
+                # been silent for HUNG_FACTOR times the limit.
+                lost = not pid_alive(w.pid) or quiet_s > lost_s * HUNG_FACTOR
+            else:
+                lost = quiet_s > lost_s
+            if lost:
                 found.add(w.id)
         stopped = select(Worker.id).where(Worker.stopped_at.is_not(None))
         found.update(s.scalars(select(Call.worker_id).where(Call.status.in_(OPEN_CALL),

@@ -134,3 +134,36 @@ def test_a_silent_worker_on_another_machine_is_swept(db_url):
     with session_scope(db_url) as s:  # failed is not retried: no new attempt
         assert s.scalar(select(func.count()).select_from(Attempt)) == 3
     assert not sweep_lost(15, db_url=db_url)  # idempotent
+
+
+def test_a_slow_worker_alive_on_this_host_is_not_swept_until_it_is_hung(db_url):
+    """A live process on this host whose heartbeat is late (several workers queue on SQLite's write lock)
+    keeps its call; silent for more than 4 x WORKER_LOST_S it counts as hung and is swept; a dead pid is
+    swept at once whatever its heartbeat says."""
+    import os
+    import subprocess
+    import sys
+
+    from agent.worker.identity import host_name
+    from tests.worker_support import seed_campaign as seed
+
+    _, (slow, dead) = seed(db_url, 2)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    now = datetime.now(UTC)
+    late = now - timedelta(seconds=40)  # > WORKER_LOST_S (15), < 4 x 15
+    with session_scope(db_url) as s:
+        s.add(Worker(id="here:slow", host=host_name(), pid=os.getpid(), kind="worker", started_at=late,
+                     heartbeat_at=late))
+        s.add(Worker(id="here:dead", host=host_name(), pid=gone.pid, kind="worker", started_at=now,
+                     heartbeat_at=now))
+        for attempt_id, owner in ((slow, "here:slow"), (dead, "here:dead")):
+            att = s.get(Attempt, attempt_id)
+            att.status, att.claimed_by, att.dialed_at = "dialing", owner, now
+            s.add(Call(account_id=att.account_id, script_id=SCRIPT, language="en", attempt_id=att.id,
+                       campaign_id=att.campaign_id, status="live", started_at=now, worker_id=owner))
+    report = sweep_lost(15, db_url=db_url)
+    assert report.workers == ["here:dead"]
+    assert _call_of(db_url, slow).status == "live" and _call_of(db_url, dead).outcome == "interrupted"
+    report = sweep_lost(15, now=now + timedelta(seconds=30), db_url=db_url)  # silent 70 s > 60 s
+    assert report.workers == ["here:slow"] and _call_of(db_url, slow).outcome == "interrupted"
