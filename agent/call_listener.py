@@ -194,6 +194,9 @@ class Listener:
             return
         if self._asr_task is not None and not self._asr_task.done():
             return  # a dropped reading still decodes: wait for the pause rather than queue behind it
+        spare = getattr(self.s.deps, "asr_spare", None)
+        if spare is not None and not spare():
+            return  # every ASR worker busy (other calls): the reading waits for the pause, as before
         ev = ep.voiced_so_far()
         if ev is not None and (self.spec is None or (self.spec[0].start_ms, self.spec[0].end_ms)
                                != (self._start_of(ev), ev.end_ms)):

@@ -205,3 +205,18 @@ async def test_an_early_reading_is_dropped_when_speech_comes_back(call):
     assert len(callee) == 1 and callee[0]["end_ms"] - callee[0]["start_ms"] >= 2 * len(SHORT) * 1000 // RATE
     assert session.listener.early_reads == 2 and asr.calls == 2  # the gap's reading, then the end's
     assert session.result.cut_ins == 0
+
+
+async def test_no_early_reading_when_every_asr_worker_is_busy_with_other_calls(call):
+    asr, nlu = FakeAsr("Yes, it's me."), FakeNlu({"Yes, it's me.": "confirm_identity"})
+    session, line, _store = call(asr=asr, nlu=nlu, turns=TurnSettings(early_asr_ms=100))
+    session.deps.asr_in_flight = 1  # another call's transcription holds the (single) fake ASR worker
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.marks)
+    await _say(line, np.concatenate([_silence(0.3), SHORT, _silence(1.4)]))
+    await _until(lambda: session.result.latencies)
+    lat = session.result.latencies[0]
+    assert session.listener.early_reads == 0 and lat["asr_started_after_ms"] >= 200  # read at the pause
+    assert lat["endpoint_reason"].startswith("complete")
+    line.hang_up()
+    await asyncio.wait_for(task, 10)
