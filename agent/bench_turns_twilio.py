@@ -5,9 +5,10 @@ The stack of `bench capacity --network twilio` (agent/dialing/bench_capacity.py)
 `dialwise serve` answers the media streams and runs the sessions, the Twilio-protocol test carrier's
 callees play recorded answers (confirm identity, the ID's last four, a promise to pay, agree to the
 read-back) and time each one from the end of the clip to the first voiced agent audio they hear. The
-server runs once with `TURN_TAKING=fixed` and once with `TURN_TAKING=complete`, the modes alternating
-`rounds` times, each with its first call after start left out. The turns' own latency records (endpoint
-reason, when the reading started) come from the run's database.
+server runs with `TURN_TAKING=fixed`, with `TURN_TAKING=complete`, and with the early reading on
+(`TURN_EARLY_ASR_MS=100`), the modes alternating `rounds` times, each with its first call after start
+left out. The turns' own latency records (endpoint reason, when the reading started) come from the run's
+database.
 
 The replay bench (`dialwise bench turns`) measures cut-ins and backchannels on the turn set's test half;
 this one measures the figure the caller hears over the network, on real recorded answers.
@@ -19,7 +20,11 @@ from typing import Any
 
 from agent.demo import percentile
 
-MODES = ("fixed", "complete")
+# mode -> the server's environment: today's fixed silence, the turn-taker (default), the turn-taker with
+# the early reading (TURN_EARLY_ASR_MS, off by default)
+MODES = {"fixed": {"TURN_TAKING": "fixed", "TURN_EARLY_ASR_MS": "0"},
+         "complete": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "0"},
+         "complete_early": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "100"}}
 
 
 def _turn_records(db_url: str) -> list[dict[str, Any]]:
@@ -56,17 +61,17 @@ def _count(xs: Any) -> dict[str, int]:
     return out
 
 
-def run_twilio(rounds: int = 1, calls: int = 3, turns: int = 4, cps: float = 4.0) -> dict[str, Any]:
+def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0) -> dict[str, Any]:
     from agent.dialing.bench_capacity import _bench
 
     pooled: dict[str, dict[str, list[Any]]] = {m: {"heard": [], "server": [], "records": []} for m in MODES}
     runs: list[dict[str, Any]] = []
-    old = os.environ.get("TURN_TAKING")
+    old = {k: os.environ.get(k) for k in ("TURN_TAKING", "TURN_EARLY_ASR_MS")}
     load0 = os.getloadavg()
     try:
         for _ in range(rounds):
-            for mode in MODES:
-                os.environ["TURN_TAKING"] = mode  # the server's setting (agent.config.Settings.turn_taking)
+            for mode, env in MODES.items():
+                os.environ.update(env)  # the server's settings (agent.config.Settings)
                 out = _bench(("twilio",), [("twilio", 1)] * calls, turns=turns, cps=cps, warm_up=True)
                 p = pooled[mode]
                 for lv in out["levels"]:
@@ -79,20 +84,24 @@ def run_twilio(rounds: int = 1, calls: int = 3, turns: int = 4, cps: float = 4.0
                              "loadavg_before": out["loadavg_before"], "loadavg_after": out["loadavg_after"],
                              "logs": out["logs"]})
     finally:
-        if old is None:
-            os.environ.pop("TURN_TAKING", None)
-        else:
-            os.environ["TURN_TAKING"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     res = {m: _summary(p["heard"], p["server"], p["records"]) for m, p in pooled.items()}
-    b, c = res["fixed"]["v2v_heard_ms"]["p50"], res["complete"]["v2v_heard_ms"]["p50"]
+    b = res["fixed"]["v2v_heard_ms"]["p50"]
+    ratio = {m: round(res[m]["v2v_heard_ms"]["p50"] / b, 3) if b and res[m]["v2v_heard_ms"]["p50"] else None
+             for m in ("complete", "complete_early")}
     return {
         "measured": "over the Twilio Media Streams protocol (local Twilio-protocol test carrier, dialwise serve), "
                     "one call at a time; heard = end of the callee's recorded answer -> first voiced agent audio "
                     "the callee hears; fixed = today's silence per node (TURN_TAKING=fixed), complete = the "
-                    "complete-answer endpointer with the early reading",
+                    "complete-answer endpointer, complete_early = the same reading from 100 ms of silence",
         "baseline": res["fixed"],
         "complete": res["complete"],
-        "v2v_heard_p50_ratio_to_baseline": round(c / b, 3) if b and c else None,
+        "complete_early": res["complete_early"],
+        "v2v_heard_p50_ratio_to_baseline": ratio,
         "targets": {"v2v_p50_ms": 450, "v2v_p95_ms": 700},
         "rounds": rounds, "calls_per_mode_and_round": calls, "turns_per_call": turns,
         "runs": runs,

@@ -23,7 +23,7 @@ def bench_turns(
     network: str = typer.Option("replay", help="replay: the turn set through the session's endpointer (all "
                                                "figures); twilio: recorded answers over the Twilio Media Streams "
                                                "protocol, voice-to-voice as the callee hears it"),
-    calls: int = typer.Option(3, min=1, max=10, help="--network twilio: calls per mode and round"),
+    calls: int = typer.Option(1, min=1, max=10, help="--network twilio: calls per mode and round"),
     rounds: int = typer.Option(1, min=1, max=3, help="--network twilio: times the two modes alternate"),
 ) -> None:
     from agent.bench_turns import run
