@@ -28,6 +28,7 @@ from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, wait
 from agent.turnset import Turn, plan, record
 
 FRAME = 320
+STREAM_PAUSE_MS = 60  # the replay's Endpointer reports every silence this long; each mode keeps what it would read
 # the node settings each expectation is asked at in the scripts (scripts_library/collections/_common.yaml)
 NODE_OF = {"identity": "opening", "yes_no": "readback_full", "id_last4": "ask_last4", "payment": "ask_full",
            "date": "ask_date", "offer": "pitch"}
@@ -109,29 +110,44 @@ def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
 
 
 def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
-    """Replay one answer turn under settings `s`: when the agent commits, cut-ins, voice-to-voice."""
+    """Replay one answer turn under settings `s`: when the agent commits, cut-ins, voice-to-voice.
+
+    The stream reported every silence of `STREAM_PAUSE_MS` or more; a mode sees the ones it would act on, as
+    the live Listener does: the reading starts at `early_asr_ms` of silence if the call's ASR worker is free
+    then, else at `pause_ms` once the worker is free. A reading dropped because speech came back keeps the
+    worker busy for its measured decode time (the thread runs on)."""
     waits = node_waits(rep.turn.expect, s)
-    cut_ins, reasons = 0, []
+    early = s.early_asr_ms if s.complete_answers and 0 < s.early_asr_ms < s.pause_ms else 0
+    free_at = float("-inf")  # stream ms at which this call's ASR worker is free
+    cut_ins, decodes = 0, 0
     for p in rep.pauses:
-        ready = (p.detected_ms - p.end_ms) + p.asr_ms + p.nlu_ms  # silence when the words are read
+        silence_left = None if p.resumed_ms is None else p.resumed_ms - p.end_ms
+        if early and (silence_left is None or silence_left >= early) and free_at <= p.end_ms + early:
+            start: float = p.end_ms + early
+        elif silence_left is None or silence_left >= s.pause_ms:
+            start = max(p.end_ms + s.pause_ms, free_at)
+        else:
+            continue  # too short a silence for this mode to read
+        decodes += 1
+        free_at = start + p.asr_ms
+        ready = (start - p.end_ms) + p.asr_ms + p.nlu_ms  # silence when the words are read
         w, why = wait_ms(p.verdict, p.tail, rep.turn.lang, waits, s)
         if not s.complete_answers or ready <= w:
-            commit = w  # the fixed silence ends the utterance whether or not the words are read
+            commit = float(w)  # the fixed silence ends the utterance whether or not the words are read
         else:
             commit = min(ready, waits.max_ms)  # the turn-taker holds until the verdict, at most max_ms
         reply = max(commit, ready)
-        silence_left = None if p.resumed_ms is None else p.resumed_ms - p.end_ms
         if silence_left is not None and silence_left <= commit:
             continue  # the callee went on before the agent took the turn
-        reasons.append(why)
         if silence_left is not None:  # the agent answered, and the callee went on
             if silence_left - commit <= s.cut_in_window_ms:
                 cut_ins += 1
             continue
-        return {"v2v_ms": reply + tts_ms, "commit_ms": commit, "cut_ins": cut_ins, "reason": why,
-                "text": p.text, "verdict": p.verdict.state if p.verdict else None}
-    return {"v2v_ms": None, "commit_ms": None, "cut_ins": cut_ins, "reason": "no endpoint", "text": "",
-            "verdict": None}
+        return {"v2v_ms": round(reply + tts_ms, 1), "commit_ms": commit, "read_from_ms": start - p.end_ms,
+                "cut_ins": cut_ins, "decodes": decodes, "reason": why, "text": p.text,
+                "verdict": p.verdict.state if p.verdict else None}
+    return {"v2v_ms": None, "commit_ms": None, "cut_ins": cut_ins, "decodes": decodes, "reason": "no endpoint",
+            "text": "", "verdict": None}
 
 
 def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
@@ -141,14 +157,34 @@ def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
     clear_ms = rep.started_emitted_ms - rep.onset_ms + FRAME / 16  # the frame it was detected in
     if baseline or not s.backchannels:
         return {"barge_in": True, "clear_ms": clear_ms}
-    if not rep.pauses:
+    first = [p for p in rep.pauses if p.resumed_ms is None or p.resumed_ms - p.end_ms >= s.pause_ms]
+    if not first:  # over the agent the reading starts at `pause_ms` (never early)
         return {"barge_in": True, "clear_ms": clear_ms}
-    p = rep.pauses[0]
+    p = first[0]
     voiced = p.end_ms - rep.onset_ms
     bc = is_backchannel_turn(p.text, rep.turn.lang, voiced, s, p.understanding)
-    resumed_after = (p.detected_ms - p.end_ms) + p.asr_ms + p.nlu_ms
+    resumed_after = s.pause_ms + p.asr_ms + p.nlu_ms
     return {"barge_in": not bc, "clear_ms": clear_ms, "resume_after_ms": resumed_after if bc else None,
             "text": p.text}
+
+
+EARLY_SWEEP_MS = (0, 60, 80, 100, 120, 150)
+EARLY_ALT_MS = 100  # the early reading also reported on every split (it is off by default: see TurnSettings)
+
+
+def sweep(reps: list[tuple[Replay, float]], s: TurnSettings) -> dict[str, Any]:
+    """The complete-answer endpointer at each early-reading threshold (0: at `pause_ms`), on the same replays."""
+    out: dict[str, Any] = {}
+    for early in EARLY_SWEEP_MS:
+        rows = [(rep.turn.kind, decide(rep, s.with_(early_asr_ms=early), tts)) for rep, tts in reps]
+        comp = [d["v2v_ms"] for k, d in rows if k == "complete" and d["v2v_ms"] is not None]
+        paused = [d for k, d in rows if k == "paused"]
+        out[str(early)] = {"v2v_complete_ms": {"p50": _pct(comp, 0.5), "p95": _pct(comp, 0.95)},
+                           "cut_in_rate_paused": round(sum(1 for d in paused if d["cut_ins"]) / len(paused), 4)
+                           if paused else None,
+                           "asr_decodes_per_answer_turn": round(sum(d["decodes"] for _, d in rows) / len(rows), 2)
+                           if rows else None}
+    return out
 
 
 def _pct(xs: list[float], q: float) -> float | None:
@@ -166,8 +202,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         bcs = [r for r in rows if r["kind"] == "backchannel"]
         ints = [r for r in rows if r["kind"] == "interruption"]
         clears = [r[mode]["clear_ms"] for r in ints if r[mode].get("clear_ms") is not None]
+        decodes = [r[mode]["decodes"] for r in answer]
         out[mode] = {
             "v2v_complete_ms": {"p50": _pct(comp, 0.5), "p95": _pct(comp, 0.95), "n": len(comp)},
+            "asr_decodes_per_answer_turn": round(sum(decodes) / len(decodes), 2) if decodes else None,
             "cut_in_rate_paused": round(sum(1 for r in paused if r[mode]["cut_ins"]) / len(paused), 4)
             if paused else None,
             "cut_in_rate_all_answers": round(sum(1 for r in answer if r[mode]["cut_ins"]) / len(answer), 4)
@@ -219,8 +257,9 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         cache_p.get(f"bench_turns_{lang}", line[lang], lang, tts[lang])
     prompts = {lang: domain_prompt(lang, lender="明信金融" if lang == "zh" else "Bright Credit") for lang in langs}
     rows: list[dict[str, Any]] = []
+    reps: list[tuple[Replay, float]] = []
     for turn in turns:
-        rep = stream(turn, s.pause_ms)
+        rep = stream(turn, min(STREAM_PAUSE_MS, s.pause_ms))
         read_pauses(rep, asr, nlu.classify, prompts[turn.lang], today)
         t = time.perf_counter()
         cache_p.get(f"bench_turns_{turn.lang}", line[turn.lang], turn.lang, tts[turn.lang])
@@ -228,12 +267,9 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         row = {"id": turn.id, "lang": turn.lang, "split": turn.split, "kind": turn.kind, "ref": turn.text,
                "heard": [p.text for p in rep.pauses]}
         if turn.kind in ("complete", "paused"):
-            if s.pause_ms != 200:  # the baseline's speculative pause is today's 200 ms
-                rep_b = stream(turn, 200)
-                read_pauses(rep_b, asr, nlu.classify, prompts[turn.lang], today)
-            else:
-                rep_b = rep
-            row["baseline"], row["complete"] = decide(rep_b, base, tts_ms), decide(rep, s, tts_ms)
+            reps.append((rep, tts_ms))
+            row["baseline"], row["complete"] = decide(rep, base, tts_ms), decide(rep, s, tts_ms)
+            row["complete_early"] = decide(rep, s.with_(early_asr_ms=s.early_asr_ms or EARLY_ALT_MS), tts_ms)
         else:
             row["baseline"], row["complete"] = over_agent(rep, base, True), over_agent(rep, s, False)
         rows.append(row)
@@ -254,6 +290,19 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         part = [r for r in rows if r["split"] == sp]
         out[sp] = {"all": summarize(part), **{lang: summarize([r for r in part if r["lang"] == lang])
                                               for lang in langs}}
+        answers = [r for r in part if r["kind"] in ("complete", "paused")]
+        comp = [r["complete_early"]["v2v_ms"] for r in answers if r["kind"] == "complete"
+                and r["complete_early"]["v2v_ms"] is not None]
+        paused = [r for r in answers if r["kind"] == "paused"]
+        out[sp]["all"]["complete_early_reading"] = {  # the turn-taker reading at early_asr_ms (or EARLY_ALT_MS)
+            "early_asr_ms": s.early_asr_ms or EARLY_ALT_MS,
+            "v2v_complete_ms": {"p50": _pct(comp, 0.5), "p95": _pct(comp, 0.95), "n": len(comp)},
+            "cut_in_rate_paused": round(sum(1 for r in paused if r["complete_early"]["cut_ins"]) / len(paused), 4)
+            if paused else None,
+            "asr_decodes_per_answer_turn": round(sum(r["complete_early"]["decodes"] for r in answers) / len(answers), 2)
+            if answers else None}
+    if "dev" in splits:  # the early reading's threshold is chosen here, on dev only
+        out["dev"]["early_asr_sweep"] = sweep([(rep, t) for rep, t in reps if rep.turn.split == "dev"], s)
     out["targets"] = {"v2v_p50_ms": 450, "v2v_p95_ms": 700, "cut_in_rate_paused": 0.03,
                       "backchannel_barge_in_rate": 0.02, "interruption_clear_ms": 150}
     out["wall_s"] = round(time.perf_counter() - t_start, 1)

@@ -38,6 +38,7 @@ class Heard:
     asr_wall: float = 0.0
     nlu_wall: float = 0.0
     backchannel: bool = False  # only an acknowledgement over the agent's audio
+    started_after_ms: int = 0  # silence after the end of voice when the reading started (stream time)
 
 
 @dataclass
@@ -72,6 +73,8 @@ class Listener:
         self._resampler_cls = StreamResampler
         self._frames: deque[tuple[int, float]] = deque(maxlen=4000)  # (stream ms, monotonic)
         self.spec: tuple[Heard, asyncio.Task[Any]] | None = None
+        self._asr_task: asyncio.Future[Any] | None = None  # this call's last speculative decode (runs on when dropped)
+        self.early_reads = 0  # speculative transcripts started before `pause_ms` (CPU spent on the lever)
         self.in_speech = False
         self.speech_start_ms = 0
         self._onset_ms = 0
@@ -100,6 +103,7 @@ class Listener:
         self._frames.append((self.s.recorder.now_ms, now))
         for ev in self.endpointer.feed(to_float32(pcm)):
             await self.on_event(type(ev).__name__, ev, now)
+        self._maybe_read_early()
         if (self.over_agent and self.in_speech and self.s.speaker.held
                 and self.endpointer.now_ms - self._onset_ms > self.settings.backchannel_max_ms):
             self.over_agent = False  # too long for a backchannel: a real interruption
@@ -111,6 +115,9 @@ class Listener:
             if ms <= stream_ms + 20:
                 return wall
         return time.monotonic()
+
+    def _start_of(self, ev: Any) -> int:
+        return ev.start_ms if self.merge_from is None or self.merge_from >= ev.start_ms else self.merge_from
 
     def _audio(self, ev: Any) -> tuple[np.ndarray, int]:
         """The utterance's audio, with the piece before a cut-in in front of it."""
@@ -136,7 +143,9 @@ class Listener:
                 await s.speaker.interrupt(self.onset_wall or now, hold=self.settings.backchannels)
                 self.over_agent = s.speaker.held
         elif kind == "SpeechPaused":
-            self._start_speculative(ev)
+            spec = self.spec
+            if spec is None or (spec[0].start_ms, spec[0].end_ms) != (self._start_of(ev), ev.end_ms):
+                self._start_speculative(ev)  # else: the early reading of this very audio goes on
         elif kind == "SpeechResumed":
             self._drop_speculative()
             self.endpointer.set_eos_silence_ms(self._pending_wait())
@@ -176,10 +185,28 @@ class Listener:
             self.s.cut_in(utt, float(gap))
 
     # ------------------------------------------------------------------ speculative reading
+    def _maybe_read_early(self) -> None:
+        """Start the speculative reading at `early_asr_ms` of silence rather than at the pause, when the answer
+        is the callee's own turn (not speech over the agent) and this call's ASR worker is free."""
+        st, ep = self.settings, self.endpointer
+        if (not st.complete_answers or st.early_asr_ms <= 0 or self.over_agent
+                or not ep.in_utterance or not st.early_asr_ms <= ep.silence_ms < st.pause_ms):
+            return
+        if self._asr_task is not None and not self._asr_task.done():
+            return  # a dropped reading still decodes: wait for the pause rather than queue behind it
+        spare = getattr(self.s.deps, "asr_spare", None)
+        if spare is not None and not spare():
+            return  # every ASR worker busy (other calls): the reading waits for the pause, as before
+        ev = ep.voiced_so_far()
+        if ev is not None and (self.spec is None or (self.spec[0].start_ms, self.spec[0].end_ms)
+                               != (self._start_of(ev), ev.end_ms)):
+            self.early_reads += 1
+            self._start_speculative(ev)
+
     def _start_speculative(self, ev: Any) -> None:
         self._drop_speculative()
         audio, start_ms = self._audio(ev)
-        heard = Heard(start_ms, ev.end_ms)
+        heard = Heard(start_ms, ev.end_ms, started_after_ms=self.endpointer.silence_ms)
         task = asyncio.ensure_future(self._read(heard, audio))
         self.spec = (heard, task)
 
@@ -190,7 +217,10 @@ class Listener:
 
     async def _read(self, heard: Heard, audio: np.ndarray) -> None:
         s = self.s
-        heard.transcript, heard.asr_compute = await s.deps.transcribe(audio, s.lang, s.asr_prompt)
+        # shielded: dropping the reading (speech came back) does not stop the decode in its thread, and
+        # `_asr_task` tells when this call's worker is free again
+        self._asr_task = asyncio.ensure_future(s.deps.transcribe(audio, s.lang, s.asr_prompt))
+        heard.transcript, heard.asr_compute = await asyncio.shield(self._asr_task)
         heard.asr_wall = time.monotonic()
         if not self.settings.complete_answers and not self.over_agent:
             return

@@ -79,7 +79,8 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
     config = config or CallConfig(
         silence_reprompt_s=settings.silence_reprompt_s, max_reprompts=settings.max_reprompts,
         max_call_s=settings.max_call_s, eos_silence_ms=settings.eos_silence_ms,
-        turns=TurnSettings(complete_answers=settings.turn_taking == "complete"),
+        turns=TurnSettings(complete_answers=settings.turn_taking == "complete",
+                           early_asr_ms=settings.turn_early_asr_ms),
     )
     session = CallSession(
         transport, call_id=call_id, account=account, script_id=script_id, deps=deps or get_deps(),

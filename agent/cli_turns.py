@@ -16,13 +16,35 @@ def bench_turns(
     split: str = typer.Option("both", help="dev | test | both (tune on dev; report test)"),
     language: str = typer.Option("both", help="zh | en | both"),
     pause_ms: int = typer.Option(200, help="the short pause that starts the speculative reading"),
+    early_asr_ms: int | None = typer.Option(None, help="start the reading at this much silence (0: at the pause; "
+                                                        "default: TurnSettings.early_asr_ms, tuned on dev)"),
     details: Path | None = typer.Option(None, help="also write one JSON line per turn here"),
     limit: int | None = typer.Option(None, help="a spread-out sample of this many turns (quick look)"),
+    network: str = typer.Option("replay", help="replay: the turn set through the session's endpointer (all "
+                                               "figures); twilio: recorded answers over the Twilio Media Streams "
+                                               "protocol, voice-to-voice as the callee hears it"),
+    calls: int = typer.Option(1, min=1, max=10, help="--network twilio: calls per mode and round"),
+    rounds: int = typer.Option(1, min=1, max=3, help="--network twilio: times the two modes alternate"),
 ) -> None:
     from agent.bench_turns import run
+    from agent.errors import UserError
     from agent.turn_taking import TurnSettings
 
+    if network not in ("replay", "twilio"):
+        raise UserError("--network is replay or twilio")
+    if network == "twilio":
+        from agent.bench_turns_twilio import run_twilio
+        from agent.dialing.bench_capacity import _stdout_to_stderr
+
+        with _stdout_to_stderr():
+            res = run_twilio(rounds=rounds, calls=calls)
+        print(json.dumps(res, ensure_ascii=False))
+        return
+
+    settings = TurnSettings(pause_ms=pause_ms)
+    if early_asr_ms is not None:
+        settings = settings.with_(early_asr_ms=early_asr_ms)
     splits = ("dev", "test") if split == "both" else (split,)
     langs = ("zh", "en") if language == "both" else (language,)
-    out = run(splits=splits, langs=langs, settings=TurnSettings(pause_ms=pause_ms), details=details, limit=limit)
+    out = run(splits=splits, langs=langs, settings=settings, details=details, limit=limit)
     print(json.dumps(out, ensure_ascii=False))

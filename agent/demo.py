@@ -181,8 +181,11 @@ def turn_taking(results) -> dict[str, Any]:
     lats = [lat for r in results for lat in r.latencies]
     taken = [lat["taken_after_ms"] for lat in lats if lat.get("taken_after_ms") is not None]
     reasons = Counter((lat.get("endpoint_reason") or "?").split(":")[0] for lat in lats)
+    read = [lat["asr_started_after_ms"] for lat in lats if lat.get("asr_started_after_ms") is not None]
     return {"early_share": round(sum(1 for lat in lats if lat.get("early")) / len(lats), 3) if lats else None,
             "taken_after_ms": {"p50": percentile(taken, 0.5), "p95": percentile(taken, 0.95)},
+            # silence after the end of voice when the speculative reading started (early_asr_ms or the pause)
+            "reading_started_after_ms": {"p50": percentile(read, 0.5), "n": len(read)},
             "reasons": dict(reasons), "cut_ins": sum(r.cut_ins for r in results),
             "backchannels": sum(r.backchannels for r in results),
             "barge_ins": sum(len(r.barge_ins) for r in results)}

@@ -6,6 +6,7 @@ database), so several runner processes can share one database.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,17 @@ class CallDeps:
     asr_pool: ThreadPoolExecutor
     cpu_pool: ThreadPoolExecutor
     load_seconds: dict[str, float] = field(default_factory=dict)
+    asr_in_flight: int = 0  # transcriptions submitted and not finished, all calls of this process
+    _in_flight_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _count_asr(self, delta: int) -> None:
+        with self._in_flight_lock:
+            self.asr_in_flight += delta
+
+    def asr_spare(self) -> bool:
+        """A free ASR worker right now: optional work (the turn-taker's early reading) only runs on one, so it
+        never queues in front of another call's transcription."""
+        return self.asr_in_flight < self.asr_pool._max_workers
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> CallDeps:
@@ -73,10 +85,19 @@ class CallDeps:
         """(transcript, compute ms): the time the engine itself took, queueing excluded."""
         def timed():
             t = time.perf_counter()
-            out = self.asr.transcribe(audio, language, prompt)
+            try:
+                out = self.asr.transcribe(audio, language, prompt)
+            finally:
+                self._count_asr(-1)  # when the thread is done, even if the awaiting call was dropped
             return out, (time.perf_counter() - t) * 1000
 
-        return await asyncio.get_running_loop().run_in_executor(self.asr_pool, timed)
+        self._count_asr(1)
+        try:
+            fut = asyncio.get_running_loop().run_in_executor(self.asr_pool, timed)
+        except BaseException:
+            self._count_asr(-1)
+            raise
+        return await fut
 
     async def understand(self, text: str, lang: str, context: str | None, today):
         loop = asyncio.get_running_loop()

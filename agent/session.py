@@ -370,6 +370,8 @@ class CallSession:
             "asr_ms": round(max(0.0, t_asr - max(t0, utt.end_wall)) * 1000, 1),
             "asr_compute_ms": round(asr_compute, 1),  # the engine's own time, wherever it fell
             "asr_speculative": speculative,
+            # silence after the end of voice when that speculative reading started (early_asr_ms or pause_ms)
+            "asr_started_after_ms": heard.started_after_ms if speculative and heard is not None else None,
             "nlu_ms": round((t_nlu - t_asr) * 1000, 1),
             "policy_ms": round((t_pol - t_nlu) * 1000, 1),
             "endpoint_reason": utt.reason,

@@ -101,6 +101,15 @@ class Endpointer:
             return 0
         return self._ms(self._pos - self._voiced_end)
 
+    def voiced_so_far(self) -> SpeechPaused | None:
+        """While the current utterance is in a silence (of any length, even before `pause_ms`): its audio up to
+        the end of voice, the same audio SpeechPaused and SpeechEnded will carry if no speech comes back (an
+        early speculative transcript of it can be used as is). None while voiced or idle."""
+        if not self._in_utterance or self._voiced:
+            return None
+        return SpeechPaused(self._audio_until(self._voiced_end).copy(), self._ms(self._utt_start),
+                            self._ms(self._voiced_end))
+
     def end_now(self) -> SpeechEnded | None:
         """End the current utterance at its end of voice, now (the turn-taker judged the answer complete);
         None when there is no paused utterance to end."""

@@ -49,8 +49,8 @@ ANSWER = voice("en", "confirm_identity")
 VOICED = ANSWER[int(RATE * 0.33): int(RATE * 2.7)]  # the clip without its own leading/trailing silence
 
 
-async def _answer_once(call, text: str, turns: TurnSettings | None = None):
-    asr = FakeAsr(text)
+async def _answer_once(call, text: str, turns: TurnSettings | None = None, asr: FakeAsr | None = None):
+    asr = asr or FakeAsr(text)
     nlu = FakeNlu({text: "confirm_identity"})
     session, line, _store = call(asr=asr, nlu=nlu, turns=turns or TurnSettings())
     task = asyncio.create_task(session.run())
@@ -134,5 +134,62 @@ async def test_speaking_on_after_an_early_answer_is_a_cut_in(call):
     assert line.cleared >= 1  # the agent stopped
     # the policy went back before each cut answer: the whole answer moved it on once
     assert session.policy.node == "ask_last4" and session.policy.state()["turns"] == 1
+    line.hang_up()
+    await asyncio.wait_for(task, 10)
+
+
+SHORT = ANSWER[int(RATE * 0.33): int(RATE * 0.75)]  # ~400 ms of voice without a gap inside
+
+
+async def _say_after_greeting(call, pcm: np.ndarray, text: str, turns: TurnSettings):
+    asr, nlu = FakeAsr(text), FakeNlu({text: "confirm_identity"})
+    session, line, store = call(asr=asr, nlu=nlu, turns=turns)
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.marks)
+    await _say(line, np.concatenate([_silence(0.3), pcm, _silence(1.4)]))
+    await _until(lambda: session.result.latencies)
+    line.hang_up()
+    await asyncio.wait_for(task, 10)
+    return session, store, asr
+
+
+async def test_the_reading_starts_at_the_early_silence_and_is_used_at_the_pause(call):
+    session, _store, asr = await _say_after_greeting(call, SHORT, "Yes, it's me.", TurnSettings(early_asr_ms=100))
+    lat = session.result.latencies[0]
+    # the transcript was started at ~100 ms of silence, before the 200 ms pause, and that decode was used
+    assert lat["asr_speculative"] and 100 <= lat["asr_started_after_ms"] < 200
+    assert lat["endpoint_reason"].startswith("complete") and lat["early"]
+    assert asr.calls == session.listener.early_reads == 1  # not decoded again at the pause
+
+
+async def test_without_the_early_reading_it_starts_at_the_pause(call):
+    session, _store, asr = await _say_after_greeting(call, SHORT, "Yes, it's me.", TurnSettings(early_asr_ms=0))
+    lat = session.result.latencies[0]
+    assert lat["asr_speculative"] and lat["asr_started_after_ms"] >= 200
+    assert lat["endpoint_reason"].startswith("complete") and session.listener.early_reads == 0
+
+
+async def test_an_early_reading_is_dropped_when_speech_comes_back(call):
+    # a gap long enough for the early reading, too short for the answer's minimum wait (350 ms here)
+    pcm = np.concatenate([SHORT, _silence(0.15), SHORT])
+    session, store, asr = await _say_after_greeting(call, pcm, "Yes, it's me.",
+                                                    TurnSettings(early_asr_ms=100, min_wait_ms=350))
+    callee = store.said_by("callee")
+    assert len(callee) == 1 and callee[0]["end_ms"] - callee[0]["start_ms"] >= 2 * len(SHORT) * 1000 // RATE
+    assert session.listener.early_reads == 2 and asr.calls == 2  # the gap's reading, then the end's
+    assert session.result.cut_ins == 0
+
+
+async def test_no_early_reading_when_every_asr_worker_is_busy_with_other_calls(call):
+    asr, nlu = FakeAsr("Yes, it's me."), FakeNlu({"Yes, it's me.": "confirm_identity"})
+    session, line, _store = call(asr=asr, nlu=nlu, turns=TurnSettings(early_asr_ms=100))
+    session.deps.asr_in_flight = 1  # another call's transcription holds the (single) fake ASR worker
+    task = asyncio.create_task(session.run())
+    await _until(lambda: line.marks)
+    await _say(line, np.concatenate([_silence(0.3), SHORT, _silence(1.4)]))
+    await _until(lambda: session.result.latencies)
+    lat = session.result.latencies[0]
+    assert session.listener.early_reads == 0 and lat["asr_started_after_ms"] >= 200  # read at the pause
+    assert lat["endpoint_reason"].startswith("complete")
     line.hang_up()
     await asyncio.wait_for(task, 10)

@@ -1,0 +1,111 @@
+"""`dialwise bench turns --network twilio`: voice-to-voice of answers over the Twilio Media Streams protocol,
+today's fixed silence against the complete-answer endpointer, in one run.
+
+The stack of `bench capacity --network twilio` (agent/dialing/bench_capacity.py), one call at a time:
+`dialwise serve` answers the media streams and runs the sessions, the Twilio-protocol test carrier's
+callees play recorded answers (confirm identity, the ID's last four, a promise to pay, agree to the
+read-back) and time each one from the end of the clip to the first voiced agent audio they hear. The
+server runs with `TURN_TAKING=fixed`, with `TURN_TAKING=complete`, and with the early reading on
+(`TURN_EARLY_ASR_MS=100`), the modes alternating `rounds` times, each with its first call after start
+left out. The turns' own latency records (endpoint reason, when the reading started) come from the run's
+database.
+
+The replay bench (`dialwise bench turns`) measures cut-ins and backchannels on the turn set's test half;
+this one measures the figure the caller hears over the network, on real recorded answers.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from agent.demo import percentile
+
+# mode -> the server's environment: today's fixed silence, the turn-taker (default), the turn-taker with
+# the early reading (TURN_EARLY_ASR_MS, off by default)
+MODES = {"fixed": {"TURN_TAKING": "fixed", "TURN_EARLY_ASR_MS": "0"},
+         "complete": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "0"},
+         "complete_early": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "100"}}
+
+
+def _turn_records(db_url: str) -> list[dict[str, Any]]:
+    """The callee turns' latency records, the first call after start left out (as its heard figures are)."""
+    from sqlalchemy import select
+
+    from agent.store import session_scope
+    from agent.store.models import Call, Turn
+
+    with session_scope(db_url) as s:
+        calls = s.scalars(select(Call.id).order_by(Call.started_at)).all()
+        rows = s.scalars(select(Turn.latency).where(Turn.speaker == "callee", Turn.call_id.in_(calls[1:]))).all()
+    return [r for r in rows if r and r.get("voice_to_voice_ms") is not None]
+
+
+def _summary(heard: list[float], server: list[float], records: list[dict[str, Any]]) -> dict[str, Any]:
+    starts = [r["asr_started_after_ms"] for r in records if r.get("asr_started_after_ms") is not None]
+    return {
+        "v2v_heard_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
+        "v2v_server_ms": {"p50": percentile(server, 0.5), "p95": percentile(server, 0.95), "n": len(server)},
+        "taken_early_share": round(sum(1 for r in records if r.get("early")) / len(records), 3) if records else None,
+        "cut_ins": sum(1 for r in records if r.get("cut_in")),
+        "reading_started_after_ms_p50": percentile(starts, 0.5),
+        "taken_after_ms_p50": percentile([r["taken_after_ms"] for r in records
+                                          if r.get("taken_after_ms") is not None], 0.5),
+        "endpoint_reasons": _count(r.get("endpoint_reason", "").split(":")[0] for r in records),
+    }
+
+
+def _count(xs: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in xs:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
+def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0) -> dict[str, Any]:
+    from agent.dialing.bench_capacity import _bench
+
+    pooled: dict[str, dict[str, list[Any]]] = {m: {"heard": [], "server": [], "records": []} for m in MODES}
+    runs: list[dict[str, Any]] = []
+    old = {k: os.environ.get(k) for k in ("TURN_TAKING", "TURN_EARLY_ASR_MS")}
+    load0 = os.getloadavg()
+    try:
+        for _ in range(rounds):
+            for mode, env in MODES.items():
+                os.environ.update(env)  # the server's settings (agent.config.Settings)
+                out = _bench(("twilio",), [("twilio", 1)] * calls, turns=turns, cps=cps, warm_up=True)
+                p = pooled[mode]
+                for lv in out["levels"]:
+                    p["heard"] += lv["samples"]["heard"]
+                    p["server"] += lv["samples"]["server"]
+                first = out["first_call_after_start"]["twilio"]
+                p["records"] += _turn_records(f"sqlite:///{out['logs']}/bench.sqlite3")
+                runs.append({"mode": mode, "calls_completed": sum(lv["calls_completed"] for lv in out["levels"]),
+                             "first_call_v2v_heard_ms": first["v2v_heard_ms"],
+                             "loadavg_before": out["loadavg_before"], "loadavg_after": out["loadavg_after"],
+                             "logs": out["logs"]})
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    res = {m: _summary(p["heard"], p["server"], p["records"]) for m, p in pooled.items()}
+    b = res["fixed"]["v2v_heard_ms"]["p50"]
+    ratio = {m: round(res[m]["v2v_heard_ms"]["p50"] / b, 3) if b and res[m]["v2v_heard_ms"]["p50"] else None
+             for m in ("complete", "complete_early")}
+    return {
+        "measured": "over the Twilio Media Streams protocol (local Twilio-protocol test carrier, dialwise serve), "
+                    "one call at a time; heard = end of the callee's recorded answer -> first voiced agent audio "
+                    "the callee hears; fixed = today's silence per node (TURN_TAKING=fixed), complete = the "
+                    "complete-answer endpointer, complete_early = the same reading from 100 ms of silence",
+        "baseline": res["fixed"],
+        "complete": res["complete"],
+        "complete_early": res["complete_early"],
+        "v2v_heard_p50_ratio_to_baseline": ratio,
+        "targets": {"v2v_p50_ms": 450, "v2v_p95_ms": 700},
+        "rounds": rounds, "calls_per_mode_and_round": calls, "turns_per_call": turns,
+        "runs": runs,
+        "cores": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in load0],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }

@@ -1,0 +1,58 @@
+"""`dialwise bench turns`' replay model: which silences a mode reads, when its reading starts (the early reading,
+a busy ASR worker), when it commits, and what counts as a cut-in. Timelines are built by hand (no audio)."""
+from __future__ import annotations
+
+from agent.bench_turns import Pause, Replay, decide, node_waits
+from agent.turn_taking import TurnSettings
+from agent.turnset import Turn
+from nlu.complete import Verdict
+
+COMPLETE, INCOMPLETE = Verdict("complete", "affirm"), Verdict("incomplete", "trailing and")
+
+
+def _rep(kind: str, *pauses: Pause) -> Replay:
+    turn = Turn("t/0/c", "t", "en", "dev", kind, "identity", "Yes.", 0, "en-us")
+    return Replay(turn, list(pauses))
+
+
+def _pause(end: int, resumed: int | None, verdict: Verdict, asr_ms: float = 300.0) -> Pause:
+    return Pause(end_ms=end, detected_ms=end + 60, resumed_ms=resumed, text="yes", asr_ms=asr_ms, nlu_ms=0.0,
+                 verdict=verdict)
+
+
+def test_the_early_reading_starts_at_its_threshold_and_the_answer_is_taken_when_the_words_are_read():
+    rep = _rep("complete", _pause(1000, None, COMPLETE))
+    early = decide(rep, TurnSettings(early_asr_ms=100), tts_ms=0.0)
+    at_pause = decide(rep, TurnSettings(early_asr_ms=0), tts_ms=0.0)
+    assert early["read_from_ms"] == 100 and at_pause["read_from_ms"] == 200
+    assert early["v2v_ms"] == 400 and at_pause["v2v_ms"] == 500  # start + 300 ms of ASR
+    assert early["decodes"] == at_pause["decodes"] == 1
+
+
+def test_the_baseline_waits_the_nodes_fixed_silence_even_when_the_words_are_ready():
+    rep = _rep("complete", _pause(1000, None, COMPLETE, asr_ms=50.0))
+    base = TurnSettings(complete_answers=False, backchannels=False)
+    eos = node_waits("identity", base).eos_ms
+    out = decide(rep, base, tts_ms=0.0)
+    assert out["commit_ms"] == eos and out["read_from_ms"] == 200  # no early reading in the baseline
+
+
+def test_a_silence_too_short_for_a_mode_is_not_read_by_it():
+    rep = _rep("paused", _pause(1000, 1150, INCOMPLETE), _pause(2000, None, COMPLETE))
+    assert decide(rep, TurnSettings(early_asr_ms=100), 0.0)["decodes"] == 2  # 150 ms: read early, then dropped
+    assert decide(rep, TurnSettings(early_asr_ms=0), 0.0)["decodes"] == 1  # under the 200 ms pause
+
+
+def test_a_dropped_reading_keeps_the_worker_busy_so_the_next_one_waits_for_the_pause():
+    # the first reading (at 1100) decodes until 1900; at 2000 + 100 the worker is free again
+    rep = _rep("paused", _pause(1000, 1150, INCOMPLETE, asr_ms=800.0), _pause(1300, None, COMPLETE))
+    out = decide(rep, TurnSettings(early_asr_ms=100), 0.0)
+    assert out["read_from_ms"] == 1900 - 1300  # busy at 1400: waited for the worker, past the 200 ms pause
+
+
+def test_an_answer_taken_before_the_callee_goes_on_is_a_cut_in():
+    # complete words at the mid-answer pause, read at 100 + 50 ms: taken at the 200 ms minimum, callee back at 500
+    rep = _rep("paused", _pause(1000, 1500, COMPLETE, asr_ms=50.0), _pause(2500, None, COMPLETE, asr_ms=50.0))
+    assert decide(rep, TurnSettings(early_asr_ms=100), 0.0)["cut_ins"] == 1
+    incomplete = _rep("paused", _pause(1000, 1500, INCOMPLETE, asr_ms=50.0), _pause(2500, None, COMPLETE))
+    assert decide(incomplete, TurnSettings(early_asr_ms=100), 0.0)["cut_ins"] == 0  # waited the maximum
