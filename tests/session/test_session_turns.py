@@ -145,9 +145,9 @@ async def _say_after_greeting(call, pcm: np.ndarray, text: str, turns: TurnSetti
     asr, nlu = FakeAsr(text), FakeNlu({text: "confirm_identity"})
     session, line, store = call(asr=asr, nlu=nlu, turns=turns)
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.marks)
+    await until(lambda: line.marks, WAIT_S)
     await _say(line, np.concatenate([_silence(0.3), pcm, _silence(1.4)]))
-    await _until(lambda: session.result.latencies)
+    await until(lambda: session.result.latencies, WAIT_S)
     line.hang_up()
     await asyncio.wait_for(task, 10)
     return session, store, asr
@@ -185,9 +185,9 @@ async def test_no_early_reading_when_every_asr_worker_is_busy_with_other_calls(c
     session, line, _store = call(asr=asr, nlu=nlu, turns=TurnSettings(early_asr_ms=100))
     session.deps.asr_in_flight = 1  # another call's transcription holds the (single) fake ASR worker
     task = asyncio.create_task(session.run())
-    await _until(lambda: line.marks)
+    await until(lambda: line.marks, WAIT_S)
     await _say(line, np.concatenate([_silence(0.3), SHORT, _silence(1.4)]))
-    await _until(lambda: session.result.latencies)
+    await until(lambda: session.result.latencies, WAIT_S)
     lat = session.result.latencies[0]
     assert session.listener.early_reads == 0 and lat["asr_started_after_ms"] >= 200  # read at the pause
     assert lat["endpoint_reason"].startswith("complete")
