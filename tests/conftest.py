@@ -94,6 +94,7 @@ SERIAL = {
     "tests/dialing/test_worker_race.py",  # two worker processes must each win a share of 200 attempts
     "tests/telephony/test_sim_customer.py",  # a simulated callee listens in real time with 20 s limits
     "tests/telephony/test_tel_twilio_carrier.py",  # two live calls and their status callbacks, real time
+    "tests/campaign/test_demo_cli.py",  # the demo's simulated callees answer real-time speech within limits
 }
 
 
