@@ -1,8 +1,9 @@
 """Carrier limits on dials per second, held across every worker through the database.
 
-Each limit is one `rate_slots` row holding the next free instant. Taking a slot is one short
-transaction (a row lock on PostgreSQL; SQLite serialises writers), so workers on any number of
-machines never exceed the limit together; each then sleeps until its own slot.
+Each limit is one `rate_slots` row holding the earliest instant of the next dial. Claiming it is one
+short transaction (a row lock on PostgreSQL; SQLite serialises writers), made at the moment of the
+dial, so workers on any number of machines never dial closer together than the limit allows; a
+worker that finds the slot not yet due sleeps until it is and tries again.
 """
 from __future__ import annotations
 
@@ -17,13 +18,19 @@ from agent.store.models import RateSlot
 from agent.timeutil import aware
 
 
-def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_url: str | None = None) -> datetime:
-    """Reserve the next dial instant under `key` (at most `per_second` dials a second); returns it."""
+def claim_slot(key: str, per_second: float, *, now: datetime | None = None,
+               db_url: str | None = None) -> tuple[datetime | None, float]:
+    """Claim the dial instant under `key` if it is due: `(now, 0.0)`, and the next dial may come one
+    gap later. If it is not due yet, nothing is written: `(None, seconds until it is)`.
+
+    The slot is claimed at the instant of the dial, not reserved ahead of it: a dial that wakes late
+    (a busy event loop, a slow database) pushes the next one back, so the carrier never sees two
+    dials closer than the gap.
+    """
     if per_second <= 0:
         raise ValueError("a calls-per-second limit must be positive")
     gap = timedelta(seconds=1.0 / per_second)
     for _ in range(3):  # the first taker of a new key may race another one to create its row
-        now_ = now or datetime.now(UTC)
         try:
             with session_scope(db_url) as s:
                 if s.get_bind().dialect.name == "sqlite":  # take SQLite's write lock before reading
@@ -32,22 +39,27 @@ def take_slot(key: str, per_second: float, *, now: datetime | None = None, db_ur
                 if s.get_bind().dialect.name == "postgresql":
                     stmt = stmt.with_for_update()
                 row = s.scalar(stmt)
+                now_ = now or datetime.now(UTC)  # read under the lock: every claimer's clock moves forward
                 if row is None:
                     s.add(RateSlot(key=key, next_at=now_ + gap))
                     s.flush()
-                    return now_
-                slot = max(now_, aware(row.next_at))
-                row.next_at = slot + gap
-                return slot
+                    return now_, 0.0
+                due = aware(row.next_at)
+                if due > now_:
+                    return None, (due - now_).total_seconds()
+                row.next_at = now_ + gap
+                return now_, 0.0
         except IntegrityError:
             continue
     raise RuntimeError(f"could not take a dial slot for {key!r}")
 
 
 async def wait_for_slot(key: str, per_second: float, *, db_url: str | None = None) -> float:
-    """Take a slot and sleep until it; returns the seconds waited."""
-    slot = await asyncio.to_thread(take_slot, key, per_second, db_url=db_url)
-    wait = (slot - datetime.now(UTC)).total_seconds()
-    if wait > 0:
+    """Sleep until a dial slot under `key` is claimed; returns the seconds waited."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        claimed, wait = await asyncio.to_thread(claim_slot, key, per_second, db_url=db_url)
+        if claimed is not None:
+            return loop.time() - started
         await asyncio.sleep(wait)
-    return max(0.0, wait)

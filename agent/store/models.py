@@ -267,7 +267,7 @@ class Worker(Base):
 
 
 class RateSlot(Base):
-    """The next free dial slot for one carrier limit (calls per second), shared by every worker."""
+    """The earliest instant of the next dial under one carrier limit (calls per second), shared by every worker."""
 
     __tablename__ = "rate_slots"
 
