@@ -88,9 +88,11 @@ SAME_WORKER = {
 SERIAL = {
     "tests/telephony/test_sim_loopback.py",  # heard latency within 280-380 ms
     "tests/telephony/test_tel_sip_carrier.py",  # greeting < 400 ms, voice-to-voice 200-600 ms; RTP 43000-43799
-    # only the timing-bound test of the module: its full calls, voicemail, silence and hang-up tests wait on
-    # real-time audio with generous limits, and run spread over the parallel workers
+    # two tests of the module: its voicemail, silence, hang-up and dead-line tests wait on real-time audio
+    # with generous limits, and run spread over the parallel workers
     "tests/session/test_call_session.py::test_barge_in_stops_the_agent_within_200ms",  # stops within 200 ms
+    # the simulated callee must hear each prompt through its own Whisper before the agent's silence re-prompt
+    "tests/session/test_call_session.py::test_full_call_with_a_simulated_customer",
     "tests/session/test_session_turns.py",  # turn taken within 350-600 ms windows
     "tests/dialing/test_worker_control.py",  # a paused campaign stops dialling within 2 s
     "tests/server/test_server_console_e2e.py",  # the player seeks within 0.5 s
