@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://root@127.0.0.1:5432/test}"
-WORKERS="${TEST_WORKERS:-3}"
+WORKERS="${TEST_WORKERS:-4}"
 unset DATABASE_URL
 
 # pytest twice: the parallel phase, then the serial one. Exit code 5 (nothing selected, e.g. when the
