@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lint and type checks first (seconds), then the whole suite on SQLite, then the storage-facing tests
 # again on PostgreSQL. Each pass has two phases (tests/conftest.py): the parallel-safe tests on
-# TEST_WORKERS pytest-xdist workers (default 3: most tests wait on real-time audio, sockets or
-# subprocesses, so 2 cores keep 3 workers busy), then the timing-sensitive `serial` tests alone.
+# TEST_WORKERS pytest-xdist workers (default 4: most tests wait on real-time audio, sockets or
+# subprocesses, so 2 cores keep 4 workers busy), then the timing-sensitive `serial` tests alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://root@127.0.0.1:5432/test}"
