@@ -1,36 +1,63 @@
 #!/usr/bin/env bash
-# Lint and type checks first (seconds), then the whole suite on SQLite, then the storage-facing tests
-# again on PostgreSQL. Each pass has two phases (tests/conftest.py): the parallel-safe tests on
-# TEST_WORKERS pytest-xdist workers (default 4: most tests wait on real-time audio, sockets or
-# subprocesses, so 2 cores keep 4 workers busy), then the timing-sensitive `serial` tests alone.
+# Lint and type checks first (seconds), then the whole suite on SQLite and the storage-facing tests
+# (-m db) again on PostgreSQL. Each pass has two phases (tests/conftest.py): the parallel-safe tests on
+# pytest-xdist workers (TEST_WORKERS, default 4, for SQLite; TEST_PG_WORKERS, default 2, for
+# PostgreSQL; most tests wait on real-time audio, sockets or subprocesses, so the two passes' parallel
+# phases run side by side), then the timing-sensitive `serial` tests alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://root@127.0.0.1:5432/test}"
 WORKERS="${TEST_WORKERS:-4}"
 unset DATABASE_URL
 
-# pytest twice: the parallel phase, then the serial one. Exit code 5 (nothing selected, e.g. when the
-# arguments name only serial tests) is not a failure of a phase.
-suite() {
+PG_WORKERS="${TEST_PG_WORKERS:-2}"
+PG_LOG="$(mktemp -t dialwise-pg-tests.XXXXXX)"
+trap 'rm -f "$PG_LOG"' EXIT
+
+# One pytest phase. Exit code 5 (nothing selected, e.g. when the arguments name only serial tests) is
+# not a failure.
+phase() {
   local rc=0
-  .venv/bin/python -m pytest -q -p no:cacheprovider -n "$WORKERS" --dist loadgroup --phase parallel "$@" || rc=$?
-  [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || return "$rc"
-  rc=0
-  .venv/bin/python -m pytest -q -p no:cacheprovider --phase serial "$@" || rc=$?
+  .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || rc=$?
   [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || return "$rc"
 }
 
 echo "==> lint (ruff) and types (mypy on the library packages); settings in pyproject.toml"
 .venv/bin/python -m ruff check .
 .venv/bin/python -m mypy
-echo "==> the suite on SQLite ($WORKERS workers, then the serial tests)"
-suite "$@"
+
+pg=0
 if .venv/bin/python -c "import sqlalchemy as sa,sys; sa.create_engine(sys.argv[1]).connect().close()" "$PG_URL" 2>/dev/null; then
-  echo "==> storage tests on PostgreSQL"
-  DATABASE_URL="$PG_URL" suite -m db -k "not sqlite"
+  pg=1
 elif [ -n "${CI:-}" ]; then
   echo "PostgreSQL is not reachable at $PG_URL, and CI must test on it" >&2
   exit 1
 else
-  echo "==> PostgreSQL not reachable at $PG_URL: storage tests ran on SQLite only"
+  echo "==> PostgreSQL not reachable at $PG_URL: storage tests run on SQLite only"
+fi
+
+# The parallel phases wait mostly on real time, so the PostgreSQL pass's parallel phase runs beside
+# SQLite's (its output is printed when both are done); the serial phases then run one after the other.
+pg_rc=0
+if [ "$pg" = 1 ]; then
+  echo "==> storage tests on PostgreSQL, parallel phase ($PG_WORKERS workers, in the background)"
+  DATABASE_URL="$PG_URL" phase -n "$PG_WORKERS" --dist loadgroup --phase parallel -m db -k "not sqlite" "$@" \
+    >"$PG_LOG" 2>&1 &
+  pg_pid=$!
+fi
+echo "==> the suite on SQLite, parallel phase ($WORKERS workers)"
+sqlite_rc=0
+phase -n "$WORKERS" --dist loadgroup --phase parallel "$@" || sqlite_rc=$?
+if [ "$pg" = 1 ]; then
+  wait "$pg_pid" || pg_rc=$?
+  echo "==> storage tests on PostgreSQL, parallel phase: output"
+  cat "$PG_LOG"
+fi
+[ "$sqlite_rc" -eq 0 ] || exit "$sqlite_rc"
+[ "$pg_rc" -eq 0 ] || exit "$pg_rc"
+echo "==> the suite on SQLite, serial phase (timing-bound tests, alone)"
+phase --phase serial "$@"
+if [ "$pg" = 1 ]; then
+  echo "==> storage tests on PostgreSQL, serial phase"
+  DATABASE_URL="$PG_URL" phase --phase serial -m db -k "not sqlite" "$@"
 fi
