@@ -154,6 +154,7 @@ class SipDialer:
                 await asyncio.wait_for(attempt.leg.ended.wait(), 5)
             except TimeoutError:
                 log.warning("sip %s: no end of the call 5 s after our BYE", attempt.sip_call_id)
+        media.update(attempt.leg.timing.as_dict())
         extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
                      frames_in=attempt.leg.frames_in, pacing=transport.pacing, media=media)
         codec = attempt.extra.get("codec")  # on the attempt's detail, e.g. "SIP 200 OK, PCMA"
