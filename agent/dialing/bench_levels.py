@@ -160,6 +160,7 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
     agent_rx_jitter: list[float] = []
     handover: list[float] = []
     outq_wait: list[float] = []
+    threads: dict[str, Any] = {}
     for sid, _, call_id, _ in rows:
         media = (calls.get(sid or "") or {}).get("media") or {}
         if media:
@@ -169,6 +170,7 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
         if ours:
             agent_jb.append(ours["jb_delay_ms"]["avg"])
             agent_rx_jitter.append(ours["rx_jitter_ms"]["max"])
+        threads.update(ours.get("media_threads") or {})
         if ours.get("handover_ms", {}).get("n"):
             handover.append(ours["handover_ms"]["mean"])
         if ours.get("outq_first_frame_wait_ms", {}).get("n"):
@@ -208,7 +210,8 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
         **({"agent_media": {"jb_delay_avg_ms_p50": percentile(agent_jb, 0.5), "jb_delay_avg_ms_max": percentile(
             agent_jb, 1.0), "rx_jitter_max_ms_p50": percentile(agent_rx_jitter, 0.5),
             "handover_ms_mean_p50": percentile(handover, 0.5),
-            "outq_first_frame_wait_ms_mean_p50": percentile(outq_wait, 0.5)}} if agent_jb else {}),
+            "outq_first_frame_wait_ms_mean_p50": percentile(outq_wait, 0.5),
+            "media_threads_nice": threads}} if agent_jb else {}),
         # dropped from the printed levels
         "samples": {"heard": heard, "server": server, **split},
     }

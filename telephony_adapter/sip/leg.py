@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from collections import deque
@@ -384,6 +385,8 @@ def _port_class(pj: Any) -> type:
 
         def onFrameRequested(self, frame: Any) -> None:
             leg = self._leg()
+            if leg is not None and threading.get_native_id() != leg.stack.clock_tid:
+                leg.stack.on_clock_thread()
             frame.type = audio
             try:
                 frame.buf = pj.ByteVector(leg.outq.popleft()) if leg is not None and leg.gate_open else self._silence
