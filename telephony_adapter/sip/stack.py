@@ -53,6 +53,7 @@ class PjStack:
         self._closed = False
         self.media_threads: dict[str, int | str] = {}  # PJSIP media thread -> its nice value (or why not)
         self.clock_tid = 0  # the conference clock's thread, once a media port has been called on it
+        self._threads_before: dict[int, str] = {}  # the process's threads before PJSIP started its own
         self._api.submit(self._start).result()
 
     # --- process-wide access ----------------------------------------------------------------
@@ -90,6 +91,9 @@ class PjStack:
         if tid != self.clock_tid:
             self.clock_tid = tid
             self.media_threads["clock"] = set_nice(tid, self.options.media_thread_nice)
+            if "media" not in self.media_threads:  # it may not have had its name yet when PJSIP started
+                self.media_threads.update(prioritise_media_threads(self._threads_before, self.options.media_thread_nice,
+                                                                   names=("media",)))
 
     def _ensure_registered(self) -> None:
         pj_ep = self.ep or self.pj.Endpoint.instance()
@@ -159,6 +163,7 @@ class PjStack:
         self.local_port = int(ep.transportGetInfo(self.transport_id).localName.rsplit(":", 1)[-1])
         ep.libStart()
         ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
+        self._threads_before = threads_before
         self.media_threads = prioritise_media_threads(threads_before, o.media_thread_nice)
         wanted = o.codec_ids
         for info in ep.codecEnum2():
@@ -224,10 +229,10 @@ def thread_names() -> dict[int, str]:
 MEDIA_THREADS = ("clock", "media")
 
 
-def prioritise_media_threads(before: dict[int, str], nice: int) -> dict[str, int | str]:
+def prioritise_media_threads(before: dict[int, str], nice: int,
+                             names: tuple[str, ...] = MEDIA_THREADS) -> dict[str, int | str]:
     """Give PJSIP's media threads started since `before` the nice value `nice` (see `set_nice`)."""
-    return {name: set_nice(tid, nice) for tid, name in thread_names().items()
-            if name in MEDIA_THREADS and tid not in before}
+    return {name: set_nice(tid, nice) for tid, name in thread_names().items() if name in names and tid not in before}
 
 
 _nice_refused_logged = False

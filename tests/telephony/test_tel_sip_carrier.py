@@ -110,6 +110,13 @@ async def test_recorded_callee_talks_after_the_agent_and_measures_what_it_hears(
                         replied_at.append(time.monotonic())
                         await t.send_audio(tone(0.5), RATE)
         assert t.far_end_hung_up  # the callee hung up after our last reply
+        # PJSIP's media threads were given SIP_MEDIA_THREAD_NICE (-10), or say why not (no CAP_SYS_NICE)
+        threads = ua.started_stack().media_threads
+        assert set(threads) == {"clock", "media"}, threads
+        assert all(v == -10 or str(v).startswith("refused") for v in threads.values()), threads
+        timing = attempt.leg.timing.as_dict()
+        assert timing["handover_ms"]["n"] > 50 and timing["outq_first_frame_wait_ms"]["n"] >= 2, timing
+        assert timing["outq_first_frame_wait_ms"]["max"] < 1000, timing
     finally:
         await ua.close()
     assert digits == ["5"] and len(replied_at) == 1
