@@ -4,7 +4,9 @@ latency fields, written in order through the call's OrderedWrites.
 Latency of a callee turn: `endpoint_ms` (end of voice -> turn taken), `asr_ms`, `asr_compute_ms`,
 `asr_speculative`, `nlu_ms`, `policy_ms`, `tts_first_ms`, `voice_to_voice_ms`, and from the turn-taker
 `endpoint_reason` (complete / incomplete / unsure / fixed silence) and `early` (taken before the node's
-fixed silence). A cut-in adds `cut_in: true` to the turn it cut.
+fixed silence). A cut-in adds `cut_in: true` to the turn it cut. `voice_end_mono_s` and `first_audio_mono_s`
+are the two ends of `voice_to_voice_ms` on `time.monotonic()` (one clock for every process of a host): a bench
+lines them up with what its test carrier's callee heard, to split the network's part into inbound and outbound.
 """
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ class TurnBook:
         if lat is not None and self.pending_turn is not None:
             lat["tts_first_ms"] = round((now - lat.pop("_policy_wall")) * 1000, 1)
             lat["voice_to_voice_ms"] = round((now - lat.pop("_end_wall")) * 1000, 1)
+            lat["first_audio_mono_s"] = round(now, 4)
             lat = {k: v for k, v in lat.items() if v is not None}
             s.result.latencies.append(lat)
             turn = self.pending_turn

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     sip_rtp_port_max: int = 40999
     sip_public_address: str = Field(default="", description="address put in SDP and Contact behind NAT")
     sip_max_cps: float = Field(default=1.0, gt=0, description="new calls per second across workers")
+    sip_media_thread_nice: int = Field(default=-10, ge=-20, le=19, description="nice value of PJSIP's media threads "
+                                       "(clock, RTP); below 0 needs CAP_SYS_NICE, else they keep the normal one")
     # PJSIP's media clock thread calls into Python (our media port) twice per SIP call every 20 ms; with
     # CPython's default 5 ms switch interval a busy event loop or model thread holds it back, RTP leaves
     # late and in bursts and both jitter buffers grow (telephony_adapter/README.md, `dialwise bench

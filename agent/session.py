@@ -377,6 +377,7 @@ class CallSession:
             "endpoint_reason": utt.reason,
             "taken_after_ms": utt.taken_after_ms,  # silence after the end of voice (stream time)
             "early": utt.early,
+            "voice_end_mono_s": round(utt.end_wall, 4),  # time.monotonic(), to line up with the far end's clock
             "_end_wall": utt.end_wall,
             "_policy_wall": t_pol,
         }

@@ -46,6 +46,7 @@ from agent.dialing.bench_levels import (
     _server_v2v,
     cpu_seconds,
     level_rows,
+    server_marks,
     summarize,
 )
 
@@ -106,6 +107,8 @@ class Stack:
                 "SIP_LOCAL_PORT": str(_free_port(2)), "SIP_PUBLIC_ADDRESS": "127.0.0.1",
                 "SIP_RTP_PORT_MIN": str(base), "SIP_RTP_PORT_MAX": str(base + 399), "SIP_MAX_CPS": str(cps),
                 "SIP_CALLER_ID": "02188886666"})
+            if "twilio" in networks:  # the same clips, the same codec: Twilio's Media Streams carry μ-law only
+                self.env["SIP_CODECS"] = "PCMU"
 
     def start(self, numbers: dict[str, Any]) -> None:
         (self.tmp / "numbers.json").write_text(json.dumps(numbers))
@@ -272,7 +275,8 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
     extras = getattr(dialer, "extras", {})
     return summarize(arm, n, rows, calls, _server_v2v(stack.db, [r[2] for r in rows]), cpu=cpu, wall=wall,
                      reports_failed=sum(1 for r in reports if r.status not in ("done",)),
-                     agent_media={cid: (x or {}).get("media") or {} for cid, x in extras.items()})
+                     agent_media={cid: (x or {}).get("media") or {} for cid, x in extras.items()},
+                     marks=server_marks(stack.db, [r[2] for r in rows]))
 
 
 NETWORK_LABEL = {"twilio": "twilio (local Twilio-protocol test carrier)",
@@ -373,10 +377,13 @@ def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float 
     out = _bench(("twilio", "sip"), plan, turns=turns, cps=cps)
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
     for lv in out["levels"]:
-        pool = pooled.setdefault((lv["network"], lv["n"]), {"heard": [], "server": [], "greeting": [],
-                                                             "cpu": [], "completed": []})
+        keys = ("heard", "server", "inbound", "outbound", "beyond_wait", "greeting", "cpu", "completed")
+        pool = pooled.setdefault((lv["network"], lv["n"]), {k: [] for k in keys})
         pool["heard"] += lv["samples"]["heard"]
         pool["server"] += lv["samples"]["server"]
+        pool["inbound"] += lv["samples"]["inbound"]
+        pool["outbound"] += lv["samples"]["outbound"]
+        pool["beyond_wait"] += lv["samples"]["beyond_wait"]
         if lv["greeting_ms"]["p50"] is not None:
             pool["greeting"].append(lv["greeting_ms"]["p50"])
         if lv["server_cpu_s_per_call"] is not None:
@@ -388,7 +395,10 @@ def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float 
         heard = {"p50": percentile(p["heard"], 0.5), "p95": percentile(p["heard"], 0.95), "n": len(p["heard"])}
         server = {"p50": percentile(p["server"], 0.5), "p95": percentile(p["server"], 0.95), "n": len(p["server"])}
         path = None if heard["p50"] is None or server["p50"] is None else round(heard["p50"] - server["p50"], 1)
-        return {"v2v_heard_ms": heard, "v2v_server_ms": server, "heard_minus_server_p50_ms": path,
+        split = {"inbound_p50": percentile(p["inbound"], 0.5), "outbound_p50": percentile(p["outbound"], 0.5),
+                 "heard_beyond_wait_p50": percentile(p["beyond_wait"], 0.5),
+                 "heard_beyond_wait_p95": percentile(p["beyond_wait"], 0.95), "n": len(p["inbound"])}
+        return {"v2v_heard_ms": heard, "v2v_server_ms": server, "heard_minus_server_p50_ms": path, "path_ms": split,
                 "greeting_ms_p50": percentile(p["greeting"], 0.5),
                 "cpu_s_per_call": percentile(p["cpu"], 0.5), "calls_completed": sum(p["completed"])}
 
@@ -403,7 +413,11 @@ def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float 
         row = {"n": n, "twilio": tw, "sip": sip,
                "sip_minus_twilio_ms": {"heard_p50": diff(tw, sip, "v2v_heard_ms", "p50"),
                                        "heard_p95": diff(tw, sip, "v2v_heard_ms", "p95"),
-                                       "server_p50": diff(tw, sip, "v2v_server_ms", "p50")},
+                                       "server_p50": diff(tw, sip, "v2v_server_ms", "p50"),
+                                       "heard_beyond_wait_p50": diff(tw, sip, "path_ms", "heard_beyond_wait_p50"),
+                                       "heard_beyond_wait_p95": diff(tw, sip, "path_ms", "heard_beyond_wait_p95"),
+                                       "inbound_p50": diff(tw, sip, "path_ms", "inbound_p50"),
+                                       "outbound_p50": diff(tw, sip, "path_ms", "outbound_p50")},
                "target_ms": 50}
         if gil_ab:
             slow = stats(SIP_GIL_5MS, n)

@@ -94,6 +94,43 @@ def _server_v2v(db: str, call_ids: list[str]) -> list[float]:
     return [float(r["voice_to_voice_ms"]) for r in rows if r and r.get("voice_to_voice_ms") is not None]
 
 
+def server_marks(db: str, call_ids: list[str]) -> dict[str, list[tuple[float, float, float]]]:
+    """Per call, each answered callee turn's (end of voice, first agent audio) on time.monotonic(), and the
+    silence the turn-taker waited before taking it (`taken_after_ms`, stream time)."""
+    from sqlalchemy import select
+
+    from agent.store import session_scope
+    from agent.store.models import Turn
+
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    with session_scope(db) as s:
+        for call_id, lat in s.execute(select(Turn.call_id, Turn.latency).where(Turn.call_id.in_(call_ids))).all():
+            if lat and lat.get("voice_end_mono_s") is not None and lat.get("first_audio_mono_s") is not None:
+                out.setdefault(call_id, []).append((float(lat["voice_end_mono_s"]), float(lat["first_audio_mono_s"]),
+                                                    float(lat.get("taken_after_ms") or 0.0)))
+    return out
+
+
+def path_split(rows: list[tuple[Any, ...]], calls: dict[str, dict[str, Any]],
+               marks: dict[str, list[tuple[float, float, float]]]) -> dict[str, list[float]]:
+    """Each heard turn matched with the session's turn of the same call whose span lies inside it: the
+    network's part split into `inbound` (the callee's end of speech -> the session's end of voice) and
+    `outbound` (the session's first agent audio -> the callee hears it), and `beyond_wait` (heard v2v minus
+    the silence the turn-taker chose to wait, which depends on what it recognised), in ms."""
+    out: dict[str, list[float]] = {"inbound": [], "outbound": [], "beyond_wait": []}
+    for sid, _, call_id, _ in rows:
+        rep = (calls.get(sid or "") or {}).get("caller") or {}
+        ours = marks.get(call_id, [])
+        for end, heard in zip(rep.get("turn_end_at", []), rep.get("reply_heard_at", []), strict=False):
+            inside = [m for m in ours if end - 0.1 <= m[0] <= m[1] <= heard]
+            if inside:
+                voice_end, first, waited = max(inside, key=lambda m: m[1])
+                out["inbound"].append(round((voice_end - end) * 1000, 1))
+                out["outbound"].append(round((heard - first) * 1000, 1))
+                out["beyond_wait"].append(round((heard - end) * 1000 - waited, 1))
+    return out
+
+
 def level_rows(db: str, campaign_id: str) -> list[tuple[Any, ...]]:
     """(provider_ref, result, call id, outcome) of each dialled attempt of a level's campaign."""
     from sqlalchemy import select
@@ -109,7 +146,8 @@ def level_rows(db: str, campaign_id: str) -> list[tuple[Any, ...]]:
 
 def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, dict[str, Any]], server: list[float],
               *, cpu: float, wall: float, reports_failed: int,
-              agent_media: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+              agent_media: dict[str, dict[str, Any]] | None = None,
+              marks: dict[str, list[tuple[float, float, float]]] | None = None) -> dict[str, Any]:
     """One level's figures: `rows` from level_rows, `calls` what the carrier's callees heard (by the
     network's call reference), `server` the sessions' own voice-to-voice, `cpu` the CPU seconds of the
     processes that ran the sessions over `wall` seconds."""
@@ -120,6 +158,9 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
     rx_jitter: list[float] = []
     agent_jb: list[float] = []
     agent_rx_jitter: list[float] = []
+    handover: list[float] = []
+    outq_wait: list[float] = []
+    threads: dict[str, Any] = {}
     for sid, _, call_id, _ in rows:
         media = (calls.get(sid or "") or {}).get("media") or {}
         if media:
@@ -129,6 +170,11 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
         if ours:
             agent_jb.append(ours["jb_delay_ms"]["avg"])
             agent_rx_jitter.append(ours["rx_jitter_ms"]["max"])
+        threads.update(ours.get("media_threads") or {})
+        if ours.get("handover_ms", {}).get("n"):
+            handover.append(ours["handover_ms"]["mean"])
+        if ours.get("outq_first_frame_wait_ms", {}).get("n"):
+            outq_wait.append(ours["outq_first_frame_wait_ms"]["mean"])
         rep = (calls.get(sid or "") or {}).get("caller") or {}
         heard += rep.get("v2v_ms", [])
         if rep.get("greeting_ms") is not None:
@@ -137,6 +183,8 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
         no_reply += rep.get("no_reply", 0)
         turns += len(rep.get("clips_played", []))
     answered = [r for r in rows if r[1] == "answered"]
+    split = path_split(rows, calls, marks or {})
+    inbound, outbound = split["inbound"], split["outbound"]
     return {
         "network": arm,
         "n": n,
@@ -147,6 +195,10 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
                          "n": len(heard)},
         "v2v_server_ms": {"p50": percentile(server, 0.5), "p95": percentile(server, 0.95), "n": len(server)},
         "greeting_ms": {"p50": percentile(greetings, 0.5), "max": percentile(greetings, 1.0), "n": len(greetings)},
+        # heard minus the session's own v2v, split per turn on the host's one monotonic clock
+        "path_ms": {"inbound_p50": percentile(inbound, 0.5), "outbound_p50": percentile(outbound, 0.5),
+                    "inbound_max": percentile(inbound, 1.0), "outbound_max": percentile(outbound, 1.0),
+                    "heard_beyond_wait_p50": percentile(split["beyond_wait"], 0.5), "n": len(inbound)},
         "callee_turns": turns, "overlapped_turns": overlaps, "unanswered_turns": no_reply,
         "server_cpu_s": round(cpu, 1),
         "server_cpu_s_per_call": round(cpu / len(answered), 2) if answered else None,
@@ -156,8 +208,12 @@ def summarize(arm: str, n: int, rows: list[tuple[Any, ...]], calls: dict[str, di
         **({"callee_media": {"jb_delay_avg_ms_p50": percentile(jb_delay, 0.5), "jb_delay_avg_ms_max": percentile(
             jb_delay, 1.0), "rx_jitter_max_ms_p50": percentile(rx_jitter, 0.5)}} if jb_delay else {}),
         **({"agent_media": {"jb_delay_avg_ms_p50": percentile(agent_jb, 0.5), "jb_delay_avg_ms_max": percentile(
-            agent_jb, 1.0), "rx_jitter_max_ms_p50": percentile(agent_rx_jitter, 0.5)}} if agent_jb else {}),
-        "samples": {"heard": heard, "server": server},  # dropped from the printed levels
+            agent_jb, 1.0), "rx_jitter_max_ms_p50": percentile(agent_rx_jitter, 0.5),
+            "handover_ms_mean_p50": percentile(handover, 0.5),
+            "outq_first_frame_wait_ms_mean_p50": percentile(outq_wait, 0.5),
+            "media_threads_nice": threads}} if agent_jb else {}),
+        # dropped from the printed levels
+        "samples": {"heard": heard, "server": server, **split},
     }
 
 

@@ -34,6 +34,7 @@ from agent.dialing.bench_levels import (
     _server_v2v,
     cpu_seconds,
     level_rows,
+    server_marks,
     summarize,
 )
 
@@ -153,7 +154,8 @@ def _level(db: str, pairs: list[Pair], n: int, tag: str, cps: float, timeout_s: 
         calls.update(p.calls())
     rows = level_rows(db, campaign_id)
     out = summarize("sip", n, rows, calls, _server_v2v(db, [r[2] for r in rows]), cpu=cpu, wall=wall,
-                    reports_failed=n - sum(1 for r in rows if r[1] == "answered"))
+                    reports_failed=n - sum(1 for r in rows if r[1] == "answered"),
+                    marks=server_marks(db, [r[2] for r in rows]))
     out["worker_processes"] = len(pairs)
     return out
 

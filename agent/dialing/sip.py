@@ -58,7 +58,7 @@ def sip_options(settings: Any, **overrides: Any) -> SipOptions:
         caller_id=settings.sip_caller_id, codecs=parse_codecs(settings.sip_codecs),
         local_port=settings.sip_local_port, rtp_port_min=settings.sip_rtp_port_min,
         rtp_port_max=settings.sip_rtp_port_max, public_address=settings.sip_public_address,
-        max_cps=settings.sip_max_cps,
+        max_cps=settings.sip_max_cps, media_thread_nice=settings.sip_media_thread_nice,
     )
     values.update(overrides)
     try:
@@ -154,6 +154,7 @@ class SipDialer:
                 await asyncio.wait_for(attempt.leg.ended.wait(), 5)
             except TimeoutError:
                 log.warning("sip %s: no end of the call 5 s after our BYE", attempt.sip_call_id)
+        media.update(attempt.leg.timing.as_dict(), media_threads=dict(self.ua.started_stack().media_threads))
         extra.update(far_end_hung_up=transport.far_end_hung_up, transfer=transport.transfer_method,
                      frames_in=attempt.leg.frames_in, pacing=transport.pacing, media=media)
         codec = attempt.extra.get("codec")  # on the attempt's detail, e.g. "SIP 200 OK, PCMA"

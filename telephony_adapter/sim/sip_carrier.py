@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from telephony_adapter.sim.callee_turns import VOICES_DIR, CalleeTurns, CallerBehaviour
+from telephony_adapter.sip.stack import prioritise_media_threads, set_nice, thread_names
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ class SipCarrier:
     def __init__(self, *, sip_port: int, numbers: dict[str, SipNumber] | None = None,
                  default: SipNumber | None = None, rtp_port: int = 42000, rtp_ports: int = 400,
                  codecs: tuple[str, ...] = ("PCMA", "PCMU"), jb: tuple[int, int, int, int] = (-1, 20, 160, 360),
-                 max_call_s: float = 600.0, voices_dir: Path = VOICES_DIR, log_level: int = 1) -> None:
+                 max_call_s: float = 600.0, voices_dir: Path = VOICES_DIR, log_level: int = 1,
+                 media_nice: int = -10) -> None:
         self.sip_port = sip_port
         self.numbers = dict(numbers or {})
         self.default = default or SipNumber(answer="reject", code=404)
@@ -113,6 +115,8 @@ class SipCarrier:
         self.max_call_s = max_call_s
         self.voices_dir = voices_dir
         self.log_level = log_level
+        self.media_nice = media_nice  # a phone's audio runs at a raised priority (as dialwise's SIP media does)
+        self.media_threads: dict[str, int | str] = {}
         self.calls: dict[str, CarrierCall] = {}  # by SIP Call-ID (read by the HTTP thread)
         self.posts: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()  # to the main thread
         self._legs: dict[int, _Leg] = {}  # the pjsua2 objects, main thread only
@@ -146,6 +150,7 @@ class SipCarrier:
         import pjsua2 as pj
 
         self.pj = pj
+        before = thread_names()
         ep = self.ep = pj.Endpoint()
         ep.libCreate()
         cfg = pj.EpConfig()
@@ -169,6 +174,8 @@ class SipCarrier:
         self.sip_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
         ep.libStart()
         ep.audDevManager().setNullDev()
+        self.media_threads = prioritise_media_threads(before, self.media_nice)
+        _clock_nice[1] = self.media_nice
         for c in ep.codecEnum2():
             ep.codecSetPriority(c.codecId, 0)
         for i, name in enumerate(self.codecs):
@@ -410,6 +417,9 @@ def _call_class(pj: Any) -> type:
     return _classes["call"]
 
 
+_clock_nice = [0, 0]  # the conference clock's thread id, and the nice value it gets
+
+
 def _port_class(pj: Any) -> type:
     if "port" not in _classes:
         audio = pj.PJMEDIA_FRAME_TYPE_AUDIO
@@ -427,6 +437,9 @@ def _port_class(pj: Any) -> type:
                 self.hanging = False
 
             def onFrameRequested(self, frame: Any) -> None:
+                if threading.get_native_id() != _clock_nice[0]:  # the bridge's clock thread (re)started
+                    _clock_nice[0] = threading.get_native_id()
+                    set_nice(_clock_nice[0], _clock_nice[1])
                 frame.type = audio
                 frame.size = FRAME_BYTES
                 rec = self.rec
@@ -519,6 +532,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--codecs", default="PCMA,PCMU")
     p.add_argument("--jb", default="-1,20,160,360", help="jitter buffer init,min_pre,max_pre,max in ms (PJSIP)")
     p.add_argument("--log-level", type=int, default=1)
+    p.add_argument("--media-nice", type=int, default=-10,
+                   help="nice value of PJSIP's media threads (below 0 needs CAP_SYS_NICE; 0: unchanged)")
     args = p.parse_args(argv)
     numbers, default = load_numbers(args.numbers) if args.numbers else ({}, None)
     jb = tuple(int(x) for x in args.jb.split(","))
@@ -526,7 +541,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--jb takes four numbers")
     carrier = SipCarrier(sip_port=args.port, numbers=numbers, default=default, rtp_port=args.rtp_port,
                          rtp_ports=args.rtp_ports, codecs=tuple(c.strip() for c in args.codecs.split(",")),
-                         jb=(jb[0], jb[1], jb[2], jb[3]), log_level=args.log_level)
+                         jb=(jb[0], jb[1], jb[2], jb[3]), log_level=args.log_level,
+                         media_nice=args.media_nice)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: carrier.stop.set())
     carrier.start()

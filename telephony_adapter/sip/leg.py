@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -70,6 +72,7 @@ class CallLeg:
         self.early_peak = 0  # loudest early sample seen (diagnostics)
         self.frames_in = 0
         self.outq: deque[bytes] = deque(maxlen=MAX_QUEUED_FRAMES)
+        self.timing = MediaTiming()
         self.on_audio: Callable[[bytes], None] | None = None  # loop-side sinks, set by the transport
         self.on_dtmf: Callable[[str], None] | None = None
         self.on_end: Callable[[int, str], None] | None = None
@@ -82,9 +85,13 @@ class CallLeg:
 
     # --- sip-api thread -------------------------------------------------------------------
     def start(self, uri: str, headers: dict[str, str]) -> None:
+        """Send the INVITE. May be called again after a pj.Error (e.g. PJ_ETOOMANY while PJSIP still frees
+        an ended call): the port is kept, the refused Call object is dropped here, on the sip-api thread."""
         pj = self.pj
         pool = port_pool(self.stack)
-        if pool:
+        if self.port is not None:
+            pass
+        elif pool:
             self.port = pool.pop()
             self.port._leg = weakref.ref(self)
         else:
@@ -201,6 +208,17 @@ class CallLeg:
         self._slot = slot
 
     # --- loop side ------------------------------------------------------------------------
+    def queue_frame(self, frame: bytes) -> None:
+        """One paced frame of agent audio for the bridge (which takes one every 20 ms)."""
+        if not self.outq:
+            self.timing.queued_at = time.monotonic()
+        self.outq.append(frame)
+
+    def _deliver_audio(self, data: bytes, at: float) -> None:
+        self.timing.handover.add((time.monotonic() - at) * 1000)
+        if self.on_audio is not None:
+            self.on_audio(data)
+
     def _on_state(self, state: str, status: int, reason: str, sip_call_id: str, codec: str) -> None:
         st = self.st
         st.state, st.sip_call_id = state, sip_call_id or st.sip_call_id
@@ -222,6 +240,35 @@ class CallLeg:
         self.st.transfer_events.append((status, reason, final))
         if self.on_transfer is not None:
             self.on_transfer(status, reason, final)
+
+
+class Spread:
+    """Running mean and max of a delay, in ms."""
+
+    def __init__(self) -> None:
+        self.n, self.total, self.max = 0, 0.0, 0.0
+
+    def add(self, ms: float) -> None:
+        self.n += 1
+        self.total += ms
+        self.max = max(self.max, ms)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"mean": round(self.total / self.n, 2) if self.n else 0.0, "max": round(self.max, 2), "n": self.n}
+
+
+class MediaTiming:
+    """Where a leg's media waits inside this process: `handover` is the conference bridge's clock thread
+    handing a received frame to the event loop (call_soon_threadsafe), `spurt_wait` is the first frame of
+    each burst of agent audio waiting in `outq` for the bridge's next tick."""
+
+    def __init__(self) -> None:
+        self.handover = Spread()
+        self.spurt_wait = Spread()
+        self.queued_at: float | None = None
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {"handover_ms": self.handover.as_dict(), "outq_first_frame_wait_ms": self.spurt_wait.as_dict()}
 
 
 def _no_leg() -> None:
@@ -334,15 +381,21 @@ def _port_class(pj: Any) -> type:
                 return
             leg.frames_in += 1
             if leg.on_audio is not None:
-                leg._post(leg.on_audio, data)
+                leg._post(leg._deliver_audio, data, time.monotonic())
 
         def onFrameRequested(self, frame: Any) -> None:
             leg = self._leg()
+            if leg is not None and threading.get_native_id() != leg.stack.clock_tid:
+                leg.stack.on_clock_thread()
             frame.type = audio
             try:
                 frame.buf = pj.ByteVector(leg.outq.popleft()) if leg is not None and leg.gate_open else self._silence
             except IndexError:
                 frame.buf = self._silence
+            else:
+                if leg is not None and (since := leg.timing.queued_at) is not None:  # the first frame of a talk spurt
+                    leg.timing.queued_at = None
+                    leg.timing.spurt_wait.add((time.monotonic() - since) * 1000)
             frame.size = FRAME_BYTES
 
     _classes["port"] = _MediaPort

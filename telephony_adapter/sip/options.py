@@ -56,6 +56,9 @@ class SipOptions:
     jb_min_pre_ms: int = 20
     jb_max_pre_ms: int = 160
     jb_max_ms: int = 360
+    # nice value for PJSIP's media threads (the conference clock and the RTP receiver; per process). Below 0
+    # needs root or CAP_SYS_NICE (refused: logged, normal priority); 0 leaves them alone.
+    media_thread_nice: int = -10
     # PJSIP log level to stderr (0-6; per process)
     log_level: int = 1
     # extra SIP headers for every INVITE, e.g. {"X-Campaign": "m1"}
@@ -113,7 +116,8 @@ class SipOptions:
     def process_key(self) -> tuple:
         """The options that shape the one PJSIP endpoint of a process."""
         return (self.codecs, self.local_port, self.bind_address, self.rtp_port_min, self.rtp_port_max,
-                self.public_address, self.jb_init_ms, self.jb_min_pre_ms, self.jb_max_pre_ms, self.jb_max_ms)
+                self.public_address, self.jb_init_ms, self.jb_min_pre_ms, self.jb_max_pre_ms, self.jb_max_ms,
+                self.media_thread_nice)
 
 
 def parse_codecs(text: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -50,6 +51,9 @@ class PjStack:
         self.transport_id: int | None = None
         self.local_port = options.local_port  # the bound SIP port, once started (options may say 0)
         self._closed = False
+        self.media_threads: dict[str, int | str] = {}  # PJSIP media thread -> its nice value (or why not)
+        self.clock_tid = 0  # the conference clock's thread, once a media port has been called on it
+        self._threads_before: dict[int, str] = {}  # the process's threads before PJSIP started its own
         self._api.submit(self._start).result()
 
     # --- process-wide access ----------------------------------------------------------------
@@ -79,6 +83,17 @@ class PjStack:
         """Let this thread (e.g. the event loop's) touch PJSIP objects: the garbage collector may drop
         one anywhere. Registration is a thread-local record, it takes no lock."""
         self._ensure_registered()
+
+    def on_clock_thread(self) -> None:
+        """Called by a media port on the conference clock's thread each tick: the null sound device starts
+        that thread when the first call connects (and again after it was idle), so it is prioritised here."""
+        tid = threading.get_native_id()
+        if tid != self.clock_tid:
+            self.clock_tid = tid
+            self.media_threads["clock"] = set_nice(tid, self.options.media_thread_nice)
+            if "media" not in self.media_threads:  # it may not have had its name yet when PJSIP started
+                self.media_threads.update(prioritise_media_threads(self._threads_before, self.options.media_thread_nice,
+                                                                   names=("media",)))
 
     def _ensure_registered(self) -> None:
         pj_ep = self.ep or self.pj.Endpoint.instance()
@@ -113,6 +128,7 @@ class PjStack:
     # --- start and stop ---------------------------------------------------------------------
     def _start(self) -> None:
         pj, o = self.pj, self.options
+        threads_before = thread_names()
         ep = pj.Endpoint()
         ep.libCreate()
         self.ep = ep
@@ -147,6 +163,8 @@ class PjStack:
         self.local_port = int(ep.transportGetInfo(self.transport_id).localName.rsplit(":", 1)[-1])
         ep.libStart()
         ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
+        self._threads_before = threads_before
+        self.media_threads = prioritise_media_threads(threads_before, o.media_thread_nice)
         wanted = o.codec_ids
         for info in ep.codecEnum2():
             ep.codecSetPriority(info.codecId, 0)  # disabled unless listed
@@ -187,6 +205,55 @@ class PjStack:
             if cls._instance is not None:
                 cls._instance._shutdown()
                 cls._instance = None
+
+
+def thread_names() -> dict[int, str]:
+    """This process's threads (Linux: /proc/self/task), native id -> name; {} elsewhere."""
+    out: dict[int, str] = {}
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                out[int(tid)] = f.read().strip()
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+# PJSIP's real-time threads, by the names pjlib gives them: "clock" runs the conference bridge every 20 ms
+# (it pulls and pushes every call's frames, so RTP leaves when it ticks), "media" receives RTP into the
+# jitter buffers. Late ticks send RTP in bursts, and both ends' adaptive jitter buffers then grow.
+MEDIA_THREADS = ("clock", "media")
+
+
+def prioritise_media_threads(before: dict[int, str], nice: int,
+                             names: tuple[str, ...] = MEDIA_THREADS) -> dict[str, int | str]:
+    """Give PJSIP's media threads started since `before` the nice value `nice` (see `set_nice`)."""
+    return {name: set_nice(tid, nice) for tid, name in thread_names().items() if name in names and tid not in before}
+
+
+_nice_refused_logged = False
+
+
+def set_nice(tid: int, nice: int) -> int | str:
+    """Give a media thread the nice value `nice`, so the machine's other work (the models, other processes)
+    cannot delay its 20 ms ticks. Best effort: below 0 needs root or CAP_SYS_NICE; without it the thread keeps
+    the process's priority (logged once). Its nice value, or why not."""
+    global _nice_refused_logged
+    if nice == 0:
+        return "unchanged"
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)  # Linux: PRIO_PROCESS with a thread id is that thread
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError as exc:
+        if not _nice_refused_logged:
+            _nice_refused_logged = True
+            log.warning("sip: PJSIP's media threads keep the normal priority (nice %d refused: %s; needs "
+                        "CAP_SYS_NICE); under CPU load their 20 ms ticks may come late", nice, exc.strerror)
+        return f"refused: {exc.strerror}"
 
 
 class _ApiThread:

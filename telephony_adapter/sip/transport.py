@@ -62,7 +62,7 @@ class SipTransport(PacedTransport):
 
     # --- PacedTransport hooks ---------------------------------------------------------------
     async def _send_wire(self, wire: bytes) -> None:
-        self.leg.outq.append(wire)
+        self.leg.queue_frame(wire)
 
     async def _send_clear(self) -> None:
         self.leg.outq.clear()

@@ -27,6 +27,8 @@ from telephony_adapter.sip.stack import PjStack
 from telephony_adapter.sip.transport import SipTransport
 
 log = logging.getLogger(__name__)
+PJ_ETOOMANY = 70010  # pj/errno.h: PJ_ERRNO_START_STATUS + 10, "too many objects" (every call slot taken)
+CALL_SLOT_WAIT_S = 2.0  # how long an INVITE refused with PJ_ETOOMANY is retried
 
 
 @dataclass
@@ -169,11 +171,19 @@ class SipUserAgent:
         ring_timeout_s = self.options.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
         leg = CallLeg(self.stack, self.account, self.loop, answer_guard_ms=self.options.answer_guard_ms)
         t0 = time.monotonic()
-        try:
-            await self.stack.run(leg.start, uri, headers or {})
-        except self.stack.pj.Error as exc:
-            await self.stack.run(leg.release)
-            return DialAttempt(False, result="failed", detail=f"INVITE not sent: {exc.info().strip()}")
+        busy_until = t0 + CALL_SLOT_WAIT_S
+        while True:
+            try:
+                await self.stack.run(leg.start, uri, headers or {})
+                break
+            except self.stack.pj.Error as exc:
+                # PJ_ETOOMANY: PJSIP frees an ended call's slot just after it reported DISCONNECTED, so a
+                # dial let through at that moment may find every slot still taken for a few ms
+                if getattr(exc, "status", None) == PJ_ETOOMANY and time.monotonic() < busy_until:
+                    await asyncio.sleep(0.02)
+                    continue
+                await self.stack.run(leg.release)
+                return DialAttempt(False, result="failed", detail=f"INVITE not sent: {exc.info().strip()}")
         self._reap_when_ended(leg)
         answered = asyncio.ensure_future(leg.answered.wait())
         ended = asyncio.ensure_future(leg.ended.wait())

@@ -161,6 +161,10 @@ async def test_full_call_with_a_simulated_customer(settings_env, db_url, deps, l
     # every answered callee turn carries its latency breakdown
     answered = [t for t in callee if t.latency.get("voice_to_voice_ms") is not None]
     assert answered and all({"asr_ms", "nlu_ms", "policy_ms"} <= set(t.latency) for t in answered)
+    for t in answered:  # its two ends on the monotonic clock, for a bench to line up with the far end's
+        lat = t.latency
+        span_ms = (lat["first_audio_mono_s"] - lat["voice_end_mono_s"]) * 1000
+        assert abs(span_ms - lat["voice_to_voice_ms"]) < 1.0, lat
     # a stereo recording: callee on the left, agent on the right, both audible
     with wave.open(call.recording_path) as w:
         assert w.getnchannels() == 2

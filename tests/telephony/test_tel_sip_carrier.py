@@ -110,6 +110,13 @@ async def test_recorded_callee_talks_after_the_agent_and_measures_what_it_hears(
                         replied_at.append(time.monotonic())
                         await t.send_audio(tone(0.5), RATE)
         assert t.far_end_hung_up  # the callee hung up after our last reply
+        # PJSIP's media threads were given SIP_MEDIA_THREAD_NICE (-10), or say why not (no CAP_SYS_NICE)
+        threads = ua.started_stack().media_threads
+        assert set(threads) == {"clock", "media"}, threads
+        assert all(v == -10 or str(v).startswith("refused") for v in threads.values()), threads
+        timing = attempt.leg.timing.as_dict()
+        assert timing["handover_ms"]["n"] > 50 and timing["outq_first_frame_wait_ms"]["n"] >= 2, timing
+        assert timing["outq_first_frame_wait_ms"]["max"] < 1000, timing
     finally:
         await ua.close()
     assert digits == ["5"] and len(replied_at) == 1
@@ -168,3 +175,31 @@ async def test_dials_beyond_the_process_s_sip_calls_wait_instead_of_failing(tmp_
         carrier.proc.wait(10)
     assert [o.result for o in outcomes] == ["answered"] * 6, [o.detail for o in outcomes]
     assert PJSUA_MAX_CALLS == 4 and peak == 4
+
+
+async def test_an_invite_while_every_pjsip_call_slot_is_taken_waits_for_one_to_free(tmp_path):
+    """PJSIP frees an ended call's slot only after it reported DISCONNECTED: an INVITE in between is refused
+    with PJ_ETOOMANY. The user agent retries it (up to CALL_SLOT_WAIT_S) instead of failing the dial."""
+    from telephony_adapter.sip.ua import CALL_SLOT_WAIT_S
+
+    numbers = {f"+86138000002{i:02d}": {"answer": "caller", "ring_s": 0.05, "caller": {"clips": []}}
+               for i in range(5)}
+    carrier = start_carrier(tmp_path, numbers, rtp_port=43600)
+    ua = await SipUserAgent(SipOptions(**PROCESS, keepalive_s=0, trunk_uri=carrier.trunk)).start()
+    try:
+        phones = list(numbers)
+        held = [await ua.dial(p) for p in phones[:4]]  # every slot of the wheel's PJSUA_MAX_CALLS = 4
+        assert all(a.answered for a in held), [a.detail for a in held]
+        fifth = asyncio.ensure_future(ua.dial(phones[4]))
+        await asyncio.sleep(0.4)
+        assert not fifth.done()  # waiting for a slot, not failed
+        await held[0].transport.close("done")  # BYE: the slot frees once PJSIP has dropped the call
+        attempt = await asyncio.wait_for(fifth, CALL_SLOT_WAIT_S + 5)
+        assert attempt.answered, attempt.detail
+        assert attempt.ring_s >= 0.4
+        for a in (*held[1:], attempt):
+            await a.transport.close("done")
+    finally:
+        await ua.close()
+        carrier.proc.terminate()
+        carrier.proc.wait(10)
