@@ -39,9 +39,10 @@ class FasterWhisperAsr:
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
-                 tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1,
+                 tail_s: float = 1.0, beam_size: int | dict[str, float] = 1, denoise: bool = False,
+                 num_workers: int = 1,
                  lm_weight: float | dict[str, float] = 0.0, encoder_compute_type: str | None = None,
-                 lm_margin: float | dict[str, float] = 0.0) -> None:
+                 lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -60,7 +61,10 @@ class FasterWhisperAsr:
         self.chunk_length = chunk_length or 30
         self.context = context
         self.pad_s, self.tail_s = pad_s, tail_s
-        self.beam_size = beam_size
+        self.beam_sizes = _per_lang(beam_size)  # per language
+        self.beam_size = int(max(self.beam_sizes.values()))
+        # no prompt from the caller: the cut path uses the generic domain prompt (speech/asr/prompts.py)
+        self.default_prompt = default_prompt
         self.denoise = denoise
         # > 0: re-rank the beams with the domain LM (speech/asr/lm.py), per language; the LM moves off
         # Whisper's top beam only when the winner leads it by more than the language's margin
@@ -141,6 +145,10 @@ class FasterWhisperAsr:
         if tokenizer is None:
             tokenizer = self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
                                                                language=language)
+        if not prompt and self.default_prompt:
+            from speech.asr.prompts import domain_prompt
+
+            prompt = domain_prompt(language)
         prefix: list[int] = []
         if prompt:
             prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
@@ -163,9 +171,10 @@ class FasterWhisperAsr:
         """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy,
         or when no LM re-ranks and `n_best` is not asked for)."""
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
-        hypotheses = self.beam_size if self.lm_weight > 0 or n_best else 1
+        beam = int(self.beam_sizes.get(tokenizer.language_code, self.beam_size))
+        hypotheses = beam if self.lm_weight > 0 or n_best else 1
         result = self.model.model.generate(
-            encoded, [prefix], beam_size=self.beam_size, num_hypotheses=hypotheses, max_length=len(prefix) + max_new,
+            encoded, [prefix], beam_size=beam, num_hypotheses=hypotheses, max_length=len(prefix) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
         )[0]
         seqs = [trim_repeats([t for t in seq if t < tokenizer.eot]) for seq in result.sequences_ids]

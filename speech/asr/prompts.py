@@ -15,10 +15,17 @@ tests/speech/test_eval_protocol.py checks every prompt against the test split.
 """
 from __future__ import annotations
 
-MAX_CHARS = 120
+MAX_CHARS = 160
 ANSWERS = ("digits",)  # answer kinds with a prompt of their own; anything else gets the domain prompt
 # digits said one by one, in each language's written form Whisper should use (dev-tuned, see above)
 DIGIT_PROMPTS = {"zh": "幺五七九，二四六八，三零。", "en": "Five seven nine two. Three oh eight six."}
+
+
+# The call's topic in the callee's words, so Whisper expects the domain's vocabulary (滞纳金, not 至那金; "late
+# fee"). A sentence, not a word list: on dev a bare list of terms made Mandarin worse (CER 23.2 % -> 25.6 %), the
+# sentence better (-> 20.8 %); English 9.3 % -> 8.6 % (one noise draw of the fresh set's dev clips, no other prompt).
+TOPIC = {"zh": "关于还款、逾期、滞纳金、罚息、分期、结清的事。",
+         "en": "Payment, balance, late fee, interest, installment plan, account, due date."}
 
 
 class AsrPrompt(str):
@@ -54,6 +61,7 @@ def domain_prompt(lang: str, lender: str | None = None, names: list[str] | tuple
         parts.append("喂，您好。")
         if lender:
             parts.append(f"这里是{lender}。")
+        parts.append(TOPIC["zh"])
         if names:
             parts.append("，".join(names) + "，是我本人。")
         if amounts:
@@ -62,6 +70,7 @@ def domain_prompt(lang: str, lender: str | None = None, names: list[str] | tuple
         parts.append("Hello.")
         if lender:
             parts.append(f"This is {lender}.")
+        parts.append(TOPIC["en"])
         if names:
             parts.append(f"Yes, this is {', '.join(names)}.")
         if amounts:
