@@ -165,7 +165,7 @@ class FasterWhisperAsr:
                              margin=self.lm_margins.get(language, 0.0))
         avg_logprob = scores[best] * lengths[best] / (lengths[best] + 1)
         seg = Segment(0.0, duration, texts[best], no_speech, avg_logprob)
-        return finish([seg], language, duration, audio if heard is None else heard)
+        return finish([seg], language, duration, audio if heard is None else heard, prompt=prompt)
 
     def _decode(self, encoded, prefix: list[int], tokenizer, duration: float, n_best: bool = False):
         """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy,

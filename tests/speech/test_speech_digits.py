@@ -74,3 +74,16 @@ def test_id_digits_on_the_phone_line_are_heard_at_the_digits_question(asr, voice
                            names=["王芳" if lang == "zh" else "Marcus"])
     heard = asr.transcribe(audio, language=lang, prompt=answer_prompt(lang, "digits", domain)).text
     assert extract(heard, lang, context="id_last4")["last4"] == digits, heard
+
+
+def test_a_prompt_read_back_is_recognised():
+    """On line noise a prompted Whisper may read its prompt back; the engine keeps such text only when the VAD
+    hears speech (tests/speech/test_speech_asr.py feeds it noise)."""
+    from speech.asr.postprocess import echoes_prompt
+
+    assert echoes_prompt("您好。关于还款、罚息、分期、结清。", domain_prompt("zh"))
+    assert echoes_prompt("Payment, balance, late fee.", domain_prompt("en"))
+    assert echoes_prompt("幺五七九", answer_prompt("zh", "digits"))
+    assert not echoes_prompt("我下个月再还吧", domain_prompt("zh"))
+    assert not echoes_prompt("I can pay on Friday.", domain_prompt("en"))
+    assert not echoes_prompt("anything", None)
