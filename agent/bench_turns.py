@@ -232,7 +232,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
 
     import nlu
     from agent.config import get_settings
-    from agent.speech_options import asr_options, prompt_cache_options, tts_options
+    from agent.speech_options import asr_options, asr_prompt_for, prompt_cache_options, tts_options
     from speech.asr import create_asr
     from speech.asr.prompts import domain_prompt
     from speech.tts import create_tts
@@ -260,7 +260,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
     reps: list[tuple[Replay, float]] = []
     for turn in turns:
         rep = stream(turn, min(STREAM_PAUSE_MS, s.pause_ms))
-        read_pauses(rep, asr, nlu.classify, prompts[turn.lang], today)
+        read_pauses(rep, asr, nlu.classify, asr_prompt_for(turn.lang, turn.expect, prompts[turn.lang]), today)
         t = time.perf_counter()
         cache_p.get(f"bench_turns_{turn.lang}", line[turn.lang], turn.lang, tts[turn.lang])
         tts_ms = (time.perf_counter() - t) * 1000

@@ -108,7 +108,7 @@ class CallSession:
         # a domain prompt naming the lender and the callee, so those words come out right
         from speech.asr.prompts import domain_prompt
 
-        self.asr_prompt: str | None = domain_prompt(self.lang, lender=account.lender, names=[account.name])
+        self._domain_prompt: str | None = domain_prompt(self.lang, lender=account.lender, names=[account.name])
         self.recorder = StereoRecorder()
         self.listener = Listener(self, self.config.turns, self.config.eos_silence_ms)
         self.speaker = Speaker(self, split_clauses)
@@ -203,6 +203,14 @@ class CallSession:
             if self.amd.verdict == "machine" and not self._machine:
                 await self._on_machine()
         await self.listener.on_audio(pcm, event.sample_rate, now)
+
+    @property
+    def asr_prompt(self) -> str | None:
+        """The prompt for the callee's next answer: the node's expectation picks it (the digits prompt after
+        the ID question, agent/speech_options.py), else the call's domain prompt."""
+        from agent.speech_options import asr_prompt_for
+
+        return asr_prompt_for(self.lang, self._expect, self._domain_prompt)
 
     def cut_in(self, utt: Utterance, gap_ms: float) -> None:
         """The callee went on right after an early answer: stop, forget the answer, listen to the rest."""

@@ -25,3 +25,17 @@ def tts_options(settings: Settings | None = None) -> TtsOptions:
 def prompt_cache_options(settings: Settings | None = None) -> PromptCacheOptions:
     s = settings or get_settings()
     return PromptCacheOptions(folder=s.cache_dir / "prompts", recorded_dir=s.recorded_prompts_dir)
+
+
+# What the dialog node expects next (dialogs' Decision.expect, nlu.types.EXPECTS) -> the answer kind the ASR
+# prompt is chosen for (speech.asr.prompts.ANSWERS). Amounts and dates keep the domain prompt: a digits
+# prompt would push "两千五" towards "25"; they have no dev-tuned prompt of their own yet.
+ASR_ANSWER_FOR_EXPECT = {"id_last4": "digits"}
+
+
+def asr_prompt_for(lang: str, expect: str | None, domain: str | None) -> str | None:
+    """The ASR prompt for the callee's answer to a node that expects `expect`: the digits prompt after the
+    ID question, else the call's domain prompt (`domain`)."""
+    from speech.asr.prompts import answer_prompt
+
+    return answer_prompt(lang, ASR_ANSWER_FOR_EXPECT.get(expect or ""), domain)

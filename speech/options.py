@@ -26,6 +26,11 @@ class AsrOptions:
     lm_weight_en: float = 0.3  # dev: WER 9.3 % top beam -> 8.4 % with the margin below
     lm_margin_zh: float = 0.0
     lm_margin_en: float = 0.05
+    # beam width per language (the LM re-ranks the beams); chosen on dev, see BENCHMARKS.md
+    beam_size_zh: int = 8
+    beam_size_en: int = 5
+    # an utterance transcribed without a prompt gets the generic domain prompt (greeting + the call's topic)
+    default_prompt: bool = True
     encoder_compute_type: Precision = "float32"
     decoder_compute_type: Precision = "int8"
 

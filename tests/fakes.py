@@ -54,9 +54,11 @@ class FakeAsr:
     def __init__(self, text: str = "") -> None:
         self.text = text
         self.calls = 0
+        self.prompts: list[str | None] = []  # the prompt of every call, in order
 
     def transcribe(self, audio: np.ndarray, language: str | None = None, prompt: str | None = None) -> Transcript:
         self.calls += 1
+        self.prompts.append(prompt)
         return Transcript(text=self.text, language=language or "en", duration_s=len(audio) / RATE)
 
 

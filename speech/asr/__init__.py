@@ -61,7 +61,8 @@ def _engine_options(engine: str, opts: AsrOptions) -> dict:
     threads = opts.threads
     if engine == "faster":
         return dict(compute_type=opts.decoder_compute_type, cpu_threads=threads, context="cut",
-                    denoise=True, beam_size=5, num_workers=max(1, opts.workers),
+                    denoise=True, beam_size={"zh": opts.beam_size_zh, "en": opts.beam_size_en},
+                    default_prompt=opts.default_prompt, num_workers=max(1, opts.workers),
                     lm_weight={"zh": opts.lm_weight, "en": opts.lm_weight_en},
                     lm_margin={"zh": opts.lm_margin_zh, "en": opts.lm_margin_en},
                     encoder_compute_type=opts.encoder_compute_type)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 
 from speech.asr.base import Segment, Transcript
 from speech.asr.postprocess import finish
+from speech.asr.prompts import answer_of
 
 SUPPORTED = ("zh", "en")
 ASR_RATE = 16000
@@ -37,9 +39,10 @@ class FasterWhisperAsr:
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
-                 tail_s: float = 1.0, beam_size: int = 1, denoise: bool = False, num_workers: int = 1,
+                 tail_s: float = 1.0, beam_size: int | dict[str, float] = 1, denoise: bool = False,
+                 num_workers: int = 1,
                  lm_weight: float | dict[str, float] = 0.0, encoder_compute_type: str | None = None,
-                 lm_margin: float | dict[str, float] = 0.0) -> None:
+                 lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -58,7 +61,10 @@ class FasterWhisperAsr:
         self.chunk_length = chunk_length or 30
         self.context = context
         self.pad_s, self.tail_s = pad_s, tail_s
-        self.beam_size = beam_size
+        self.beam_sizes = _per_lang(beam_size)  # per language
+        self.beam_size = int(max(self.beam_sizes.values()))
+        # no prompt from the caller: the cut path uses the generic domain prompt (speech/asr/prompts.py)
+        self.default_prompt = default_prompt
         self.denoise = denoise
         # > 0: re-rank the beams with the domain LM (speech/asr/lm.py), per language; the LM moves off
         # Whisper's top beam only when the winner leads it by more than the language's margin
@@ -139,27 +145,36 @@ class FasterWhisperAsr:
         if tokenizer is None:
             tokenizer = self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
                                                                language=language)
+        if not prompt and self.default_prompt:
+            from speech.asr.prompts import domain_prompt
+
+            prompt = domain_prompt(language)
         prefix: list[int] = []
         if prompt:
             prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
         prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration)
+        digits = answer_of(prompt) == "digits"
+        texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration, n_best=digits)
         best = 0
-        if len(texts) > 1:
+        if digits:  # the first of Whisper's beams that holds an ID tail's four digits, not the domain LM's choice
+            best = next((i for i, text in enumerate(texts) if count_digits(text) >= 4), 0)
+        elif len(texts) > 1:
             from speech.asr.lm import pick_best
 
             best = pick_best(list(zip(texts, scores, strict=True)), language, self.lm_weights.get(language, 0.0),
                              margin=self.lm_margins.get(language, 0.0))
         avg_logprob = scores[best] * lengths[best] / (lengths[best] + 1)
         seg = Segment(0.0, duration, texts[best], no_speech, avg_logprob)
-        return finish([seg], language, duration, audio if heard is None else heard)
+        return finish([seg], language, duration, audio if heard is None else heard, prompt=prompt)
 
-    def _decode(self, encoded, prefix: list[int], tokenizer, duration: float):
-        """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy)."""
+    def _decode(self, encoded, prefix: list[int], tokenizer, duration: float, n_best: bool = False):
+        """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy,
+        or when no LM re-ranks and `n_best` is not asked for)."""
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
-        n_best = self.beam_size if self.lm_weight > 0 else 1
+        beam = int(self.beam_sizes.get(tokenizer.language_code, self.beam_size))
+        hypotheses = beam if self.lm_weight > 0 or n_best else 1
         result = self.model.model.generate(
-            encoded, [prefix], beam_size=self.beam_size, num_hypotheses=n_best, max_length=len(prefix) + max_new,
+            encoded, [prefix], beam_size=beam, num_hypotheses=hypotheses, max_length=len(prefix) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
         )[0]
         seqs = [trim_repeats([t for t in seq if t < tokenizer.eot]) for seq in result.sequences_ids]
@@ -181,6 +196,14 @@ class FasterWhisperAsr:
         prefix = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE)
         return list(zip(texts, scores, strict=True))
+
+
+_DIGIT_WORD = re.compile(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", re.I)
+
+
+def count_digits(text: str) -> int:
+    """Digits in a transcript: Arabic, Chinese digit characters and English digit words."""
+    return sum(c.isdigit() or c in "零〇幺一二两三四五六七八九" for c in text) + len(_DIGIT_WORD.findall(text))
 
 
 def _per_lang(value: float | dict[str, float]) -> dict[str, float]:

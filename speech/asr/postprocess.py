@@ -127,14 +127,33 @@ def keep_segment(seg: Segment, audio: np.ndarray | None = None) -> bool:
     return True
 
 
+def echoes_prompt(text: str, prompt: str | None, share: float = 0.6) -> bool:
+    """True when most of `text` repeats the prompt Whisper was given (character bigrams for Chinese, words
+    for English): on line noise a prompted Whisper may read its prompt back ("您好。关于还款、罚息……")."""
+    if not prompt or not text.strip():
+        return False
+    def grams(t: str) -> list[str]:
+        t = to_simplified(t).lower()
+        if re.search(r"[\u4e00-\u9fff]", t):
+            chars = re.sub(r"[\W_]+", "", t)
+            return [chars[i:i + 2] for i in range(len(chars) - 1)]
+        return re.findall(r"[a-z0-9']+", t)
+
+    said, given = grams(text), set(grams(prompt))
+    return bool(said) and sum(g in given for g in said) >= share * len(said)
+
+
 def finish(segments: list[Segment], language: str, duration_s: float,
-           audio: np.ndarray | None = None) -> Transcript:
+           audio: np.ndarray | None = None, prompt: str | None = None) -> Transcript:
     """Apply guards and normalisation; join the kept segments into one Transcript.
 
-    `audio` (16 kHz float32, as heard) lets the VAD overrule the no-speech rule."""
+    `audio` (16 kHz float32, as heard) lets the VAD overrule the no-speech rule; with `prompt`, a segment
+    that mostly repeats the prompt is kept only when the VAD hears speech."""
     kept: list[Segment] = []
     for seg in segments:
         if not keep_segment(seg, audio):
+            continue
+        if audio is not None and echoes_prompt(seg.text, prompt) and not has_speech(audio):
             continue
         text = drop_echo(collapse_loops(seg.text.strip()))
         text = _JUNK.sub("", text).strip()

@@ -89,6 +89,31 @@ def test_last4(text, lang, context, expected):
     assert extract_last4(text.lower(), lang, context) == expected
 
 
+@pytest.mark.parametrize("text,lang,expected", [
+    # how Whisper writes digits read one by one, at the ID question (context id_last4)
+    ("5260.", "en", "5260"), ("1-815.", "en", "1815"), ("908-3", "en", "9083"), ("O166.", "en", "0166"),
+    ("four five, six seven", "en", "4567"), ("forty five sixty seven", "en", "4567"), ("1,3,1,8", "en", "1318"),
+    ("yi er san si", "zh", "1234"), ("幺三五七", "zh", "1357"), ("1865﹑1865﹑1865。", "zh", "1865"),
+    ("60916091609160916", "zh", "6091"), ("尾号五六七八", "zh", "5678"), ("5.6.0", "zh", None),
+    ("我一会儿再说", "zh", None), ("两千五百块", "zh", None), ("not him", "en", None),
+])
+def test_last4_at_the_digits_question(text, lang, expected):
+    from nlu.entities import extract
+
+    assert extract(text, lang, context="id_last4")["last4"] == expected
+
+
+@pytest.mark.parametrize("text,lang,expected", [
+    ("1-815", "en", []), ("45 67", "en", []), ("一二三四", "zh", ["1234"]), ("三四天", "zh", ["34"]),
+    ("两千", "zh", []), ("十二", "zh", []), ("one two, three", "en", ["123"]), ("uh yi er", "zh", ["12"]),
+    ("I went to four shops", "en", []),
+])
+def test_spoken_digit_runs_outside_the_digits_question(text, lang, expected):
+    from nlu.entities.digits import digit_runs
+
+    assert digit_runs(text, lang) == expected
+
+
 def test_extract_garbage_never_raises():
     for junk in ["", "   ", "😀😀😀", "\x00\x07\x1b", "9" * 5000, "一" * 5000, "$$$,,,...", "月月号号"]:
         out = extract(junk, "zh", WED)

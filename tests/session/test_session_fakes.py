@@ -58,6 +58,31 @@ async def test_an_answer_is_heard_understood_and_answered(call):
     await asyncio.wait_for(task, 5)
 
 
+async def test_the_asr_prompt_follows_the_question_the_node_asked(call):
+    """After the identity is confirmed the script asks for the ID's last four: the next answer is transcribed
+    with the digits prompt (speech.asr.prompts), not the lender-and-name prompt of the call."""
+    from speech.asr.prompts import answer_of
+
+    asr = FakeAsr("Yes, this is Emily.")
+    nlu = FakeNlu({"Yes, this is Emily.": "confirm_identity"})
+    session, line, store = call(asr=asr, nlu=nlu)
+    task = asyncio.create_task(session.run())
+    await until(lambda: line.marks)
+    assert answer_of(session.asr_prompt) is None and "Emily" in (session.asr_prompt or "")
+    line.silence(0.3)
+    line.say(voice("en", "confirm_identity"))
+    line.silence(1.0)
+    await until(lambda: session._expect == "id_last4")
+    assert answer_of(session.asr_prompt) == "digits"
+    heard = len(asr.prompts)
+    line.say(voice("en", "confirm_identity"))  # any speech: the answer to the ID question
+    line.silence(1.0)
+    await until(lambda: len(asr.prompts) > heard)
+    assert answer_of(asr.prompts[0]) is None and answer_of(asr.prompts[-1]) == "digits"
+    line.hang_up()
+    await asyncio.wait_for(task, 5)
+
+
 async def test_marks_confirm_what_was_played(call):
     line = FakeTransport(play_instantly=False)
     session, line, store = call(line=line)

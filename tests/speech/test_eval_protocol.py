@@ -73,6 +73,11 @@ def test_prompts_hold_nothing_from_test():
         prompt = domain_prompt(lang, lender="Northwind Credit", amounts=["1,234"])
         pieces = [p for p in prompt.replace("。", ".").split(".") if p.strip()]
         assert guard.leaks(pieces) == [], lang
+    from speech.asr.prompts import DIGIT_PROMPTS
+
+    for lang, prompt in DIGIT_PROMPTS.items():  # the prompt at the digits question
+        pieces = [p for p in prompt.replace("。", ".").replace("，", ".").split(".") if p.strip()] + [prompt]
+        assert guard.leaks(pieces) == [], lang
 
 
 def test_fixture_and_nlu_test_rows_are_in_the_guard():

@@ -64,8 +64,8 @@ def test_rescoring_lowers_the_error_of_the_real_engine_on_the_phone_channel():
     from speech.audio import read_audio
 
     default = create_asr("faster")
-    plain = FasterWhisperAsr(default.model_dir, cpu_threads=1, context="cut", denoise=True, beam_size=5,
-                             lm_weight=0.0)
+    plain = FasterWhisperAsr(default.model_dir, cpu_threads=1, context="cut", denoise=True,
+                             beam_size=default.beam_sizes, default_prompt=default.default_prompt, lm_weight=0.0)
     rows = load_manifest()
     picked = [i for i, r in enumerate(rows) if r["file"] in {
         "zh_002.wav", "zh_009.wav", "zh_021.wav", "zh_022.wav", "zh_031.wav",
