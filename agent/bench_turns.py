@@ -296,7 +296,8 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
                     "whichever is later, + cached first agent audio; transport not included",
         "asr_engine": cfg.asr_engine,
         "asr_options": {k: getattr(asr_options(cfg), k) for k in (
-            "beam_size", "pad_s", "tail_s", "encoder_compute_type", "decoder_compute_type", "threads", "workers")},
+            "beam_size", "beam_size_en", "pad_s", "tail_s", "encoder_compute_type", "encoder_compute_type_zh",
+            "decoder_compute_type", "threads", "workers")},
         "settings": {k: v for k, v in vars(s).items()},
         "set": {sp: {lang: {k: sum(1 for t in turns if t.split == sp and t.lang == lang and t.kind == k)
                             for k in ("complete", "paused", "backchannel", "interruption")} for lang in langs}

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     asr_lm_margin_zh: float = Field(default=0.0, ge=0.0, description="lead the LM's choice needs over the top beam")
     asr_lm_margin_en: float = Field(default=0.05, ge=0.0, description="the same for English")
     asr_encoder_compute_type: Literal["int8", "float32"] = Field(
-        default="float32", description="precision of the faster engine's audio encoder")
+        default="float32", description="precision of the faster engine's audio encoder (English; Mandarin "
+        "below)")
     asr_decoder_compute_type: Literal["int8", "float32"] = Field(
         default="int8", description="precision of the faster engine's text decoder: float32 reads a little "
                                     "better and takes about 1.8 times the compute")
