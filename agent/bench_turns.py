@@ -24,14 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from agent.bench_stages import NODE_OF
 from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, wait_ms
 from agent.turnset import Turn, plan, record
 
 FRAME = 320
 STREAM_PAUSE_MS = 60  # the replay's Endpointer reports every silence this long; each mode keeps what it would read
-# the node settings each expectation is asked at in the scripts (scripts_library/collections/_common.yaml)
-NODE_OF = {"identity": "opening", "yes_no": "readback_full", "id_last4": "ask_last4", "payment": "ask_full",
-           "date": "ask_date", "offer": "pitch"}
 
 
 @dataclass
@@ -45,6 +43,8 @@ class Pause:
     understanding: Any = None
     verdict: Any = None
     tail: Any = None
+    audio_s: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # ASR ms per stage (agent/bench_stages.py)
 
 
 @dataclass
@@ -93,12 +93,18 @@ def stream(turn: Turn, pause_ms: int) -> Replay:
 
 
 def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
+    from agent.bench_stages import takes_stages
     from nlu.complete import judge
     from speech.prosody import tail
 
+    staged = takes_stages(asr)
     for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
+        p.audio_s = len(audio) / 16000
         t = time.perf_counter()
-        p.text = asr.transcribe(audio, rep.turn.lang, prompt).text.strip()
+        if staged:
+            p.text = asr.transcribe(audio, rep.turn.lang, prompt, stages=p.stages).text.strip()
+        else:
+            p.text = asr.transcribe(audio, rep.turn.lang, prompt).text.strip()
         p.asr_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         ctx = rep.turn.expect if rep.turn.kind in ("complete", "paused") else None
@@ -169,17 +175,20 @@ def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
 
 
 EARLY_SWEEP_MS = (0, 60, 80, 100, 120, 150)
+MIN_WAIT_SWEEP_MS = (200, 250, 300, 350, 400)
 EARLY_ALT_MS = 100  # the early reading also reported on every split (it is off by default: see TurnSettings)
 
 
-def sweep(reps: list[tuple[Replay, float]], s: TurnSettings) -> dict[str, Any]:
-    """The complete-answer endpointer at each early-reading threshold (0: at `pause_ms`), on the same replays."""
+def sweep(reps: list[tuple[Replay, float]], s: TurnSettings, field_: str = "early_asr_ms",
+          values: tuple[int, ...] = EARLY_SWEEP_MS) -> dict[str, Any]:
+    """The complete-answer endpointer at each value of one setting (default: the early-reading threshold, 0: at
+    `pause_ms`), on the same replays."""
     out: dict[str, Any] = {}
-    for early in EARLY_SWEEP_MS:
-        rows = [(rep.turn.kind, decide(rep, s.with_(early_asr_ms=early), tts)) for rep, tts in reps]
+    for value in values:
+        rows = [(rep.turn.kind, decide(rep, s.with_(**{field_: value}), tts)) for rep, tts in reps]
         comp = [d["v2v_ms"] for k, d in rows if k == "complete" and d["v2v_ms"] is not None]
         paused = [d for k, d in rows if k == "paused"]
-        out[str(early)] = {"v2v_complete_ms": {"p50": _pct(comp, 0.5), "p95": _pct(comp, 0.95)},
+        out[str(value)] = {"v2v_complete_ms": {"p50": _pct(comp, 0.5), "p95": _pct(comp, 0.95)},
                            "cut_in_rate_paused": round(sum(1 for d in paused if d["cut_ins"]) / len(paused), 4)
                            if paused else None,
                            "asr_decodes_per_answer_turn": round(sum(d["decodes"] for _, d in rows) / len(rows), 2)
@@ -231,6 +240,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
     from datetime import date
 
     import nlu
+    from agent.bench_stages import DialogBench, stage_row, summarize_stages
     from agent.config import get_settings
     from agent.speech_options import asr_options, asr_prompt_for, prompt_cache_options, tts_options
     from speech.asr import create_asr
@@ -256,8 +266,10 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         asr.transcribe(turns[0].audio[:16000], lang)
         cache_p.get(f"bench_turns_{lang}", line[lang], lang, tts[lang])
     prompts = {lang: domain_prompt(lang, lender="明信金融" if lang == "zh" else "Bright Credit") for lang in langs}
+    dialog = DialogBench(langs, today, tts, cache_p)
     rows: list[dict[str, Any]] = []
     reps: list[tuple[Replay, float]] = []
+    stage_rows: dict[str, list[dict[str, Any]]] = {sp: [] for sp in splits}
     for turn in turns:
         rep = stream(turn, min(STREAM_PAUSE_MS, s.pause_ms))
         read_pauses(rep, asr, nlu.classify, asr_prompt_for(turn.lang, turn.expect, prompts[turn.lang]), today)
@@ -270,6 +282,8 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
             reps.append((rep, tts_ms))
             row["baseline"], row["complete"] = decide(rep, base, tts_ms), decide(rep, s, tts_ms)
             row["complete_early"] = decide(rep, s.with_(early_asr_ms=s.early_asr_ms or EARLY_ALT_MS), tts_ms)
+            if turn.kind == "complete" and (st := stage_row(rep, dialog)) is not None:
+                stage_rows[turn.split].append(st)
         else:
             row["baseline"], row["complete"] = over_agent(rep, base, True), over_agent(rep, s, False)
         rows.append(row)
@@ -281,6 +295,9 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
                     "20 ms frames; real ASR and NLU timed per pause; v2v = commit silence or words-ready, "
                     "whichever is later, + cached first agent audio; transport not included",
         "asr_engine": cfg.asr_engine,
+        "asr_options": {k: getattr(asr_options(cfg), k) for k in (
+            "beam_size_zh", "beam_size_en", "pad_s", "tail_s", "encoder_compute_type", "encoder_compute_type_zh",
+            "decoder_compute_type", "threads", "workers")},
         "settings": {k: v for k, v in vars(s).items()},
         "set": {sp: {lang: {k: sum(1 for t in turns if t.split == sp and t.lang == lang and t.kind == k)
                             for k in ("complete", "paused", "backchannel", "interruption")} for lang in langs}
@@ -301,8 +318,12 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
             if paused else None,
             "asr_decodes_per_answer_turn": round(sum(r["complete_early"]["decodes"] for r in answers) / len(answers), 2)
             if answers else None}
+        # where a complete answer's time goes after the pause (ASR per stage, NLU, dialog, first audio)
+        out[sp]["all"]["stages_complete"] = summarize_stages(stage_rows[sp], s.pause_ms)
     if "dev" in splits:  # the early reading's threshold is chosen here, on dev only
-        out["dev"]["early_asr_sweep"] = sweep([(rep, t) for rep, t in reps if rep.turn.split == "dev"], s)
+        dev = [(rep, t) for rep, t in reps if rep.turn.split == "dev"]
+        out["dev"]["early_asr_sweep"] = sweep(dev, s)
+        out["dev"]["min_wait_sweep"] = sweep(dev, s, "min_wait_ms", MIN_WAIT_SWEEP_MS)
     out["targets"] = {"v2v_p50_ms": 450, "v2v_p95_ms": 700, "cut_in_rate_paused": 0.03,
                       "backchannel_barge_in_rate": 0.02, "interruption_clear_ms": 150}
     out["wall_s"] = round(time.perf_counter() - t_start, 1)

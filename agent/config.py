@@ -38,10 +38,20 @@ class Settings(BaseSettings):
     asr_lm_margin_zh: float = Field(default=0.0, ge=0.0, description="lead the LM's choice needs over the top beam")
     asr_lm_margin_en: float = Field(default=0.05, ge=0.0, description="the same for English")
     asr_encoder_compute_type: Literal["int8", "float32"] = Field(
-        default="float32", description="precision of the faster engine's audio encoder")
+        default="float32", description="precision of the faster engine's audio encoder (English; Mandarin "
+        "below)")
     asr_decoder_compute_type: Literal["int8", "float32"] = Field(
         default="int8", description="precision of the faster engine's text decoder: float32 reads a little "
                                     "better and takes about 1.8 times the compute")
+    asr_encoder_compute_type_zh: Literal["int8", "float32"] = Field(
+        default="int8", description="the same for Mandarin (dev: as accurate in int8, about half the time)")
+    asr_beam_size_zh: int = Field(default=8, ge=1, le=10, description="beams of the faster engine for "
+                                  "Mandarin, re-ranked by the domain LM; 1 = greedy")
+    asr_beam_size_en: int = Field(default=5, ge=1, le=10, description="the same for English")
+    asr_pad_s: float = Field(default=1.0, gt=0, le=30, description="the faster engine's encoder context: the "
+                             "utterance plus ASR_TAIL_S of silence, rounded up to this step")
+    asr_tail_s: float = Field(default=1.0, ge=0, le=5, description="silence added after the utterance before "
+                              "the faster engine encodes it")
     nlu_model_path: Path | None = None
     tts_engine_en: str = Field(default="espeak", description="espeak | piper")
     tts_engine_zh: str = "espeak"

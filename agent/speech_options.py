@@ -14,6 +14,8 @@ def asr_options(settings: Settings | None = None) -> AsrOptions:
         lm_margin_zh=s.asr_lm_margin_zh, lm_margin_en=s.asr_lm_margin_en,
         encoder_compute_type=s.asr_encoder_compute_type,
         decoder_compute_type=s.asr_decoder_compute_type,
+        encoder_compute_type_zh=s.asr_encoder_compute_type_zh,
+        beam_size_zh=s.asr_beam_size_zh, beam_size_en=s.asr_beam_size_en, pad_s=s.asr_pad_s, tail_s=s.asr_tail_s,
     )
 
 

@@ -17,9 +17,10 @@ from speech.errors import SpeechError
 from speech.options import AsrOptions
 
 __all__ = ["Asr", "Segment", "Transcript", "create_asr", "ENGINES", "AsrOptions"]
-# faster:      CTranslate2, int8 decoder and float32 encoder (ASR_ENCODER_COMPUTE_TYPE), encoder context
-#              cut to the utterance, line-noise suppression, beam 5 with the five beams re-ranked by the
-#              domain language model (default)
+# faster:      CTranslate2, int8 decoder; float32 encoder for English (ASR_ENCODER_COMPUTE_TYPE), int8 for
+#              Mandarin (ASR_ENCODER_COMPUTE_TYPE_ZH); encoder context cut to the utterance, line-noise
+#              suppression, beams (8 zh, 5 en: ASR_BEAM_SIZE_ZH, ASR_BEAM_SIZE_EN) re-ranked by the domain
+#              language model (default)
 # faster-full: faster-whisper's own pipeline (30 s window per utterance, greedy), the reference
 # openai:      openai-whisper (torch) on the converted checkpoint, encoder context cut, noise suppression,
 #              int8 decoder, greedy with an end-of-text margin
@@ -63,9 +64,11 @@ def _engine_options(engine: str, opts: AsrOptions) -> dict:
         return dict(compute_type=opts.decoder_compute_type, cpu_threads=threads, context="cut",
                     denoise=True, beam_size={"zh": opts.beam_size_zh, "en": opts.beam_size_en},
                     default_prompt=opts.default_prompt, num_workers=max(1, opts.workers),
+                    pad_s=opts.pad_s, tail_s=opts.tail_s,
                     lm_weight={"zh": opts.lm_weight, "en": opts.lm_weight_en},
                     lm_margin={"zh": opts.lm_margin_zh, "en": opts.lm_margin_en},
-                    encoder_compute_type=opts.encoder_compute_type)
+                    encoder_compute_type={"zh": opts.encoder_compute_type_zh or opts.encoder_compute_type,
+                                          "en": opts.encoder_compute_type})
     if engine == "faster-full":
         return dict(cpu_threads=threads, context="full")
     if engine == "openai-full":

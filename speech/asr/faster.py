@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,9 @@ class FasterWhisperAsr:
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
-                 tail_s: float = 1.0, beam_size: int | dict[str, float] = 1, denoise: bool = False,
-                 num_workers: int = 1,
-                 lm_weight: float | dict[str, float] = 0.0, encoder_compute_type: str | None = None,
+                 tail_s: float = 1.0, beam_size: int | dict[str, int] = 1, denoise: bool = False,
+                 num_workers: int = 1, lm_weight: float | dict[str, float] = 0.0,
+                 encoder_compute_type: str | dict[str, str] | None = None,
                  lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False) -> None:
         from faster_whisper import WhisperModel
 
@@ -49,20 +50,26 @@ class FasterWhisperAsr:
         self.model = WhisperModel(str(self.model_dir), device="cpu", compute_type=compute_type,
                                   cpu_threads=cpu_threads, num_workers=max(1, num_workers),
                                   local_files_only=True)
-        # The cut path may run the encoder at a higher precision than the decoder: quantising the
-        # encoder costs more accuracy on noisy phone audio, and on a 2-4 s utterance it is the cheap half.
+        # The cut path may run the encoder at a higher precision than the decoder, per language: quantising
+        # the encoder costs English accuracy on noisy phone audio; Mandarin reads as well or better with it
+        # (dev) and the int8 encoder takes about half the time. A second CTranslate2 instance of the same
+        # weights serves the languages whose encoder precision differs from the decoder's.
+        self.compute_type = compute_type
+        self.encoder_types = {lang: str(t or compute_type) for lang, t in _per_lang(encoder_compute_type or
+                                                                                   compute_type, None).items()}
         self._encoder = None
-        if context == "cut" and encoder_compute_type and encoder_compute_type != compute_type:
+        other = {t for t in self.encoder_types.values() if t != compute_type}
+        if context == "cut" and other:
             import ctranslate2
 
             self._encoder = ctranslate2.models.Whisper(str(self.model_dir), device="cpu",
-                                                       compute_type=encoder_compute_type,
+                                                       compute_type=other.pop(),
                                                        intra_threads=cpu_threads, inter_threads=max(1, num_workers))
         self.chunk_length = chunk_length or 30
         self.context = context
         self.pad_s, self.tail_s = pad_s, tail_s
-        self.beam_sizes = _per_lang(beam_size)  # per language
-        self.beam_size = int(max(self.beam_sizes.values()))
+        self.beam_sizes = {lang: max(1, int(b)) for lang, b in _per_lang(beam_size, 1).items()}
+        self.beam_size = max(self.beam_sizes.values())
         # no prompt from the caller: the cut path uses the generic domain prompt (speech/asr/prompts.py)
         self.default_prompt = default_prompt
         self.denoise = denoise
@@ -86,18 +93,23 @@ class FasterWhisperAsr:
             _lang, _prob, probs = self.model.detect_language(audio=np.asarray(audio, dtype=np.float32))
         return pick_language(probs)
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None, prompt: str | None = None) -> Transcript:
+    def transcribe(self, audio: np.ndarray, language: str | None = None, prompt: str | None = None,
+                   stages: dict[str, float] | None = None) -> Transcript:
+        """`stages`, when given, receives the milliseconds of each stage of the cut path (denoise, features,
+        encode, decode, rerank, finish): `dialwise bench turns` reports where a reading's time goes."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         duration = len(audio) / ASR_RATE
         if len(audio) < ASR_RATE // 10 or float(np.max(np.abs(audio), initial=0.0)) < 1e-4:
             return Transcript(text="", language=language or "", duration_s=duration, no_speech_prob=1.0)
         heard = audio
+        clock = _Clock(stages)
         if self.denoise:
             from speech.denoise import suppress_noise
 
             audio = suppress_noise(audio)
+            clock.lap("denoise")
         if self.context == "cut" and duration <= 29.0:
-            return self._transcribe_cut(audio, language, prompt, duration, heard)
+            return self._transcribe_cut(audio, language, prompt, duration, heard, clock)
         if language not in SUPPORTED:
             language, _ = self.detect_language(audio)
         with self._lock:
@@ -122,7 +134,11 @@ class FasterWhisperAsr:
         return finish(raw, language, duration, heard)
 
     # ------------------------------------------------------------------------------------------
-    def _encode_cut(self, audio: np.ndarray):
+    def _encoder_for(self, language: str | None):
+        precision = self.encoder_types.get(language or "en", self.encoder_types["en"])
+        return self.model.model if precision == self.compute_type or self._encoder is None else self._encoder
+
+    def _encode_cut(self, audio: np.ndarray, clock: _Clock | None = None, language: str | None = None):
         import ctranslate2
 
         seconds = len(audio) / ASR_RATE + self.tail_s
@@ -130,14 +146,20 @@ class FasterWhisperAsr:
         padded = np.zeros(n_frames * 160, dtype=np.float32)
         padded[: len(audio)] = audio[: len(padded)]
         features = self.model.feature_extractor(padded, padding=0)[:, :n_frames]
+        if clock is not None:
+            clock.lap("features")
         view = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
-        return (self._encoder or self.model.model).encode(view, to_cpu=False)
+        encoded = self._encoder_for(language).encode(view, to_cpu=False)
+        if clock is not None:
+            clock.lap("encode")
+        return encoded
 
     def _transcribe_cut(self, audio: np.ndarray, language: str | None, prompt: str | None,
-                        duration: float, heard: np.ndarray | None = None) -> Transcript:
+                        duration: float, heard: np.ndarray | None = None, clock: _Clock | None = None) -> Transcript:
         from faster_whisper.tokenizer import Tokenizer
 
-        encoded = self._encode_cut(audio)
+        clock = clock or _Clock(None)
+        encoded = self._encode_cut(audio, clock, language)
         if language not in SUPPORTED:
             probs = self.model.model.detect_language(encoded)[0]
             language, _ = pick_language([(tok[2:-2], p) for tok, p in probs])
@@ -154,7 +176,9 @@ class FasterWhisperAsr:
             prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
         prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         digits = answer_of(prompt) == "digits"
-        texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration, n_best=digits)
+        texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration, language,
+                                                         n_best=digits)
+        clock.lap("decode")
         best = 0
         if digits:  # the first of Whisper's beams that holds an ID tail's four digits, not the domain LM's choice
             best = next((i for i, text in enumerate(texts) if count_digits(text) >= 4), 0)
@@ -163,18 +187,21 @@ class FasterWhisperAsr:
 
             best = pick_best(list(zip(texts, scores, strict=True)), language, self.lm_weights.get(language, 0.0),
                              margin=self.lm_margins.get(language, 0.0))
+        clock.lap("rerank")
         avg_logprob = scores[best] * lengths[best] / (lengths[best] + 1)
         seg = Segment(0.0, duration, texts[best], no_speech, avg_logprob)
-        return finish([seg], language, duration, audio if heard is None else heard, prompt=prompt)
+        out = finish([seg], language, duration, audio if heard is None else heard, prompt=prompt)
+        clock.lap("finish")
+        return out
 
-    def _decode(self, encoded, prefix: list[int], tokenizer, duration: float, n_best: bool = False):
+    def _decode(self, encoded, prefix: list[int], tokenizer, duration: float, language: str, n_best: bool = False):
         """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy,
         or when no LM re-ranks and `n_best` is not asked for)."""
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
-        beam = int(self.beam_sizes.get(tokenizer.language_code, self.beam_size))
-        hypotheses = beam if self.lm_weight > 0 or n_best else 1
+        beams = self.beam_sizes.get(language, self.beam_size)
+        hypotheses = beams if self.lm_weights.get(language, 0.0) > 0 or n_best else 1
         result = self.model.model.generate(
-            encoded, [prefix], beam_size=beam, num_hypotheses=hypotheses, max_length=len(prefix) + max_new,
+            encoded, [prefix], beam_size=beams, num_hypotheses=hypotheses, max_length=len(prefix) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
         )[0]
         seqs = [trim_repeats([t for t in seq if t < tokenizer.eot]) for seq in result.sequences_ids]
@@ -191,10 +218,11 @@ class FasterWhisperAsr:
             from speech.denoise import suppress_noise
 
             audio = suppress_noise(audio)
-        encoded = self._encode_cut(audio)
+        encoded = self._encode_cut(audio, language=language)
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
         prefix = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE)
+        texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE, language,
+                                      n_best=True)
         return list(zip(texts, scores, strict=True))
 
 
@@ -206,8 +234,25 @@ def count_digits(text: str) -> int:
     return sum(c.isdigit() or c in "零〇幺一二两三四五六七八九" for c in text) + len(_DIGIT_WORD.findall(text))
 
 
-def _per_lang(value: float | dict[str, float]) -> dict[str, float]:
-    return dict(value) if isinstance(value, dict) else {lang: float(value) for lang in SUPPORTED}
+class _Clock:
+    """Milliseconds per stage into `stages` (a no-op without it)."""
+
+    def __init__(self, stages: dict[str, float] | None) -> None:
+        self.stages = stages
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.stages is not None:
+            now = time.perf_counter()
+            self.stages[name] = self.stages.get(name, 0.0) + (now - self.t) * 1000
+            self.t = now
+
+
+def _per_lang(value: Any, missing: Any = 0.0) -> dict[str, Any]:
+    """A setting per language: a dict (`missing` for a language it leaves out), or one value for all."""
+    if isinstance(value, dict):
+        return {lang: value.get(lang, missing) for lang in SUPPORTED}
+    return {lang: value for lang in SUPPORTED}
 
 
 def trim_repeats(tokens: list[int], min_period: int = 3, min_echo: int = 3) -> list[int]:

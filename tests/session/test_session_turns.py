@@ -63,8 +63,9 @@ async def _answer_once(call, text: str, turns: TurnSettings | None = None, asr: 
 
 
 async def test_a_complete_answer_is_taken_before_the_nodes_silence(call):
-    lat = await _answer_once(call, "Yes, this is Emily.")
-    # the opening node waits 400 ms of silence today; a complete answer goes at the node's minimum (200 ms)
+    lat = await _answer_once(call, "Yes, this is Emily.", TurnSettings(min_wait_ms=200))
+    # the opening node waits 400 ms of silence today; a complete answer goes at the node's minimum (200 ms here;
+    # the default minimum, 400, is the opening's own silence)
     assert lat["endpoint_reason"].startswith("complete") and lat["early"]
     assert lat["taken_after_ms"] < 400
 
@@ -119,7 +120,8 @@ async def test_a_real_interruption_still_stops_the_agent(call):
 async def test_speaking_on_after_an_early_answer_is_a_cut_in(call):
     asr, nlu = FakeAsr("Yes, this is Emily."), FakeNlu({"Yes, this is Emily.": "confirm_identity"})
     line = FakeTransport(play_instantly=False)
-    session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60))
+    session, line, store = call(line=line, asr=asr, nlu=nlu, tts=FakeTts(ms_per_char=60),
+                                turns=TurnSettings(min_wait_ms=200))
     task = asyncio.create_task(session.run())
     await until(lambda: line.pending_marks, WAIT_S)
     line.play_marks()
@@ -154,7 +156,8 @@ async def _say_after_greeting(call, pcm: np.ndarray, text: str, turns: TurnSetti
 
 
 async def test_the_reading_starts_at_the_early_silence_and_is_used_at_the_pause(call):
-    session, _store, asr = await _say_after_greeting(call, SHORT, "Yes, it's me.", TurnSettings(early_asr_ms=100))
+    session, _store, asr = await _say_after_greeting(call, SHORT, "Yes, it's me.",
+                                                    TurnSettings(early_asr_ms=100, min_wait_ms=200))
     lat = session.result.latencies[0]
     # the transcript was started at ~100 ms of silence, before the 200 ms pause, and that decode was used
     assert lat["asr_speculative"] and 100 <= lat["asr_started_after_ms"] < 200

@@ -93,7 +93,8 @@ def test_complete_is_taken_at_the_minimum_incomplete_waits_the_maximum_unsure_th
     s = TurnSettings(prosody=False)
     assert wait_ms(C.Verdict("complete", ""), None, "en", WAITS, s)[0] == 200
     assert wait_ms(C.Verdict("incomplete", ""), None, "en", WAITS, s)[0] == 1000
-    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600
+    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600 + s.unsure_extra_ms
+    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s.with_(unsure_extra_ms=0))[0] == 600
     assert wait_ms(None, None, "en", WAITS, s)[0] == 1000  # verdict pending: never end before the words
     fixed = s.with_(complete_answers=False)
     assert wait_ms(C.Verdict("complete", ""), None, "en", WAITS, fixed)[0] == 600  # the baseline
@@ -138,3 +139,27 @@ def test_backchannels_are_short_and_bid_for_nothing(classify):
     stop = "Stop calling me."
     assert not is_backchannel_turn(stop, "en", 700, s, classify(stop, "en", None, TODAY))  # a bid, though short
     assert not is_backchannel_turn("嗯", "zh", 400, s.with_(backchannels=False), None)
+
+
+def test_the_stage_breakdown_steps_the_real_dialog_and_fetches_the_first_chunk():
+    from datetime import date
+
+    from agent.bench_stages import DialogBench, summarize_stages
+    from nlu.types import Understanding
+    from speech.tts import create_tts
+
+    bench = DialogBench(("en",), date(2026, 11, 23), {"en": create_tts("en")}, None)
+    right = Understanding(intent="other", confidence=0.9, lang="en", entities={"last4": "4821"})
+    wrong = Understanding(intent="other", confidence=0.9, lang="en", entities={"last4": "1111"})
+    ok, _ = bench.step("id_last4", "en", right)
+    retry, ms = bench.step("id_last4", "en", wrong)
+    assert ok.node != "ask_last4" and retry.node == "ask_last4" and ms >= 0  # the script's own routes
+    first_ms, fixed = bench.first_chunk(retry, "en")
+    assert fixed is True and first_ms > 0  # "Sorry, that doesn't match our records." is a fixed line
+    rows = [{"audio_s": 1.0, "asr": 300.0, "asr_encode": 120.0, "nlu": 9.0, "dialog": 0.1, "tts_first_chunk": 0.1,
+             "fixed_line": True, "total_after_pause": 309.2},
+            {"audio_s": 2.0, "asr": 500.0, "asr_encode": 200.0, "nlu": 11.0, "dialog": 0.1, "tts_first_chunk": 40.0,
+             "fixed_line": False, "total_after_pause": 551.1}]
+    out = summarize_stages(rows, 200)
+    assert out["pause_wait_ms"] == 200 and out["asr_encode_ms"]["n"] == 2 and "asr_decode_ms" not in out
+    assert out["tts_first_chunk_fixed_line_ms"]["n"] == 1 and out["tts_first_chunk_synthesised_ms"]["p50"] == 40.0

@@ -197,6 +197,10 @@ def test_the_encoder_runs_at_its_own_precision(faster):
     assert Settings().asr_encoder_compute_type == "float32"
     assert faster._encoder is not None and faster._encoder.compute_type == "float32"
     assert faster.model.model.compute_type.startswith("int8")  # the decoder stays quantised
+    # per language: Mandarin encodes on the decoder's int8 model, English on the float32 instance
+    assert faster.encoder_types == {"zh": "int8", "en": "float32"}
+    assert faster._encoder_for("zh") is faster.model.model and faster._encoder_for("en") is faster._encoder
+    assert faster.beam_sizes == {"zh": 8, "en": 5}
     all_int8 = FasterWhisperAsr(faster.model_dir, cpu_threads=1, context="cut", encoder_compute_type="int8")
     assert all_int8._encoder is None
     audio, _ = read_audio(VOICES / "en_040.wav", 16000)
@@ -213,11 +217,13 @@ def test_the_decoder_precision_is_a_setting_and_all_float32_loads_one_model(monk
 
     assert Settings().asr_decoder_compute_type == "int8"
     monkeypatch.setenv("ASR_DECODER_COMPUTE_TYPE", "float32")
+    monkeypatch.setenv("ASR_ENCODER_COMPUTE_TYPE_ZH", "float32")  # Mandarin's encoder is int8 by default
     get_settings.cache_clear()
     try:
         all_fp32 = create_asr("faster", options=asr_options())
     finally:
         monkeypatch.delenv("ASR_DECODER_COMPUTE_TYPE")
+        monkeypatch.delenv("ASR_ENCODER_COMPUTE_TYPE_ZH")
         get_settings.cache_clear()
     assert all_fp32 is not faster  # the engine cache keys on what the engine is built from
     assert all_fp32.model.model.compute_type == "float32" and all_fp32._encoder is None
