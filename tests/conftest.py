@@ -121,17 +121,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if path not in SPREAD and not any(True for _ in item.iter_markers("xdist_group")):
             item.add_marker(pytest.mark.xdist_group(group_of.get(path, path)))
     phase = config.getoption("--phase")
-    on_pg = _pg_base() is not None
-    if phase is None and not on_pg:
+    if phase is None:
         return
     keep, drop = [], []
     for item in items:
         serial = item.get_closest_marker("serial") is not None
-        # the tests that take both databases themselves (`any_url`, `pg_url`) ran on PostgreSQL in the
-        # SQLite pass already: the PostgreSQL pass of tools/test.sh does not run them twice
-        twice = on_pg and bool({"any_url", "pg_url"} & set(getattr(item, "fixturenames", ())))
-        in_phase = phase is None or serial == (phase == "serial")
-        (keep if in_phase and not twice else drop).append(item)
+        (keep if serial == (phase == "serial") else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
