@@ -16,7 +16,8 @@ command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 if [ "$EXTRAS" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
-  fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)  # the console's zh UI
+  # grep without -q reads all of fc-list's output: with pipefail, -q's early exit would fail the pipe (SIGPIPE)
+  fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need_apt+=(fonts-noto-cjk)  # the console's zh UI
   command -v npm >/dev/null || need_apt+=(npm)  # axe-core for the console's accessibility test
   command -v baresip >/dev/null || need_apt+=(baresip)  # the SIP callee of tests/telephony/test_tel_sip*.py
   command -v sipp >/dev/null || need_apt+=(sip-tester)  # SIPp: the digest registrar/trunk of tests/telephony/test_tel_sip_auth.py
