@@ -14,11 +14,20 @@ PG_WORKERS="${TEST_PG_WORKERS:-2}"
 PG_LOG="$(mktemp -t dialwise-pg-tests.XXXXXX)"
 trap 'rm -f "$PG_LOG"' EXIT
 
+# No phase may run away with CI's time: a phase that outlives PHASE_TIMEOUT_S (default 25 min; the
+# longest takes about 9) is stopped and fails. A crashed xdist worker fails its phase at once and names
+# its test (--max-worker-restart=0): pytest-xdist 3.8's loadgroup scheduler can hang after it replaces a
+# crashed worker.
+PHASE_TIMEOUT_S="${PHASE_TIMEOUT_S:-1500}"
+
 # One pytest phase. Exit code 5 (nothing selected, e.g. when the arguments name only serial tests) is
 # not a failure.
 phase() {
   local rc=0
-  .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || rc=$?
+  timeout -k 30 "$PHASE_TIMEOUT_S" .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "a test phase ran over ${PHASE_TIMEOUT_S} s and was stopped (pytest $*)" >&2
+  fi
   [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || return "$rc"
 }
 
@@ -41,13 +50,13 @@ fi
 pg_rc=0
 if [ "$pg" = 1 ]; then
   echo "==> storage tests on PostgreSQL, parallel phase ($PG_WORKERS workers, in the background)"
-  DATABASE_URL="$PG_URL" phase -n "$PG_WORKERS" --dist loadgroup --phase parallel -m db -k "not sqlite" "$@" \
+  DATABASE_URL="$PG_URL" phase -n "$PG_WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel -m db -k "not sqlite" "$@" \
     >"$PG_LOG" 2>&1 &
   pg_pid=$!
 fi
 echo "==> the suite on SQLite, parallel phase ($WORKERS workers)"
 sqlite_rc=0
-phase -n "$WORKERS" --dist loadgroup --phase parallel "$@" || sqlite_rc=$?
+phase -n "$WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel "$@" || sqlite_rc=$?
 if [ "$pg" = 1 ]; then
   wait "$pg_pid" || pg_rc=$?
   echo "==> storage tests on PostgreSQL, parallel phase: output"
