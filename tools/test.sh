@@ -19,19 +19,20 @@ trap 'rm -f "$PG_LOG"' EXIT
 # its test (--max-worker-restart=0): pytest-xdist 3.8's loadgroup scheduler can hang after it replaces a
 # crashed worker.
 PHASE_TIMEOUT_S="${PHASE_TIMEOUT_S:-1500}"
+say() { echo "==> [$(date -u +%H:%M:%S)] $*"; }  # each step with its start time
 
 # One pytest phase. Exit code 5 (nothing selected, e.g. when the arguments name only serial tests) is
-# not a failure.
+# not a failure. Each phase lists its 15 slowest tests (where CI's time goes).
 phase() {
   local rc=0
-  timeout -k 30 "$PHASE_TIMEOUT_S" .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || rc=$?
+  timeout -k 30 "$PHASE_TIMEOUT_S" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 "$@" || rc=$?
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
     echo "a test phase ran over ${PHASE_TIMEOUT_S} s and was stopped (pytest $*)" >&2
   fi
   [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || return "$rc"
 }
 
-echo "==> lint (ruff) and types (mypy on the library packages); settings in pyproject.toml"
+say "lint (ruff) and types (mypy on the library packages); settings in pyproject.toml"
 .venv/bin/python -m ruff check .
 .venv/bin/python -m mypy
 
@@ -42,31 +43,32 @@ elif [ -n "${CI:-}" ]; then
   echo "PostgreSQL is not reachable at $PG_URL, and CI must test on it" >&2
   exit 1
 else
-  echo "==> PostgreSQL not reachable at $PG_URL: storage tests run on SQLite only"
+  say "PostgreSQL not reachable at $PG_URL: storage tests run on SQLite only"
 fi
 
 # The parallel phases wait mostly on real time, so the PostgreSQL pass's parallel phase runs beside
 # SQLite's (its output is printed when both are done); the serial phases then run one after the other.
 pg_rc=0
 if [ "$pg" = 1 ]; then
-  echo "==> storage tests on PostgreSQL, parallel phase ($PG_WORKERS workers, in the background)"
+  say "storage tests on PostgreSQL, parallel phase ($PG_WORKERS workers, in the background)"
   DATABASE_URL="$PG_URL" phase -n "$PG_WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel -m db -k "not sqlite" "$@" \
     >"$PG_LOG" 2>&1 &
   pg_pid=$!
 fi
-echo "==> the suite on SQLite, parallel phase ($WORKERS workers)"
+say "the suite on SQLite, parallel phase ($WORKERS workers)"
 sqlite_rc=0
 phase -n "$WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel "$@" || sqlite_rc=$?
 if [ "$pg" = 1 ]; then
   wait "$pg_pid" || pg_rc=$?
-  echo "==> storage tests on PostgreSQL, parallel phase: output"
+  say "storage tests on PostgreSQL, parallel phase: output"
   cat "$PG_LOG"
 fi
 [ "$sqlite_rc" -eq 0 ] || exit "$sqlite_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
-echo "==> the suite on SQLite, serial phase (timing-bound tests, alone)"
+say "the suite on SQLite, serial phase (timing-bound tests, alone)"
 phase --phase serial "$@"
 if [ "$pg" = 1 ]; then
-  echo "==> storage tests on PostgreSQL, serial phase"
+  say "storage tests on PostgreSQL, serial phase"
   DATABASE_URL="$PG_URL" phase --phase serial -m db -k "not sqlite" "$@"
 fi
+say "done"
