@@ -92,7 +92,7 @@ SERIAL = {
     # with generous limits, and run spread over the parallel workers
     "tests/session/test_call_session.py::test_barge_in_stops_the_agent_within_200ms",  # stops within 200 ms
     # the simulated callee must hear each prompt through its own Whisper before the agent's silence re-prompt
-    "tests/session/test_call_session.py::test_full_call_with_a_simulated_customer",
+    "tests/session/test_call_session.py::test_full_calls_with_simulated_customers_in_zh_and_en_at_once",
     "tests/session/test_session_turns.py",  # turn taken within 350-600 ms windows
     "tests/dialing/test_worker_control.py",  # a paused campaign stops dialling within 2 s
     "tests/server/test_server_console_e2e.py",  # the player seeks within 0.5 s

@@ -131,9 +131,8 @@ async def _wait_agent_quiet(end, quiet_ms: int = 700, timeout: float = 40.0) -> 
     raise AssertionError("agent never finished its prompt")
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-async def test_full_call_with_a_simulated_customer(settings_env, db_url, deps, lang):
-    """A whole collections call: the customer hears the agent through ASR and answers with real audio."""
+async def _full_call(db_url: str, deps, lang: str) -> None:
+    """One whole collections call: the customer hears the agent through ASR and answers with real audio."""
     from agent.runner import simulate_dial
 
     # zh: a payer who answers with a recorded voice ("我明天下午把两千块钱还上"); en: a date by TTS
@@ -150,12 +149,13 @@ async def test_full_call_with_a_simulated_customer(settings_env, db_url, deps, l
     result, clog, heard_latency = await simulate_dial(call_id, persona, deps=deps, config=None, today=TODAY,
                                                       seed=3, db_url=db_url)
     turns = _turns(db_url, call_id)
+    said = [(lang, t.speaker, t.text, t.intent) for t in turns]
     callee = [t for t in turns if t.speaker == "callee"]
     agent = [t for t in turns if t.speaker == "agent"]
-    assert len(callee) >= 3 and len(agent) >= 3, [(t.speaker, t.text) for t in turns]
-    assert callee[0].intent in ("confirm_identity", "affirm"), callee[0].text  # the right party said it's them
-    assert result.outcome == "ptp", (result.outcome, [(t.speaker, t.text, t.intent) for t in turns])
-    assert result.slots.get("pay_date") and result.slots.get("pay_amount")
+    assert len(callee) >= 3 and len(agent) >= 3, said
+    assert callee[0].intent in ("confirm_identity", "affirm"), said  # the right party said it's them
+    assert result.outcome == "ptp", (result.outcome, said)
+    assert result.slots.get("pay_date") and result.slots.get("pay_amount"), (result.slots, said)
     call = _call(db_url, call_id)
     assert call.status == "ended" and call.outcome == "ptp"
     # every answered callee turn carries its latency breakdown
@@ -170,6 +170,16 @@ async def test_full_call_with_a_simulated_customer(settings_env, db_url, deps, l
         assert w.getnchannels() == 2
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
     assert np.abs(pcm[:, 0]).max() > 1000 and np.abs(pcm[:, 1]).max() > 1000
+
+
+async def test_full_calls_with_simulated_customers_in_zh_and_en_at_once(settings_env, db_url, deps):
+    """A zh and an en call run side by side on one set of models, as a campaign runs them (the demo runs
+    4 at once): each must end in a promise-to-pay with its turns, latencies and recording."""
+    results = await asyncio.gather(*(_full_call(db_url, deps, lang) for lang in ("zh", "en")),
+                                   return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]  # each message names its language
+    if failed:
+        raise failed[0]
 
 
 async def test_barge_in_stops_the_agent_within_200ms(settings_env, db_url, deps):
