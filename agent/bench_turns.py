@@ -95,7 +95,7 @@ def stream(turn: Turn, pause_ms: int) -> Replay:
 def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
     from agent.bench_stages import takes_stages
     from nlu.complete import judge
-    from speech.prosody import tail
+    from speech.prosody import tail, voiced_ms
 
     staged = takes_stages(asr)
     for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
@@ -110,7 +110,7 @@ def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
         ctx = rep.turn.expect if rep.turn.kind in ("complete", "paused") else None
         p.understanding = classify(p.text, rep.turn.lang, ctx, today) if p.text else None
         if ctx:
-            p.verdict = judge(p.text, rep.turn.lang, ctx, p.understanding)
+            p.verdict = judge(p.text, rep.turn.lang, ctx, p.understanding, voiced_ms=voiced_ms(audio))
             p.tail = tail(audio[-16000:])
         p.nlu_ms = (time.perf_counter() - t) * 1000
 
@@ -121,7 +121,8 @@ def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
     The stream reported every silence of `STREAM_PAUSE_MS` or more; a mode sees the ones it would act on, as
     the live Listener does: the reading starts at `early_asr_ms` of silence if the call's ASR worker is free
     then, else at `pause_ms` once the worker is free. A reading dropped because speech came back keeps the
-    worker busy for its measured decode time (the thread runs on)."""
+    worker busy for its measured decode time (the thread runs on). `s`'s per-language values apply."""
+    s = s.for_lang(rep.turn.lang)
     waits = node_waits(rep.turn.expect, s)
     early = s.early_asr_ms if s.complete_answers and 0 < s.early_asr_ms < s.pause_ms else 0
     free_at = float("-inf")  # stream ms at which this call's ASR worker is free
@@ -158,6 +159,7 @@ def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
 
 def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
     """Speech over the agent: is it taken as a barge-in, how fast is the agent stopped."""
+    s = s.for_lang(rep.turn.lang)
     if rep.onset_ms is None:
         return {"barge_in": False, "clear_ms": None}
     clear_ms = rep.started_emitted_ms - rep.onset_ms + FRAME / 16  # the frame it was detected in

@@ -93,7 +93,7 @@ def test_complete_is_taken_at_the_minimum_incomplete_waits_the_maximum_unsure_th
     s = TurnSettings(prosody=False)
     assert wait_ms(C.Verdict("complete", ""), None, "en", WAITS, s)[0] == 200
     assert wait_ms(C.Verdict("incomplete", ""), None, "en", WAITS, s)[0] == 1000
-    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600 + s.unsure_extra_ms
+    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600 + s.for_lang("en").unsure_extra_ms
     assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s.with_(unsure_extra_ms=0))[0] == 600
     assert wait_ms(None, None, "en", WAITS, s)[0] == 1000  # verdict pending: never end before the words
     fixed = s.with_(complete_answers=False)
