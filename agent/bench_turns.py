@@ -95,7 +95,7 @@ def stream(turn: Turn, pause_ms: int) -> Replay:
 def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
     from agent.bench_stages import takes_stages
     from nlu.complete import judge
-    from speech.prosody import tail
+    from speech.prosody import tail, voiced_ms
 
     staged = takes_stages(asr)
     for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
@@ -110,18 +110,20 @@ def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
         ctx = rep.turn.expect if rep.turn.kind in ("complete", "paused") else None
         p.understanding = classify(p.text, rep.turn.lang, ctx, today) if p.text else None
         if ctx:
-            p.verdict = judge(p.text, rep.turn.lang, ctx, p.understanding)
+            p.verdict = judge(p.text, rep.turn.lang, ctx, p.understanding, voiced_ms=voiced_ms(audio))
             p.tail = tail(audio[-16000:])
         p.nlu_ms = (time.perf_counter() - t) * 1000
 
 
-def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
+def decide(rep: Replay, s: TurnSettings, tts_ms: float, asr_scale: float = 1.0) -> dict[str, Any]:
     """Replay one answer turn under settings `s`: when the agent commits, cut-ins, voice-to-voice.
 
     The stream reported every silence of `STREAM_PAUSE_MS` or more; a mode sees the ones it would act on, as
     the live Listener does: the reading starts at `early_asr_ms` of silence if the call's ASR worker is free
     then, else at `pause_ms` once the worker is free. A reading dropped because speech came back keeps the
-    worker busy for its measured decode time (the thread runs on)."""
+    worker busy for its measured decode time (the thread runs on). `s`'s per-language values apply.
+    `asr_scale` scales the measured decode times (0: words ready at once, the cut-ins a load cannot hide)."""
+    s = s.for_lang(rep.turn.lang)
     waits = node_waits(rep.turn.expect, s)
     early = s.early_asr_ms if s.complete_answers and 0 < s.early_asr_ms < s.pause_ms else 0
     free_at = float("-inf")  # stream ms at which this call's ASR worker is free
@@ -135,8 +137,9 @@ def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
         else:
             continue  # too short a silence for this mode to read
         decodes += 1
-        free_at = start + p.asr_ms
-        ready = (start - p.end_ms) + p.asr_ms + p.nlu_ms  # silence when the words are read
+        asr_ms = p.asr_ms * asr_scale
+        free_at = start + asr_ms
+        ready = (start - p.end_ms) + asr_ms + p.nlu_ms  # silence when the words are read
         w, why = wait_ms(p.verdict, p.tail, rep.turn.lang, waits, s)
         if not s.complete_answers or ready <= w:
             commit = float(w)  # the fixed silence ends the utterance whether or not the words are read
@@ -158,6 +161,7 @@ def decide(rep: Replay, s: TurnSettings, tts_ms: float) -> dict[str, Any]:
 
 def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
     """Speech over the agent: is it taken as a barge-in, how fast is the agent stopped."""
+    s = s.for_lang(rep.turn.lang)
     if rep.onset_ms is None:
         return {"barge_in": False, "clear_ms": None}
     clear_ms = rep.started_emitted_ms - rep.onset_ms + FRAME / 16  # the frame it was detected in
@@ -224,6 +228,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "interruptions_missed": sum(1 for r in ints if not r[mode]["barge_in"]),
             "interruption_clear_ms": {"p50": _pct(clears, 0.5), "p95": _pct(clears, 0.95), "n": len(clears)},
         }
+        if mode == "complete" and paused and "complete_asr_instant" in paused[0]:
+            # a slow (loaded) ASR hides cut-ins: the words of a first part come after the callee went on. With
+            # the words ready at once, every wrong "complete" verdict on a first part cuts in (an upper bound)
+            out[mode]["cut_in_rate_paused_asr_instant"] = round(
+                sum(1 for r in paused if r["complete_asr_instant"]["cut_ins"]) / len(paused), 4)
         if mode == "complete":
             gaps = [r[mode]["resume_after_ms"] for r in bcs if r[mode].get("resume_after_ms") is not None]
             out[mode]["backchannel_resume_after_ms"] = {"p50": _pct(gaps, 0.5), "n": len(gaps)}
@@ -282,6 +291,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
             reps.append((rep, tts_ms))
             row["baseline"], row["complete"] = decide(rep, base, tts_ms), decide(rep, s, tts_ms)
             row["complete_early"] = decide(rep, s.with_(early_asr_ms=s.early_asr_ms or EARLY_ALT_MS), tts_ms)
+            row["complete_asr_instant"] = decide(rep, s, tts_ms, asr_scale=0.0)
             if turn.kind == "complete" and (st := stage_row(rep, dialog)) is not None:
                 stage_rows[turn.split].append(st)
         else:

@@ -20,10 +20,10 @@ from typing import Any
 
 from agent.demo import percentile
 
-# mode -> the server's environment: today's fixed silence, the turn-taker (default), the turn-taker with
-# the early reading (TURN_EARLY_ASR_MS, off by default)
+# mode -> the server's environment: today's fixed silence, the turn-taker (default: the early reading per
+# language, agent/turn_taking.py; "" = unset), the turn-taker with the early reading in every language
 MODES = {"fixed": {"TURN_TAKING": "fixed", "TURN_EARLY_ASR_MS": "0"},
-         "complete": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "0"},
+         "complete": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": ""},
          "complete_early": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "100"}}
 
 
@@ -71,7 +71,11 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
     try:
         for _ in range(rounds):
             for mode, env in MODES.items():
-                os.environ.update(env)  # the server's settings (agent.config.Settings)
+                for k, v in env.items():  # the server's settings (agent.config.Settings); "" = unset
+                    if v:
+                        os.environ[k] = v
+                    else:
+                        os.environ.pop(k, None)
                 out = _bench(("twilio",), [("twilio", 1)] * calls, turns=turns, cps=cps, warm_up=True)
                 p = pooled[mode]
                 for lv in out["levels"]:

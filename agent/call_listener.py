@@ -64,7 +64,8 @@ class Listener:
         from speech.vad import create_vad
 
         self.s = session
-        self.settings = settings
+        self.settings = settings.for_lang(session.lang)
+        settings = self.settings
         self.default_eos_ms = default_eos_ms
         self.waits = NodeWaits(default_eos_ms, min(settings.min_wait_ms, default_eos_ms),
                                max(settings.max_wait_ms, default_eos_ms))
@@ -225,7 +226,7 @@ class Listener:
         if not self.settings.complete_answers and not self.over_agent:
             return
         from nlu.complete import judge
-        from speech.prosody import tail
+        from speech.prosody import tail, voiced_ms
 
         text = heard.transcript.text.strip()
         if self.over_agent and self.s.speaker.held:
@@ -241,7 +242,7 @@ class Listener:
                 return
         heard.understanding = await s.deps.understand(text, s.lang, s._expect, s.today) if text else None
         heard.tail = tail(audio[-REC_RATE:]) if self.settings.prosody else None
-        heard.verdict = judge(text, s.lang, s._expect, heard.understanding)
+        heard.verdict = judge(text, s.lang, s._expect, heard.understanding, voiced_ms=voiced_ms(audio))
         heard.nlu_wall = time.monotonic()
         wait, _ = wait_ms(heard.verdict, heard.tail, s.lang, self.waits, self.settings)
         await self._take_now(heard, wait)

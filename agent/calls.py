@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from agent.call_store import CallStore
 from agent.config import get_settings
@@ -79,8 +80,7 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
     config = config or CallConfig(
         silence_reprompt_s=settings.silence_reprompt_s, max_reprompts=settings.max_reprompts,
         max_call_s=settings.max_call_s, eos_silence_ms=settings.eos_silence_ms,
-        turns=TurnSettings(complete_answers=settings.turn_taking == "complete",
-                           early_asr_ms=settings.turn_early_asr_ms),
+        turns=_turn_settings(settings),
     )
     session = CallSession(
         transport, call_id=call_id, account=account, script_id=script_id, deps=deps or get_deps(),
@@ -95,3 +95,11 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
     finally:
         if spool is not None:
             spool.close()
+
+
+def _turn_settings(settings: Any) -> TurnSettings:
+    """The turn-taker of a call: TURN_TAKING, and TURN_EARLY_ASR_MS for every language when it is set."""
+    turns = TurnSettings(complete_answers=settings.turn_taking == "complete")
+    if settings.turn_early_asr_ms is not None:
+        turns = turns.with_(early_asr_ms=settings.turn_early_asr_ms)
+    return turns

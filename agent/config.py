@@ -66,9 +66,10 @@ class Settings(BaseSettings):
     turn_taking: Literal["complete", "fixed"] = Field(
         default="complete", description="complete: take complete answers at once (agent/turn_taking.py); "
         "fixed: always wait each node's eos_silence_ms")
-    turn_early_asr_ms: int = Field(
-        default=0, ge=0, description="> 0: start the speculative transcript at this much silence instead of the "
-        "200 ms pause, on a spare ASR worker (sooner answers, more cut-ins: docs/turn_taking.md)")
+    turn_early_asr_ms: int | None = Field(
+        default=None, ge=0, description="> 0: start the speculative transcript at this much silence instead of the "
+        "200 ms pause, on a spare ASR worker (sooner answers, more cut-ins: docs/turn_taking.md), in every "
+        "language; 0: never; unset: per language (English 100, Mandarin 0: agent/turn_taking.py)")
 
     # dialling
     dial_network: Literal["loopback", "twilio", "sip"] = Field(

@@ -19,7 +19,7 @@ speaks again within `cut_in_window_ms` of it, the agent stops and listens: a **c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from nlu.complete import COMPLETE, INCOMPLETE, Verdict
 from speech.prosody import Tail
@@ -34,8 +34,9 @@ class TurnSettings:
     # wasted; at most one runs per call, and only on a spare ASR worker, else the reading waits for `pause_ms`.
     # Off by default: on dev (bench turns' early_asr_sweep) 100 ms took complete answers 11 % sooner but
     # cut in on 13 % of paused turns (3 % reading at the pause): the words of a first part ("Yes, and" heard
-    # as "Yes.") are ready before the callee goes on. TURN_EARLY_ASR_MS turns it on.
-    early_asr_ms: int = 0
+    # as "Yes.") are ready before the callee goes on. Session 8: on for English (`per_lang`), whose first
+    # parts the verdict now catches. None: the language's value in PER_LANG. TURN_EARLY_ASR_MS sets it for all.
+    early_asr_ms: int | None = None
     # default per-node minimum: earliest answer to a complete answer (capped at the node's eos_silence_ms).
     # 400 and unsure_extra_ms 150 were chosen on dev once the faster ASR (session 7) had the words ready
     # ~200 ms sooner: at 200 / 0 the words of a first part ("Yes, and" heard "Yes.") were ready before the
@@ -44,17 +45,34 @@ class TurnSettings:
     max_wait_ms: int = 1000  # default per-node maximum: wait on an incomplete answer
     cut_in_window_ms: int = 600
     backchannels: bool = True  # short acknowledgements over the agent do not take the turn
-    backchannel_max_ms: int = 800  # voiced speech longer than this over the agent is a real interruption
+    # voiced speech longer than this over the agent is a real interruption. 800 -> 1000 (session 8, dev): the
+    # longest dev backchannel (espeak "mm-hmm") is 840 ms voiced; 850-1000 took none of dev's 40 as a barge-in
+    # and missed the same 1 of 18 interruptions as 800; 1200 missed 2
+    backchannel_max_ms: int = 1000
     prosody: bool = True
     # prosody thresholds (tuned on the dev half of the turn set)
     fall_semitones: float = -1.5  # en: tail median this far under the utterance median = a final fall
     rise_semitones: float = 1.5  # en: this far above = a continuation rise
     fade_db_per_s: float = -20.0  # energy falling this fast over the tail = trailing off
     prosody_shift_ms: int = 150  # how far the prosody moves an unsure wait
-    unsure_extra_ms: int = 150  # added to the node's silence when the verdict is unsure
+    unsure_extra_ms: int | None = None  # added to the node's silence when the verdict is unsure (None: PER_LANG)
 
     def with_(self, **changes) -> TurnSettings:
         return replace(self, **changes)
+
+    def for_lang(self, lang: str) -> TurnSettings:
+        """These settings with `lang`'s value (PER_LANG) for each setting left unset (None)."""
+        table = PER_LANG.get(lang, PER_LANG["en"])
+        unset = {f.name: table[f.name] for f in fields(self) if getattr(self, f.name) is None and f.name in table}
+        return replace(self, **unset) if unset else self
+
+
+# The per-language values of the settings left None above (session 8, chosen on dev with the ASR timed as on a
+# quiet machine). Mandarin waits longer when unsure: its misread first parts ("对，但是" heard "对上去。") are
+# unsure readings (cut-ins 13 % -> 4 % of dev's paused turns, p50 +30 ms). English reads early: its first parts
+# are caught by the words and by nlu.complete's repeat / missing-word rules (p50 508 -> 451 ms, no dev cut-in).
+PER_LANG: dict[str, dict[str, int]] = {"zh": {"early_asr_ms": 0, "unsure_extra_ms": 300},
+                                       "en": {"early_asr_ms": 100, "unsure_extra_ms": 150}}
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,7 @@ class NodeWaits:
 
 def prosody_shift(tail: Tail | None, lang: str, s: TurnSettings) -> tuple[int, str]:
     """(ms added to an unsure wait, why): negative = the voice sounds finished."""
+    s = s.for_lang(lang)
     if tail is None or not s.prosody:
         return 0, ""
     fading = tail.energy_slope <= s.fade_db_per_s
@@ -92,6 +111,7 @@ def prosody_shift(tail: Tail | None, lang: str, s: TurnSettings) -> tuple[int, s
 def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWaits,
             s: TurnSettings) -> tuple[int, str]:
     """(silence after the end of voice at which to take the turn, reason)."""
+    s = s.for_lang(lang)
     if not s.complete_answers:
         return waits.eos_ms, "fixed silence"
     if verdict is None:
@@ -101,7 +121,7 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
     if verdict.state == INCOMPLETE:
         return waits.max_ms, f"incomplete: {verdict.reason}"
     shift, why = prosody_shift(tail, lang, s)
-    w = min(waits.max_ms, max(waits.min_ms, waits.eos_ms + s.unsure_extra_ms + shift))
+    w = min(waits.max_ms, max(waits.min_ms, waits.eos_ms + (s.unsure_extra_ms or 0) + shift))
     return w, f"unsure: {verdict.reason}" + (f"; {why}" if why else "")
 
 

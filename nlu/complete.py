@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
+DOUBT_STATE = INCOMPLETE
 
 # The issue's own examples, then what the dev turns use; nothing else (tests/session/test_turn_taking.py checks).
 SEED_EN = {"and", "but", "um"}
@@ -36,6 +37,10 @@ BACKCHANNEL_ZH = ("嗯", "对", "好的", "是的")
 HALLUCINATIONS = {"en": ("thank you", "this is bright credit", "this is bright", "hello"),
                   "zh": ("您好", "这是明信金融", "这里是明信金融", "喂您好")}
 BACKCHANNEL_MAX_WORDS = {"en": 2, "zh": 3}  # a short affirmation (by the NLU) is a backchannel too
+# Voiced audio per syllable of the reading above which words are missing from it: Whisper drops a word it
+# cannot read (a trailing "and" / "但是" heard as "Yes." / "不用了。"). On dev, the final readings of complete
+# answers run 250-560 ms (en) and 320-620 ms (zh) per syllable (5th-95th percentile); 0 turns the rule off.
+MISSING_WORDS_MS_PER_SYLLABLE = {"en": 600, "zh": 650}
 
 _ZH_DIGIT = "零〇一二三四五六七八九幺两"
 _PUNCT_END = re.compile(r"[,，、…]+$|\.\.\.$|—$|-$")
@@ -100,6 +105,35 @@ def is_bid(understanding: Any, min_confidence: float = 0.8) -> bool:
             and float(getattr(understanding, "confidence", 0.0) or 0.0) >= min_confidence)
 
 
+def syllables(text: str, lang: str) -> int:
+    """A rough syllable count of a reading: one per CJK character or digit in Mandarin; vowel groups per
+    English word (a digit string counts its digits)."""
+    if lang == "zh":
+        return len(re.findall(r"[\u4e00-\u9fff0-9]", text))
+    n = 0
+    for w in _words_en(text):
+        n += len(w) if w.isdigit() else max(1, len(re.findall(r"[aeiouy]+", re.sub(r"e$", "", w))))
+    return n
+
+
+def repeated_unit(text: str, lang: str) -> str | None:
+    """The unit when the whole reading is one word or digit group said again and again ("Yes. Yes.", "好的。好的。",
+    "七八七八", "六六六六"): Whisper fills audio it cannot read, such as a trailing conjunction, with a copy of
+    what it did read (trim_repeats cuts such loops inside a reading, not a whole reading made of them)."""
+    bare = _bare_zh(text) if lang == "zh" else "".join(_words_en(text))
+    for size in range(1, len(bare) // 2 + 1):
+        if len(bare) % size == 0 and bare[:size] * (len(bare) // size) == bare:
+            return bare[:size]
+    return None
+
+
+def missing_words(text: str, lang: str, voiced_ms: int | None) -> bool:
+    """More voice than words: the reading is missing something the callee said (usually its end)."""
+    limit = MISSING_WORDS_MS_PER_SYLLABLE.get(lang, 0)
+    n = syllables(text, lang)
+    return bool(limit and voiced_ms and n and voiced_ms / n > limit)
+
+
 def trailing_cue(text: str, lang: str) -> str | None:
     """Why the turn sounds unfinished by its words: a trailing conjunction, filler or comma."""
     if _PUNCT_END.search(text.strip()):
@@ -139,8 +173,22 @@ def _only(bare: str, vocab: tuple[str, ...]) -> list[bool]:
 
 
 def judge(text: str, lang: str, expect: str | None, understanding: Any = None,
-          min_confidence: float = 0.6) -> Verdict:
-    """`understanding`: nlu.types.Understanding of `text` at this node (intent, confidence, entities)."""
+          min_confidence: float = 0.6, voiced_ms: int | None = None) -> Verdict:
+    """`understanding`: nlu.types.Understanding of `text` at this node (intent, confidence, entities);
+    `voiced_ms`: voiced audio in the utterance read (speech.prosody.voiced_ms), for `missing_words`."""
+    v = _judge(text, lang, expect, understanding, min_confidence)
+    if v.state != COMPLETE or (getattr(understanding, "intent", None) in _ANY and v.reason in _ANY):
+        return v  # a must-not-miss request is taken whatever the rest
+    unit = repeated_unit(text, lang)
+    if unit is not None and len(unit) < len(_bare_zh(text) if lang == "zh" else "".join(_words_en(text))):
+        return Verdict(DOUBT_STATE, f"{v.reason}, but only {unit!r} again and again (a word not read?)")
+    if missing_words(text, lang, voiced_ms):
+        return Verdict(DOUBT_STATE, f"{v.reason}, but more voice than words ({voiced_ms} ms for "
+                               f"{syllables(text, lang)} syllables)")
+    return v
+
+
+def _judge(text: str, lang: str, expect: str | None, understanding: Any, min_confidence: float) -> Verdict:
     if not text.strip() or (lang == "zh" and not _bare_zh(text)) or (lang != "zh" and not _words_en(text)):
         return Verdict(INCOMPLETE, "nothing yet")
     flat = _bare_zh(text) if lang == "zh" else " ".join(_words_en(text))

@@ -108,5 +108,16 @@ def tail(audio: np.ndarray, tail_ms: int = 300) -> Tail:
     return Tail(ps, drop, es, int(run * HOP * 1000 / RATE))
 
 
+def voiced_ms(audio: np.ndarray, floor_db: float = 30.0) -> int:
+    """Milliseconds of `audio` within `floor_db` of its loudest 40 ms window (10 ms hops): how long the
+    callee's voice sounds in it, the line's pauses left out (nlu.complete.missing_words compares it with the
+    words read)."""
+    fr = frames(audio)
+    if not len(fr):
+        return 0
+    e = energy_db(fr)
+    return int(np.count_nonzero(e > np.max(e) - floor_db) * HOP * 1000 / RATE)
+
+
 def is_finite(v: float | None) -> bool:
     return v is not None and math.isfinite(v)

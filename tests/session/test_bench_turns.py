@@ -56,3 +56,20 @@ def test_an_answer_taken_before_the_callee_goes_on_is_a_cut_in():
     assert decide(rep, TurnSettings(early_asr_ms=100), 0.0)["cut_ins"] == 1
     incomplete = _rep("paused", _pause(1000, 1500, INCOMPLETE, asr_ms=50.0), _pause(2500, None, COMPLETE))
     assert decide(incomplete, TurnSettings(early_asr_ms=100), 0.0)["cut_ins"] == 0  # waited the maximum
+
+
+def test_a_slow_reading_hides_a_cut_in_that_instant_words_show():
+    # the first part is judged complete, but its words (900 ms of ASR) come after the callee went on (600 ms)
+    rep = _rep("paused", _pause(1000, 1600, COMPLETE, asr_ms=900.0), _pause(2500, None, COMPLETE))
+    s = TurnSettings(early_asr_ms=0)
+    assert decide(rep, s, 0.0)["cut_ins"] == 0
+    assert decide(rep, s, 0.0, asr_scale=0.0)["cut_ins"] == 1
+
+
+def test_the_replay_applies_each_languages_own_settings():
+    # en reads early by default (agent.turn_taking.PER_LANG), zh at the pause
+    en = _rep("complete", _pause(1000, None, COMPLETE))
+    zh = Replay(Turn("t/0/c", "t", "zh", "dev", "complete", "identity", "是我。", 0, "cmn"),
+                [_pause(1000, None, COMPLETE)])
+    assert decide(en, TurnSettings(), 0.0)["read_from_ms"] == 100
+    assert decide(zh, TurnSettings(), 0.0)["read_from_ms"] == 200

@@ -93,7 +93,7 @@ def test_complete_is_taken_at_the_minimum_incomplete_waits_the_maximum_unsure_th
     s = TurnSettings(prosody=False)
     assert wait_ms(C.Verdict("complete", ""), None, "en", WAITS, s)[0] == 200
     assert wait_ms(C.Verdict("incomplete", ""), None, "en", WAITS, s)[0] == 1000
-    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600 + s.unsure_extra_ms
+    assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s)[0] == 600 + s.for_lang("en").unsure_extra_ms
     assert wait_ms(C.Verdict("unsure", ""), None, "en", WAITS, s.with_(unsure_extra_ms=0))[0] == 600
     assert wait_ms(None, None, "en", WAITS, s)[0] == 1000  # verdict pending: never end before the words
     fixed = s.with_(complete_answers=False)
@@ -163,3 +163,93 @@ def test_the_stage_breakdown_steps_the_real_dialog_and_fetches_the_first_chunk()
     out = summarize_stages(rows, 200)
     assert out["pause_wait_ms"] == 200 and out["asr_encode_ms"]["n"] == 2 and "asr_decode_ms" not in out
     assert out["tts_first_chunk_fixed_line_ms"]["n"] == 1 and out["tts_first_chunk_synthesised_ms"]["p50"] == 40.0
+
+
+# ------------------------------------------------------------------ session 8: doubting a complete reading
+@pytest.mark.parametrize("lang,expect,text", [
+    ("en", "identity", "Yes. Yes."),  # "Yes, and …": Whisper fills the unread "and" with a copy
+    ("en", "yes_no", "Sure. Sure."),
+    ("zh", "yes_no", "好的。好的。"),  # "好的，还有 …"
+    ("zh", "id_last4", "六六六六"),  # two digits read, then looped to four
+    ("zh", "id_last4", "三四三四"),
+])
+def test_a_reading_made_of_one_word_again_and_again_is_not_taken_at_once(classify, lang, expect, text):
+    u = classify(text, lang, expect, TODAY)
+    v = C.judge(text, lang, expect, u)
+    assert v.state != "complete" and "again" in v.reason
+    once = {"Yes. Yes.": "Yes.", "Sure. Sure.": "Sure.", "好的。好的。": "好的。", "六六六六": "六三",
+            "三四三四": "三四"}[text]
+    assert C.repeated_unit(text, lang) and C.repeated_unit(once, lang) is None
+
+
+@pytest.mark.parametrize("lang,expect,text", [("en", "identity", "Yes."), ("zh", "yes_no", "好的。"),
+                                              ("en", "identity", "Yes, this is Emily."),
+                                              ("zh", "id_last4", "四二八三")])
+def test_a_plain_complete_reading_stays_complete(classify, lang, expect, text):
+    assert C.judge(text, lang, expect, classify(text, lang, expect, TODAY)).state == "complete"
+
+
+@pytest.mark.parametrize("lang,expect,text,short_ms,long_ms", [
+    ("en", "identity", "Yes.", 400, 900),  # "Yes, and" read as "Yes."
+    ("zh", "yes_no", "好的。", 700, 1600),  # "好的，还有" read as "好的。"
+])
+def test_more_voice_than_words_means_words_are_missing(classify, lang, expect, text, short_ms, long_ms):
+    u = classify(text, lang, expect, TODAY)
+    assert C.judge(text, lang, expect, u, voiced_ms=short_ms).state == "complete"
+    v = C.judge(text, lang, expect, u, voiced_ms=long_ms)
+    assert v.state != "complete" and "more voice than words" in v.reason
+    assert C.judge(text, lang, expect, u).state == "complete"  # no audio measure: the words alone
+
+
+def test_a_must_not_miss_request_is_taken_even_when_repeated_or_short(classify):
+    for lang, text in (("en", "No. No."), ("zh", "不用了。")):  # not_interested at an offer
+        u = classify(text, lang, "offer", TODAY)
+        assert u.intent == "not_interested" and u.confidence >= 0.8
+        assert C.judge(text, lang, "offer", u, voiced_ms=3000).state == "complete"
+
+
+def test_syllables_count_characters_in_mandarin_and_vowel_groups_in_english():
+    assert C.syllables("不用了。", "zh") == 3 and C.syllables("我下个月15号还", "zh") == 8
+    assert C.syllables("Yes.", "en") == 1 and C.syllables("Okay, I'll pay it Friday.", "en") == 7
+
+
+def test_voiced_ms_counts_the_voice_not_the_line_noise():
+    from speech.prosody import voiced_ms
+
+    rng = np.random.default_rng(0)
+    tone = _glide(180, 160, 0.5)
+    audio = np.concatenate([tone, np.zeros(16000, dtype=np.float32)]) + rng.normal(0, 0.003, 24000).astype(np.float32)
+    assert 400 <= voiced_ms(audio) <= 600
+
+
+# ------------------------------------------------------------------ session 8: per-language settings
+def test_mandarin_waits_longer_when_unsure_and_english_reads_early_unless_set():
+    s = TurnSettings()
+    zh, en = s.for_lang("zh"), s.for_lang("en")
+    assert zh.unsure_extra_ms > en.unsure_extra_ms and zh.early_asr_ms == 0 and en.early_asr_ms > 0
+    unsure = C.Verdict("unsure", "")
+    off = s.with_(prosody=False)
+    assert wait_ms(unsure, None, "zh", WAITS, off)[0] > wait_ms(unsure, None, "en", WAITS, off)[0]
+    fixed = s.with_(early_asr_ms=0, unsure_extra_ms=150)  # an explicit value holds in every language
+    assert {fixed.for_lang(lang).early_asr_ms for lang in ("zh", "en")} == {0}
+    assert wait_ms(unsure, None, "zh", WAITS, fixed.with_(prosody=False))[0] == 750
+
+
+def test_turn_early_asr_ms_sets_the_early_reading_for_every_language():
+    from types import SimpleNamespace
+
+    from agent.calls import _turn_settings
+
+    unset = _turn_settings(SimpleNamespace(turn_taking="complete", turn_early_asr_ms=None))
+    assert unset.for_lang("en").early_asr_ms == 100 and unset.for_lang("zh").early_asr_ms == 0
+    for value in (0, 80):
+        s = _turn_settings(SimpleNamespace(turn_taking="complete", turn_early_asr_ms=value))
+        assert s.for_lang("en").early_asr_ms == s.for_lang("zh").early_asr_ms == value
+
+
+def test_a_long_acknowledgement_is_still_a_backchannel_but_not_a_long_speech(classify):
+    s = TurnSettings()
+    assert is_backchannel_turn("mm-hmm", "en", 900, s, classify("mm-hmm", "en", None, TODAY))
+    assert is_backchannel_turn("好的", "zh", 900, s, classify("好的", "zh", None, TODAY))
+    assert not is_backchannel_turn("mm-hmm", "en", 1100, s, classify("mm-hmm", "en", None, TODAY))
+    assert not is_backchannel_turn("好的", "zh", 1100, s, classify("好的", "zh", None, TODAY))
