@@ -1,0 +1,139 @@
+"""Lifetime of the pjsua2 objects behind a SIP leg (telephony_adapter/sip/leg.py): Python never frees a `Call`
+that PJSIP may still call back. Freeing one while the far end's BYE was being handled crashed the process
+(SIGSEGV on PJSIP's SIP worker thread, in SwigDirector_Call::onStreamDestroyed → SWIG_Python_GetSwigThis):
+a released live leg dropped its Call on the sip-api thread, and pjsua2's ~Call ran with the GIL released
+while the SIP worker delivered the BYE to the half-freed Python object. A scripted PJSIP callee in its own
+process answers at once and hangs up when told (tests/sip_callee.py `ans-S`)."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import subprocess
+import sys
+import threading
+import weakref
+from pathlib import Path
+
+import pytest
+
+from telephony_adapter.sip import SipOptions, SipUserAgent
+from telephony_adapter.sip.leg import LegEnded
+from tests.sip_peer import free_udp_port
+
+pytestmark = pytest.mark.timeout(120)
+# per-process options of the one PJSIP endpoint: the same as the other modules of the "sip" xdist group
+PROCESS = dict(local_port=0, bind_address="127.0.0.1", rtp_port_min=42000, rtp_port_max=42999)
+
+
+@pytest.fixture
+def callee():
+    port = free_udp_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parents[1] / "sip_callee.py"), str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        while (line := proc.stdout.readline()) and line.strip() != "ready":
+            lines.append(line)
+        assert line.strip() == "ready", lines
+        yield f"sip:{{phone}}@127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture
+async def ua():
+    agent = await SipUserAgent(SipOptions(**PROCESS, keepalive_s=0)).start()
+    yield agent
+    await agent.close()
+
+
+async def test_a_released_live_call_stays_alive_until_pjsip_has_ended_it(callee, ua):
+    attempt = await ua.dial("ans-30", uri_template=callee, ring_timeout_s=10)
+    assert attempt.answered, attempt.detail
+    stack, leg = ua.started_stack(), attempt.leg
+    call = weakref.ref(leg.call)
+    assert call() in stack.calls and call().thisown is False  # pjsua2's ~Call never runs from Python
+
+    def release() -> bool:  # BYE, and the leg lets go of its Call while PJSIP still has it
+        leg.release()
+        gc.collect()
+        # PJSIP may already have taken the answer to our BYE, but the Call is let go of only by a job queued
+        # behind this one on the sip-api thread
+        return call() is not None and call() in stack.calls
+
+    assert await stack.run(release), "the Call was freed before PJSIP ended it"
+    assert leg.call is None
+    await asyncio.wait_for(leg.ended.wait(), 10)
+    await settle(stack)  # the sip-api thread lets go of it after the DISCONNECTED callback
+    assert not stack.calls and call() is stack.ended_calls[-1]
+    for _ in range(stack.ended_calls.maxlen or 0):
+        stack.ended_calls.append(None)
+    gc.collect()
+    assert call() is None  # freeing the wrapper of an ended Call is harmless: pjsua2's ~Call never runs
+
+
+async def settle(stack) -> None:
+    for _ in range(3):
+        await asyncio.sleep(0.05)
+        await stack.run(lambda: None)
+    gc.collect()
+
+
+async def test_calls_released_while_the_far_end_hangs_up_do_not_crash(callee, ua):
+    """Our release, DTMF and stream statistics racing the callee's BYE, 3 calls at a time, with the garbage
+    collector running on a thread PJSIP does not know. Before the fix this crashed the process in about half
+    of the runs under CPU load (a loop of the same race)."""
+    stack = ua.started_stack()
+    stop = threading.Event()
+
+    def collector() -> None:  # cycles collected on an unregistered thread
+        while not stop.is_set():
+            junk: list[list] = [[] for _ in range(50)]
+            for a, b in zip(junk, junk[1:], strict=False):
+                a.append(b)
+                b.append(a)
+            del junk
+            gc.collect()
+            stop.wait(0.002)
+
+    async def one(rng: random.Random) -> str:
+        attempt = await ua.dial(f"ans-{rng.choice(['0', '0.05', '0.1', '0.2'])}", uri_template=callee,
+                                ring_timeout_s=10)
+        if not attempt.answered:
+            return "ended first"  # the BYE crossed our ACK
+        leg, t = attempt.leg, attempt.transport
+        await asyncio.sleep(rng.choice([0, 0.03, 0.08, 0.15]))
+        what = rng.choice(["release", "close", "dtmf", "stat"])
+        try:
+            if what == "release":
+                await stack.run(leg.release)
+            elif what == "close":
+                await t.close("done")
+            elif what == "dtmf":
+                for _ in range(4):
+                    await t.send_dtmf("1")
+            else:
+                def stat() -> None:
+                    if (c := leg.call) is not None:
+                        c.getStreamStat(0)
+                for _ in range(10):
+                    await stack.run(stat)
+        except (LegEnded, stack.pj.Error):
+            pass
+        await asyncio.wait_for(leg.ended.wait(), 10)
+        return what
+
+    rng = random.Random(7)
+    thread = threading.Thread(target=collector, name="gc-elsewhere", daemon=True)
+    thread.start()
+    try:
+        done = [r for _ in range(20) for r in await asyncio.gather(*(one(rng) for _ in range(3)))]
+    finally:
+        stop.set()
+        thread.join(5)
+    assert len(done) == 60 and done.count("ended first") < 20, done
+    await asyncio.sleep(0.5)  # every reaper has run
+    await settle(stack)
+    assert not stack.calls, "Calls PJSIP has ended are still held"
