@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -192,6 +193,9 @@ class PjStack:
         def stop() -> None:
             for leg in list(self.legs):  # pjsua2 objects must go before the library
                 leg.release()
+            deadline = time.monotonic() + 2  # an account is deleted only when its OPTIONS have ended (ua.py)
+            while time.monotonic() < deadline and any(a.pending_requests() for a in self.accounts):
+                time.sleep(0.02)
             for account in self.accounts:
                 account.shutdown()
             self.accounts.clear()

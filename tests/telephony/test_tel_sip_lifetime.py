@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -147,3 +148,34 @@ async def test_calls_released_while_the_far_end_hangs_up_do_not_crash(callee):
         if not stack.calls:
             break
     assert not stack.calls, "Calls PJSIP has ended are still held"
+
+
+def _ok_for(request: bytes) -> bytes:
+    """A 200 OK for a SIP request (its Via, From, To, Call-ID and CSeq; a tag on To)."""
+    keep = ("via:", "v:", "from:", "f:", "to:", "t:", "call-id:", "i:", "cseq:")
+    headers = [line for line in request.decode().split("\r\n")[1:] if line.lower().startswith(keep)]
+    headers = [h + ";tag=peer1" if h.lower().startswith(("to:", "t:")) else h for h in headers]
+    return ("SIP/2.0 200 OK\r\n" + "\r\n".join(headers) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+async def test_an_account_is_deleted_only_once_its_options_have_ended():
+    """PJSIP reports the end of an OPTIONS to its account (up to 32 s later) and aborts the process when the
+    account is gone by then: a user agent closed while its keepalive waited for the trunk crashed a later test
+    ("Fatal Python error: Aborted", SIGABRT in pjsua_acc_get_user_data under Endpoint::on_acc_send_request)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as trunk:
+        trunk.bind(("127.0.0.1", 0))
+        trunk.settimeout(5)
+        ua = await SipUserAgent(SipOptions(**PROCESS, keepalive_s=0,
+                                           trunk_uri=f"sip:127.0.0.1:{trunk.getsockname()[1]}")).start()
+        account, stack = ua.account, ua.started_stack()
+        assert await ua.ping(timeout_s=0.3) == 408  # no answer yet; PJSIP's transaction goes on
+        request, sender = await asyncio.to_thread(trunk.recvfrom, 65535)
+        assert request.startswith(b"OPTIONS ")
+        await ua.close()
+        assert account.pending_requests() == 1 and account in stack.accounts, "deleted under its OPTIONS"
+        trunk.sendto(_ok_for(request), sender)  # the late answer ends the transaction: now it may go
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if account not in stack.accounts:
+                break
+        assert account not in stack.accounts and account.pending_requests() == 0
