@@ -83,7 +83,7 @@ SAME_WORKER = {
     # PJSIP media in RTP ports 42000-42999 (the test carrier 43000-43799); the campaign test runs a SIP
     # worker process: all on one xdist worker, so SIP calls never compete with each other for the cores
     "sip": ("tests/telephony/test_tel_sip.py", "tests/telephony/test_tel_sip_auth.py",
-            "tests/telephony/test_tel_sip_campaign.py"),
+            "tests/telephony/test_tel_sip_campaign.py", "tests/telephony/test_tel_sip_lifetime.py"),
 }
 SERIAL = {
     "tests/telephony/test_sim_loopback.py",  # heard latency within 280-380 ms

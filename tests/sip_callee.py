@@ -6,6 +6,7 @@ It prints "ready" once listening. The user part of the request-URI says what to 
     code-NNN       answer with final response NNN (e.g. code-480, code-503)
     early-S        183 Session Progress with SDP, then S seconds of a loud 1 kHz "carrier announcement"
                    as early media, then 200 OK and silence; hangs up 3 s after answering
+    ans-S          200 OK at once (silence), BYE S seconds later
 """
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ class Account(pj.Account):
                 later(3.0, lambda: hangup(call))
 
             later(float(m.group(1)), answer)
+        elif m := re.fullmatch(r"ans-([\d.]+)", user):
+            respond(call, 200)
+            later(float(m.group(1)), lambda: hangup(call))
         else:
             respond(call, 404)
 

@@ -8,11 +8,18 @@ Call progress: the media port is connected as soon as PJSIP has a media stream (
 but the *gate* only opens on 200 OK (CONFIRMED). Until then every received frame — ringback,
 carrier announcements — is counted and dropped, never delivered as the callee's voice.
 
-Lifetime: pjsua2 objects are only created and dropped on the stack's registered sip-api thread
-(`release`), never by the garbage collector on some other thread. Media ports are never destroyed
-while PJSIP runs: the conference bridge hands every port a frame each tick, connected or not, so a
-port being destroyed could be called back half-dead on the clock thread (a crash seen under load).
-A released leg's port goes back to the stack's pool (`port_pool`) for the next call.
+Lifetime: pjsua2 objects are only created on the stack's registered sip-api thread. Python never
+destroys a pjsua2 object that PJSIP may still call back:
+- Media ports are never destroyed while PJSIP runs: the conference bridge hands every port a frame
+  each tick, connected or not, so a port being destroyed could be called back half-dead on the clock
+  thread. A released leg's port goes back to the stack's pool (`port_pool`) for the next call.
+- A `Call` is disowned at birth (`thisown = False`: freeing its wrapper never runs pjsua2's `~Call`) and
+  held in `stack.calls` until PJSIP has reported it DISCONNECTED (then among the stack's last 16 ended calls).
+  A Call wrapper freed while PJSIP still had the call crashed the SIP worker thread: dropping it ran
+  `~Call` with the GIL released while the SIP worker delivered the far end's BYE (`onStreamDestroyed`,
+  `onCallState`) to the half-freed Python object (segfault in `SWIG_Python_GetSwigThis`); and a `~Call`
+  run late, after PJSIP had given the call's id to the next call, unhooked and hung up that call. The
+  price: pjsua2 never frees the C++ `Call` (about 0.2 KB a call).
 """
 from __future__ import annotations
 
@@ -103,7 +110,7 @@ class CallLeg:
             fmt.bitsPerSample = 16
             fmt.frameTimeUsec = 20000
             self.port.createPort(f"dw{id(self) & 0xFFFFFF:x}", fmt)
-        self.call = PjCall(self, self.account)
+        call = self.call = PjCall(self, self.account)
         prm = pj.CallOpParam(True)
         prm.opt.audioCount = 1
         prm.opt.videoCount = 0
@@ -111,7 +118,13 @@ class CallLeg:
             h = pj.SipHeader()
             h.hName, h.hValue = name, value
             prm.txOption.headers.append(h)
-        self.call.makeCall(uri, prm)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error:
+            if call.getId() == -1:  # PJSIP never had it: nothing will call it back, and its ~Call is a no-op
+                self.stack.calls.discard(call)
+                call.thisown = True
+            raise
 
     def is_active(self) -> bool:
         # PJSIP reuses call slots: once DISCONNECTED, this Call object's id may already name
@@ -304,10 +317,14 @@ def _call_class(pj: Any) -> type:
         def __init__(self, leg: CallLeg, account: Any) -> None:
             super().__init__(account)
             self._leg = weakref.ref(leg)
+            self._stack = leg.stack
+            self.thisown = False  # never ~Call from Python (see the top): PJSIP's threads may be calling it
+            leg.stack.calls.add(self)
 
         def onCallState(self, prm: Any) -> None:
             leg = self._leg()
             if leg is None:
+                self._forget_if_over()
                 return
             try:
                 info = self.getInfo()
@@ -329,9 +346,17 @@ def _call_class(pj: Any) -> type:
             leg._post(leg._on_state, state, int(info.lastStatusCode), str(info.lastReason),
                       str(info.callIdString), codec)
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                # pjsua2's "delete this" moment: PJSIP reuses the call id for the next call, and a
-                # Call destroyed later would hang up whatever call then has that id
+                # PJSIP reuses the call id for the next call: never ask this Call about it again
                 leg.call = None
+                self._stack.submit(self._stack.call_ended, self)  # after this callback has returned
+
+        def _forget_if_over(self) -> None:
+            try:
+                over = self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED
+            except pj.Error:
+                over = True
+            if over:
+                self._stack.submit(self._stack.call_ended, self)
 
         def onCallMediaState(self, prm: Any) -> None:
             leg = self._leg()

@@ -16,6 +16,8 @@ import logging
 import os
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,6 +49,10 @@ class PjStack:
         self._api = _ApiThread()
         self.legs: set[Any] = set()  # live call legs (telephony_adapter/sip/leg.py), released before shutdown
         self.accounts: list[Any] = []  # pjsua2 accounts of the user agents, deleted before shutdown
+        # every pjsua2 Call placed here, from makeCall until PJSIP is done with it (telephony_adapter/sip/leg.py):
+        # Python must not free a Call wrapper while PJSIP may still call it back
+        self.calls: set[Any] = set()
+        self.ended_calls: deque[Any] = deque(maxlen=16)  # the last ended ones, kept a while longer (leg.py)
         self.ep: Any = None
         self.transport_id: int | None = None
         self.local_port = options.local_port  # the bound SIP port, once started (options may say 0)
@@ -77,6 +83,13 @@ class PjStack:
     def release(self) -> None:
         with PjStack._lock:
             self.users = max(0, self.users - 1)
+
+    def call_ended(self, call: Any) -> None:
+        """On the sip-api thread, after PJSIP reported `call` DISCONNECTED: it keeps no more of it. The wrapper
+        is still kept until 16 more calls have ended (no callback of PJSIP's may be on its way any more)."""
+        if call in self.calls:
+            self.calls.discard(call)
+            self.ended_calls.append(call)
 
     # --- the API thread ---------------------------------------------------------------------
     def register_current_thread(self) -> None:
@@ -180,6 +193,9 @@ class PjStack:
         def stop() -> None:
             for leg in list(self.legs):  # pjsua2 objects must go before the library
                 leg.release()
+            deadline = time.monotonic() + 2  # an account is deleted only when its OPTIONS have ended (ua.py)
+            while time.monotonic() < deadline and any(a.pending_requests() for a in self.accounts):
+                time.sleep(0.02)
             for account in self.accounts:
                 account.shutdown()
             self.accounts.clear()
@@ -188,6 +204,8 @@ class PjStack:
             except Exception:
                 pass
             self.ep.libDestroy()
+            self.calls.clear()
+            self.ended_calls.clear()  # disowned (leg.py): dropping the wrappers frees nothing in the gone library
 
         try:
             self._api.submit(self._guarded, stop, ()).result(timeout=10)
@@ -273,13 +291,17 @@ class _ApiThread:
 
     def _work(self) -> None:
         while (item := self._q.get()) is not None:
-            fut, fn, args = item
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(fn(*args))
-            except BaseException as exc:  # handed to the waiter
-                fut.set_exception(exc)
+            self._run(*item)
+            del item  # hold nothing (e.g. a pjsua2 Call) while waiting for the next job
+
+    @staticmethod
+    def _run(fut: concurrent.futures.Future, fn: Callable[..., Any], args: tuple) -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # handed to the waiter
+            fut.set_exception(exc)
 
     def stop(self) -> None:
         self._q.put(None)

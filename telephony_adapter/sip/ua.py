@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -106,12 +107,7 @@ class SipUserAgent:
         def drop() -> None:  # on the sip-api thread: the last references to pjsua2 objects go here
             for leg in [leg for leg in stack.legs if leg.account is self.account]:
                 leg.release()
-            self.account.shutdown()  # unREGISTERs
-            if self.account in stack.accounts:
-                stack.accounts.remove(self.account)
-            # PJSIP reuses account ids, and a pjsua2 Account deletes "its" id again when it is destroyed:
-            # an old object freed later would delete the next user agent's account. Keep it for good.
-            _RETIRED_ACCOUNTS.append(self.account)
+            self.account.retire(stack)  # unREGISTERs, once no request of ours is pending
             self.account = None
 
         try:
@@ -246,7 +242,7 @@ class SipUserAgent:
                 prm = pj.SendRequestParam()
                 prm.method = "OPTIONS"
                 prm.txOption.targetUri = uri
-                self.account.sendRequest(prm)
+                self.account.send_request(prm)
 
             try:
                 await self.stack.run(send)
@@ -288,9 +284,48 @@ def _account_class(pj: Any) -> type:
         return _account_cls[0]
 
     class _Account(pj.Account):
+        """PJSIP reports the end of every request sent with `sendRequest` (an OPTIONS) to its account, up to
+        32 s later when nobody answers, and asserts that the account still exists (an abort otherwise: "Fatal
+        Python error: Aborted" on the SIP worker thread, in `pjsua_acc_get_user_data` under
+        `Endpoint::on_acc_send_request`). So an account is deleted only once none of its requests is pending."""
+
         def __init__(self, ua: SipUserAgent) -> None:
             super().__init__()
             self._ua = weakref.ref(ua)  # no cycle may hold a pjsua2 object (see leg.py)
+            self._pending = 0  # requests sent and not yet ended (sip-api thread and SIP worker thread)
+            self._lock = threading.Lock()  # guards _pending and _retire_on; never held while calling PJSIP
+            self._retire_on: PjStack | None = None  # retire when the last pending request ends
+
+        def send_request(self, prm: Any) -> None:
+            """sendRequest, counted (on the sip-api thread)."""
+            with self._lock:
+                self._pending += 1
+            try:
+                self.sendRequest(prm)
+            except pj.Error:
+                with self._lock:
+                    self._pending -= 1
+                raise
+
+        def retire(self, stack: PjStack) -> None:
+            """Delete the account (unREGISTER) now, or when its last pending request has ended (sip-api thread)."""
+            with self._lock:
+                if self._pending > 0:
+                    self._retire_on = stack
+                    return
+            self._shutdown(stack)
+
+        def _shutdown(self, stack: PjStack) -> None:
+            self.shutdown()
+            if self in stack.accounts:
+                stack.accounts.remove(self)
+            # PJSIP reuses account ids, and a pjsua2 Account deletes "its" id again when it is destroyed:
+            # an old object freed later would delete the next user agent's account. Keep it for good.
+            _RETIRED_ACCOUNTS.append(self)
+
+        def pending_requests(self) -> int:
+            with self._lock:
+                return self._pending
 
         def _post(self, name: str, *args: Any) -> None:
             ua = self._ua()
@@ -314,11 +349,18 @@ def _account_class(pj: Any) -> type:
             except pj.Error:
                 pass
 
-        def onSendRequest(self, prm: Any) -> None:
+        def onSendRequest(self, prm: Any) -> None:  # once per request, when it has ended (SIP worker thread)
             try:
                 code = int(prm.e.body.tsxState.tsx.statusCode)
             except Exception:
                 code = 0
+            with self._lock:
+                self._pending = max(0, self._pending - 1)
+                stack = self._retire_on if self._pending == 0 else None
+                if stack is not None:
+                    self._retire_on = None
+            if stack is not None:
+                stack.submit(self._shutdown, stack)  # after this callback, on the sip-api thread
             if code >= 200:
                 self._post("_on_options_reply", code)
 
