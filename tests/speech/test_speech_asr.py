@@ -230,3 +230,27 @@ def test_the_decoder_precision_is_a_setting_and_all_float32_loads_one_model(monk
     audio, _ = read_audio(VOICES / "zh_002.wav", 16000)
     assert cer(MANIFEST["zh_002.wav"]["text"], all_fp32.transcribe(audio, language="zh").text) <= 0.25
     assert create_asr("faster") is faster  # back to the defaults, back to the cached engine
+
+
+@pytest.mark.slow
+def test_nbest_decodes_with_the_prompt_transcribe_uses(faster, monkeypatch):
+    """`bench asr-tune` tunes the LM on `nbest()`'s beams: they must come from the same prompt as the engine's
+    own reading (the generic domain prompt when none is given), or the tune measures another decoder."""
+    from speech.asr.prompts import domain_prompt
+
+    audio, _ = read_audio(VOICES / "en_040.wav", 16000)
+    seen: list[list[int]] = []
+    decode = faster._decode
+
+    def spy(encoded, prefix, *args, **kwargs):
+        seen.append(list(prefix))
+        return decode(encoded, prefix, *args, **kwargs)
+
+    monkeypatch.setattr(faster, "_decode", spy)
+    faster.transcribe(audio, language="en")
+    beams = faster.nbest(audio, "en")
+    faster.nbest(audio, "en", prompt="Yes, speaking.")
+    assert seen[0] == seen[1] and seen[2] != seen[1]
+    tokenizer = faster._tokenizer("en")
+    assert seen[1] == faster._prefix(tokenizer, domain_prompt("en"))
+    assert len(beams) == faster.beam_sizes["en"] and beams[0][0].strip()
