@@ -34,9 +34,9 @@ class Settings(BaseSettings):
     asr_workers: int = 2
     asr_lm_weight: float = Field(default=0.3, ge=0.0, description="weight of the domain LM when re-ranking "
                                  "the faster engine's Mandarin beams; 0 keeps Whisper's top beam")
-    asr_lm_weight_en: float = Field(default=0.15, ge=0.0, description="the same for English")
+    asr_lm_weight_en: float = Field(default=0.3, ge=0.0, description="the same for English")
     asr_lm_margin_zh: float = Field(default=0.0, ge=0.0, description="lead the LM's choice needs over the top beam")
-    asr_lm_margin_en: float = Field(default=0.0, ge=0.0, description="the same for English")
+    asr_lm_margin_en: float = Field(default=0.05, ge=0.0, description="the same for English")
     asr_encoder_compute_type: Literal["int8", "float32"] = Field(
         default="float32", description="precision of the faster engine's audio encoder (English; Mandarin "
         "below)")
