@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     asr_engine: str = Field(default="faster", description="faster | faster-full | openai | openai-full")
     asr_threads: int = 1  # per transcription; stable under load (see speech/README.md)
     asr_workers: int = 2
-    asr_lm_weight: float = Field(default=0.2, ge=0.0, description="weight of the domain LM when re-ranking "
+    asr_lm_weight: float = Field(default=0.3, ge=0.0, description="weight of the domain LM when re-ranking "
                                  "the faster engine's Mandarin beams; 0 keeps Whisper's top beam")
     asr_lm_weight_en: float = Field(default=0.3, ge=0.0, description="the same for English")
     asr_lm_margin_zh: float = Field(default=0.0, ge=0.0, description="lead the LM's choice needs over the top beam")

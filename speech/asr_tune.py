@@ -1,8 +1,9 @@
 """`dialwise bench asr-tune`: choose the re-ranking LM's weight and margin per language on dev only.
 
 Whisper's beams are decoded once per dev clip (the fresh set's and the fixtures' dev splits, through the
-phone channel with several noise draws); every (weight, margin) pair then re-ranks the same beams, so the
-grid costs no decoding. The winner is the lowest pooled error; ties go to the smaller weight and then the
+phone channel with several noise draws), with the prompt the engine itself uses (the generic domain prompt);
+every (weight, margin) pair then re-ranks the same beams, so the grid costs no decoding. The winner is the
+lowest pooled error; ties go to the smaller weight and then the
 larger margin (the choice that leaves Whisper's top beam more often). Test clips are never read here.
 """
 from __future__ import annotations

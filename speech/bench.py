@@ -42,12 +42,20 @@ def telephone_channel(audio16k: np.ndarray, snr_db: float = 20.0, seed: int = 0)
 _EN_NORMALIZER = None
 
 
+# single digits said one by one, written apart: "8 1 0 4", "8-1-0-4" (not a decimal or a thousands group)
+_SPACED_DIGITS_EN = re.compile(r"(?<![\d.,])\d(?:[ \t-]+\d)+(?!\d|[.,]\d)")
+
+
 def normalize_en(text: str) -> str:
+    """English text as it is scored: openai-whisper's EnglishTextNormalizer, after joining digits said one by
+    one into one string on both sides, as `normalize_zh` does for Mandarin: "8 1 0 4" = "8-1-0-4" = "8104" =
+    "eight one oh four" (the normaliser alone reads "8 1 0 4" as four words, one of them "one")."""
     global _EN_NORMALIZER
     if _EN_NORMALIZER is None:
         from whisper.normalizers import EnglishTextNormalizer
 
         _EN_NORMALIZER = EnglishTextNormalizer()
+    text = _SPACED_DIGITS_EN.sub(lambda m: re.sub(r"[ \t-]+", "", m.group(0)), text)
     return _EN_NORMALIZER(text)
 
 

@@ -156,25 +156,14 @@ class FasterWhisperAsr:
 
     def _transcribe_cut(self, audio: np.ndarray, language: str | None, prompt: str | None,
                         duration: float, heard: np.ndarray | None = None, clock: _Clock | None = None) -> Transcript:
-        from faster_whisper.tokenizer import Tokenizer
-
         clock = clock or _Clock(None)
         encoded = self._encode_cut(audio, clock, language)
         if language not in SUPPORTED:
             probs = self.model.model.detect_language(encoded)[0]
             language, _ = pick_language([(tok[2:-2], p) for tok, p in probs])
-        tokenizer = self._tokenizers.get(language)
-        if tokenizer is None:
-            tokenizer = self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
-                                                               language=language)
-        if not prompt and self.default_prompt:
-            from speech.asr.prompts import domain_prompt
-
-            prompt = domain_prompt(language)
-        prefix: list[int] = []
-        if prompt:
-            prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
-        prefix += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        tokenizer = self._tokenizer(language)
+        prompt = self._prompt(prompt, language)
+        prefix = self._prefix(tokenizer, prompt)
         digits = answer_of(prompt) == "digits"
         texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration, language,
                                                          n_best=digits)
@@ -194,6 +183,30 @@ class FasterWhisperAsr:
         clock.lap("finish")
         return out
 
+    def _tokenizer(self, language: str):
+        from faster_whisper.tokenizer import Tokenizer
+
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:
+            tokenizer = self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
+                                                               language=language)
+        return tokenizer
+
+    def _prompt(self, prompt: str | None, language: str) -> str | None:
+        """The caller's prompt, or the generic domain prompt when there is none and `default_prompt` is set."""
+        if not prompt and self.default_prompt:
+            from speech.asr.prompts import domain_prompt
+
+            return domain_prompt(language)
+        return prompt
+
+    @staticmethod
+    def _prefix(tokenizer, prompt: str | None) -> list[int]:
+        prefix: list[int] = []
+        if prompt:
+            prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
+        return prefix + [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+
     def _decode(self, encoded, prefix: list[int], tokenizer, duration: float, language: str, n_best: bool = False):
         """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy,
         or when no LM re-ranks and `n_best` is not asked for)."""
@@ -209,18 +222,17 @@ class FasterWhisperAsr:
         scores = list(result.scores) if result.scores else [0.0] * len(texts)
         return texts, scores, [len(s) for s in result.sequences_ids], result.no_speech_prob
 
-    def nbest(self, audio: np.ndarray, language: str) -> list[tuple[str, float]]:
-        """Whisper's beams for an utterance, best first, before any re-ranking (for tuning on dev)."""
-        from faster_whisper.tokenizer import Tokenizer
-
+    def nbest(self, audio: np.ndarray, language: str, prompt: str | None = None) -> list[tuple[str, float]]:
+        """Whisper's beams for an utterance, best first, before any re-ranking (for tuning on dev), decoded
+        with the prompt `transcribe` would use (the generic domain prompt when none is given)."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if self.denoise:
             from speech.denoise import suppress_noise
 
             audio = suppress_noise(audio)
         encoded = self._encode_cut(audio, language=language)
-        tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
-        prefix = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        tokenizer = self._tokenizer(language)
+        prefix = self._prefix(tokenizer, self._prompt(prompt, language))
         texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE, language,
                                       n_best=True)
         return list(zip(texts, scores, strict=True))

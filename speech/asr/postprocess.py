@@ -110,13 +110,25 @@ def has_speech(audio: np.ndarray, threshold: float = 0.6, min_ms: int = 150) -> 
     return voiced * 1000 // 16000 >= min_ms
 
 
+SHORT_UNITS = 3  # words (English) or characters (Chinese): a reading this short is checked against the VAD
+
+
+def is_short(text: str) -> bool:
+    """At most SHORT_UNITS words or CJK characters: where Whisper's readings of line noise live ("Thank you.",
+    "Yeah.", "嗯。"), confident or not."""
+    return len(re.findall(rf"[{_CJK}]", text)) + len(re.findall(r"[A-Za-z0-9']+", text)) <= SHORT_UNITS
+
+
 def keep_segment(seg: Segment, audio: np.ndarray | None = None) -> bool:
     """A doubtful segment (likely silence, or poorly scored) is kept only when the VAD hears speech in
     the audio. Whisper's no-speech token alone cannot separate the two here: with the encoder context
     cut to the utterance, short backchannels ('mm-hmm, right') score like line noise, and line noise
-    sometimes decodes to a confident 'I don't know.'. Without audio, Whisper's own rule applies."""
+    sometimes decodes to a confident 'I don't know.' or, primed with a caller's sentence, 'Thank you.'. So a
+    short reading is doubtful too, however well scored. Without audio, Whisper's own rule applies."""
     if not seg.text.strip() or is_junk(seg.text):
         return False
+    if audio is not None and is_short(seg.text) and seg.avg_logprob >= VERY_LOW_LOGPROB:
+        return has_speech(audio)
     if seg.avg_logprob < VERY_LOW_LOGPROB:
         return False
     if seg.no_speech_prob >= NO_SPEECH_PROB or seg.avg_logprob < LOW_LOGPROB:

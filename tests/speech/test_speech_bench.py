@@ -53,6 +53,26 @@ def test_zh_numbers_score_alike_in_either_script():
     assert error_rate(["我先还三千二"], ["我先还三千"], "zh") > 0
 
 
+def test_en_digits_said_one_by_one_score_alike_however_they_are_spaced():
+    """English gets the rule Mandarin has: digits written apart are one digit string on both sides."""
+    from speech.bench import normalize_en
+
+    same = [("Yeah, the zip code is 8 1 0 4 0.", "Yeah, the zip code is 81040."),
+            ("My account number ends in 4 7 1 2, I think.", "My account number ends in 4-7-1-2, I think."),
+            ("It ends in 2 2 6 5.", "It ends in two two six five."),
+            ("It ends in 8104.", "It ends in eight one oh four.")]
+    for ref, hyp in same:
+        assert normalize_en(ref) == normalize_en(hyp), (ref, hyp)
+        assert error_rate([ref], [hyp], "en") == 0.0
+        assert error_rate([hyp], [ref], "en") == 0.0
+    # a wrong or missing digit still counts, money and times keep their shape, a decimal is not joined
+    assert error_rate(["it ends in 8 1 0 4"], ["it ends in 8 1 0 5"], "en") > 0
+    assert error_rate(["the zip code is 8 1 0 4 0"], ["the zip code is 8104"], "en") > 0
+    assert normalize_en("I can pay $1,150 around 4:30") == "i can pay $1150 around 4 30"
+    assert normalize_en("maybe 6 to 8 weeks") == "maybe 6 to 8 weeks"
+    assert normalize_en("it was 2 3.5 times") != normalize_en("it was 23.5 times")
+
+
 def test_noise_suppression_raises_snr_and_keeps_silence_silent():
     x, _ = read_audio(VOICES_DIR / "zh_002.wav", 16000)
     rng = np.random.default_rng(0)

@@ -119,7 +119,8 @@ def test_domain_prompt_both_languages():
     from speech.asr.prompts import domain_prompt
 
     assert (domain_prompt("zh", "诚信金融", ["王芳"], ["两千元"])
-            == "喂，您好。这里是诚信金融。关于还款、逾期、滞纳金、罚息、分期、结清的事。王芳，是我本人。还款两千元。")
+            == "喂，您好。这里是诚信金融。嗯，是我。关于还款、逾期、滞纳金、罚息、分期、结清的事，你说吧。"
+               "王芳，是我本人。还款两千元。")
     assert domain_prompt("en", "Acme Finance", ["Emily"]) == (
         "Hello. This is Acme Finance. Payment, balance, late fee, interest, installment plan, account, due date. "
         "Yes, this is Emily.")

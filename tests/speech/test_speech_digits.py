@@ -81,7 +81,7 @@ def test_a_prompt_read_back_is_recognised():
     hears speech (tests/speech/test_speech_asr.py feeds it noise)."""
     from speech.asr.postprocess import echoes_prompt
 
-    assert echoes_prompt("您好。关于还款、罚息、分期、结清。", domain_prompt("zh"))
+    assert echoes_prompt("您好。嗯，是我。关于还款、罚息、分期、结清。", domain_prompt("zh"))
     assert echoes_prompt("Payment, balance, late fee.", domain_prompt("en"))
     assert echoes_prompt("幺五七九", answer_prompt("zh", "digits"))
     assert not echoes_prompt("我下个月再还吧", domain_prompt("zh"))
