@@ -94,9 +94,6 @@ def stream(turn: Turn, pause_ms: int) -> Replay:
 
 def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
     from agent.bench_stages import takes_stages
-    from nlu.complete import judge
-    from speech.prosody import tail, voiced_ms
-
     staged = takes_stages(asr)
     for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
         p.audio_s = len(audio) / 16000
@@ -108,11 +105,21 @@ def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
         p.asr_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         ctx = rep.turn.expect if rep.turn.kind in ("complete", "paused") else None
-        p.understanding = classify(p.text, rep.turn.lang, ctx, today) if p.text else None
-        if ctx:
-            p.verdict = judge(p.text, rep.turn.lang, ctx, p.understanding, voiced_ms=voiced_ms(audio))
-            p.tail = tail(audio[-16000:])
+        judge_pause(p, audio, rep.turn.lang, ctx, classify, prompt, today)
         p.nlu_ms = (time.perf_counter() - t) * 1000
+
+
+def judge_pause(p: Pause, audio: np.ndarray, lang: str, ctx: str | None, classify, prompt: str | None,
+                today) -> None:
+    """NLU and verdict of a pause's reading, as the live Listener makes them (prompt echoes dropped)."""
+    from agent.turn_taking import verdict_of
+    from speech.prosody import tail, voiced_ms
+
+    if ctx:
+        p.verdict, p.understanding = verdict_of([p.text], lang, ctx, classify, prompt, today, voiced_ms(audio))
+        p.tail = tail(audio[-16000:])
+    else:
+        p.understanding = classify(p.text, lang, ctx, today) if p.text else None
 
 
 def decide(rep: Replay, s: TurnSettings, tts_ms: float, asr_scale: float = 1.0) -> dict[str, Any]:

@@ -225,7 +225,8 @@ class Listener:
         heard.asr_wall = time.monotonic()
         if not self.settings.complete_answers and not self.over_agent:
             return
-        from nlu.complete import judge
+        from nlu.complete import echo_verdict, judge
+        from nlu.prompt_echo import first_reading
         from speech.prosody import tail, voiced_ms
 
         text = heard.transcript.text.strip()
@@ -240,9 +241,14 @@ class Listener:
             await s.speaker.confirm_interrupt()
             if not self.settings.complete_answers:
                 return
-        heard.understanding = await s.deps.understand(text, s.lang, s._expect, s.today) if text else None
         heard.tail = tail(audio[-REC_RATE:]) if self.settings.prosody else None
-        heard.verdict = judge(text, s.lang, s._expect, heard.understanding, voiced_ms=voiced_ms(audio))
+        reading = first_reading([text], s.asr_prompt)  # the ASR prompt read back is no reading
+        if reading is None:
+            heard.understanding, heard.verdict = None, echo_verdict()
+        else:
+            heard.understanding = await s.deps.understand(reading, s.lang, s._expect, s.today) if reading else None
+            voiced = voiced_ms(audio) if reading == text else None  # as agent.turn_taking.verdict_of
+            heard.verdict = judge(reading, s.lang, s._expect, heard.understanding, voiced_ms=voiced)
         heard.nlu_wall = time.monotonic()
         wait, _ = wait_ms(heard.verdict, heard.tail, s.lang, self.waits, self.settings)
         await self._take_now(heard, wait)

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
+# the reason of an unsure verdict when every reading was the ASR prompt read back (nlu/prompt_echo.py): the
+# words say nothing, so the node's silence and the prosody decide (agent/turn_taking.py), never the NLU
+ECHO_REASON = "prompt echo (no reading)"
 DOUBT_STATE = INCOMPLETE
 
 # The issue's own examples, then what the dev turns use; nothing else (tests/session/test_turn_taking.py checks).
@@ -61,6 +64,10 @@ _BY_EXPECT = {
 class Verdict:
     state: str  # complete | incomplete | unsure
     reason: str
+
+
+def echo_verdict() -> Verdict:
+    return Verdict(UNSURE, ECHO_REASON)
 
 
 def _norm(text: str) -> str:

@@ -1,0 +1,78 @@
+"""Prompt echoes: Whisper, given an initial prompt (speech/asr/prompts.py), sometimes reads it back over a
+short or unclear stretch of audio ("Payment, balance, account, due date.", "滞纳金、罚息。"). Such a reading
+says nothing about what the callee said, so the turn-taker must not judge it as an answer.
+
+`strip_echo(text, prompt)` drops every clause of the reading that is mostly made of the prompt's words
+(English: words; Mandarin: character bigrams, or the character of a one-character clause) and returns
+what is left: "Yes. Payment, balance." -> "Yes.", "Payment, late fee work." -> "" (no reading). Digits are
+never an echo: at the ID question the prompt is made of digits and the callee's digits are the answer.
+"""
+from __future__ import annotations
+
+import re
+
+# A clause is an echo when at least this share of its units is in the prompt (dev: bench turns' replay).
+ECHO_SHARE = 0.6
+_CLAUSE = re.compile(r"[,.!?;:，。！？；：、…]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_DIGITS_EN = {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+_DIGITS_ZH = set("零〇一二三四五六七八九幺两")
+# words an answer shares with the prompt's sentences ("This is Bright Credit." / "Yes, this is Linda.";
+# "这里是…" / "王芳，是我本人。"): never counted, or "Yes, this is Linda." and "是我。" would be echoes
+_ANSWER_EN = {"yes", "no", "this", "is", "it", "i", "me", "my", "a", "the", "and", "for", "of", "to"}
+_ANSWER_ZH = set("我是")
+# the prompt's sentences in the callee's words (names: speech/asr/prompts.domain_prompt) are no echo source
+_ANSWER_SENTENCE = re.compile(r"^yes\b|是我本人", re.I)
+
+
+def _units(clause: str) -> list[str]:
+    """English: lower-case words without a plural/verb -s; Mandarin: character bigrams (or the one character)."""
+    clause = clause.lower()
+    if _CJK.search(clause):
+        chars = "".join(c for c in re.sub(r"[\W_]+", "", clause) if not c.isdigit() and c not in _DIGITS_ZH)
+        grams = [chars] if len(chars) == 1 else [chars[i:i + 2] for i in range(len(chars) - 1)]
+        return [g for g in grams if not _ANSWER_ZH & set(g)]
+    words = [w for w in re.findall(r"[a-z']+", clause) if w not in _DIGITS_EN and w not in _ANSWER_EN]
+    return [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words]
+
+
+def echo_share(clause: str, prompt: str) -> float:
+    """Share of the clause's units found in the prompt (0 for a clause with none, e.g. digits only)."""
+    said = _units(clause)
+    if not said:
+        return 0.0
+    given: set[str] = set()
+    sentences = re.split(r"(?<=[.!?。！？])", prompt)
+    for part in _CLAUSE.split("".join(x for x in sentences if not _ANSWER_SENTENCE.search(x.strip()))):
+        given.update(_units(part))  # a one-character clause matches a one-character clause of the prompt (喂)
+    return sum(u in given for u in said) / len(said)
+
+
+def strip_echo(text: str, prompt: str | None, share: float = ECHO_SHARE) -> str:
+    """The reading without its clauses that echo `prompt` ("" if nothing else is left)."""
+    if not prompt or not text.strip():
+        return text
+    clauses = [c for c in re.split(r"(?<=[,.!?;:，。！？；：、…])", text) if c.strip()]
+    kept = [c for c in clauses if echo_share(_CLAUSE.sub("", c), prompt) < share]
+    if len(kept) == len(clauses):
+        return text
+    # the punctuation before a dropped clause does not end the reading ("I'll pay it next, due date.")
+    return re.sub(r"[,，、;；:：]+$", "", "".join(kept).strip())
+
+
+def is_echo(text: str, prompt: str | None, share: float = ECHO_SHARE) -> bool:
+    """True when every clause of a non-empty reading echoes the prompt."""
+    return bool(text.strip()) and not strip_echo(text, prompt, share)
+
+
+def first_reading(readings: list[str], prompt: str | None, share: float = ECHO_SHARE) -> str | None:
+    """The first reading (the transcript, then Whisper's other beams, best first) that is not all prompt
+    echo, without its echoed clauses; None when every non-empty reading echoes the prompt ("" when there
+    is none at all: nothing was heard)."""
+    echoed = False
+    for text in readings:
+        rest = strip_echo(text, prompt, share)
+        if rest.strip():
+            return rest
+        echoed = echoed or bool(text.strip())
+    return None if echoed else ""
