@@ -65,10 +65,24 @@ if [ "$pg" = 1 ]; then
 fi
 [ "$sqlite_rc" -eq 0 ] || exit "$sqlite_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
+# The serial phases collect only the modules that hold serial tests (tests/conftest.py's SERIAL), unless
+# the arguments name what to run.
+serial_args=("$@")
+if [ $# -eq 0 ]; then
+  mapfile -t serial_args < <(.venv/bin/python - <<'PY'
+import ast
+tree = ast.parse(open("tests/conftest.py", encoding="utf-8").read())
+for node in tree.body:
+    if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "SERIAL" for t in node.targets):
+        print("\n".join(sorted({entry.split("::", 1)[0] for entry in ast.literal_eval(node.value)})))
+PY
+)
+  [ ${#serial_args[@]} -gt 0 ] || { echo "tests/conftest.py lists no SERIAL tests" >&2; exit 1; }
+fi
 say "the suite on SQLite, serial phase (timing-bound tests, alone)"
-phase --phase serial "$@"
+phase --phase serial "${serial_args[@]}"
 if [ "$pg" = 1 ]; then
   say "storage tests on PostgreSQL, serial phase"
-  DATABASE_URL="$PG_URL" phase --phase serial -m db -k "not sqlite" "$@"
+  DATABASE_URL="$PG_URL" phase --phase serial -m db -k "not sqlite" "${serial_args[@]}"
 fi
 say "done"
