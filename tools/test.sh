@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Lint and type checks first (seconds), then the whole suite on SQLite and the storage-facing tests
 # (-m db) again on PostgreSQL. Each pass has two phases (tests/conftest.py): the parallel-safe tests on
-# pytest-xdist workers (TEST_WORKERS, default 4, for SQLite; TEST_PG_WORKERS, default 2, for
+# pytest-xdist workers (TEST_WORKERS, default 5, for SQLite; TEST_PG_WORKERS, default 2, for
 # PostgreSQL; most tests wait on real-time audio, sockets or subprocesses, so the two passes' parallel
 # phases run side by side), then the timing-sensitive `serial` tests alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://root@127.0.0.1:5432/test}"
-WORKERS="${TEST_WORKERS:-4}"
+WORKERS="${TEST_WORKERS:-5}"
 unset DATABASE_URL
 
 PG_WORKERS="${TEST_PG_WORKERS:-2}"
