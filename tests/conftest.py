@@ -78,7 +78,6 @@ SPREAD = {
     "tests/security/test_webhook_destinations.py",
     "tests/campaign/test_compliance_gate.py",
     "tests/session/test_call_session.py",  # ~4 min of real-time calls: each worker loads the models once
-    "tests/speech/test_speech_cli.py",  # ~3 min of independent `dialwise` subprocesses (no module fixtures)
 }
 SAME_WORKER = {
     # PJSIP media in RTP ports 42000-42999 (the test carrier 43000-43799); the campaign test runs a SIP
@@ -108,25 +107,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="run only the parallel-safe tests, or only the timing-sensitive `serial` ones")
 
 
-# The parallel phase hands out modules in collection order and is CPU-bound while every worker is busy, so the
-# longest modules (about 40-150 s each in CI) start first: one of them started last would run on alone at the
-# end, on an otherwise idle machine. Longest first; checked by tests/arch/test_test_phases.py.
-LONG_FIRST = (
-    "tests/speech/test_speech_cli.py",
-    "tests/telephony/test_tel_sip_campaign.py",  # with the rest of the "sip" group, which follows it
-    "tests/telephony/test_tel_sip.py",
-    "tests/telephony/test_tel_sip_lifetime.py",
-    "tests/telephony/test_tel_sip_auth.py",
-    "tests/session/test_call_session.py",  # spread: its 30-45 s calls go to several workers at once
-    "tests/nlu/test_nlu_train.py",
-    "tests/telephony/test_tel_twilio_campaign.py",
-    "tests/nlu/test_nlu_bench.py",
-    "tests/telephony/test_tel_twilio_carrier.py",
-    "tests/speech/test_eval_protocol.py",
-    "tests/server/test_server_schemathesis.py",
-)
-
-
+# The parallel phase hands out modules in collection order (alphabetical). tests/telephony/ comes last, when the
+# phase's load falls off: its real-time calls (SIP campaign, Twilio carrier) failed when they were moved to the
+# front, into the burst of every worker loading its models (session 8).
 def _module_path(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
 
@@ -140,8 +123,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.serial)
         if path not in SPREAD and not any(True for _ in item.iter_markers("xdist_group")):
             item.add_marker(pytest.mark.xdist_group(group_of.get(path, path)))
-    rank = {path: i for i, path in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(_module_path(item), len(rank)))  # stable: the rest keep their order
     phase = config.getoption("--phase")
     if phase is None:
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import LONG_FIRST, SAME_WORKER, SERIAL, SPREAD
+from tests.conftest import SAME_WORKER, SERIAL, SPREAD
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +16,7 @@ def _exists(entry: str) -> bool:
 
 
 def test_every_listed_module_and_test_exists():
-    listed = set(SERIAL) | set(SPREAD) | set(LONG_FIRST) | {p for paths in SAME_WORKER.values() for p in paths}
+    listed = set(SERIAL) | set(SPREAD) | {p for paths in SAME_WORKER.values() for p in paths}
     assert [p for p in sorted(listed) if not _exists(p)] == []
 
 
@@ -26,8 +26,3 @@ def test_a_module_is_in_one_list_only():
     serial_modules = {p for p in SERIAL if "::" not in p}
     assert not (serial_modules & set(SPREAD)) and not (serial_modules & set(grouped))
     assert not (set(SPREAD) & set(grouped))
-
-
-def test_long_modules_run_in_the_parallel_phase():
-    serial_modules = {p for p in SERIAL if "::" not in p}
-    assert len(LONG_FIRST) == len(set(LONG_FIRST)) and not (set(LONG_FIRST) & serial_modules)
