@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from agent.recording import RATE as REC_RATE
-from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, wait_ms
+from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, pause_reading, wait_ms
 
 
 @dataclass
@@ -226,7 +226,6 @@ class Listener:
         if not self.settings.complete_answers and not self.over_agent:
             return
         from nlu.complete import echo_verdict, judge
-        from nlu.prompt_echo import first_reading
         from speech.prosody import tail, voiced_ms
 
         text = heard.transcript.text.strip()
@@ -242,12 +241,11 @@ class Listener:
             if not self.settings.complete_answers:
                 return
         heard.tail = tail(audio[-REC_RATE:]) if self.settings.prosody else None
-        reading = first_reading([text], s.asr_prompt)  # the ASR prompt read back is no reading
+        reading, voiced = pause_reading([text], s.asr_prompt, voiced_ms(audio))  # the prompt read back is no reading
         if reading is None:
             heard.understanding, heard.verdict = None, echo_verdict()
         else:
             heard.understanding = await s.deps.understand(reading, s.lang, s._expect, s.today) if reading else None
-            voiced = voiced_ms(audio) if reading == text else None  # as agent.turn_taking.verdict_of
             heard.verdict = judge(reading, s.lang, s._expect, heard.understanding, voiced_ms=voiced)
         heard.nlu_wall = time.monotonic()
         wait, _ = wait_ms(heard.verdict, heard.tail, s.lang, self.waits, self.settings)

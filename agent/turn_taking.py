@@ -130,19 +130,25 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
     return w, f"unsure: {verdict.reason}" + (f"; {why}" if why else "")
 
 
+def pause_reading(readings: list[str], prompt: str | None, voiced_ms: int | None) -> tuple[str | None, int | None]:
+    """(reading, voiced ms) to judge at a pause (the transcript, then any other beams, best first): the first
+    reading that is not the ASR prompt read back, without its echoed clauses, or None when all were echoes;
+    the voiced ms is dropped with echoed clauses (they stand for voice, so voice per word tells nothing)."""
+    text = first_reading(readings, prompt)
+    return text, (voiced_ms if text in readings else None)
+
+
 def verdict_of(readings: list[str], lang: str, expect: str | None, classify, prompt: str | None, today,
                voiced_ms: int | None) -> tuple[Verdict, Any]:
-    """(verdict, understanding) of a pause's readings (the transcript, then any other beams, best first):
-    the first reading that is not the ASR prompt read back, without its echoed clauses; when all were
-    echoes, an unsure verdict that leaves the wait to the node's silence and the prosody."""
+    """(verdict, understanding) of a pause's readings (`pause_reading`); when all were echoes, an unsure
+    verdict that leaves the wait to the node's silence and the prosody. The live call does the same with the
+    NLU awaited (agent/call_listener.py)."""
     from nlu.complete import echo_verdict, judge
 
-    text = first_reading(readings, prompt)
+    text, voiced_ms = pause_reading(readings, prompt, voiced_ms)
     if text is None:
         return echo_verdict(), None
     understanding = classify(text, lang, expect, today) if text else None
-    if text not in readings:  # echoed clauses dropped: they stand for voice, so voice per word tells nothing
-        voiced_ms = None
     return judge(text, lang, expect, understanding, voiced_ms=voiced_ms), understanding
 
 
