@@ -97,7 +97,7 @@ def stage_row(rep: Any, dialog: DialogBench) -> dict[str, Any] | None:
 
 
 def summarize_stages(rows: list[dict[str, Any]], pause_ms: int) -> dict[str, Any]:
-    from agent.demo import percentile
+    from agent.call_figures import percentile
 
     def pct(xs: list[float]) -> dict[str, Any]:
         return {"p50": _r(percentile(xs, 0.5)), "p95": _r(percentile(xs, 0.95)), "n": len(xs)}

@@ -38,12 +38,15 @@ class Pause:
     detected_ms: int  # stream time the pause event fired
     resumed_ms: int | None  # stream time speech came back (None: it did not)
     text: str = ""
+    transcript: Any = None  # speech.asr.base.Transcript (its other beams and confidence)
     asr_ms: float = 0.0
     nlu_ms: float = 0.0
     understanding: Any = None
     verdict: Any = None
     tail: Any = None
     audio_s: float = 0.0
+    voiced_ms: int | None = None  # speech.prosody.voiced_ms of the audio read (kept for the offline replay)
+    prompt: str | None = None  # the ASR prompt the reading was made with (its echo is dropped)
     stages: dict[str, float] = field(default_factory=dict)  # ASR ms per stage (agent/bench_stages.py)
 
 
@@ -92,32 +95,45 @@ def stream(turn: Turn, pause_ms: int) -> Replay:
     return rep
 
 
-def read_pauses(rep: Replay, asr, classify, prompt: str | None, today) -> None:
+def read_pauses(rep: Replay, asr, classify, prompt: str | None, today, s: TurnSettings | None = None) -> None:
     from agent.bench_stages import takes_stages
     staged = takes_stages(asr)
     for p, audio in zip(rep.pauses, rep._audio, strict=True):  # type: ignore[attr-defined]
         p.audio_s = len(audio) / 16000
         t = time.perf_counter()
         if staged:
-            p.text = asr.transcribe(audio, rep.turn.lang, prompt, stages=p.stages).text.strip()
+            p.transcript = asr.transcribe(audio, rep.turn.lang, prompt, stages=p.stages)
         else:
-            p.text = asr.transcribe(audio, rep.turn.lang, prompt).text.strip()
+            p.transcript = asr.transcribe(audio, rep.turn.lang, prompt)
+        p.text = p.transcript.text.strip()
         p.asr_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         ctx = rep.turn.expect if rep.turn.kind in ("complete", "paused") else None
-        judge_pause(p, audio, rep.turn.lang, ctx, classify, prompt, today)
+        judge_pause(p, audio, rep.turn.lang, ctx, classify, prompt, today, s)
         p.nlu_ms = (time.perf_counter() - t) * 1000
 
 
 def judge_pause(p: Pause, audio: np.ndarray, lang: str, ctx: str | None, classify, prompt: str | None,
-                today) -> None:
-    """NLU and verdict of a pause's reading, as the live Listener makes them (prompt echoes dropped)."""
-    from agent.turn_taking import verdict_of
+                today, s: TurnSettings | None = None) -> None:
+    """NLU and verdict of a pause's reading, as the live Listener makes them (prompt echoes dropped, the other
+    beams and the ASR's confidence from the same decode)."""
     from speech.prosody import tail, voiced_ms
 
+    p.prompt = prompt
+    p.voiced_ms = voiced_ms(audio)
+    p.tail = tail(audio[-16000:])
+    rejudge_pause(p, lang, ctx, classify, today, s)
+
+
+def rejudge_pause(p: Pause, lang: str, ctx: str | None, classify, today, s: TurnSettings | None = None) -> None:
+    """The verdict (and understanding) of a pause from what was kept of it (its decode, voiced ms, tail, ASR
+    prompt): what `judge_pause` does after the audio, and what the offline replay re-runs under new rules."""
+    from agent.turn_taking import confidence_of, readings_of, verdict_of
+
     if ctx:
-        p.verdict, p.understanding = verdict_of([p.text], lang, ctx, classify, prompt, today, voiced_ms(audio))
-        p.tail = tail(audio[-16000:])
+        readings = readings_of(p.transcript) if p.transcript is not None else [p.text]
+        p.verdict, p.understanding = verdict_of(readings, lang, ctx, classify, p.prompt, today, p.voiced_ms,
+                                                confidence_of(p.transcript), s)
     else:
         p.understanding = classify(p.text, lang, ctx, today) if p.text else None
 
@@ -208,7 +224,7 @@ def sweep(reps: list[tuple[Replay, float]], s: TurnSettings, field_: str = "earl
 
 
 def _pct(xs: list[float], q: float) -> float | None:
-    from agent.demo import percentile
+    from agent.call_figures import percentile
 
     return percentile(xs, q)
 
@@ -251,7 +267,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh", "en"),
         settings: TurnSettings | None = None, cache: Path | None = None, details: Path | None = None,
-        limit: int | None = None) -> dict[str, Any]:
+        limit: int | None = None, record_to: Path | None = None) -> dict[str, Any]:
+    """The bench. `record_to`: also keep every turn's pauses (decodes, timings, NLU readings) there for
+    `--replay` (agent/bench_turns_replay.py)."""
     import json
     from datetime import date
 
@@ -283,12 +301,22 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         cache_p.get(f"bench_turns_{lang}", line[lang], lang, tts[lang])
     prompts = {lang: domain_prompt(lang, lender="明信金融" if lang == "zh" else "Bright Credit") for lang in langs}
     dialog = DialogBench(langs, today, tts, cache_p)
+    from agent.bench_turns_record import Memo
+
+    memo = Memo()
+
+    def classify(text: str, lang: str, context: str | None = None, today_: Any = None) -> Any:
+        memo.seen[(text, lang, context)] = u = nlu.classify(text, lang, context, today_)  # always for real (timed)
+        return u
+
+    kept: list[tuple[Replay, float]] = []
     rows: list[dict[str, Any]] = []
     reps: list[tuple[Replay, float]] = []
     stage_rows: dict[str, list[dict[str, Any]]] = {sp: [] for sp in splits}
     for turn in turns:
         rep = stream(turn, min(STREAM_PAUSE_MS, s.pause_ms))
-        read_pauses(rep, asr, nlu.classify, asr_prompt_for(turn.lang, turn.expect, prompts[turn.lang]), today)
+        read_pauses(rep, asr, classify, asr_prompt_for(turn.lang, turn.expect, prompts[turn.lang]), today, s)
+        del rep._audio  # type: ignore[attr-defined]  # read: what the verdict needs is on each Pause
         t = time.perf_counter()
         cache_p.get(f"bench_turns_{turn.lang}", line[turn.lang], turn.lang, tts[turn.lang])
         tts_ms = (time.perf_counter() - t) * 1000
@@ -304,6 +332,11 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         else:
             row["baseline"], row["complete"] = over_agent(rep, base, True), over_agent(rep, s, False)
         rows.append(row)
+        kept.append((rep, tts_ms))
+    if record_to is not None:
+        from agent.bench_turns_record import save
+
+        save(record_to, kept, memo)
     if details is not None:
         with open(details, "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from agent.demo import percentile
+from agent.call_figures import percentile
 
 # mode -> the server's environment: today's fixed silence, the turn-taker (default: the early reading per
 # language, agent/turn_taking.py; "" = unset), the turn-taker with the early reading in every language

@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 
 from agent.recording import RATE as REC_RATE
-from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, pause_reading, wait_ms
+from agent.turn_taking import (
+    NodeWaits,
+    TurnSettings,
+    confidence_of,
+    is_backchannel_turn,
+    read_verdict,
+    readings_of,
+    wait_ms,
+)
 
 
 @dataclass
@@ -67,11 +75,11 @@ class Listener:
         self.settings = settings.for_lang(session.lang)
         settings = self.settings
         self.default_eos_ms = default_eos_ms
-        self.waits = NodeWaits(default_eos_ms, min(settings.min_wait_ms, default_eos_ms),
-                               max(settings.max_wait_ms, default_eos_ms))
+        self.waits = NodeWaits.of(None, settings, default_eos_ms)
         self.endpointer = Endpointer(create_vad(), eos_silence_ms=self._pending_wait(), pause_ms=settings.pause_ms)
         self._resampler: Any = None
         self._resampler_cls = StreamResampler
+        self.line_rate = REC_RATE  # the inbound line's sample rate, from its first frame
         self._frames: deque[tuple[int, float]] = deque(maxlen=4000)  # (stream ms, monotonic)
         self.spec: tuple[Heard, asyncio.Task[Any]] | None = None
         self._asr_task: asyncio.Future[Any] | None = None  # this call's last speculative decode (runs on when dropped)
@@ -99,6 +107,7 @@ class Listener:
         if sample_rate != REC_RATE:
             if self._resampler is None:
                 self._resampler = self._resampler_cls(sample_rate, REC_RATE)
+                self.line_rate = sample_rate
             pcm = self._resampler.process(pcm)
         self.s.recorder.add_callee(pcm)
         self._frames.append((self.s.recorder.now_ms, now))
@@ -109,6 +118,15 @@ class Listener:
                 and self.endpointer.now_ms - self._onset_ms > self.settings.backchannel_max_ms):
             self.over_agent = False  # too long for a backchannel: a real interruption
             await self.s.speaker.confirm_interrupt()
+
+    def asr_audio(self, audio: np.ndarray) -> np.ndarray:
+        """An utterance as the recogniser gets it: from a phone line (8 kHz or less), band-limited to the line's
+        band, as the benches' channel gives it (the live resampler's images removed; speech.asr.frontend)."""
+        if self.line_rate > 8000:
+            return audio
+        from speech.asr.frontend import band_limit
+
+        return band_limit(audio, cutoff_hz=self.line_rate / 2)
 
     def wall_at(self, stream_ms: int) -> float:
         """Monotonic time at which the frame covering `stream_ms` arrived."""
@@ -220,12 +238,11 @@ class Listener:
         s = self.s
         # shielded: dropping the reading (speech came back) does not stop the decode in its thread, and
         # `_asr_task` tells when this call's worker is free again
-        self._asr_task = asyncio.ensure_future(s.deps.transcribe(audio, s.lang, s.asr_prompt))
+        self._asr_task = asyncio.ensure_future(s.deps.transcribe(self.asr_audio(audio), s.lang, s.asr_prompt))
         heard.transcript, heard.asr_compute = await asyncio.shield(self._asr_task)
         heard.asr_wall = time.monotonic()
         if not self.settings.complete_answers and not self.over_agent:
             return
-        from nlu.complete import echo_verdict, judge
         from speech.prosody import tail, voiced_ms
 
         text = heard.transcript.text.strip()
@@ -241,12 +258,15 @@ class Listener:
             if not self.settings.complete_answers:
                 return
         heard.tail = tail(audio[-REC_RATE:]) if self.settings.prosody else None
-        reading, voiced = pause_reading([text], s.asr_prompt, voiced_ms(audio))  # the prompt read back is no reading
-        if reading is None:
-            heard.understanding, heard.verdict = None, echo_verdict()
-        else:
-            heard.understanding = await s.deps.understand(reading, s.lang, s._expect, s.today) if reading else None
-            heard.verdict = judge(reading, s.lang, s._expect, heard.understanding, voiced_ms=voiced)
+        expect = s._expect
+
+        def understand(reading: str) -> Any:
+            return s.deps.understand(reading, s.lang, expect, s.today)
+
+        # the transcript, then Whisper's other beams of the same decode; the prompt read back is no reading
+        heard.verdict, heard.understanding = await read_verdict(
+            readings_of(heard.transcript), s.lang, expect, understand, s.asr_prompt, voiced_ms(audio),
+            confidence_of(heard.transcript), self.settings)
         heard.nlu_wall = time.monotonic()
         wait, _ = wait_ms(heard.verdict, heard.tail, s.lang, self.waits, self.settings)
         await self._take_now(heard, wait)

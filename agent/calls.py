@@ -21,9 +21,14 @@ _deps: dict[str, CallDeps] = {}
 
 
 def get_deps() -> CallDeps:
-    """Models and pools for this process, loaded on first use."""
+    """Models and pools for this process, loaded on first use (`dialwise worker` and `serve`: at start) and
+    warmed: what a call would otherwise build on first use is built now (agent/warm_up.py)."""
     if "default" not in _deps:
-        _deps["default"] = CallDeps.load(get_settings())
+        from agent.warm_up import warm_call_path
+
+        deps = CallDeps.load(get_settings())
+        warm_call_path(deps)
+        _deps["default"] = deps
     return _deps["default"]
 
 
@@ -72,7 +77,10 @@ async def run_call(call_id: str, transport: Transport, *, deps: CallDeps | None 
             raise UserError(f"no call with id {call_id!r}")
         if call.status == "ended":
             raise UserError(f"call {call_id} has already ended")
-        account = account_facts(s.get(AccountRow, call.account_id))
+        row = s.get(AccountRow, call.account_id)
+        if row is None:
+            raise UserError(f"call {call_id}: its account {call.account_id!r} is gone")
+        account = account_facts(row)
         script_id = call.script_id
         from agent.worker.identity import current_worker_id
 

@@ -25,6 +25,18 @@ def bench_turns(
                                                "protocol, voice-to-voice as the callee hears it"),
     calls: int = typer.Option(1, min=1, max=10, help="--network twilio: calls per mode and round"),
     rounds: int = typer.Option(1, min=1, max=3, help="--network twilio: times the two modes alternate"),
+    record: Path | None = typer.Option(None, help="also keep every turn's pauses (decodes, timings, NLU readings) "
+                                                  "in this file, for --replay"),
+    replay: Path | None = typer.Option(None, help="no ASR: re-judge the pauses kept by --record with the code and "
+                                                  "settings as they are, and replay the decisions (seconds)"),
+    max_wait_ms: int | None = typer.Option(None, help="the wait on an incomplete answer and the most an unsure one "
+                                                      "waits (default: TurnSettings' per-language value)"),
+    short_wait_ms: int | None = typer.Option(None, help="the least a short complete reading waits (0: off; default: "
+                                                        "TurnSettings' per-language value)"),
+    short_reading_ms: int | None = typer.Option(None, help="a complete reading of less voice is short (default: "
+                                                           "--long-reading-ms)"),
+    long_reading_ms: int | None = typer.Option(None, help="an unsure reading of this much voice skips the unsure "
+                                                          "extra (0: off; default: the per-language value)"),
 ) -> None:
     from agent.bench_turns import run
     from agent.errors import UserError
@@ -42,9 +54,16 @@ def bench_turns(
         return
 
     settings = TurnSettings(pause_ms=pause_ms)
-    if early_asr_ms is not None:
-        settings = settings.with_(early_asr_ms=early_asr_ms)
+    for name, value in (("early_asr_ms", early_asr_ms), ("max_wait_ms", max_wait_ms), ("short_wait_ms", short_wait_ms),
+                        ("short_reading_ms", short_reading_ms), ("long_reading_ms", long_reading_ms)):
+        if value is not None:
+            settings = settings.with_(**{name: value})
+    if replay is not None:
+        from agent.bench_turns_replay import replay as replay_from
+
+        print(json.dumps(replay_from(replay, settings, details), ensure_ascii=False, default=str))
+        return
     splits = ("dev", "test") if split == "both" else (split,)
     langs = ("zh", "en") if language == "both" else (language,)
-    out = run(splits=splits, langs=langs, settings=settings, details=details, limit=limit)
+    out = run(splits=splits, langs=langs, settings=settings, details=details, limit=limit, record_to=record)
     print(json.dumps(out, ensure_ascii=False))

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     asr_beam_size_zh: int = Field(default=8, ge=1, le=10, description="beams of the faster engine for "
                                   "Mandarin, re-ranked by the domain LM; 1 = greedy")
     asr_beam_size_en: int = Field(default=5, ge=1, le=10, description="the same for English")
+    asr_band_fold_en: float = Field(default=0.3, ge=0.0, le=1.0, description="the faster engine's front end: "
+                                    "phone-band English audio's 0-4 kHz mirrored into 4-8 kHz at this gain; 0 = off")
+    asr_band_fold_zh: float = Field(default=0.0, ge=0.0, le=1.0, description="the same for Mandarin")
     asr_pad_s: float = Field(default=1.0, gt=0, le=30, description="the faster engine's encoder context: the "
                              "utterance plus ASR_TAIL_S of silence, rounded up to this step")
     asr_tail_s: float = Field(default=1.0, ge=0, le=5, description="silence added after the utterance before "
@@ -114,12 +117,20 @@ class Settings(BaseSettings):
     sip_rtp_port_max: int = 40999
     sip_public_address: str = Field(default="", description="address put in SDP and Contact behind NAT")
     sip_max_cps: float = Field(default=1.0, gt=0, description="new calls per second across workers")
+    # PJSIP's adaptive jitter buffer (ms): playout starts after INIT (-1: PJSIP decides), the prefetch stays
+    # between MIN_PRE and MAX_PRE, and at most MAX is held. A trunk on a jittery network wants more MIN_PRE.
+    sip_jb_init_ms: int = Field(default=-1, ge=-1, le=1000, description="jitter buffer: audio held before playout "
+                                "starts, ms (-1: PJSIP decides)")
+    sip_jb_min_pre_ms: int = Field(default=20, ge=0, le=1000, description="jitter buffer: least prefetch, ms")
+    sip_jb_max_pre_ms: int = Field(default=160, ge=20, le=1000, description="jitter buffer: most prefetch, ms")
+    sip_jb_max_ms: int = Field(default=360, ge=20, le=2000, description="jitter buffer: most audio held, ms")
     sip_media_thread_nice: int = Field(default=-10, ge=-20, le=19, description="nice value of PJSIP's media threads "
                                        "(clock, RTP); below 0 needs CAP_SYS_NICE, else they keep the normal one")
     # PJSIP's media clock thread calls into Python (our media port) twice per SIP call every 20 ms; with
     # CPython's default 5 ms switch interval a busy event loop or model thread holds it back, RTP leaves
     # late and in bursts and both jitter buffers grow (telephony_adapter/README.md, `dialwise bench
-    # networks --gil-ab`). The call-running process (`dialwise worker`, `dialwise serve`'s worker) sets it.
+    # networks --arms twilio,sip,sip_gil5ms`). The call-running process (`dialwise worker`, `dialwise serve`'s
+    # worker) sets it.
     gil_switch_interval_ms: float | None = Field(
         default=None, gt=0, le=100, description="CPython's GIL switch interval in a call-running process; "
         "unset: 1 ms when the sip network is enabled (DIAL_NETWORK=sip or SIP_TRUNK_URI set), else Python's own")

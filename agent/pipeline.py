@@ -33,6 +33,7 @@ class CallDeps:
     asr_pool: ThreadPoolExecutor
     cpu_pool: ThreadPoolExecutor
     load_seconds: dict[str, float] = field(default_factory=dict)
+    warm_seconds: dict[str, float] = field(default_factory=dict)  # agent/warm_up.py, step by step (get_deps)
     asr_in_flight: int = 0  # transcriptions submitted and not finished, all calls of this process
     _in_flight_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

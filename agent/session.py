@@ -44,6 +44,7 @@ from telephony_adapter.base import (
 )
 
 log = logging.getLogger("dialwise.session")
+STALL_FORGIVEN_S = 0.25  # a clock tick this much late: the event loop stood still, not the line
 
 
 @dataclass
@@ -333,7 +334,8 @@ class CallSession:
         if speculative:
             transcript, asr_compute = heard.transcript, heard.asr_compute
         else:
-            transcript, asr_compute = await self.deps.transcribe(utt.audio, self.lang, self.asr_prompt)
+            transcript, asr_compute = await self.deps.transcribe(self.listener.asr_audio(utt.audio), self.lang,
+                                                                 self.asr_prompt)
         t_asr = time.monotonic()
         text = transcript.text.strip()
         if utt.over_agent and self.speaker.held:  # speech over the agent: only a backchannel?
@@ -422,9 +424,16 @@ class CallSession:
 
     # ------------------------------------------------------------------ clock: silence and duration
     async def _clock(self) -> None:
+        tick = 0.1
         while not self._ended.is_set():
-            await asyncio.sleep(0.1)
+            before = time.monotonic()
+            await asyncio.sleep(tick)
             now = time.monotonic()
+            stall = now - before - tick
+            if stall > STALL_FORGIVEN_S:
+                # this event loop stood still (CPU starved, a blocking call): the frames that arrived meanwhile
+                # are still queued behind this tick, so the silence is the loop's, not the network's
+                self._last_frame_wall += stall
             if now - self._started_wall > self.config.max_call_s:
                 self._end("max_duration")
                 return

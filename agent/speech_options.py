@@ -16,6 +16,7 @@ def asr_options(settings: Settings | None = None) -> AsrOptions:
         decoder_compute_type=s.asr_decoder_compute_type,
         encoder_compute_type_zh=s.asr_encoder_compute_type_zh,
         beam_size_zh=s.asr_beam_size_zh, beam_size_en=s.asr_beam_size_en, pad_s=s.asr_pad_s, tail_s=s.asr_tail_s,
+        band_fold_en=s.asr_band_fold_en, band_fold_zh=s.asr_band_fold_zh,
     )
 
 

@@ -22,11 +22,12 @@ speaks again within `cut_in_window_ms` of it, the agent stops and listens: a **c
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from nlu.complete import COMPLETE, INCOMPLETE, Verdict
-from nlu.prompt_echo import first_reading
+from nlu.complete import COMPLETE, INCOMPLETE, UNSURE, Confidence, Verdict
+from nlu.prompt_echo import first_reading, strip_echo
 from speech.prosody import Tail
 
 
@@ -40,14 +41,17 @@ class TurnSettings:
     # Off by default: on dev (bench turns' early_asr_sweep) 100 ms took complete answers 11 % sooner but
     # cut in on 13 % of paused turns (3 % reading at the pause): the words of a first part ("Yes, and" heard
     # as "Yes.") are ready before the callee goes on. Session 8: on for English (`per_lang`), whose first
-    # parts the verdict now catches. None: the language's value in PER_LANG. TURN_EARLY_ASR_MS sets it for all.
+    # parts the verdict now catches; session 9: on for Mandarin too. None: the language's value in PER_LANG.
+    # TURN_EARLY_ASR_MS sets it for all.
     early_asr_ms: int | None = None
     # default per-node minimum: earliest answer to a complete answer (capped at the node's eos_silence_ms).
     # 400 and unsure_extra_ms 150 were chosen on dev once the faster ASR (session 7) had the words ready
     # ~200 ms sooner: at 200 / 0 the words of a first part ("Yes, and" heard "Yes.") were ready before the
     # callee went on, and 23 % of dev's paused turns were cut in on; 400 / 150 cut in on 14 % (p50 +100 ms)
     min_wait_ms: int = 400
-    max_wait_ms: int = 1000  # default per-node maximum: wait on an incomplete answer
+    # default per-node maximum: the wait on an incomplete answer, and the most an unsure one waits. None: the
+    # language's value in PER_LANG (session 10: 800 in both, from dev's pauses, was 1000 for all; session 11: 700)
+    max_wait_ms: int | None = None
     cut_in_window_ms: int = 600
     backchannels: bool = True  # short acknowledgements over the agent do not take the turn
     # voiced speech longer than this over the agent is a real interruption. 800 -> 1000 (session 8, dev): the
@@ -61,6 +65,34 @@ class TurnSettings:
     fade_db_per_s: float = -20.0  # energy falling this fast over the tail = trailing off
     prosody_shift_ms: int = 150  # how far the prosody moves an unsure wait
     unsure_extra_ms: int | None = None  # added to the node's silence when the verdict is unsure (None: PER_LANG)
+    # the ASR's own doubt (nlu.complete.unsure_reading: low log-probability, high no-speech probability)
+    # makes a complete reading wait like an unsure one
+    asr_doubt: bool = True
+    # a complete reading is cross-checked with Whisper's next beam of the same decode (one more NLU read).
+    # Off: on dev (session 9) it took dev's p50 556 -> 600 ms for one paused turn of 90 (cut-ins 3.3 -> 2.2 %
+    # with the words at once): a whole answer's next beam is often a misreading the NLU does not place
+    beam_check: bool = False
+    # a complete reading whose voice stops level (speech.prosody end_level_db above this) waits like an unsure
+    # one: a continuation signal without words, tone-neutral (the loudness, not the pitch). None: off, or
+    # the language's value in PER_LANG (Mandarin only: English has the pitch rise, and no dev gain)
+    level_end_db: float | None = None
+    # an unsure reading of at least this much voice waits the node's silence without `unsure_extra_ms`: the extra
+    # is there for a first part the ASR misread, and no first part before a dev pause of 400 ms or more carried
+    # more than 1750 ms (zh) / 1390 ms (en) of voice; a long reading the NLU cannot place is a misread whole
+    # answer ("我下个月10号还" heard "我下个月是泡海"). A reading the ASR or the voice doubts (`asr_doubt`) keeps the
+    # extra. None: PER_LANG (zh 2000, en 1650, session 10); 0: off
+    long_reading_ms: int | None = None
+    # a complete reading of less voice than `short_reading_ms` (None: `long_reading_ms`, as much as a first part
+    # before a pause can carry) waits at least this long, not `min_wait_ms`: a short answer ("No.", "是我。") is the
+    # most common start of a longer turn ("No, because…"), and the words cannot tell a first part whose conjunction
+    # the ASR dropped from the whole answer. Not the node's whole answer (all four ID digits). None: PER_LANG; 0: off.
+    # Off (session 11, docs/turn_taking.md): on dev every setting that saves a cut-in costs p50 (most whole answers
+    # are short too: 500 ms at `long_reading_ms` took p50 427 -> 500 for 3.3 -> 1.1 % cut-ins), and the voice
+    # thresholds that cost less are fitted to single dev turns (tuned on one half of dev, they save nothing on
+    # the other). `bench turns --replay FILE --short-wait-ms N` shows the trade-off. Session 11, on a dev twice the
+    # size (180 paused turns, defaults 464 ms / 8.9 %): 500 ms gives 500 / 7.2 %; only p50 600 reaches <= 3 %. Off.
+    short_wait_ms: int | None = None
+    short_reading_ms: int | None = None
 
     def with_(self, **changes) -> TurnSettings:
         return replace(self, **changes)
@@ -76,8 +108,31 @@ class TurnSettings:
 # quiet machine). Mandarin waits longer when unsure: its misread first parts ("对，但是" heard "对上去。") are
 # unsure readings (cut-ins 13 % -> 4 % of dev's paused turns, p50 +30 ms). English reads early: its first parts
 # are caught by the words and by nlu.complete's repeat / missing-word rules (p50 508 -> 451 ms, no dev cut-in).
-PER_LANG: dict[str, dict[str, int]] = {"zh": {"early_asr_ms": 0, "unsure_extra_ms": 300},
-                                       "en": {"early_asr_ms": 100, "unsure_extra_ms": 150}}
+# Session 9: Mandarin reads early too, now that the ASR's doubt and the level ending catch its first parts
+# without word lists (dev replay: p50 598 -> 532 ms, cut-ins 1.1 % either way); a level ending is a
+# continuation signal in Mandarin only (dev: zh cut-ins 4.4 -> 2.2 %, p50 +25 ms; English no gain).
+# Session 10: the maximum wait from dev's pauses, not a round 1000 ms: the longest silence inside a dev answer as
+# the session's VAD measures it (bench turns' recording: zh 740 ms, en 720 ms; 95th percentile 656 / 656), plus
+# 60 ms (three VAD frames), rounded up to 50 ms: 800 in both languages. Waiting that long never answers into a
+# pause dev has seen; on the dev replay p95 1000 -> 800 ms, p50 and cut-ins unchanged (700 too: dev has no
+# incomplete verdict on its longest pauses, but nothing backs going under them). Still longer than the fixed
+# silence of every node but the ID question's (900 ms, which the node's own max keeps).
+# Session 10: a long unsure reading drops the unsure extra (`long_reading_ms`): dev's longest voice before a pause the
+# callee went on from (400 ms or more of silence) is 1750 ms (zh) / 1390 ms (en); plus 250 ms (about a syllable),
+# rounded up to 50: 2000 / 1650. Dev replay: zh p50 600 -> 450 ms, en 421 -> 401, cut-ins unchanged (zh 1600
+# added a zh cut-in).
+# Session 11: the maximum 800 -> 700 in both languages, for p95 (complete answers Whisper misreads wait it). The
+# ID question keeps its own 900 ms silence as its maximum, so what bounds the default is the pauses at the other
+# nodes: dev's longest there is 680 ms in both languages (the 740 / 720 above are the ID question's), and 700 is
+# the issue's own longest mid-answer pause. Dev replay (recording of 22:44 UTC, load ~1.3): p95 800 -> 700 ms,
+# p50 and cut-ins unchanged in both halves of dev; 650 took cut-ins 3.3 -> 7.8 %. The margin over dev's pauses is
+# one VAD frame, not session 10's three: a test pause measured over 700 ms at an answer still judged unsure or
+# incomplete is cut in on.
+PER_LANG: dict[str, dict[str, Any]] = {"zh": {"early_asr_ms": 100, "unsure_extra_ms": 300, "level_end_db": -11.0,
+                                              "max_wait_ms": 700, "long_reading_ms": 2000, "short_wait_ms": 0},
+                                       "en": {"early_asr_ms": 100, "unsure_extra_ms": 150, "max_wait_ms": 700,
+                                              "long_reading_ms": 1650, "short_wait_ms": 0}}
+UNSET_MAX_WAIT_MS = 1000  # the maximum of settings not resolved to a language (`for_lang`): the old default
 
 
 @dataclass(frozen=True)
@@ -92,7 +147,7 @@ class NodeWaits:
     def of(cls, decision, settings: TurnSettings, default_eos_ms: int) -> NodeWaits:
         eos = getattr(decision, "eos_silence_ms", None) or default_eos_ms
         lo = getattr(decision, "min_wait_ms", None) or settings.min_wait_ms
-        hi = getattr(decision, "max_wait_ms", None) or max(settings.max_wait_ms, eos)
+        hi = getattr(decision, "max_wait_ms", None) or max(settings.max_wait_ms or UNSET_MAX_WAIT_MS, eos)
         return cls(eos, min(lo, eos), max(hi, eos))
 
 
@@ -113,6 +168,13 @@ def prosody_shift(tail: Tail | None, lang: str, s: TurnSettings) -> tuple[int, s
     return 0, ""
 
 
+def level_ending(verdict: Verdict, tail: Tail | None, s: TurnSettings) -> bool:
+    """Does the voice stop level (not died away) under a complete reading that is neither a must-not-miss request
+    nor the node's whole answer (all four ID digits: a continuation could not add to it)?"""
+    return (s.prosody and s.level_end_db is not None and not verdict.firm and not verdict.whole and tail is not None
+            and tail.end_level_db is not None and tail.end_level_db > s.level_end_db)
+
+
 def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWaits,
             s: TurnSettings) -> tuple[int, str]:
     """(silence after the end of voice at which to take the turn, reason)."""
@@ -121,35 +183,149 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
         return waits.eos_ms, "fixed silence"
     if verdict is None:
         return waits.max_ms, "verdict pending"
-    if verdict.state == COMPLETE:
+    if verdict.state == COMPLETE and not level_ending(verdict, tail, s):
+        if short_complete_reading(verdict, s):
+            return (min(waits.max_ms, max(waits.min_ms, s.short_wait_ms or 0)),
+                    f"complete: {verdict.reason}; short ({verdict.heard_ms} ms of voice)")
         return waits.min_ms, f"complete: {verdict.reason}"
+    if verdict.state == COMPLETE:  # a level ending: as a doubted reading
+        verdict = Verdict(UNSURE, f"{verdict.reason}, but the voice stops level ({tail.end_level_db:+.1f} dB)"
+                          if tail and tail.end_level_db is not None else verdict.reason, asr_doubt=True)
     if verdict.state == INCOMPLETE:
         return waits.max_ms, f"incomplete: {verdict.reason}"
     shift, why = prosody_shift(tail, lang, s)
-    w = min(waits.max_ms, max(waits.min_ms, waits.eos_ms + (s.unsure_extra_ms or 0) + shift))
+    long_reading = long_unsure_reading(verdict, s)
+    base = waits.eos_ms + (0 if long_reading else s.unsure_extra_ms or 0)
+    w = min(waits.max_ms, max(waits.min_ms, base + shift))
+    why = "; ".join(x for x in (f"{verdict.heard_ms} ms of voice" if long_reading else "", why) if x)
     return w, f"unsure: {verdict.reason}" + (f"; {why}" if why else "")
 
 
-def pause_reading(readings: list[str], prompt: str | None, voiced_ms: int | None) -> tuple[str | None, int | None]:
-    """(reading, voiced ms) to judge at a pause (the transcript, then any other beams, best first): the first
-    reading that is not the ASR prompt read back, without its echoed clauses, or None when all were echoes;
-    the voiced ms is dropped with echoed clauses (they stand for voice, so voice per word tells nothing)."""
-    text = first_reading(readings, prompt)
-    return text, (voiced_ms if text in readings else None)
+def short_complete_reading(verdict: Verdict, s: TurnSettings) -> bool:
+    """A complete reading with no more voice than a first part can carry (under `long_reading_ms`), not the node's
+    whole answer: it waits `short_wait_ms`."""
+    limit = s.short_reading_ms or s.long_reading_ms
+    return bool(s.short_wait_ms and limit and verdict.state == COMPLETE and not verdict.whole
+                and verdict.heard_ms is not None and verdict.heard_ms < limit)
+
+
+def long_unsure_reading(verdict: Verdict, s: TurnSettings) -> bool:
+    """An unsure reading of more voice than any first part (`long_reading_ms`) that neither the ASR nor the voice
+    doubts: a whole answer the NLU could not place, so it waits the node's silence, not the unsure extra too."""
+    return bool(s.long_reading_ms and verdict.state == UNSURE and not verdict.asr_doubt and verdict.heard_ms
+                and verdict.heard_ms >= s.long_reading_ms)
+
+
+@dataclass(frozen=True)
+class PauseReading:
+    """What a pause's decode gives the verdict: the reading to judge (`pause_reading`), its voiced ms, the next
+    beam to cross-check a complete verdict with, and the ASR's confidence."""
+
+    text: str | None  # None: every reading was the ASR prompt read back
+    voiced_ms: int | None
+    next_text: str | None = None
+    confidence: Confidence | None = None
+
+
+def readings_of(transcript: Any) -> list[str]:
+    """The transcript, then Whisper's other beams of the same decode (best first)."""
+    text = (getattr(transcript, "text", "") or "").strip()
+    return [text, *(a.strip() for a, _ in getattr(transcript, "alternatives", None) or [])]
+
+
+def confidence_of(transcript: Any) -> Confidence | None:
+    if transcript is None:
+        return None
+    return Confidence(getattr(transcript, "avg_logprob", None), getattr(transcript, "no_speech_prob", None))
+
+
+def _bare(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def pause_reading(readings: list[str], prompt: str | None, voiced_ms: int | None,
+                  confidence: Confidence | None = None) -> PauseReading:
+    """The reading to judge at a pause (the transcript, then any other beams, best first): the first reading
+    that is not the ASR prompt read back, without its echoed clauses, or None when all were echoes; the voiced
+    ms is dropped with echoed clauses (they stand for voice, so voice per word tells nothing). The next beam
+    that reads differently (echo-free) is kept to cross-check a complete verdict (`cross_check`)."""
+    at = next((i for i, x in enumerate(readings) if strip_echo(x, prompt).strip()), None)
+    if at is None:
+        text = first_reading(readings, prompt)  # "" (nothing heard) or None (all echoes)
+        return PauseReading(text, voiced_ms if text == "" else None)
+    text = strip_echo(readings[at], prompt)
+    rest = (strip_echo(x, prompt) for x in readings[at + 1:])
+    nxt = next((r for r in rest if r.strip() and _bare(r) != _bare(text)), None)
+    return PauseReading(text, voiced_ms if text == readings[at] else None, nxt, confidence)
+
+
+def cross_check(verdict: Verdict, next_verdict: Verdict | None) -> Verdict:
+    """A complete verdict stands only if Whisper's next beam is complete too: a first part misheard as a whole
+    answer is often read differently by the next beam ("不用了。" / "不用的。言为。"), a whole answer rarely."""
+    from nlu.complete import ASR_DOUBT_STATE
+
+    if verdict.state != COMPLETE or next_verdict is None or next_verdict.state == COMPLETE:
+        return verdict
+    return Verdict(ASR_DOUBT_STATE, f"{verdict.reason}, but the next beam is {next_verdict.state} "
+                                    f"({next_verdict.reason})", asr_doubt=True)
+
+
+def judge_reading(r: PauseReading, lang: str, expect: str | None, understanding: Any, s: TurnSettings) -> Verdict:
+    """The verdict of a pause's reading (`r.text` not None), with the ASR's doubt when `s.asr_doubt`."""
+    from nlu.complete import judge
+
+    return judge(r.text or "", lang, expect, understanding, voiced_ms=r.voiced_ms,
+                 confidence=r.confidence if s.asr_doubt else None)
+
+
+def wants_next_beam(v: Verdict, r: PauseReading, understanding: Any, s: TurnSettings) -> bool:
+    """Judge the next beam too? Only to doubt a complete verdict that is not a must-not-miss request."""
+    from nlu.complete import is_must_not_miss
+
+    return s.beam_check and v.state == COMPLETE and bool(r.next_text) and not is_must_not_miss(understanding)
+
+
+async def read_verdict(readings: list[str], lang: str, expect: str | None,
+                       understand: Callable[[str], Awaitable[Any]], prompt: str | None, voiced_ms: int | None,
+                       confidence: Confidence | None = None, s: TurnSettings | None = None) -> tuple[Verdict, Any]:
+    """(verdict, understanding) of a pause's readings: the one verdict step of the live call
+    (agent/call_listener.py, the NLU awaited) and the bench (`verdict_of`). `understand(text)` is the NLU at
+    this node (its expectation and date bound). The reading is `pause_reading`'s; when all were echoes, an unsure
+    verdict that leaves the wait to the node's silence and the prosody; a complete verdict is cross-checked
+    with the next beam when `s.beam_check`."""
+    from nlu.complete import echo_verdict
+
+    s = (s or TurnSettings()).for_lang(lang)
+    r = pause_reading(readings, prompt, voiced_ms, confidence)
+    if r.text is None:
+        return echo_verdict(), None
+    understanding = await understand(r.text) if r.text else None
+    v = replace(judge_reading(r, lang, expect, understanding, s), heard_ms=voiced_ms)
+    if r.next_text and wants_next_beam(v, r, understanding, s):
+        nv = judge_reading(PauseReading(r.next_text, None), lang, expect, await understand(r.next_text), s)
+        v = cross_check(v, nv)
+    return v, understanding
 
 
 def verdict_of(readings: list[str], lang: str, expect: str | None, classify, prompt: str | None, today,
-               voiced_ms: int | None) -> tuple[Verdict, Any]:
-    """(verdict, understanding) of a pause's readings (`pause_reading`); when all were echoes, an unsure
-    verdict that leaves the wait to the node's silence and the prosody. The live call does the same with the
-    NLU awaited (agent/call_listener.py)."""
-    from nlu.complete import echo_verdict, judge
+               voiced_ms: int | None, confidence: Confidence | None = None,
+               s: TurnSettings | None = None) -> tuple[Verdict, Any]:
+    """`read_verdict` with a synchronous NLU, `classify(text, lang, expect, today)` (the bench, tests)."""
 
-    text, voiced_ms = pause_reading(readings, prompt, voiced_ms)
-    if text is None:
-        return echo_verdict(), None
-    understanding = classify(text, lang, expect, today) if text else None
-    return judge(text, lang, expect, understanding, voiced_ms=voiced_ms), understanding
+    async def understand(text: str) -> Any:
+        return classify(text, lang, expect, today)
+
+    return _run_now(read_verdict(readings, lang, expect, understand, prompt, voiced_ms, confidence, s))
+
+
+def _run_now(coro: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a coroutine that never suspends (its awaits are plain calls), without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("the verdict step waited on I/O: await read_verdict in an event loop instead")
 
 
 def is_backchannel_turn(text: str, lang: str, voiced_ms: int, s: TurnSettings, understanding=None) -> bool:

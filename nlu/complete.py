@@ -21,6 +21,7 @@ COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
 # words say nothing, so the node's silence and the prosody decide (agent/turn_taking.py), never the NLU
 ECHO_REASON = "prompt echo (no reading)"
 DOUBT_STATE = INCOMPLETE
+ASR_DOUBT_STATE = UNSURE  # a complete reading the ASR doubts waits the node's silence, moved by the prosody
 
 # The issue's own examples, then what the dev turns use; nothing else (tests/session/test_turn_taking.py checks).
 SEED_EN = {"and", "but", "um"}
@@ -44,6 +45,14 @@ BACKCHANNEL_MAX_WORDS = {"en": 2, "zh": 3}  # a short affirmation (by the NLU) i
 # cannot read (a trailing "and" / "但是" heard as "Yes." / "不用了。"). On dev, the final readings of complete
 # answers run 250-560 ms (en) and 320-620 ms (zh) per syllable (5th-95th percentile); 0 turns the rule off.
 MISSING_WORDS_MS_PER_SYLLABLE = {"en": 600, "zh": 650}
+# Whisper's own doubt about a reading (no word list, so it reaches conjunctions no list holds): a first part
+# misheard as a whole answer ("可是" read as another word, "Yes, and" read "Yes.") is decoded with a lower mean
+# token log-probability and, in English, a higher no-speech probability than a whole answer's final reading.
+# A complete verdict on such a reading waits like an unsure one (agent/turn_taking.py). Chosen on dev
+# (session 9, bench turns' recorded pauses: of the dev readings that words and NLU judge complete, these catch
+# 16 of 23 zh / 5 of 6 en first parts and delay 10 of 48 zh / 4 of 29 en whole answers); None turns one off.
+LOW_LOGPROB = {"en": -1.0, "zh": -1.0}
+HIGH_NO_SPEECH = {"en": 0.3, "zh": 0.3}
 
 _ZH_DIGIT = "零〇一二三四五六七八九幺两"
 _PUNCT_END = re.compile(r"[,，、…]+$|\.\.\.$|—$|-$")
@@ -64,6 +73,36 @@ _BY_EXPECT = {
 class Verdict:
     state: str  # complete | incomplete | unsure
     reason: str
+    asr_doubt: bool = False  # a complete reading held back by the ASR's doubt (`unsure_reading`) or the prosody
+    firm: bool = False  # a must-not-miss request: taken whatever else the reading or the voice shows
+    whole: bool = False  # every slot the node asked for is in (all four ID digits): no voice cue can add to it
+    heard_ms: int | None = None  # voiced ms of the audio read (speech.prosody.voiced_ms), set by the verdict step
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """What the ASR says of its own reading (speech.asr.base.Transcript): the mean token log-probability and
+    the no-speech probability of the decode; `beam_complete` whether Whisper's next beam, judged the same way,
+    is complete too (None: no other beam judged)."""
+
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    beam_complete: bool | None = None
+
+
+def unsure_reading(conf: Confidence | None, lang: str) -> str | None:
+    """Why the ASR doubts its reading, or None: a low log-probability, a high no-speech probability, or the
+    next beam not complete."""
+    if conf is None:
+        return None
+    low, high = LOW_LOGPROB.get(lang), HIGH_NO_SPEECH.get(lang)
+    if low is not None and conf.avg_logprob is not None and conf.avg_logprob < low:
+        return f"log-probability {conf.avg_logprob:.2f}"
+    if high is not None and conf.no_speech_prob is not None and conf.no_speech_prob > high:
+        return f"no-speech probability {conf.no_speech_prob:.2f}"
+    if conf.beam_complete is False:
+        return "the next beam is not complete"
+    return None
 
 
 def echo_verdict() -> Verdict:
@@ -109,6 +148,12 @@ def is_backchannel(text: str, lang: str, understanding: Any = None) -> bool:
 def is_bid(understanding: Any, min_confidence: float = 0.8) -> bool:
     """Words over the agent that want the floor whatever their length: a refusal, a must-not-miss request."""
     return (getattr(understanding, "intent", None) in _ANY | {"deny", "cannot_pay"}
+            and float(getattr(understanding, "confidence", 0.0) or 0.0) >= min_confidence)
+
+
+def is_must_not_miss(understanding: Any, min_confidence: float = 0.8) -> bool:
+    """A request taken whatever else the reading shows (wrong number, stop calling, not interested, ...)."""
+    return (getattr(understanding, "intent", None) in _ANY
             and float(getattr(understanding, "confidence", 0.0) or 0.0) >= min_confidence)
 
 
@@ -180,18 +225,24 @@ def _only(bare: str, vocab: tuple[str, ...]) -> list[bool]:
 
 
 def judge(text: str, lang: str, expect: str | None, understanding: Any = None,
-          min_confidence: float = 0.6, voiced_ms: int | None = None) -> Verdict:
+          min_confidence: float = 0.6, voiced_ms: int | None = None, confidence: Confidence | None = None) -> Verdict:
     """`understanding`: nlu.types.Understanding of `text` at this node (intent, confidence, entities);
-    `voiced_ms`: voiced audio in the utterance read (speech.prosody.voiced_ms), for `missing_words`."""
+    `voiced_ms`: voiced audio in the utterance read (speech.prosody.voiced_ms), for `missing_words`;
+    `confidence`: the ASR's own doubt about the reading (`unsure_reading`)."""
     v = _judge(text, lang, expect, understanding, min_confidence)
-    if v.state != COMPLETE or (getattr(understanding, "intent", None) in _ANY and v.reason in _ANY):
-        return v  # a must-not-miss request is taken whatever the rest
+    if v.state == COMPLETE and getattr(understanding, "intent", None) in _ANY and v.reason in _ANY:
+        return Verdict(v.state, v.reason, firm=True)  # a must-not-miss request is taken whatever the rest
+    if v.state != COMPLETE:
+        return v
     unit = repeated_unit(text, lang)
     if unit is not None and len(unit) < len(_bare_zh(text) if lang == "zh" else "".join(_words_en(text))):
         return Verdict(DOUBT_STATE, f"{v.reason}, but only {unit!r} again and again (a word not read?)")
     if missing_words(text, lang, voiced_ms):
         return Verdict(DOUBT_STATE, f"{v.reason}, but more voice than words ({voiced_ms} ms for "
                                f"{syllables(text, lang)} syllables)")
+    why = unsure_reading(confidence, lang)
+    if why is not None:
+        return Verdict(ASR_DOUBT_STATE, f"{v.reason}, but the ASR is unsure ({why})", asr_doubt=True)
     return v
 
 
@@ -209,7 +260,7 @@ def _judge(text: str, lang: str, expect: str | None, understanding: Any, min_con
     ents = getattr(understanding, "entities", None) or {}
     if expect == "id_last4":
         if ents.get("last4"):
-            return Verdict(COMPLETE, "four digits")
+            return Verdict(COMPLETE, "four digits", whole=True)
         n = digit_count(text)
         if 0 < n < 4:
             return Verdict(INCOMPLETE, f"{n} of 4 digits")

@@ -40,6 +40,10 @@ class AsrOptions:
     # English 5 (8 read 0.9 points worse; 3 was 0.2 points better with the old prompt, untried with the new)
     beam_size_zh: int = 8
     beam_size_en: int = 5
+    # phone-band audio's 0-4 kHz mirrored into the empty 4-8 kHz at this gain before the faster engine's
+    # features (speech/asr/frontend.py), per language; 0 = off. Chosen on dev (BENCHMARKS.md, "Session 9")
+    band_fold_en: float = 0.3
+    band_fold_zh: float = 0.0
     pad_s: float = 1.0  # the 'cut' encoder context: the utterance rounded up to this step ...
     tail_s: float = 1.0  # ... after this much silence is added to it
 

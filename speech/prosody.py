@@ -6,7 +6,9 @@ the energy an RMS contour in dB. `tail(audio)` describes how the utterance ends:
 - `pitch_slope`: semitones per second over the last `tail_ms` of voiced frames (negative = falling);
 - `pitch_drop`: median pitch of that tail minus the utterance's median, in semitones;
 - `energy_slope`: dB per second over the tail (a trailing-off voice falls; a word cut short does not);
-- `final_ms`: length of the last voiced run (final lengthening makes it longer at a real end).
+- `final_ms`: length of the last voiced run (final lengthening makes it longer at a real end);
+- `end_level_db`: loudness of the last 100 ms of voice against the voice's median, in dB (a voice that stops
+  at full strength, level, is mid-sentence more often than one that has died away; tone-neutral).
 
 What the figures mean depends on the language: in English a fall at the end marks a finished
 statement; in Mandarin the lexical tone of the last syllable sets the pitch (a 4th tone falls in the
@@ -31,13 +33,14 @@ class Tail:
     pitch_drop: float | None  # tail median - utterance median, semitones
     energy_slope: float  # dB / s over the tail
     final_ms: int  # last voiced run
+    end_level_db: float | None = None  # last 100 ms of voice - the voice's median energy, dB
 
     def as_dict(self) -> dict:
         def r(v: float | None) -> float | None:
             return None if v is None else round(v, 2)
 
         return {"pitch_slope": r(self.pitch_slope), "pitch_drop": r(self.pitch_drop),
-                "energy_slope": r(self.energy_slope), "final_ms": self.final_ms}
+                "energy_slope": r(self.energy_slope), "final_ms": self.final_ms, "end_level_db": r(self.end_level_db)}
 
 
 def frames(audio: np.ndarray) -> np.ndarray:
@@ -105,7 +108,18 @@ def tail(audio: np.ndarray, tail_ms: int = 300) -> Tail:
         if not v:
             break
         run += 1
-    return Tail(ps, drop, es, int(run * HOP * 1000 / RATE))
+    return Tail(ps, drop, es, int(run * HOP * 1000 / RATE), end_level(e))
+
+
+def end_level(e: np.ndarray, floor_db: float = 30.0, end_ms: int = 100) -> float | None:
+    """Median energy of the last `end_ms` of voice (frames within `floor_db` of the loudest) minus the voice's
+    median energy, dB."""
+    voice = e > (np.max(e) - floor_db)
+    if voice.sum() < 4:
+        return None
+    last = int(np.nonzero(voice)[0][-1])
+    n = end_ms // 10
+    return float(np.median(e[max(0, last - n): last + 1]) - np.median(e[voice]))
 
 
 def voiced_ms(audio: np.ndarray, floor_db: float = 30.0) -> int:

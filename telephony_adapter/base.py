@@ -48,6 +48,9 @@ class Hangup:
 
 TransportEvent = Start | AudioIn | DtmfIn | MarkPlayed | Hangup
 
+# hang-up reasons that mean the line itself is gone: queued speech is not played out first (nobody hears it)
+DEAD_LINE_REASONS = frozenset({"network_timeout", "protocol_error"})
+
 
 class Transport(Protocol):
     """One live call leg. All methods are coroutine-safe from one event loop."""

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from telephony_adapter.base import Hangup, Start
+from telephony_adapter.base import DEAD_LINE_REASONS, Hangup, Start
 from telephony_adapter.serializers.loopback import (
     FRAME_BYTES,
     FRAME_MS,
@@ -348,7 +348,7 @@ class AgentEnd(PacedTransport):
 
     async def hangup(self, reason: str = "completed") -> None:
         """As on every network: queued speech finishes (bounded), then the call ends."""
-        if not self.ended:
+        if not self.ended and reason not in DEAD_LINE_REASONS:
             await self.drain(timeout=self._pacer.queued_s + 2.0)
             deadline = time.monotonic() + self._pacer.lead_s + 0.1
             while self._line.playout and self._line.playing and not self.ended and time.monotonic() < deadline:

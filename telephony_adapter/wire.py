@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from speech.audio import FRAME_MS, resample
-from telephony_adapter.base import Hangup, MarkPlayed, TransportEvent
+from telephony_adapter.base import DEAD_LINE_REASONS, Hangup, MarkPlayed, TransportEvent
 from telephony_adapter.pacing import FrameBuffer, OutboundPacer
 from telephony_adapter.serializers.base import (
     AudioOut,
@@ -205,7 +205,7 @@ class PacedTransport:
 
     async def hangup(self, reason: str = "completed") -> None:
         """Let queued speech finish (bounded), then end the call and close the wire."""
-        if self._ended is None:
+        if self._ended is None and reason not in DEAD_LINE_REASONS:
             await self.drain(timeout=self._pacer.queued_s + 2.0)
         self._end(reason)
         await self.close(reason)

@@ -83,7 +83,8 @@ SAME_WORKER = {
     # PJSIP media in RTP ports 42000-42999 (the test carrier 43000-43799); the campaign test runs a SIP
     # worker process: all on one xdist worker, so SIP calls never compete with each other for the cores
     "sip": ("tests/telephony/test_tel_sip.py", "tests/telephony/test_tel_sip_auth.py",
-            "tests/telephony/test_tel_sip_campaign.py", "tests/telephony/test_tel_sip_lifetime.py"),
+            "tests/telephony/test_tel_sip_campaign.py", "tests/telephony/test_tel_sip_lifetime.py",
+            "tests/telephony/test_tel_baresip_callee.py"),
 }
 SERIAL = {
     "tests/telephony/test_sim_loopback.py",  # heard latency within 280-380 ms
@@ -94,6 +95,7 @@ SERIAL = {
     # the simulated callee must hear each prompt through its own Whisper before the agent's silence re-prompt
     "tests/session/test_call_session.py::test_full_calls_with_simulated_customers_in_zh_and_en_at_once",
     "tests/session/test_session_turns.py",  # turn taken within 350-600 ms windows
+    "tests/session/test_first_call_greeting.py",  # a fresh process's first greeting within 5x the later ones'
     "tests/dialing/test_worker_control.py",  # a paused campaign stops dialling within 2 s
     "tests/server/test_server_console_e2e.py",  # the player seeks within 0.5 s
     "tests/dialing/test_dial_rate.py",  # dials at least 0.25 s apart (the carrier's CPS)
@@ -126,7 +128,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     phase = config.getoption("--phase")
     if phase is None:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         serial = item.get_closest_marker("serial") is not None
         (keep if serial == (phase == "serial") else drop).append(item)

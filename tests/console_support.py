@@ -2,7 +2,6 @@
 a seeded database behind a live uvicorn server (`site`), the browser (`browser`), and `wait_for`."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,18 +12,13 @@ from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
 from agent.store.models import Call
+from tests.ports import free_port as _free_port
 from tests.server_helpers import add_attempt, seed_call, seed_campaign
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(page, expression: str, timeout: float = 10000) -> None:

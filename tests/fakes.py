@@ -51,15 +51,20 @@ class FakeAsr:
 
     name = "fake-asr"
 
-    def __init__(self, text: str = "") -> None:
+    def __init__(self, text: str = "", avg_logprob: float = 0.0, no_speech_prob: float = 0.0,
+                 alternatives: list[tuple[str, float]] | None = None) -> None:
         self.text = text
         self.calls = 0
         self.prompts: list[str | None] = []  # the prompt of every call, in order
+        self.avg_logprob, self.no_speech_prob = avg_logprob, no_speech_prob  # the decode's own confidence
+        self.alternatives = alternatives or []  # Whisper's other beams
 
     def transcribe(self, audio: np.ndarray, language: str | None = None, prompt: str | None = None) -> Transcript:
         self.calls += 1
         self.prompts.append(prompt)
-        return Transcript(text=self.text, language=language or "en", duration_s=len(audio) / RATE)
+        return Transcript(text=self.text, language=language or "en", duration_s=len(audio) / RATE,
+                          avg_logprob=self.avg_logprob, no_speech_prob=self.no_speech_prob,
+                          alternatives=list(self.alternatives))
 
 
 class FakeTts:

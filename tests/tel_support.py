@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 
 from speech.audio import ulaw_decode, ulaw_encode
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed, Start
+from tests.ports import free_port as free_port  # re-exported: the tests import it from here
 
 RESULTS: dict[str, EchoRecord] = {}
 
@@ -85,12 +85,6 @@ async def echo_runner(call_id: str, transport: Any) -> EchoRecord:
         elif isinstance(ev, Hangup):
             rec.hangup = ev
             return rec
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerThread:

@@ -37,13 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.demo import percentile
+from agent.call_figures import percentile
 from agent.dialing.bench_levels import (
     TARGET_P95_MS,
     _numbers,
     _public,
     _seed,
     _server_v2v,
+    carrier_jb,
     cpu_seconds,
     level_rows,
     server_marks,
@@ -93,13 +94,14 @@ class Stack:
         self.server: subprocess.Popen | None = None
         self.sip_carrier: subprocess.Popen | None = None
         self.sip_http_port = 0
+        self.baresip: Any = None
         if "twilio" in networks:
             self.app_port, self.carrier_port = _free_port(), _free_port()
             self.env.update({
                 "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": FROM,
                 "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.app_port}",
                 "TWILIO_API_BASE_URL": f"http://127.0.0.1:{self.carrier_port}", "TWILIO_MAX_CPS": str(cps)})
-        if "sip" in networks:
+        if "sip" in networks or "baresip" in networks:
             # RTP: a random block of 400 ports each, so parallel runs and tests rarely meet
             base = random.randrange(44000, 58000, 1000)
             self.rtp_base = base
@@ -110,14 +112,22 @@ class Stack:
             if "twilio" in networks:  # the same clips, the same codec: Twilio's Media Streams carry μ-law only
                 self.env["SIP_CODECS"] = "PCMU"
 
-    def start(self, numbers: dict[str, Any]) -> None:
+    def start(self, numbers: dict[str, Any], baresip_phones: list[str] | None = None) -> None:
         (self.tmp / "numbers.json").write_text(json.dumps(numbers))
         waits = []
+        if "baresip" in self.networks:
+            from agent.dialing.bench_baresip import BaresipCallees
+
+            self.baresip = BaresipCallees(self.tmp / "baresip", self.env.get("SIP_CODECS", "PCMA,PCMU"))
+            self.baresip.start(baresip_phones or [], max_calls=len(baresip_phones or []))
+            if "sip" not in self.networks:  # no test trunk: the dialer's keepalive goes to baresip
+                self.env["SIP_TRUNK_URI"] = f"sip:127.0.0.1:{self.baresip.br.port}"
         if "sip" in self.networks:
             log = open(self.tmp / "sip_carrier.log", "w")  # noqa: SIM115 (lives as long as the process)
             self.sip_carrier = subprocess.Popen(
                 [sys.executable, "-m", "telephony_adapter.sim.sip_carrier", "--port", "0", "--http-port", "0",
-                 "--numbers", str(self.tmp / "numbers.json"), "--rtp-port", str(self.rtp_base + 500)],
+                 "--numbers", str(self.tmp / "numbers.json"), "--rtp-port", str(self.rtp_base + 500),
+                 f"--jb={carrier_jb()}"],
                 env=self.env, stdout=subprocess.PIPE, stderr=log, text=True)
             self.procs.append(self.sip_carrier)
             assert self.sip_carrier.stdout is not None
@@ -147,6 +157,8 @@ class Stack:
             _wait_http(url, proc, timeout, what)
 
     def stop(self) -> None:
+        if self.baresip is not None:
+            self.baresip.stop()
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
@@ -192,7 +204,7 @@ class Dialers:
         self.deps_ready_s: float | None = None
 
     async def start(self) -> None:
-        if "sip" not in self.stack.networks:
+        if "sip" not in self.stack.networks and "baresip" not in self.stack.networks:
             return
         from agent.calls import get_deps
         from agent.dialing.registry import build_dialer
@@ -210,6 +222,8 @@ class Dialers:
     def for_network(self, network: str) -> Any:
         if network == "sip":
             return _Recording(self.sip)
+        if network == "baresip":  # the same user agent, INVITEs straight to baresip's accounts
+            return _Recording(self.sip.via(self.stack.baresip.uri_template))
         from agent.config import get_settings
         from agent.dialing.twilio import TwilioDialer
 
@@ -217,7 +231,7 @@ class Dialers:
 
     def sessions_pid(self, network: str) -> int:
         """The process that runs the calls' sessions (whose CPU is measured)."""
-        if network == "sip":
+        if network in ("sip", "baresip"):
             return os.getpid()
         assert self.stack.server is not None
         return self.stack.server.pid
@@ -249,14 +263,16 @@ class _Recording:
 SIP_GIL_5MS = "sip_gil5ms"
 
 
-async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> dict[str, Any]:
+async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str,
+                 numbers: dict[str, Any]) -> dict[str, Any]:
     from agent.runner import run_attempts
 
-    network = "sip" if arm == SIP_GIL_5MS else arm
+    network = "sip" if arm in (SIP_GIL_5MS, "baresip") else arm
     accounts = _seed(stack.db, n, tag)
     campaign_id = _campaign(stack.db, accounts, f"capacity {arm} {n}", network)
-    dialer = dialers.for_network(network)
+    dialer = dialers.for_network("baresip" if arm == "baresip" else network)
     pid = dialers.sessions_pid(network)
+    callees = stack.baresip.level([a[1] for a in accounts], numbers) if arm == "baresip" else []
     switch = sys.getswitchinterval()
     if arm == SIP_GIL_5MS:
         sys.setswitchinterval(0.005)
@@ -271,7 +287,10 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
         await dialer.close()
     await asyncio.sleep(0.3)  # the carrier files its last report as the call ends
     rows = level_rows(stack.db, campaign_id)
-    calls = await asyncio.to_thread(stack.carrier_calls, network)
+    if arm == "baresip":
+        calls = await stack.baresip.reports(callees)
+    else:
+        calls = await asyncio.to_thread(stack.carrier_calls, network)
     extras = getattr(dialer, "extras", {})
     return summarize(arm, n, rows, calls, _server_v2v(stack.db, [r[2] for r in rows]), cpu=cpu, wall=wall,
                      reports_failed=sum(1 for r in reports if r.status not in ("done",)),
@@ -280,7 +299,8 @@ async def _level(stack: Stack, dialers: Dialers, arm: str, n: int, tag: str) -> 
 
 
 NETWORK_LABEL = {"twilio": "twilio (local Twilio-protocol test carrier)",
-                 "sip": "sip (SipDialer in this process, local PJSIP test carrier)"}
+                 "sip": "sip (SipDialer in this process, local PJSIP test carrier)",
+                 "baresip": "sip (SipDialer in this process) straight to Debian's baresip, measured at baresip"}
 
 
 def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int, cps: float,
@@ -307,7 +327,8 @@ def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int
         dialers = Dialers(stack)
         await dialers.start()
         try:
-            done = [await _level(stack, dialers, net, n, tag) for (net, n), tag in zip(runs, tags, strict=True)]
+            done = [await _level(stack, dialers, net, n, tag, numbers)
+                    for (net, n), tag in zip(runs, tags, strict=True)]
             return done, dialers
         finally:
             await dialers.close()
@@ -315,7 +336,9 @@ def _bench(networks: tuple[str, ...], plan: list[tuple[str, int]], *, turns: int
     try:
         init_db(stack.db)
         t_start = time.monotonic()
-        stack.start(numbers)
+        from agent.dialing.bench_baresip import arm_phones
+
+        stack.start(numbers, arm_phones(runs, tags))
         os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})  # the carrier's SIP port
         get_settings.cache_clear()
         t_ready = time.monotonic()
@@ -367,23 +390,24 @@ def run_capacity(levels: list[int], turns: int = 3, cps: float = 20.0, network: 
             "target": {"n": 8, "p95_ms": TARGET_P95_MS}, "first_call_after_start": first, **out}
 
 
+ARMS = ("twilio", "sip", "baresip", SIP_GIL_5MS)
+
+
 def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float = 20.0,
-                 gil_ab: bool = False) -> dict[str, Any]:
-    """Twilio and SIP on the same clips in one run, levels interleaved (twilio N, sip N, ...) `rounds`
-    times; heard voice-to-voice pooled per network and level, and SIP minus Twilio. `gil_ab`: a third arm,
-    SIP with CPython's default 5 ms GIL switch interval."""
-    arms = ("twilio", "sip", SIP_GIL_5MS) if gil_ab else ("twilio", "sip")
-    plan = [(net, n) for _ in range(rounds) for n in levels for net in arms]
-    out = _bench(("twilio", "sip"), plan, turns=turns, cps=cps)
+                 arms: tuple[str, ...] = ("twilio", "sip", "baresip")) -> dict[str, Any]:
+    """The arms on the same clips in one run, levels interleaved (twilio N, sip N, baresip N, ...) `rounds`
+    times; heard voice-to-voice pooled per arm and level, and each arm minus Twilio. Arms: twilio (the
+    Twilio-protocol test carrier), sip (the PJSIP test carrier as trunk and callee), baresip (INVITEs straight
+    to baresip, measured there), sip_gil5ms (sip with CPython's default 5 ms GIL switch interval)."""
+    plan = [(arm, n) for _ in range(rounds) for n in levels for arm in arms]
+    networks = tuple(a for a in arms if a != SIP_GIL_5MS) + (("sip",) if SIP_GIL_5MS in arms else ())
+    out = _bench(tuple(dict.fromkeys(networks)), plan, turns=turns, cps=cps)
     pooled: dict[tuple[str, int], dict[str, list[float]]] = {}
     for lv in out["levels"]:
         keys = ("heard", "server", "inbound", "outbound", "beyond_wait", "greeting", "cpu", "completed")
         pool = pooled.setdefault((lv["network"], lv["n"]), {k: [] for k in keys})
-        pool["heard"] += lv["samples"]["heard"]
-        pool["server"] += lv["samples"]["server"]
-        pool["inbound"] += lv["samples"]["inbound"]
-        pool["outbound"] += lv["samples"]["outbound"]
-        pool["beyond_wait"] += lv["samples"]["beyond_wait"]
+        for k in ("heard", "server", "inbound", "outbound", "beyond_wait"):  # pooled; "turns" are paired below
+            pool[k] += lv["samples"][k]
         if lv["greeting_ms"]["p50"] is not None:
             pool["greeting"].append(lv["greeting_ms"]["p50"])
         if lv["server_cpu_s_per_call"] is not None:
@@ -402,31 +426,66 @@ def run_networks(levels: list[int], rounds: int = 2, turns: int = 3, cps: float 
                 "greeting_ms_p50": percentile(p["greeting"], 0.5),
                 "cpu_s_per_call": percentile(p["cpu"], 0.5), "calls_completed": sum(p["completed"])}
 
+    def diff(a: dict[str, Any], b: dict[str, Any], key: str, q: str) -> float | None:
+        x, y = b[key][q], a[key][q]
+        return None if x is None or y is None else round(x - y, 1)
+
     compare = []
     for n in levels:
-        tw, sip = stats("twilio", n), stats("sip", n)
-
-        def diff(a: dict[str, Any], b: dict[str, Any], key: str, q: str) -> float | None:
-            x, y = b[key][q], a[key][q]
-            return None if x is None or y is None else round(x - y, 1)
-
-        row = {"n": n, "twilio": tw, "sip": sip,
-               "sip_minus_twilio_ms": {"heard_p50": diff(tw, sip, "v2v_heard_ms", "p50"),
-                                       "heard_p95": diff(tw, sip, "v2v_heard_ms", "p95"),
-                                       "server_p50": diff(tw, sip, "v2v_server_ms", "p50"),
-                                       "heard_beyond_wait_p50": diff(tw, sip, "path_ms", "heard_beyond_wait_p50"),
-                                       "heard_beyond_wait_p95": diff(tw, sip, "path_ms", "heard_beyond_wait_p95"),
-                                       "inbound_p50": diff(tw, sip, "path_ms", "inbound_p50"),
-                                       "outbound_p50": diff(tw, sip, "path_ms", "outbound_p50")},
-               "target_ms": 50}
-        if gil_ab:
-            slow = stats(SIP_GIL_5MS, n)
-            row[SIP_GIL_5MS] = slow
-            row["sip_gil5ms_minus_twilio_ms"] = {"heard_p50": diff(tw, slow, "v2v_heard_ms", "p50"),
-                                                 "heard_p95": diff(tw, slow, "v2v_heard_ms", "p95")}
+        row: dict[str, Any] = {"n": n, "target_ms": 50}
+        tw = stats("twilio", n) if "twilio" in arms else None
+        for arm in arms:
+            row[arm] = mine = stats(arm, n)
+            if tw is not None and arm != "twilio":
+                row[f"{arm}_minus_twilio_ms"] = {
+                    "heard_p50": diff(tw, mine, "v2v_heard_ms", "p50"),
+                    "heard_p95": diff(tw, mine, "v2v_heard_ms", "p95"),
+                    "server_p50": diff(tw, mine, "v2v_server_ms", "p50"),
+                    "heard_beyond_wait_p50": diff(tw, mine, "path_ms", "heard_beyond_wait_p50"),
+                    "heard_beyond_wait_p95": diff(tw, mine, "path_ms", "heard_beyond_wait_p95"),
+                    "inbound_p50": diff(tw, mine, "path_ms", "inbound_p50"),
+                    "outbound_p50": diff(tw, mine, "path_ms", "outbound_p50")}
+                row[f"{arm}_minus_twilio_paired_ms"] = paired_turns(
+                    [lv for lv in out["levels"] if lv["network"] == arm and lv["n"] == n],
+                    [lv for lv in out["levels"] if lv["network"] == "twilio" and lv["n"] == n], n)
         compare.append(row)
     out["levels"] = [_public(lv) for lv in out["levels"]]
-    return {"compare": compare, "rounds": rounds, **out}
+    return {"compare": compare, "rounds": rounds, "arms": {a: NETWORK_LABEL.get(a, a) for a in arms}, **out}
+
+
+def paired_turns(mine: list[dict[str, Any]], ref: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """The same clip at the same dialog node, with the same silence waited by the turn-taker (within 20 ms), in
+    an arm's and Twilio's level of the same round (`mine`, `ref`: the levels in run order; one call per level):
+    heard v2v, the arm minus Twilio, per turn. Pooled heard percentiles mix turns the turn-taker waited 400 ms
+    on with turns it waited 900 ms on, so their p50 can fall between the two and move by hundreds of ms with
+    one turn more or less; pairs compare like with like."""
+    diffs: list[float] = []
+    pairs_a: list[float] = []
+    pairs_t: list[float] = []
+    for a, t in zip(mine, ref, strict=False) if n == 1 else ():  # pairs need one call per level
+        theirs = {(i, k): (w, h) for i, k, w, h in t["samples"]["turns"]}
+        for i, k, w, h in a["samples"]["turns"]:
+            if (i, k) in theirs and abs(theirs[(i, k)][0] - w) <= 20:
+                diffs.append(round(h - theirs[(i, k)][1], 1))
+                pairs_a.append(h)
+                pairs_t.append(theirs[(i, k)][1])
+
+    def gap(q: float) -> float | None:
+        x, y = percentile(pairs_a, q), percentile(pairs_t, q)
+        return None if x is None or y is None else round(x - y, 1)
+
+    return {"diff_ms": {"p50": percentile(diffs, 0.5), "p95": percentile(diffs, 0.95), "n": len(diffs)},
+            "heard_p50_minus_twilio": gap(0.5), "heard_p95_minus_twilio": gap(0.95)}
+
+
+def parse_arms(text: str) -> tuple[str, ...]:
+    from agent.errors import UserError
+
+    arms = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not arms:
+        raise UserError(f"--arms takes some of {', '.join(ARMS)}, comma-separated (not {text!r})")
+    return arms
 
 
 @contextmanager
@@ -482,11 +541,13 @@ def register(app: Any, bench_app: Any) -> None:
         rounds: int = typer.Option(2, min=1, max=10, help="times each level runs per network (interleaved)"),
         turns: int = typer.Option(3, min=1, max=4, help="callee turns per call (recorded clips)"),
         cps: float = typer.Option(4.0, min=0.1, help="calls placed per second"),
-        gil_ab: bool = typer.Option(False, "--gil-ab", help="also run SIP with CPython's default 5 ms GIL switch "
-                                                            "interval (the A/B of GIL_SWITCH_INTERVAL_MS, 1 ms)"),
+        arms: str = typer.Option("twilio,sip,baresip", help="the arms, comma-separated: twilio (Twilio-protocol "
+                                 "test carrier), sip (PJSIP test carrier), baresip (INVITEs straight to Debian's "
+                                 "baresip, measured there), sip_gil5ms (sip with a 5 ms GIL switch interval)"),
     ) -> None:
         """Voice-to-voice over SIP vs the Twilio path, on the same clips in one run (JSON): heard p50/p95 per
-        network and the difference (the target: SIP within 50 ms of Twilio)."""
+        arm and each arm minus Twilio (the target: SIP within 50 ms of Twilio, as heard at baresip)."""
+        chosen = parse_arms(arms)
         with _stdout_to_stderr():
-            out = run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps, gil_ab=gil_ab)
+            out = run_networks(_parse_levels(levels), rounds=rounds, turns=turns, cps=cps, arms=chosen)
         typer.echo(json.dumps(out, ensure_ascii=False))

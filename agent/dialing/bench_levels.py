@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.demo import percentile
+from agent.call_figures import percentile
 
 # callee turns, in the script's order: confirm identity, the ID's last four (TTS, no recording has
 # them), promise to pay, agree to the read-back
@@ -117,17 +117,20 @@ def path_split(rows: list[tuple[Any, ...]], calls: dict[str, dict[str, Any]],
     network's part split into `inbound` (the callee's end of speech -> the session's end of voice) and
     `outbound` (the session's first agent audio -> the callee hears it), and `beyond_wait` (heard v2v minus
     the silence the turn-taker chose to wait, which depends on what it recognised), in ms."""
-    out: dict[str, list[float]] = {"inbound": [], "outbound": [], "beyond_wait": []}
-    for sid, _, call_id, _ in rows:
+    out: dict[str, list[Any]] = {"inbound": [], "outbound": [], "beyond_wait": [], "turns": []}
+    for i, (sid, _, call_id, _) in enumerate(rows):
         rep = (calls.get(sid or "") or {}).get("caller") or {}
         ours = marks.get(call_id, [])
-        for end, heard in zip(rep.get("turn_end_at", []), rep.get("reply_heard_at", []), strict=False):
+        for k, (end, heard) in enumerate(zip(rep.get("turn_end_at", []), rep.get("reply_heard_at", []),
+                                             strict=False)):
             inside = [m for m in ours if end - 0.1 <= m[0] <= m[1] <= heard]
             if inside:
                 voice_end, first, waited = max(inside, key=lambda m: m[1])
                 out["inbound"].append(round((voice_end - end) * 1000, 1))
                 out["outbound"].append(round((heard - first) * 1000, 1))
                 out["beyond_wait"].append(round((heard - end) * 1000 - waited, 1))
+                # (the call's row, its measured turn, the silence waited, heard v2v): to pair turns across arms
+                out["turns"].append((i, k, round(waited, 1), round((heard - end) * 1000, 1)))
     return out
 
 
@@ -230,3 +233,12 @@ def _numbers(tags: list[str], max_n: int, turns: int, tmp: Path) -> dict[str, An
 
 def _public(level: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in level.items() if k != "samples"}
+
+
+def carrier_jb() -> str:
+    """The SIP test carrier's jitter buffer: the same settings as the dialer's (SIP_JB_*), so the callee's
+    end of the line buffers as ours does (the Twilio test carrier models none)."""
+    from agent.config import get_settings
+    from agent.dialing.sip import sip_options
+
+    return ",".join(str(v) for v in sip_options(get_settings()).jitter_buffer)

@@ -32,6 +32,7 @@ from agent.dialing.bench_levels import (
     _public,
     _seed,
     _server_v2v,
+    carrier_jb,
     cpu_seconds,
     level_rows,
     server_marks,
@@ -65,7 +66,8 @@ class Pair:
         with open(self.tmp / f"carrier{self.index}.log", "w") as log:
             self.carrier = subprocess.Popen(
                 [sys.executable, "-m", "telephony_adapter.sim.sip_carrier", "--port", "0", "--http-port", "0",
-                 "--numbers", str(self.tmp / "numbers.json"), "--rtp-port", str(rtp + 500)],
+                 "--numbers", str(self.tmp / "numbers.json"), "--rtp-port", str(rtp + 500),
+                 f"--jb={carrier_jb()}"],
                 env=self.base_env, stdout=subprocess.PIPE, stderr=log, text=True)
         assert self.carrier.stdout is not None
         line = ""

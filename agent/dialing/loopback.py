@@ -27,8 +27,10 @@ class LoopbackDialer:
 
     async def dial(self, target: DialTarget) -> DialOutcome:
         persona = dict(target.persona or {"behaviour": "pays", "lang": target.language})
-        async with LoopbackLine(call_id=target.call_id) as line:
-            customer = SimulatedCustomer(persona_from_dict(persona), line.customer, transcriber=self._hear)
+        line = LoopbackLine(call_id=target.call_id)
+        customer = SimulatedCustomer(persona_from_dict(persona), line.customer, transcriber=self._hear)
+        await customer.prepare()  # before the line opens: a machine's greeting is recorded beforehand
+        async with line:
             cust_task = asyncio.create_task(customer.run())
             try:
                 result = await self.run_session(target.call_id, line.agent)

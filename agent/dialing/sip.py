@@ -14,6 +14,7 @@ does, from GIL_SWITCH_INTERVAL_MS (agent.worker.runtime.apply_switch_interval).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import weakref
 from typing import Any
@@ -59,6 +60,8 @@ def sip_options(settings: Any, **overrides: Any) -> SipOptions:
         local_port=settings.sip_local_port, rtp_port_min=settings.sip_rtp_port_min,
         rtp_port_max=settings.sip_rtp_port_max, public_address=settings.sip_public_address,
         max_cps=settings.sip_max_cps, media_thread_nice=settings.sip_media_thread_nice,
+        jb_init_ms=settings.sip_jb_init_ms, jb_min_pre_ms=settings.sip_jb_min_pre_ms,
+        jb_max_pre_ms=settings.sip_jb_max_pre_ms, jb_max_ms=settings.sip_jb_max_ms,
     )
     values.update(overrides)
     try:
@@ -91,6 +94,13 @@ class SipDialer:
         and the dial path own the storage)."""
         return cls(sip_options(settings), runner, ring_timeout_s=settings.ring_timeout_s,
                    transfer_target=settings.transfer_number or None)
+
+    def via(self, uri_template: str) -> SipDialer:
+        """A dialer on this one's user agent (started once, shared) whose INVITEs go to `uri_template`,
+        e.g. straight to a peer rather than through the trunk (`bench networks`' baresip arm)."""
+        other = copy.copy(self)
+        other.uri_template = uri_template
+        return other
 
     async def start(self) -> SipUserAgent:
         async with self._start_lock:

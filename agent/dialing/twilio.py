@@ -11,6 +11,7 @@ The wait is bounded by the ring timeout + MAX_CALL_S (+ slack); past it the call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -37,6 +38,7 @@ log = logging.getLogger("dialwise.twilio")
 # Twilio error codes that mean "this number cannot be called" (not our account's fault)
 INVALID_NUMBER_CODES = {13223, 13224, 21210, 21211, 21214, 21215, 21216, 21217, 21612}
 RATE_LIMITED = 429
+SESSION_CLOSE_WAIT_S = 10.0  # the most a dial waits for the in-process session to close its attempt
 
 
 class TwilioDialer:
@@ -119,8 +121,12 @@ class TwilioDialer:
                 pass
             end = await asyncio.to_thread(self._db_end, target.call_id)
             if end is not None:
-                if end.kind == "session" and not waiter.done():
-                    await asyncio.sleep(0)  # the in-process session may be resolving right now
+                if end.kind == "session" and not waiter.done() and waiters.session_here(target.call_id):
+                    # the session ran in this process: the database shows the call ended before that session's
+                    # runner has closed the attempt (on a worker thread, `session_finished`), which then
+                    # resolves the waiter; wait for it, so the dial returns with its attempt closed
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(waiter), timeout=SESSION_CLOSE_WAIT_S)
                 if waiter.done():
                     end = waiter.result()
                 break

@@ -21,6 +21,7 @@ class CallEnd:
 _lock = threading.Lock()
 _waiters: dict[str, asyncio.Future[CallEnd]] = {}
 _runners: dict[str, Any] = {}
+_sessions_here: set[str] = set()  # calls whose media-stream session runs in this process, for a waiting dialer
 
 
 def register(call_id: str, runner: Any = None) -> asyncio.Future[CallEnd]:
@@ -40,10 +41,23 @@ def runner_for(call_id: str) -> Any:
         return _runners.get(call_id)
 
 
+def session_started(call_id: str) -> None:
+    """The media-stream session of `call_id` runs in this process: its end will resolve the waiter here."""
+    with _lock:
+        if call_id in _waiters:  # nobody waits here: nothing to record (and nothing would discard it)
+            _sessions_here.add(call_id)
+
+
+def session_here(call_id: str) -> bool:
+    with _lock:
+        return call_id in _sessions_here
+
+
 def discard(call_id: str) -> None:
     with _lock:
         _waiters.pop(call_id, None)
         _runners.pop(call_id, None)
+        _sessions_here.discard(call_id)
 
 
 def resolve(call_id: str, end: CallEnd) -> bool:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -20,7 +20,7 @@ from agent.server.api import audit as audit_api
 from agent.server.api import events as events_api
 from agent.server.api import promises as promises_api
 from agent.server.api import webhooks as webhooks_api
-from agent.server.api.deps import get_db
+from agent.server.api.deps import DB_SESSION
 from agent.server.auth import authenticate
 from agent.server.dialing import ModelReadiness
 from agent.server.headers import SecurityHeadersMiddleware
@@ -114,7 +114,7 @@ def create_app(db_url: str | None = None, *, init_db: bool = True, run_webhooks:
     app.state.optional_routers = _include_telephony(app)
 
     @app.get("/health", tags=["system"], summary="Liveness and database check")
-    def health(db: Session = Depends(get_db)) -> dict[str, Any]:
+    def health(db: Session = DB_SESSION) -> dict[str, Any]:
         try:
             db.execute(text("SELECT 1"))
         except Exception as exc:  # report, don't crash
@@ -138,12 +138,12 @@ def create_app(db_url: str | None = None, *, init_db: bool = True, run_webhooks:
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/api/me", tags=["system"], summary="The scope of the key in use")
-    def me(request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+    def me(request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
         p = authenticate(db, request)
         return {"scope": p.scope, "label": p.label, "key_id": p.key_id}
 
     @app.post("/console/session", tags=["console"], summary="Log the console in (sets a cookie)")
-    def login(body: SessionIn, request: Request, db: Session = Depends(get_db)) -> JSONResponse:
+    def login(body: SessionIn, request: Request, db: Session = DB_SESSION) -> JSONResponse:
         return console_session.login(request, db, body.key)
 
     @app.delete("/console/session", tags=["console"], summary="Log the console out", status_code=204)

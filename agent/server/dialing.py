@@ -30,8 +30,7 @@ class ModelReadiness:
 
         t = time.perf_counter()
         try:
-            deps = await asyncio.to_thread(get_deps)
-            await asyncio.to_thread(_warm, deps)
+            await asyncio.to_thread(get_deps)  # loads and warms (agent/warm_up.py): ready means a call greets in time
         except Exception as exc:  # reported on /health/ready; calls then fail with this reason
             log.exception("loading the call models failed")
             self.load_error = f"{type(exc).__name__}: {exc}"
@@ -43,16 +42,3 @@ class ModelReadiness:
     def ready(self) -> bool:
         return self._ready.is_set() and self.load_error is None
 
-
-def _warm(deps) -> None:
-    """One tiny pass through each engine, so the first callee's turn pays no first-use costs."""
-    import numpy as np
-
-    silence = np.zeros(16000, dtype=np.float32)
-    try:
-        deps.asr.transcribe(silence, "en", None)
-        for lang, tts in deps.tts_by_lang.items():
-            tts.synthesize("您好" if lang == "zh" else "Hello", lang)
-        deps.classify("yes", "en", None, None)
-    except Exception:  # warming is an optimisation; a real failure shows on the first call
-        log.warning("warming the call models failed", exc_info=True)

@@ -39,7 +39,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             raise UserError(f"cannot open the database: {type(exc).__name__}: {exc}; check DATABASE_URL") from None
         t0 = time.monotonic()
         typer.echo("loading models …", err=True)
-        get_deps()  # once, before the first call: its greeting must not wait for Whisper
+        get_deps()  # loaded and warmed (agent/warm_up.py) before "ready": the first call greets in time
         typer.echo(f"models ready in {time.monotonic() - t0:.1f} s", err=True)
         rt = Runtime(kind="worker", db_url=url, concurrency=concurrency, default_network=network, settings=settings)
 

@@ -24,6 +24,10 @@ class Transcript:
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
     duration_s: float = 0.0
+    # Whisper's other beams of the same decode (best score first, the chosen one left out), normalised like
+    # `text`, with their mean token log-probabilities; empty when the engine decoded one beam. The
+    # turn-taker reads them for free: they come out of the decode that made `text` (agent/turn_taking.py).
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
 
 
 class Asr(Protocol):

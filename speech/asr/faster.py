@@ -43,7 +43,8 @@ class FasterWhisperAsr:
                  tail_s: float = 1.0, beam_size: int | dict[str, int] = 1, denoise: bool = False,
                  num_workers: int = 1, lm_weight: float | dict[str, float] = 0.0,
                  encoder_compute_type: str | dict[str, str] | None = None,
-                 lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False) -> None:
+                 lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False,
+                 band_fold: float | dict[str, float] = 0.0) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -73,6 +74,9 @@ class FasterWhisperAsr:
         # no prompt from the caller: the cut path uses the generic domain prompt (speech/asr/prompts.py)
         self.default_prompt = default_prompt
         self.denoise = denoise
+        # the cut path's front end, per language: phone-band audio's 0-4 kHz mirrored into 4-8 kHz at this
+        # gain before denoising and features (speech/asr/frontend.py); 0 = off
+        self.band_folds = _per_lang(band_fold)
         # > 0: re-rank the beams with the domain LM (speech/asr/lm.py), per language; the LM moves off
         # Whisper's top beam only when the winner leads it by more than the language's margin
         self.lm_weights = _per_lang(lm_weight)
@@ -103,12 +107,15 @@ class FasterWhisperAsr:
             return Transcript(text="", language=language or "", duration_s=duration, no_speech_prob=1.0)
         heard = audio
         clock = _Clock(stages)
+        cut = self.context == "cut" and duration <= 29.0
+        if cut:
+            audio = self._front_end(audio, language)
         if self.denoise:
             from speech.denoise import suppress_noise
 
             audio = suppress_noise(audio)
             clock.lap("denoise")
-        if self.context == "cut" and duration <= 29.0:
+        if cut:
             return self._transcribe_cut(audio, language, prompt, duration, heard, clock)
         if language not in SUPPORTED:
             language, _ = self.detect_language(audio)
@@ -134,6 +141,15 @@ class FasterWhisperAsr:
         return finish(raw, language, duration, heard)
 
     # ------------------------------------------------------------------------------------------
+    def _front_end(self, audio: np.ndarray, language: str | None) -> np.ndarray:
+        """The cut path's acoustic front end for a known language (an unknown one is left as it is)."""
+        gain = self.band_folds.get(language or "", 0.0)
+        if gain <= 0:
+            return audio
+        from speech.asr.frontend import fold_band
+
+        return fold_band(audio, gain)
+
     def _encoder_for(self, language: str | None):
         precision = self.encoder_types.get(language or "en", self.encoder_types["en"])
         return self.model.model if precision == self.compute_type or self._encoder is None else self._encoder
@@ -180,6 +196,8 @@ class FasterWhisperAsr:
         avg_logprob = scores[best] * lengths[best] / (lengths[best] + 1)
         seg = Segment(0.0, duration, texts[best], no_speech, avg_logprob)
         out = finish([seg], language, duration, audio if heard is None else heard, prompt=prompt)
+        if out.text:
+            out.alternatives = other_beams(texts, scores, best, language)
         clock.lap("finish")
         return out
 
@@ -225,7 +243,7 @@ class FasterWhisperAsr:
     def nbest(self, audio: np.ndarray, language: str, prompt: str | None = None) -> list[tuple[str, float]]:
         """Whisper's beams for an utterance, best first, before any re-ranking (for tuning on dev), decoded
         with the prompt `transcribe` would use (the generic domain prompt when none is given)."""
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        audio = self._front_end(np.asarray(audio, dtype=np.float32).reshape(-1), language)
         if self.denoise:
             from speech.denoise import suppress_noise
 
@@ -236,6 +254,15 @@ class FasterWhisperAsr:
         texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE, language,
                                       n_best=True)
         return list(zip(texts, scores, strict=True))
+
+
+def other_beams(texts: list[str], scores: list[float], best: int, language: str) -> list[tuple[str, float]]:
+    """The beams other than the chosen one, by Whisper's score, normalised as a transcript is."""
+    from speech.asr.postprocess import collapse_loops, normalize_en, normalize_zh
+
+    norm = normalize_zh if language == "zh" else normalize_en
+    order = sorted((i for i in range(len(texts)) if i != best), key=lambda i: -scores[i])
+    return [(norm(collapse_loops(texts[i].strip())), float(scores[i])) for i in order if texts[i].strip()]
 
 
 _DIGIT_WORD = re.compile(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", re.I)

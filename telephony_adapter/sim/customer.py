@@ -222,6 +222,7 @@ class SimulatedCustomer:
         self._respond: asyncio.Task[None] | None = None
         self._speaking = False  # committed to an answer: it is being played
         self._agent_spoke_after_beep = False
+        self._greeting: tuple[str, np.ndarray, int] | None = None  # an answering machine's recorded greeting
         self._beeped = False
         self._pause: float | None = None
         self._ended_by: str | None = None
@@ -241,8 +242,18 @@ class SimulatedCustomer:
         self.log.append(entry)
         return entry
 
+    async def prepare(self) -> None:
+        """What exists before the phone rings: an answering machine's greeting is recorded in advance, so
+        the machine plays it the moment it picks up (synthesising it on the open line left seconds of
+        silence there on a busy machine, and the agent took the silence for a person)."""
+        if self.persona.behaviour is Behaviour.VOICEMAIL and self._greeting is None:
+            text = voicemail_greeting(self.persona)
+            pcm, rate = await asyncio.to_thread(synthesize, text, self.persona.lang, self.persona.voice)
+            self._greeting = (text, pcm, rate)
+
     # main loop ------------------------------------------------------------------------------
     async def run(self) -> SimResult:
+        await self.prepare()  # a no-op when the dialler prepared the customer before connecting
         self.t0 = time.monotonic()
         deadline = self.t0 + self.max_call_s
         opener: asyncio.Task[None] | None = None
@@ -405,8 +416,8 @@ class SimulatedCustomer:
         """Pick up, play the greeting and the beep, then record silently; hang up when done."""
         rng = self.mind.rng("voicemail")
         await asyncio.sleep(rng.uniform(0.3, 0.8))
-        text = voicemail_greeting(self.persona)
-        pcm, rate = await asyncio.to_thread(synthesize, text, self.persona.lang, self.persona.voice)
+        assert self._greeting is not None, "run() prepares the greeting first"
+        text, pcm, rate = self._greeting
         self._log("customer", "said", text=text, intent="voicemail", source="tts",
                   duration_s=round(len(pcm) / rate, 2))
         await self.end.say(pcm, rate, label="voicemail")

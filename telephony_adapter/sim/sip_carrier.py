@@ -39,6 +39,7 @@ from typing import Any
 
 from telephony_adapter.sim.callee_turns import VOICES_DIR, CalleeTurns, CallerBehaviour
 from telephony_adapter.sip.stack import prioritise_media_threads, set_nice, thread_names
+from telephony_adapter.sip.vector import vector_bytes
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +467,8 @@ def _port_class(pj: Any) -> type:
                 turns = rec.turns if rec is not None else None
                 if rec is None or rec.state != "live" or turns is None or turns.started is None:
                     return
-                data = bytes(tuple(frame.buf)) if frame.type == audio and frame.size == FRAME_BYTES else self.silence
+                audible = frame.type == audio and frame.size == FRAME_BYTES
+                data = vector_bytes(frame.buf, pj) if audible else self.silence
                 turns.report.media_in += 1
                 turns.hear(data, time.monotonic())
 
@@ -520,7 +522,16 @@ def load_numbers(path: Path) -> tuple[dict[str, SipNumber], SipNumber | None]:
     return numbers, SipNumber.from_dict(raw["default"]) if "default" in raw else None
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_jb(text: str) -> tuple[int, int, int, int]:
+    """`--jb` "init,min_pre,max_pre,max" (ms; init -1: PJSIP decides). Pass it as `--jb=-1,...`: argparse
+    reads a separate "-1,..." as an option."""
+    jb = tuple(int(x) for x in text.split(","))
+    if len(jb) != 4:
+        raise ValueError("--jb takes four numbers: init,min_pre,max_pre,max")
+    return (jb[0], jb[1], jb[2], jb[3])
+
+
+def arg_parser() -> Any:
     import argparse
 
     p = argparse.ArgumentParser(description="SIP test carrier (PJSIP): a trunk whose callees play recorded clips")
@@ -534,11 +545,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-level", type=int, default=1)
     p.add_argument("--media-nice", type=int, default=-10,
                    help="nice value of PJSIP's media threads (below 0 needs CAP_SYS_NICE; 0: unchanged)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = arg_parser()
     args = p.parse_args(argv)
     numbers, default = load_numbers(args.numbers) if args.numbers else ({}, None)
-    jb = tuple(int(x) for x in args.jb.split(","))
-    if len(jb) != 4:
-        p.error("--jb takes four numbers")
+    try:
+        jb = parse_jb(args.jb)
+    except ValueError as exc:
+        p.error(str(exc))
     carrier = SipCarrier(sip_port=args.port, numbers=numbers, default=default, rtp_port=args.rtp_port,
                          rtp_ports=args.rtp_ports, codecs=tuple(c.strip() for c in args.codecs.split(",")),
                          jb=(jb[0], jb[1], jb[2], jb[3]), log_level=args.log_level,

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telephony_adapter.sip.stack import PjStack
+from telephony_adapter.sip.vector import vector_bytes
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +397,7 @@ def _port_class(pj: Any) -> type:
             leg = self._leg()
             if leg is None:
                 return
-            data = bytes(tuple(frame.buf)) if frame.type == audio and frame.size == FRAME_BYTES else SILENCE
+            data = vector_bytes(frame.buf, pj) if frame.type == audio and frame.size == FRAME_BYTES else SILENCE
             if not leg.gate_open or leg._guard_left > 0:
                 if leg.gate_open:
                     leg._guard_left -= 1

@@ -74,6 +74,12 @@ class SipOptions:
             raise SipConfigError("a SIP password without a username")
         if self.max_cps <= 0:
             raise SipConfigError("SIP max calls per second must be > 0")
+        if not (0 <= self.jb_min_pre_ms <= self.jb_max_pre_ms <= self.jb_max_ms) or self.jb_init_ms < -1 \
+                or self.jb_init_ms > self.jb_max_pre_ms:
+            raise SipConfigError(
+                "SIP jitter buffer: need 0 <= min prefetch <= max prefetch <= max, and init -1 or at most max "
+                f"prefetch; got init {self.jb_init_ms}, min {self.jb_min_pre_ms}, max prefetch {self.jb_max_pre_ms}, "
+                f"max {self.jb_max_ms} ms")
         if "{phone}" not in self.uri_template:
             raise SipConfigError("the SIP URI template must contain {phone}")
 
@@ -112,6 +118,11 @@ class SipOptions:
         user = self.caller_id or self.username or "dialwise"
         host = self.trunk_host or self.advertised_address or "localhost"
         return f"sip:{user}@{host}"
+
+    @property
+    def jitter_buffer(self) -> tuple[int, int, int, int]:
+        """init, min prefetch, max prefetch, max (ms): also the SIP test carrier's `--jb`."""
+        return (self.jb_init_ms, self.jb_min_pre_ms, self.jb_max_pre_ms, self.jb_max_ms)
 
     def process_key(self) -> tuple:
         """The options that shape the one PJSIP endpoint of a process."""

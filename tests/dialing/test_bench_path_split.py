@@ -20,4 +20,4 @@ def test_a_heard_turn_without_a_session_turn_inside_it_is_left_out():
     rows = [("sid-1", "answered", "call-1", None), ("sid-2", "failed", "call-2", None)]
     calls = {"sid-1": {"caller": {"turn_end_at": [5.0], "reply_heard_at": [6.0]}}, "sid-2": {"caller": None}}
     marks = {"call-1": [(6.5, 7.0, 500.0)]}  # after the reply was heard: not this turn's
-    assert path_split(rows, calls, marks) == {"inbound": [], "outbound": [], "beyond_wait": []}
+    assert path_split(rows, calls, marks) == {"inbound": [], "outbound": [], "beyond_wait": [], "turns": []}

@@ -3,7 +3,6 @@ as interrupted (turns kept) before the API answers, and the attempt is not diall
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 
@@ -14,15 +13,10 @@ from sqlalchemy import func, select
 from agent.store import session_scope
 from agent.store.models import Attempt, Call, Turn, Worker
 from agent.worker.hold import read_log
+from tests.ports import free_port as _free_port
 from tests.worker_support import ROOT, any_url, seed_campaign, wait_for, worker_env  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(180)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(url, tmp, port: int, hold: float, log, name: str) -> subprocess.Popen:

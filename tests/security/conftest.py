@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
+from tests.ports import free_port
 from tests.server_helpers import backends, drop_schema, make_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,12 +49,6 @@ def env(db_url, tmp_path):
             keys[scope], _ = create_key(s, scope)
     with TestClient(app) as client:
         yield {"url": db_url, "client": client, "keys": keys, "tmp": tmp_path, "app": app}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -315,6 +315,24 @@ async def test_a_line_that_goes_dead_ends_the_call_and_keeps_the_turns(settings_
     assert _call(db_url, call_id).status == "ended"
 
 
+async def test_a_stalled_event_loop_is_not_taken_for_a_dead_line(settings_env, db_url, deps):
+    """A worker starved of CPU (or a blocking call) stops every task at once, the line's included: when the
+    loop runs again, the clock must not end the call as a dead network."""
+    account_id = _account(db_url, "en")
+    call_id = create_call(account_id, _script("en"), db_url=db_url)
+    config = CallConfig(network_timeout_s=1.0)
+    async with live_call(call_id, deps, db_url, config) as (line, call):
+        await _wait_agent_audio(line.customer, min_voiced=25)
+        time.sleep(2.0)  # noqa: ASYNC251 (the point: the whole event loop stands still for twice the timeout)
+        await asyncio.sleep(1.5)  # the call goes on
+        assert line.ended is None and not call.done()
+        await line._stop_pacer()  # and a line that then really goes dead ends it, a timeout later
+        t0 = time.monotonic()
+        result = await asyncio.wait_for(call, 30)
+        took = time.monotonic() - t0
+    assert result.end_reason == "network_timeout" and 0.9 <= took < 2.5  # a dead line plays nothing out
+
+
 async def test_a_call_cancelled_with_every_other_task_still_ends_its_record(settings_env, db_url, deps):
     """A server shutting down (or an event loop closing) cancels all tasks at once, the call's own
     database writer included. The call must end promptly and its row must still be closed."""

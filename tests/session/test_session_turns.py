@@ -73,7 +73,18 @@ async def test_a_complete_answer_is_taken_before_the_nodes_silence(call):
 async def test_an_incomplete_answer_waits_the_maximum(call):
     lat = await _answer_once(call, "Yes, and")
     assert lat["endpoint_reason"].startswith("incomplete") and not lat["early"]
-    assert lat["taken_after_ms"] >= TurnSettings().max_wait_ms
+    assert lat["taken_after_ms"] >= TurnSettings().for_lang("en").max_wait_ms  # the language's maximum (PER_LANG)
+
+
+async def test_a_complete_answer_the_asr_doubts_waits_the_nodes_silence(call):
+    # the live listener reads the decode's own confidence (and its other beams) as the bench does
+    text = "Yes, this is Emily."
+    lat = await _answer_once(call, text, TurnSettings(min_wait_ms=200), asr=FakeAsr(text, avg_logprob=-1.6))
+    assert "ASR is unsure" in lat["endpoint_reason"] and not lat["early"]
+    assert lat["taken_after_ms"] >= 400
+    beams = FakeAsr(text, alternatives=[("Yes, and", -0.6)])
+    lat = await _answer_once(call, text, TurnSettings(min_wait_ms=200, beam_check=True), asr=beams)
+    assert "next beam is incomplete" in lat["endpoint_reason"] and not lat["early"]
 
 
 async def test_the_baseline_waits_the_fixed_silence(call):

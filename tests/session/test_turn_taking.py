@@ -39,6 +39,8 @@ def test_the_turn_set_is_split_by_template_and_big_enough():
         for split in ("dev", "test"):  # every kind of question is asked in both halves
             expects = {t.expect for t in TEMPLATES if t.lang == lang and t.split == split}
             assert expects == {"identity", "yes_no", "id_last4", "payment", "date", "offer"}
+        # dev is big enough to count cut-ins on (session 11: 45 paused turns a language gave 1-2 a half)
+        assert sum(t.kind == "paused" for t in answers if t.split == "dev") >= 90
 
 
 def test_the_word_lists_come_from_the_issue_or_the_dev_half_only():
@@ -223,10 +225,10 @@ def test_voiced_ms_counts_the_voice_not_the_line_noise():
 
 
 # ------------------------------------------------------------------ session 8: per-language settings
-def test_mandarin_waits_longer_when_unsure_and_english_reads_early_unless_set():
+def test_mandarin_waits_longer_when_unsure_and_both_read_early_unless_set():
     s = TurnSettings()
     zh, en = s.for_lang("zh"), s.for_lang("en")
-    assert zh.unsure_extra_ms > en.unsure_extra_ms and zh.early_asr_ms == 0 and en.early_asr_ms > 0
+    assert zh.unsure_extra_ms > en.unsure_extra_ms and zh.early_asr_ms > 0 and en.early_asr_ms > 0
     unsure = C.Verdict("unsure", "")
     off = s.with_(prosody=False)
     assert wait_ms(unsure, None, "zh", WAITS, off)[0] > wait_ms(unsure, None, "en", WAITS, off)[0]
@@ -241,7 +243,7 @@ def test_turn_early_asr_ms_sets_the_early_reading_for_every_language():
     from agent.calls import _turn_settings
 
     unset = _turn_settings(SimpleNamespace(turn_taking="complete", turn_early_asr_ms=None))
-    assert unset.for_lang("en").early_asr_ms == 100 and unset.for_lang("zh").early_asr_ms == 0
+    assert unset.for_lang("en").early_asr_ms == 100 and unset.for_lang("zh").early_asr_ms == 100
     for value in (0, 80):
         s = _turn_settings(SimpleNamespace(turn_taking="complete", turn_early_asr_ms=value))
         assert s.for_lang("en").early_asr_ms == s.for_lang("zh").early_asr_ms == value
@@ -253,3 +255,65 @@ def test_a_long_acknowledgement_is_still_a_backchannel_but_not_a_long_speech(cla
     assert is_backchannel_turn("好的", "zh", 900, s, classify("好的", "zh", None, TODAY))
     assert not is_backchannel_turn("mm-hmm", "en", 1100, s, classify("mm-hmm", "en", None, TODAY))
     assert not is_backchannel_turn("好的", "zh", 1100, s, classify("好的", "zh", None, TODAY))
+
+
+def test_a_long_unsure_reading_waits_the_silence_without_the_unsure_extra():
+    s = TurnSettings(prosody=False)
+    zh, en = s.for_lang("zh"), s.for_lang("en")
+    extra = zh.unsure_extra_ms
+
+    def wait(lang: str, **kw) -> int:
+        return wait_ms(C.Verdict("unsure", "", **kw), None, lang, WAITS, s)[0]
+
+    assert wait("zh", heard_ms=zh.long_reading_ms) == 600  # more voice than any dev first part carried
+    assert wait("zh", heard_ms=zh.long_reading_ms - 100) == 600 + extra  # as long as a first part can be
+    assert wait("zh") == 600 + extra  # voice unknown (a prompt echo)
+    assert wait("zh", heard_ms=5000, asr_doubt=True) == 600 + extra  # the ASR or the voice doubts it: as before
+    assert wait("en", heard_ms=en.long_reading_ms) == 600
+    assert wait("en", heard_ms=en.long_reading_ms - 100) == 600 + en.unsure_extra_ms
+    off = s.with_(long_reading_ms=0)
+    assert wait_ms(C.Verdict("unsure", "", heard_ms=5000), None, "zh", WAITS, off)[0] == 600 + extra
+
+
+def test_the_verdict_step_keeps_the_voice_it_read(classify):
+    from agent.turn_taking import verdict_of
+
+    v, _ = verdict_of(["我下个月是泡海。"], "zh", "payment", classify, None, TODAY, 2350)
+    assert v.state == "unsure" and v.heard_ms == 2350
+    assert wait_ms(v, None, "zh", WAITS, TurnSettings(prosody=False))[0] == 600
+
+
+
+# ------------------------------------------------------------------ issue 19: short complete readings
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_short_complete_reading_waits_longer_than_a_long_one_in_both_languages(lang):
+    s = TurnSettings(prosody=False, short_wait_ms=600)
+    limit = s.for_lang(lang).long_reading_ms
+
+    def wait(settings: TurnSettings = s, **kw) -> int:
+        return wait_ms(C.Verdict("complete", "affirm", **kw), None, lang, WAITS, settings)[0]
+
+    assert wait(heard_ms=limit - 100) == 600  # no more voice than a first part: "No." of "No, because…"
+    assert wait(heard_ms=limit) == 200  # more voice than any first part: the node's minimum
+    assert wait() == 200  # voice unknown
+    assert wait(heard_ms=500, whole=True) == 200  # all four ID digits: nothing can add to it
+    assert wait(heard_ms=500, firm=True) == 600  # a short request is taken too, a little later
+    assert wait(s.with_(short_wait_ms=0), heard_ms=500) == 200  # off
+    assert wait(s.with_(short_wait_ms=5000), heard_ms=500) == 1000  # never past the node's maximum
+
+
+@pytest.mark.parametrize("lang,expect,short,whole", [
+    ("zh", "offer", "不用了。", "不用了。因为我最近不缺钱。"),
+    ("en", "offer", "No.", "No, because I don't need more credit."),
+])
+def test_the_short_wait_reaches_a_bare_answer_through_the_verdict_step(classify, lang, expect, short, whole):
+    from agent.turn_taking import verdict_of
+
+    s = TurnSettings(prosody=False, asr_doubt=False, short_wait_ms=550)
+    assert TurnSettings().for_lang(lang).short_wait_ms == 0  # off by default (session 11: it costs p50 on dev)
+    limit = s.for_lang(lang).long_reading_ms
+    bare, _ = verdict_of([short], lang, expect, classify, None, TODAY, limit - 500, s=s)
+    full, _ = verdict_of([whole], lang, expect, classify, None, TODAY, limit + 1500, s=s)
+    assert bare.state == full.state == "complete"
+    w_bare, why = wait_ms(bare, None, lang, WAITS, s)
+    assert w_bare > wait_ms(full, None, lang, WAITS, s)[0] == WAITS.min_ms and "short" in why

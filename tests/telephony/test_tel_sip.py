@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup, MarkPlayed
+from telephony_adapter.sim.baresip import Baresip, Callee, ensure_baresip, free_udp_port, write_wav8k
 from telephony_adapter.sip import SipOptions, SipUserAgent
-from tests.sip_peer import Baresip, Callee, ensure_baresip, free_udp_port, write_wav8k
 
 pytestmark = pytest.mark.timeout(120)
 if ensure_baresip() is None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from telephony_adapter.sim.baresip import free_udp_port
 from telephony_adapter.sip import SipOptions, SipUserAgent
-from tests.sip_peer import free_udp_port
 
 pytestmark = pytest.mark.timeout(90)
 SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"

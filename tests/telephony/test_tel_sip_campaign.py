@@ -4,14 +4,16 @@ through the gated dial path and its SipDialer, to real baresip callees (one bare
 - 王芳 (zh, her phone speaks A-law only): a full call with the real models: she confirms who she is,
   keys the ID's last four digits (RFC 4733) at the identity question, promises to pay, agrees to the
   read-back; the call is stored with its turns and the outcome ptp;
-- Emily (en, μ-law only): confirms, then starts to answer the ID question and hangs up mid-sentence;
+- Emily (en, μ-law only) on one phone: the whole call as 王芳's (keyed digits too), outcome ptp;
+- Emily on another (μ-law only): confirms, then starts to answer the ID question and hangs up mid-sentence;
   the cut-off line is kept as her turn and the call ends `hangup`;
 - a busy phone (refuses while it rings: 486) and one nobody answers (our CANCEL after RING_TIMEOUT_S):
   their attempts end busy / no_answer with a retry planned for later.
 
-Both campaigns run at once in the one worker (4 lines). The worker offers PCMA,PCMU (SIP_CODECS); each
-answered attempt's detail names the codec the call used. The calls' voice-to-voice as heard at baresip is
-printed (`-s`), not asserted: benches measure it (`dialwise bench networks`).
+Both campaigns run at once in the one worker (4 lines); the English one dials one call at a time. The
+worker offers PCMA,PCMU (SIP_CODECS); each answered attempt's detail names the codec the call used. The
+calls' voice-to-voice as heard at baresip is printed (`-s`), not asserted: benches measure it
+(`dialwise bench networks`).
 """
 from __future__ import annotations
 
@@ -29,9 +31,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from telephony_adapter.sim.baresip import Baresip, Callee, ensure_baresip, free_udp_port, write_wav8k
+from telephony_adapter.sim.baresip_line import Line
 from tests.dial_support import zone_at_local_hour
-from tests.sip_lines import Line
-from tests.sip_peer import Baresip, Callee, ensure_baresip, free_udp_port, write_wav8k
 from tests.worker_support import ROOT, make_sqlite, stop, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -40,6 +42,7 @@ if ensure_baresip() is None:
 
 VOICES = ROOT / "telephony_adapter" / "sim" / "voices"
 ZH, EN, BUSY, NOANSWER = "+8613800138000", "+12125550123", "+8613900139001", "+12125550002"
+EN_FULL = "+12125550124"  # Emily on another phone: the whole call in English
 RING_TIMEOUT_S = 4
 
 
@@ -84,7 +87,7 @@ def seed(url: str) -> dict[str, str]:
 
     ids = {}
     with session_scope(url) as s:
-        for phone in (ZH, BUSY, EN, NOANSWER):
+        for phone in (ZH, BUSY, EN, NOANSWER, EN_FULL):
             zh = phone.startswith("+86")
             acc = Account(name="王芳" if zh else "Emily Johnson", phone=phone, timezone=zone_at_local_hour(11),
                           jurisdiction="CN" if zh else "US", language="zh" if zh else "en", purpose="collections",
@@ -94,8 +97,10 @@ def seed(url: str) -> dict[str, str]:
             s.add(acc)
             s.flush()
             ids[phone] = acc.id
-        for lang, phones in (("zh", (ZH, BUSY)), ("en", (EN, NOANSWER))):
-            camp = create_campaign(s, name=f"sip {lang}", network="sip", max_attempts=3, max_concurrent=2,
+        for lang, phones in (("zh", (ZH, BUSY)), ("en", (EN, NOANSWER, EN_FULL))):
+            # the English calls one at a time: the worker's four lines never all hold a conversation at once
+            camp = create_campaign(s, name=f"sip {lang}", network="sip", max_attempts=3,
+                                   max_concurrent=2 if lang == "zh" else 1,
                                    script_id=script_for("collections", "M1", lang),
                                    account_ids=[ids[p] for p in phones])
             move_campaign(s, camp.id, "start")
@@ -159,6 +164,18 @@ async def zh_callee(line: Line, gate: asyncio.Lock) -> None:
     line.say(clip("zh_007.wav"))  # 好的，没问题
 
 
+async def en_full_callee(line: Line, gate: asyncio.Lock) -> None:
+    await line.answer(gate)
+    await line.agent_done()  # the opening: ... am I speaking with Emily Johnson?
+    line.say(clip("en_040.wav"))  # Hello, yes, this is Emily speaking.
+    await line.agent_done()  # the ID question
+    await line.press("1234")
+    await line.agent_done()  # the amount due and the ask
+    line.say(clip("en_056.wav"))  # I can pay two hundred dollars tomorrow afternoon.
+    await line.agent_done()  # the read-back
+    line.say(clip("en_047.wav"))  # Yes, that's fine.
+
+
 async def en_callee(line: Line, gate: asyncio.Lock) -> None:
     pay = clip("en_056.wav")  # I can pay two hundred dollars tomorrow afternoon.
     voiced = np.flatnonzero(np.abs(pay.astype(np.int32)) > 1000)
@@ -174,6 +191,7 @@ def test_sip_campaigns_dialled_by_a_worker(tmp_path):
     quiet = write_wav8k(tmp_path / "quiet.wav", np.zeros(8000 * 240, np.int16))
     callees = [Callee(ZH, answermode="manual", codecs="PCMA", audio_source=str(quiet)),
                Callee(EN, answermode="manual", codecs="PCMU", audio_source=str(quiet)),
+               Callee(EN_FULL, answermode="manual", codecs="PCMU", audio_source=str(quiet)),
                Callee(BUSY, answermode="manual", audio_source=str(quiet)),
                Callee(NOANSWER, answermode="manual", audio_source=str(quiet))]
     with Baresip(tmp_path / "br", quiet, callees) as br:
@@ -181,11 +199,12 @@ def test_sip_campaigns_dialled_by_a_worker(tmp_path):
         try:
             worker_id = wait_worker_ready(worker, tmp_path)
             ids = seed(url)
-            zh, en = Line(br, ZH, tmp_path), Line(br, EN, tmp_path)
+            zh, en, en_full = Line(br, ZH, tmp_path), Line(br, EN, tmp_path), Line(br, EN_FULL, tmp_path)
 
             async def callees_part() -> None:
                 gate = asyncio.Lock()
                 await asyncio.wait_for(asyncio.gather(zh_callee(zh, gate), en_callee(en, gate),
+                                                      en_full_callee(en_full, gate),
                                                       Line(br, BUSY, tmp_path).reject()), 300)
 
             t0 = time.monotonic()
@@ -202,11 +221,14 @@ def test_sip_campaigns_dialled_by_a_worker(tmp_path):
         br.wait_event("CALL_CLOSED", 10, zh.aor)
         said_zh, heard_zh = zh.dumps()
         said_en, heard_en = en.dumps()
+        said_full, heard_full = en_full.dumps()
     rows = attempts(url)
     first = {a[0]: a for a in rows if a[1] == 1}
     second = {a[0]: a for a in rows if a[1] == 2}
     zh_call, zh_turns = stored_call(url, ids[ZH])
     en_call, en_turns = stored_call(url, ids[EN])
+    full_call, full_turns = stored_call(url, ids[EN_FULL])
+    full_callee_turns = [t for t in full_turns if t[0] == "callee"]
     zh_callee_turns = [t for t in zh_turns if t[0] == "callee"]
     en_callee_turns = [t for t in en_turns if t[0] == "callee"]
     print(json.dumps({"wall_s": round(wall, 1), "attempts": [a[1:5] for a in rows],
@@ -214,7 +236,9 @@ def test_sip_campaigns_dialled_by_a_worker(tmp_path):
                              "session_v2v_ms": [t[3].get("voice_to_voice_ms") for t in zh_callee_turns],
                              "turns": [t[:3] for t in zh_turns]},
                       "en": {"v2v_at_baresip_ms": voice_to_voice(said_en, heard_en),
-                             "turns": [t[:3] for t in en_turns]}}, ensure_ascii=False, default=str))
+                             "turns": [t[:3] for t in en_turns]},
+                      "en_full": {"v2v_at_baresip_ms": voice_to_voice(said_full, heard_full),
+                                  "turns": [t[:3] for t in full_turns]}}, ensure_ascii=False, default=str))
     # every dial went through the worker's gated path on the campaign's network, with the codec it used
     assert all(a[6] == "sip" for a in first.values()), rows
     assert first[ids[ZH]][2:4] == ("done", "answered") and first[ids[ZH]][4].endswith("PCMA"), first[ids[ZH]]
@@ -226,13 +250,20 @@ def test_sip_campaigns_dialled_by_a_worker(tmp_path):
         retry = second[ids[phone]]
         assert retry[2] == "planned" and retry[5] > first[ids[phone]][5], (retry, first[ids[phone]])
         assert retry[5].replace(tzinfo=UTC) > datetime.now(UTC), retry
-    assert ids[ZH] not in second and ids[EN] not in second
+    assert ids[ZH] not in second and ids[EN] not in second and ids[EN_FULL] not in second
     # zh: the full call, stored with its turns and outcome, the keyed digits a turn (never the digits)
     assert zh_call["status"] == "ended" and zh_call["transport"] == "sip" and zh_call["worker_id"] == worker_id
     assert zh_call["outcome"] == "ptp", (zh_call, zh_turns)
     assert zh_callee_turns[0][2] == "confirm_identity" and "王芳" in zh_callee_turns[0][1], zh_callee_turns
     assert any(t[1] == "[keypad 4 digits]" for t in zh_callee_turns), zh_callee_turns
     assert any(t[2] == "promise_to_pay" for t in zh_callee_turns), zh_callee_turns
+    # en: the full call, with keyed digits, on μ-law
+    assert first[ids[EN_FULL]][2:4] == ("done", "answered") and first[ids[EN_FULL]][4].endswith("PCMU"), rows
+    assert full_call["status"] == "ended" and full_call["transport"] == "sip", full_call
+    assert full_call["outcome"] == "ptp", (full_call, full_turns)
+    assert full_callee_turns[0][2] == "confirm_identity", full_turns
+    assert any(t[1] == "[keypad 4 digits]" for t in full_callee_turns), full_turns
+    assert any(t[2] == "promise_to_pay" for t in full_callee_turns), full_turns
     # en: she hung up mid-sentence; what she said is kept
     assert en_call["status"] == "ended" and en_call["end_reason"] == "hangup" and en_call["outcome"], en_call
     assert en_callee_turns[0][2] == "confirm_identity" and "emily" in en_callee_turns[0][1].lower(), en_turns

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from telephony_adapter.sim.baresip import free_udp_port
 from telephony_adapter.sip import SipOptions, SipUserAgent
 from telephony_adapter.sip.leg import LegEnded
-from tests.sip_peer import free_udp_port
 
 pytestmark = pytest.mark.timeout(120)
 # per-process options of the one PJSIP endpoint: the same as the other modules of the "sip" xdist group

@@ -158,6 +158,10 @@ async def test_zh_and_en_calls_end_to_end(stack):
         callee = [t for t in turns if t.speaker == "callee"]
         intents = [t.intent for t in callee]
         assert intents[0] == "confirm_identity" and intent in intents, [(t.text, t.intent) for t in turns]
+        # the carrier posts "completed" after the stream ends, on its own time: the dial may return before it
+        deadline = time.monotonic() + 10
+        while "completed" not in [s for s, _ in cc.callbacks] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         assert [s for s, _ in cc.callbacks] == ["initiated", "ringing", "in-progress", "completed"]
         assert all(code == 200 for _, code in cc.callbacks)
         assert cc.stream_params == {"call_id": target.call_id}

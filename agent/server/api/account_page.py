@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from agent.server.api.call_search import CallFilters, search
-from agent.server.api.deps import READ, get_db
+from agent.server.api.deps import DB_SESSION, READ
 from agent.server.api.personal import account_view, may_read_personal
 from agent.server.api.schemas import AccountOut, AttemptOut
 from agent.server.masking import mask_phone, mask_text
@@ -41,7 +41,7 @@ def gate_now(db: Session, acc: Account, at: datetime | None = None) -> dict[str,
 
 @router.get("/{account_id}/overview", dependencies=[READ],
             summary="An account's calls, attempts, compliance blocks, opt-outs, promises and the gate's verdict now")
-def overview(account_id: str, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+def overview(account_id: str, request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
     acc = db.get(Account, account_id)
     if acc is None:
         raise Problem(404, f"no account with id {account_id!r}")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import iterate_in_threadpool
 
 from agent.server.api.common import PageParams, contains_pattern, normalize_phone, paginate
-from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
+from agent.server.api.deps import DB_SESSION, PERSONAL, READ, WRITE
 from agent.server.api.personal import account_view, may_read_personal
 from agent.server.api.schemas import AccountIn, AccountOut, Created, Page
 from agent.server.problems import Problem
@@ -25,7 +25,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 @router.post("", status_code=201, response_model=Created, dependencies=[WRITE],
              summary="Create one account")
-def create_account(body: AccountIn, db: Session = Depends(get_db)) -> Created:
+def create_account(body: AccountIn, db: Session = DB_SESSION) -> Created:
     phone = normalize_phone(body.phone, body.language)
     if body.external_id and db.scalar(select(Account.id).where(Account.external_id == body.external_id)):
         raise Problem(409, f"an account with external_id {body.external_id!r} already exists")
@@ -40,7 +40,7 @@ def create_account(body: AccountIn, db: Session = Depends(get_db)) -> Created:
 
 @router.get("", response_model=Page[AccountOut], dependencies=[READ],
             summary="List accounts (names, phones and ID digits masked for keys without personal-data access)")
-def list_accounts(request: Request, page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_accounts(request: Request, page: PageParams = Depends(), db: Session = DB_SESSION,
                   language: str | None = Query(None, pattern="^(zh|en)$"),
                   q: str | None = Query(None, max_length=100, description="name or phone contains"),
                   ) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def export_accounts(request: Request) -> StreamingResponse:
 
 
 @router.get("/{account_id}", response_model=AccountOut, dependencies=[READ], summary="Get one account")
-def get_account(account_id: str, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_account(account_id: str, request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
     acc = db.get(Account, account_id)
     if acc is None:
         raise Problem(404, f"no account with id {account_id!r}")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from agent.lifecycle.audit_rules import AUDIT_RULES
 from agent.lifecycle.audit_store import audit_and_store
 from agent.server.api.common import PageParams, paginate
-from agent.server.api.deps import READ, WRITE, get_db
+from agent.server.api.deps import DB_SESSION, READ, WRITE
 from agent.server.problems import Problem
 from agent.store.lifecycle_models import AuditFinding, CallAudit
 from agent.store.models import Call
@@ -31,7 +31,7 @@ def rules() -> dict[str, list[str]]:
 
 
 @router.get("/findings", dependencies=[READ], summary="Findings, newest first")
-def list_findings(page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_findings(page: PageParams = Depends(), db: Session = DB_SESSION,
                   rule: str | None = Query(None, max_length=64), call_id: str | None = Query(None, max_length=32),
                   since: datetime | None = Query(None, description="ISO-8601 instant")) -> dict[str, Any]:
     if rule and rule not in AUDIT_RULES:
@@ -55,14 +55,14 @@ def _call_audit(db: Session, call_id: str) -> dict[str, Any]:
 
 
 @router.get("/calls/{call_id}", dependencies=[READ], summary="One call's audit")
-def get_call_audit(call_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_call_audit(call_id: str, db: Session = DB_SESSION) -> dict[str, Any]:
     if db.get(Call, call_id) is None:
         raise Problem(404, f"no call with id {call_id!r}")
     return _call_audit(db, call_id)
 
 
 @router.post("/calls/{call_id}", dependencies=[WRITE], summary="Audit one ended call again now")
-def reaudit(call_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def reaudit(call_id: str, db: Session = DB_SESSION) -> dict[str, Any]:
     call = db.get(Call, call_id)
     if call is None:
         raise Problem(404, f"no call with id {call_id!r}")

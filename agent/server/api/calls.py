@@ -18,7 +18,7 @@ from agent.errors import UserError
 from agent.id_masking import mask_slots, mask_turn
 from agent.server.api.call_search import SORT_PATTERN, CallFilters, search
 from agent.server.api.common import PageParams
-from agent.server.api.deps import PERSONAL, READ, WRITE, get_db
+from agent.server.api.deps import DB_SESSION, PERSONAL, READ, WRITE
 from agent.server.api.personal import may_read_personal, name_view
 from agent.server.api.schemas import CallCreate, CallDetail, CallOut, OutcomeOut, Page, TurnOut
 from agent.server.masking import mask_phone
@@ -100,13 +100,13 @@ def call_filters(
 
 
 @router.get("", response_model=Page[CallOut], dependencies=[READ], summary="List, find and sort calls")
-def list_calls(request: Request, page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_calls(request: Request, page: PageParams = Depends(), db: Session = DB_SESSION,
                filters: CallFilters = Depends(call_filters)) -> dict[str, Any]:
     return search(db, filters, may_read_personal(request), page.limit, page.offset)
 
 
 @router.get("/{call_id}", response_model=CallDetail, dependencies=[READ], summary="One call with its turns")
-def get_call(call_id: str, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_call(call_id: str, request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
     call = db.scalar(select(Call).options(selectinload(Call.turns)).where(Call.id == call_id))
     if call is None:
         raise Problem(404, f"no call with id {call_id!r}")
@@ -144,7 +144,7 @@ def _recording_file(db: Session, call_id: str) -> Path:
 @router.get("/{call_id}/recording", dependencies=[PERSONAL], summary="The stereo WAV (range requests)",
             response_class=FileResponse,
             responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "partial content"}})
-def get_recording(call_id: str, db: Session = Depends(get_db),
+def get_recording(call_id: str, db: Session = DB_SESSION,
                   download: bool = Query(False, description="as an attachment (a download), not inline")
                   ) -> FileResponse:
     path = _recording_file(db, call_id)
@@ -154,7 +154,7 @@ def get_recording(call_id: str, db: Session = Depends(get_db),
 
 @router.get("/{call_id}/waveform", dependencies=[PERSONAL], summary="Peak envelope per channel for drawing")
 def get_waveform(call_id: str, points: int = Query(600, ge=10, le=4000),
-                 db: Session = Depends(get_db)) -> dict[str, Any]:
+                 db: Session = DB_SESSION) -> dict[str, Any]:
     from agent.server.waveform import peaks
 
     path = _recording_file(db, call_id)

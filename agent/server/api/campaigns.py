@@ -12,7 +12,7 @@ from agent import campaign_control as control
 from agent.campaign_control import CampaignConflict, CampaignNotFound
 from agent.errors import UserError
 from agent.server.api.common import PageParams, paginate
-from agent.server.api.deps import READ, WRITE, get_db
+from agent.server.api.deps import DB_SESSION, READ, WRITE
 from agent.server.api.schemas import AttemptOut, CampaignIn, CampaignOut, CampaignPatch, Created, Page
 from agent.server.problems import Problem
 from agent.server.stats import campaign_stats
@@ -30,7 +30,7 @@ def _problem(exc: UserError) -> Problem:
 
 
 @router.post("", status_code=201, response_model=Created, dependencies=[WRITE], summary="Create a campaign")
-def create_campaign(body: CampaignIn, db: Session = Depends(get_db)) -> Created:
+def create_campaign(body: CampaignIn, db: Session = DB_SESSION) -> Created:
     if body.account_ids and not body.script_id:
         raise Problem(422, "'script_id' is required when 'account_ids' are given",
                       errors=[{"field": "script_id", "message": "required with account_ids"}])
@@ -42,7 +42,7 @@ def create_campaign(body: CampaignIn, db: Session = Depends(get_db)) -> Created:
 
 
 @router.get("", response_model=Page[CampaignOut], dependencies=[READ], summary="List campaigns")
-def list_campaigns(page: PageParams = Depends(), db: Session = Depends(get_db)) -> dict[str, Any]:
+def list_campaigns(page: PageParams = Depends(), db: Session = DB_SESSION) -> dict[str, Any]:
     stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id)
     return paginate(db, stmt, page, CampaignOut.model_validate)
 
@@ -55,7 +55,7 @@ def _get(db: Session, campaign_id: str) -> Campaign:
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, dependencies=[READ], summary="One campaign")
-def get_campaign(campaign_id: str, db: Session = Depends(get_db)) -> Campaign:
+def get_campaign(campaign_id: str, db: Session = DB_SESSION) -> Campaign:
     return _get(db, campaign_id)
 
 
@@ -68,19 +68,19 @@ def _move(db: Session, campaign_id: str, action: str) -> Campaign:
 
 @router.post("/{campaign_id}/start", response_model=CampaignOut, dependencies=[WRITE],
              summary="Start or resume dialling")
-def start_campaign(campaign_id: str, db: Session = Depends(get_db)) -> Campaign:
+def start_campaign(campaign_id: str, db: Session = DB_SESSION) -> Campaign:
     return _move(db, campaign_id, "start")
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut, dependencies=[WRITE],
              summary="Pause dialling (calls in progress finish)")
-def pause_campaign(campaign_id: str, db: Session = Depends(get_db)) -> Campaign:
+def pause_campaign(campaign_id: str, db: Session = DB_SESSION) -> Campaign:
     return _move(db, campaign_id, "pause")
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, dependencies=[WRITE],
               summary="Change a campaign's limits or network (workers see it within 2 s)")
-def patch_campaign(campaign_id: str, body: CampaignPatch, db: Session = Depends(get_db)) -> Campaign:
+def patch_campaign(campaign_id: str, body: CampaignPatch, db: Session = DB_SESSION) -> Campaign:
     try:
         return control.change_campaign(db, campaign_id, **body.model_dump(exclude_unset=True))
     except UserError as exc:
@@ -89,7 +89,7 @@ def patch_campaign(campaign_id: str, body: CampaignPatch, db: Session = Depends(
 
 @router.get("/{campaign_id}/attempts", response_model=Page[AttemptOut], dependencies=[READ],
             summary="The campaign's attempts: planned, dialling, done, blocked (with the rule)")
-def list_attempts(campaign_id: str, page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_attempts(campaign_id: str, page: PageParams = Depends(), db: Session = DB_SESSION,
                   status: str | None = Query(None, pattern="^(planned|claimed|dialing|done|failed|blocked)$"),
                   account_id: str | None = Query(None, max_length=32)) -> dict[str, Any]:
     _get(db, campaign_id)
@@ -102,7 +102,7 @@ def list_attempts(campaign_id: str, page: PageParams = Depends(), db: Session = 
 
 
 @router.get("/{campaign_id}/stats", dependencies=[READ], summary="Funnel, outcomes by variant and hour")
-def get_stats(campaign_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_stats(campaign_id: str, db: Session = DB_SESSION) -> dict[str, Any]:
     _get(db, campaign_id)
     return campaign_stats(db, campaign_id)
 
@@ -110,7 +110,7 @@ def get_stats(campaign_id: str, db: Session = Depends(get_db)) -> dict[str, Any]
 @router.get("/{campaign_id}/funnel", dependencies=[READ],
             summary="Funnel dialled → connected → right party → promise → kept by variant, segment or local hour, "
                     "with each step's conversion (95 % Wilson intervals), cost per kept promise and A/B comparisons")
-def get_funnel(campaign_id: str, db: Session = Depends(get_db),
+def get_funnel(campaign_id: str, db: Session = DB_SESSION,
                by: str = Query("variant", pattern="^(variant|segment|hour)$",
                                description="variant | segment (bucket · product · language) | hour (callee-local)"),
                since: date | None = Query(None, description="only dials on or after this day (YYYY-MM-DD, UTC)")

@@ -16,8 +16,15 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+# The session commits when the route function returns, before the response is sent (scope "function"): a
+# client told 201 can read what it created at once, and a failed commit is an error, never a false 201.
+# (FastAPI's default scope ends a yield dependency after the response: a quick follow-up request could
+# arrive before the commit and get 404.)
+DB_SESSION = Depends(get_db, scope="function")
+
+
 def require(permission: str) -> Callable[..., Principal]:
-    def _dep(request: Request, db: Session = Depends(get_db)) -> Principal:
+    def _dep(request: Request, db: Session = DB_SESSION) -> Principal:
         principal = authenticate(db, request)
         if not principal.can(permission):
             raise Problem(403, f"a key with scope '{principal.scope}' may not do this "

@@ -23,7 +23,7 @@ from agent.lifecycle.events import (
     parse_event,
 )
 from agent.server.api.common import PageParams, paginate
-from agent.server.api.deps import CRM, READ, get_db
+from agent.server.api.deps import CRM, DB_SESSION, READ
 from agent.server.problems import Problem
 from agent.store.db import session_scope
 from agent.store.lifecycle_models import CrmEvent
@@ -83,7 +83,7 @@ def _apply_with_retries(db_url: str, ev) -> tuple[dict[str, Any], bool]:
 
 
 @router.get("", dependencies=[READ], summary="Events received, newest first")
-def list_events(page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_events(page: PageParams = Depends(), db: Session = DB_SESSION,
                 account_id: str | None = Query(None, max_length=32),
                 type: str | None = Query(None, pattern="^(payment|payment_missed|due_date_changed|"
                                          "application_abandoned|limit_raised)$")) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def list_events(page: PageParams = Depends(), db: Session = Depends(get_db),
 
 
 @router.get("/{event_id}", dependencies=[READ], summary="One event and what applying it did")
-def get_event(event_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_event(event_id: str, db: Session = DB_SESSION) -> dict[str, Any]:
     row = db.get(CrmEvent, event_id)
     if row is None:
         raise Problem(404, f"no event with id {event_id!r}")

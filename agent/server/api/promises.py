@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from agent.lifecycle.promises import promise_dict, sweep
 from agent.server.api.common import PageParams, paginate
-from agent.server.api.deps import READ, WRITE, get_db
+from agent.server.api.deps import DB_SESSION, READ, WRITE
 from agent.server.problems import Problem
 from agent.store.lifecycle_models import PROMISE_STATUSES, Promise
 
@@ -19,7 +19,7 @@ _STATUS = "^(" + "|".join(PROMISE_STATUSES) + ")$"
 
 @router.get("", dependencies=[READ], summary="Promises to pay, by status (pending, kept, partially_kept, "
             "broken, cancelled), soonest due first")
-def list_promises(page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_promises(page: PageParams = Depends(), db: Session = DB_SESSION,
                   status: str | None = Query(None, pattern=_STATUS),
                   account_id: str | None = Query(None, max_length=32)) -> dict[str, Any]:
     stmt = select(Promise).order_by(Promise.due_date, Promise.id)
@@ -34,7 +34,7 @@ def list_promises(page: PageParams = Depends(), db: Session = Depends(get_db),
 
 
 @router.get("/{promise_id}", dependencies=[READ], summary="One promise")
-def get_promise(promise_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_promise(promise_id: str, db: Session = DB_SESSION) -> dict[str, Any]:
     row = db.get(Promise, promise_id)
     if row is None:
         raise Problem(404, f"no promise with id {promise_id!r}")
@@ -43,6 +43,6 @@ def get_promise(promise_id: str, db: Session = Depends(get_db)) -> dict[str, Any
 
 @router.post("/sweep", dependencies=[WRITE], summary="Mark promises whose grace days have passed unpaid "
              "as broken now (the daily sweep; idempotent)")
-def run_sweep(db: Session = Depends(get_db)) -> dict[str, Any]:
+def run_sweep(db: Session = DB_SESSION) -> dict[str, Any]:
     changes = sweep(db)
     return {"changed": changes, "count": len(changes)}

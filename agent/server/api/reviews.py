@@ -18,7 +18,7 @@ from agent.server.api.call_search import (
     row_out,
 )
 from agent.server.api.common import PageParams
-from agent.server.api.deps import ADMIN, READ, WRITE, get_db
+from agent.server.api.deps import ADMIN, DB_SESSION, READ, WRITE
 from agent.server.api.personal import may_read_personal, principal_of
 from agent.server.problems import Problem
 from agent.server.vocab import labels
@@ -76,12 +76,12 @@ def vocab() -> dict[str, Any]:
 
 
 @router.get("/api/scorecard", dependencies=[READ], summary="The QA scorecard in force")
-def get_scorecard(db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_scorecard(db: Session = DB_SESSION) -> dict[str, Any]:
     return rv.scorecard(db)
 
 
 @router.put("/api/scorecard", dependencies=[ADMIN], summary="Replace the QA scorecard (a new version)")
-def put_scorecard(body: ScorecardIn, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+def put_scorecard(body: ScorecardIn, request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
     return rv.save_scorecard(db, [i.model_dump() for i in body.items], principal_of(request))
 
 
@@ -93,7 +93,7 @@ def _call_or_404(db: Session, call_id: str) -> Call:
 
 
 @router.get("/api/calls/{call_id}/review", dependencies=[READ], summary="A call's review and its trail")
-def get_review(call_id: str, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_review(call_id: str, request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
     _call_or_404(db, call_id)
     personal = may_read_personal(request)
     return {"review": rv.review_dict(db.get(CallReview, call_id), personal),
@@ -103,7 +103,7 @@ def get_review(call_id: str, request: Request, db: Session = Depends(get_db)) ->
 @router.put("/api/calls/{call_id}/review", dependencies=[WRITE],
             summary="Review a call: notes, tags, scores, an outcome correction (sends call.reviewed)",
             responses={409: {"description": "the call is not ended, or the review changed meanwhile"}})
-def put_review(call_id: str, body: ReviewIn, request: Request, db: Session = Depends(get_db)) -> dict[str, Any]:
+def put_review(call_id: str, body: ReviewIn, request: Request, db: Session = DB_SESSION) -> dict[str, Any]:
     review = rv.save_review(db, call_id, principal_of(request), notes=body.notes, tags=body.tags,
                             scores=body.scores, outcome=body.outcome, version=body.version)
     return {"review": review, "history": rv.history(db, call_id)}
@@ -121,7 +121,7 @@ def _reasons() -> dict[str, ColumnElement[bool]]:
 
 @router.get("/api/reviews/queue", dependencies=[READ], summary="Calls to review: audit findings, complaints "
             "and disputes, low-confidence understanding; unreviewed first by default")
-def review_queue(request: Request, page: PageParams = Depends(), db: Session = Depends(get_db),
+def review_queue(request: Request, page: PageParams = Depends(), db: Session = DB_SESSION,
                  reason: str | None = Query(None, pattern="^(finding|complaint|low_confidence)$"),
                  state: str = Query("open", pattern="^(open|reviewed|all)$")) -> dict[str, Any]:
     reasons = _reasons()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.server.api.common import PageParams, paginate
-from agent.server.api.deps import CRM, READ, get_db
+from agent.server.api.deps import CRM, DB_SESSION, READ
 from agent.server.api.schemas import DeliveryOut, Page, SubscriptionIn, SubscriptionOut
 from agent.server.problems import Problem
 from agent.server.webhooks import (
@@ -37,14 +37,14 @@ def event_types() -> dict[str, list[str]]:
 
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionOut, dependencies=[CRM],
              summary="Subscribe a URL to event types; the signing secret is shown once")
-def subscribe(body: SubscriptionIn, db: Session = Depends(get_db)) -> dict[str, Any]:
+def subscribe(body: SubscriptionIn, db: Session = DB_SESSION) -> dict[str, Any]:
     sub = create_subscription(db, body.url, body.event_types)
     return _sub_out(sub, secret=True)
 
 
 @router.get("/subscriptions", response_model=Page[SubscriptionOut], dependencies=[READ],
             summary="List subscriptions")
-def list_subscriptions(page: PageParams = Depends(), db: Session = Depends(get_db)) -> dict[str, Any]:
+def list_subscriptions(page: PageParams = Depends(), db: Session = DB_SESSION) -> dict[str, Any]:
     stmt = select(WebhookSubscription).order_by(WebhookSubscription.created_at.desc(),
                                                 WebhookSubscription.id)
     return paginate(db, stmt, page, _sub_out)
@@ -52,7 +52,7 @@ def list_subscriptions(page: PageParams = Depends(), db: Session = Depends(get_d
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, dependencies=[CRM],
                summary="Stop a subscription (pending deliveries become dead)")
-def unsubscribe(subscription_id: str, db: Session = Depends(get_db)) -> None:
+def unsubscribe(subscription_id: str, db: Session = DB_SESSION) -> None:
     sub = db.get(WebhookSubscription, subscription_id)
     if sub is None:
         raise Problem(404, f"no subscription with id {subscription_id!r}")
@@ -79,7 +79,7 @@ def public_error(error: str | None) -> str | None:
 
 @router.get("/deliveries", response_model=Page[DeliveryOut], dependencies=[READ],
             summary="List deliveries, newest first")
-def list_deliveries(page: PageParams = Depends(), db: Session = Depends(get_db),
+def list_deliveries(page: PageParams = Depends(), db: Session = DB_SESSION,
                     status: str | None = Query(None, pattern="^(pending|delivered|dead)$"),
                     subscription_id: str | None = Query(None, max_length=32),
                     event_id: str | None = Query(None, max_length=32)) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def list_deliveries(page: PageParams = Depends(), db: Session = Depends(get_db),
 
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut, dependencies=[CRM],
              summary="Send a delivery again now")
-def redeliver_one(delivery_id: str, db: Session = Depends(get_db)) -> dict[str, Any]:
+def redeliver_one(delivery_id: str, db: Session = DB_SESSION) -> dict[str, Any]:
     row = redeliver(db, delivery_id)
     if row is None:
         raise Problem(404, f"no delivery with id {delivery_id!r}")

@@ -27,8 +27,9 @@ async def run_session(call_id: str, transport: Any) -> Any:
     """The media stream's session runner: run the call, then close its attempt and wake its dialer."""
     from agent.calls import run_call
     from agent.dialing.twilio_status import session_finished
-    from agent.dialing.waiters import runner_for
+    from agent.dialing.waiters import runner_for, session_started
 
+    session_started(call_id)
     runner = runner_for(call_id)  # a dialer in this process brought its own models and call settings
     result = await (runner(call_id, transport) if runner is not None else run_call(call_id, transport))
     await asyncio.to_thread(session_finished, call_id, result)

@@ -1,4 +1,4 @@
-"""A real SIP callee for the tests: Debian's baresip, started in its own config folder.
+"""A real SIP callee for the tests and `bench networks`: Debian's baresip, started in its own config folder.
 
 - `audio_source aufile,<wav>`: the callee's whole side (speech and pauses) is its microphone; baresip
   hangs up when the WAV ends (that is the callee hanging up).
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -21,6 +22,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -41,16 +43,45 @@ def ensure_baresip() -> str | None:
     return BARESIP
 
 
+# Ports for baresip and the SIP tests' peers, chosen below the kernel's ephemeral range (32768-60999) and
+# above baresip's RTP ports: a port from bind(0) lies in the ephemeral range, where any process's outgoing
+# connection can take it between our check and the peer's bind (CI saw baresip's TLS bind fail so).
+SIP_PORTS = (30000, 32700)
+UDP, TCP = socket.SOCK_DGRAM, socket.SOCK_STREAM
+
+
+def _binds(kind: int, port: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_for(*binds: tuple[int, int], ports: tuple[int, int] = SIP_PORTS,
+                  rng: random.Random | None = None, skip: frozenset[int] = frozenset()) -> int:
+    """A port in `ports` (start, stop), not in `skip`, where each (socket kind, offset) bind on 127.0.0.1
+    succeeds now."""
+    rng = rng or random.Random()
+    for _ in range(200):
+        port = rng.randrange(*ports)
+        if port not in skip and all(_binds(kind, port + offset) for kind, offset in binds):
+            return port
+    raise RuntimeError(f"no free port in {ports[0]}-{ports[1]}")
+
+
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port_for((UDP, 0))
 
 
 def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port_for((TCP, 0))
+
+
+def free_sip_port(rng: random.Random | None = None) -> int:
+    """A port where baresip's `sip_listen` can bind all it binds: UDP and TCP on the port, TLS (TCP) on the next."""
+    return free_port_for((UDP, 0), (TCP, 0), (TCP, 1), rng=rng)
 
 
 def write_wav8k(path: Path, pcm: np.ndarray) -> Path:
@@ -87,17 +118,21 @@ class Baresip:
         self.folder = folder
         self.wav = wav
         self.callees = callees
-        self.port = free_udp_port()
-        self.ctrl_port = free_tcp_port()
-        self.cons_port = free_udp_port()
+        self._pick_ports()
         self.dump = folder / "dump"
         self.max_calls = max_calls
         self.proc: subprocess.Popen | None = None
+        self._log: BinaryIO | None = None
         self.events: list[dict] = []
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
         self._buf = b""
         self.lock = threading.Lock()  # one callee's command pair (select its account, act) at a time
+
+    def _pick_ports(self) -> None:
+        self.port = free_sip_port()
+        self.ctrl_port = free_tcp_port()
+        self.cons_port = free_udp_port()
 
     def uri(self, user: str = "callee") -> str:
         return f"sip:{user}@127.0.0.1:{self.port}"
@@ -133,22 +168,41 @@ snd_path {self.dump}
         (self.folder / "accounts").write_text("\n".join(lines) + "\n")
         (self.folder / "contacts").write_text("")
 
-    def start(self, timeout: float = 10.0) -> Baresip:
-        self.write_config()
-        self.log_path = self.folder / "baresip.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BARESIP, "-f", str(self.folder)], stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while b"baresip is ready" not in self.log_path.read_bytes():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+    def start(self, timeout: float = 10.0, attempts: int = 3) -> Baresip:
+        """Start baresip; a port taken between choosing it and baresip binding it means new ports and a retry."""
+        if BARESIP is None:
+            raise RuntimeError("baresip is not installed: apt-get install baresip (ensure_baresip does it as root)")
+        for attempt in range(attempts):
+            if self._launch(timeout):
+                break
+            if attempt == attempts - 1 or b"Address already in use" not in self.log_path.read_bytes():
                 raise RuntimeError(f"baresip did not start: {self.log()[-2000:]}")
-            time.sleep(0.05)
+            self._pick_ports()
         self._sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=5)
         self._sock.settimeout(None)
         self._reader = threading.Thread(target=self._read_ctrl, daemon=True)
         self._reader.start()
         return self
+
+    def _launch(self, timeout: float) -> bool:
+        """One baresip process; True once it is ready, False (process ended) if it failed or timed out."""
+        self.write_config()
+        self.log_path = self.folder / "baresip.log"
+        if self._log is not None:
+            self._log.close()
+        self._log = open(self.log_path, "wb")
+        assert BARESIP is not None
+        self.proc = subprocess.Popen([BARESIP, "-f", str(self.folder)], stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while b"baresip is ready" not in self.log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                self.proc.wait(5)
+                return False
+            time.sleep(0.05)
+        return True
 
     def stop(self) -> None:
         if self._sock is not None:
@@ -163,7 +217,7 @@ snd_path {self.dump}
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if getattr(self, "_log", None):
+        if self._log is not None:
             self._log.close()
 
     def __enter__(self) -> Baresip:
@@ -179,6 +233,8 @@ snd_path {self.dump}
     def command(self, command: str, params: str = "") -> None:
         """A menu command over ctrl_tcp (accept, hangup, ...)."""
         body = json.dumps({"command": command, "params": params, "token": command}).encode()
+        if self._sock is None:
+            raise RuntimeError("baresip is not started")
         self._sock.sendall(b"%d:%s," % (len(body), body))
 
     def on(self, aor: str, command: str, params: str = "") -> None:
@@ -206,9 +262,10 @@ snd_path {self.dump}
                 time.sleep(gap_s)
 
     def _read_ctrl(self) -> None:
-        while True:
+        sock = self._sock
+        while sock is not None:
             try:
-                data = self._sock.recv(65536)
+                data = sock.recv(65536)
             except OSError:
                 return
             if not data:
@@ -226,12 +283,19 @@ snd_path {self.dump}
     def event_types(self) -> list[str]:
         return [e.get("type", "") for e in self.events if e.get("event")]
 
-    def wait_event(self, kind: str, timeout: float = 10.0, aor: str | None = None) -> dict:
+    def find_event(self, kind: str, aor: str | None = None, since: float = 0.0) -> dict | None:
+        """The first `kind` event so far (of account `aor`, reported at or after `since` on time.monotonic())."""
+        for e in list(self.events):
+            if e.get("event") and e.get("type") == kind and aor in (None, e.get("accountaor")) and e["at"] >= since:
+                return e
+        return None
+
+    def wait_event(self, kind: str, timeout: float = 10.0, aor: str | None = None, since: float = 0.0) -> dict:
+        """The first `kind` event (as find_event), waiting up to `timeout` seconds for it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for e in list(self.events):
-                if e.get("event") and e.get("type") == kind and aor in (None, e.get("accountaor")):
-                    return e
+            if (e := self.find_event(kind, aor, since)) is not None:
+                return e
             time.sleep(0.02)
         raise AssertionError(f"baresip never reported {kind}; events: {self.event_types()}")
 
