@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from agent.bench_stages import NODE_OF
-from agent.turn_taking import NodeWaits, TurnSettings, is_backchannel_turn, wait_ms
+from agent.turn_taking import V2V_TARGETS_MS, NodeWaits, TurnSettings, is_backchannel_turn, wait_ms
 from agent.turnset import Turn, plan, record
 
 FRAME = 320
@@ -374,7 +374,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         dev = [(rep, t) for rep, t in reps if rep.turn.split == "dev"]
         out["dev"]["early_asr_sweep"] = sweep(dev, s)
         out["dev"]["min_wait_sweep"] = sweep(dev, s, "min_wait_ms", MIN_WAIT_SWEEP_MS)
-    out["targets"] = {"v2v_p50_ms": 450, "v2v_p95_ms": 700, "cut_in_rate_paused": 0.03,
-                      "backchannel_barge_in_rate": 0.02, "interruption_clear_ms": 150}
+    out["targets"] = {"v2v_p50_ms": V2V_TARGETS_MS["p50"], "v2v_p95_ms": V2V_TARGETS_MS["p95"],
+                      "cut_in_rate_paused": 0.03, "backchannel_barge_in_rate": 0.02, "interruption_clear_ms": 150}
     out["wall_s"] = round(time.perf_counter() - t_start, 1)
     return out

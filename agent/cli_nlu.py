@@ -88,6 +88,8 @@ def train_cmd(
     epochs: int = typer.Option(14, "--epochs", min=1, max=200),
     seed: int = typer.Option(13, "--seed"),
     features: str = typer.Option("use+ngram", "--features", help="use+ngram (default), use, or ngram (ablation)"),
+    per_intent: int = typer.Option(0, "--per-intent", min=0,
+                                   help="at most N utterances per intent and language (0: all); a quick check"),
 ) -> None:
     """Train the intent classifier from nlu/data (torch), calibrate it and save a versioned model file."""
     from nlu.intent_model import DEFAULT_MODEL
@@ -96,7 +98,7 @@ def train_cmd(
     try:
         if features not in ("use+ngram", "use", "ngram"):
             raise UserError("--features must be use+ngram, use or ngram")
-        train(out or DEFAULT_MODEL, TrainConfig(epochs=epochs, seed=seed, features=features),
+        train(out or DEFAULT_MODEL, TrainConfig(epochs=epochs, seed=seed, features=features, per_intent=per_intent),
               log=lambda m: typer.echo(m, err=True))
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(f"training failed: {exc}") from None

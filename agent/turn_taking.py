@@ -30,6 +30,9 @@ from nlu.complete import COMPLETE, INCOMPLETE, UNSURE, Confidence, Verdict
 from nlu.prompt_echo import first_reading, strip_echo
 from speech.prosody import Tail
 
+# Issue 19's voice-to-voice targets for complete answers (ms), quoted by every bench that reports the figure:
+# `bench turns`, `bench call`.
+V2V_TARGETS_MS = {"p50": 450, "p95": 700}
 
 @dataclass(frozen=True)
 class TurnSettings:

@@ -33,6 +33,7 @@ class TrainConfig:
     oos_threshold: float = 0.35
     seed: int = 13
     features: str = "use+ngram"  # or "use" / "ngram": ablations for the model comparison in nlu/README.md
+    per_intent: int = 0  # at most this many utterances per intent and language (0: all): a quick smoke run
 
 
 def corpus_digest(train_dir: Path = TRAIN_DIR) -> str:
@@ -54,6 +55,16 @@ def split(examples: list[Example], fraction: float, rng: random.Random) -> tuple
         val.extend(items[:k])
         train.extend(items[k:])
     return train, val
+
+
+def sample(examples: list[Example], per_intent: int, rng: random.Random) -> list[Example]:
+    """At most `per_intent` utterances of each intent in each language, drawn at random (0: all of them)."""
+    if per_intent <= 0:
+        return examples
+    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for ex in examples:
+        groups[(ex.intent, ex.lang)].append(ex)
+    return [ex for key in sorted(groups) for ex in rng.sample(groups[key], min(per_intent, len(groups[key])))]
 
 
 def expand(examples: list[Example], cfg: TrainConfig, rng: random.Random, with_aug: bool) -> list[Example]:
@@ -103,7 +114,7 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
     t0 = time.time()
     intents = intent_names()
     index = {n: i for i, n in enumerate(intents)}
-    base = load_train()
+    base = sample(load_train(), cfg.per_intent, rng)
     tr, va = split(base, cfg.val_fraction, rng)
     tr_rows = expand(tr, cfg, rng, with_aug=True)
     va_rows = expand(va, cfg, rng, with_aug=False)

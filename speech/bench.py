@@ -52,9 +52,9 @@ def normalize_en(text: str) -> str:
     "eight one oh four" (the normaliser alone reads "8 1 0 4" as four words, one of them "one")."""
     global _EN_NORMALIZER
     if _EN_NORMALIZER is None:
-        from whisper.normalizers import EnglishTextNormalizer
+        from speech.asr.en_normalizer import english_normalizer
 
-        _EN_NORMALIZER = EnglishTextNormalizer()
+        _EN_NORMALIZER = english_normalizer()
     text = _SPACED_DIGITS_EN.sub(lambda m: re.sub(r"[ \t-]+", "", m.group(0)), text)
     return _EN_NORMALIZER(text)
 

@@ -38,11 +38,10 @@ def lm_units(text: str, lang: str) -> list[str]:
     return _en_normalizer()(text).split()
 
 
-@functools.lru_cache(maxsize=1)
 def _en_normalizer():
-    from whisper.normalizers import EnglishTextNormalizer
+    from speech.asr.en_normalizer import english_normalizer
 
-    return EnglishTextNormalizer()
+    return english_normalizer()
 
 
 class NgramLM:

@@ -78,14 +78,14 @@ def word_grams(unit_list: list[str]) -> frozenset[str]:
     return frozenset(unit_list) | frozenset(f"{a} {b}" for a, b in zip(unit_list, unit_list[1:], strict=False))
 
 
-def _contains(a: list[str], b: list[str]) -> bool:
-    """True when the shorter unit list occurs inside the longer and is long enough to count."""
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    need = CONTAIN_MIN["en"] if is_latin(short) else CONTAIN_MIN["zh"]
-    if len(short) < need:
-        return False
-    n = len(short)
-    return any(long_[i:i + n] == short for i in range(len(long_) - n + 1))
+def _joined(unit_list: list[str]) -> str:
+    """The units with a separator around each, so a substring test is a test for a run of whole units."""
+    return "\x1f" + "\x1f".join(unit_list) + "\x1f"
+
+
+def _contains_joined(short: str, long_: str, n_short: int, latin_short: bool) -> bool:
+    need = CONTAIN_MIN["en"] if latin_short else CONTAIN_MIN["zh"]
+    return n_short >= need and short in long_
 
 
 def bigrams(text: str) -> frozenset[str]:
@@ -105,6 +105,7 @@ class TestGuard:
         self._norm = [normalize(s) for s in self.sentences]
         self._units = [units(s) for s in self.sentences]
         self._latin = [is_latin(u) for u in self._units]
+        self._joined = [_joined(u) for u in self._units]
         self._grams = [bigrams(s) for s in self.sentences]
         self._words = [word_grams(u) for u in self._units]
         self._index: dict[str, list[int]] = {}
@@ -119,11 +120,14 @@ class TestGuard:
         if not norm:
             return 0.0, None
         latin, mine_words = is_latin(mine_units), word_grams(mine_units)
+        mine_joined, n_mine = _joined(mine_units), len(mine_units)
         best, who = 0.0, None
         candidates = {i for g in mine | mine_words for i in self._index.get(g, ())}
         for i in candidates:
-            other = self._norm[i]
-            if norm == other or _contains(mine_units, self._units[i]):
+            other, n_other = self._norm[i], len(self._units[i])
+            contained = (_contains_joined(mine_joined, self._joined[i], n_mine, latin) if n_mine <= n_other else
+                         _contains_joined(self._joined[i], mine_joined, n_other, self._latin[i]))
+            if norm == other or contained:
                 return 1.0, self.sentences[i]
             if latin and self._latin[i]:
                 grams = self._words[i]

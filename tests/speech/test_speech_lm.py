@@ -84,3 +84,22 @@ def test_rescoring_lowers_the_error_of_the_real_engine_on_the_phone_channel():
         # Mandarin gains; English is gated (the LM leaves the top beam only when sure): never worse
         assert (rescored < top) if lang == "zh" else (rescored <= top), (lang, rescored, top, hyps)
         assert not math.isnan(rescored)
+
+
+def test_the_english_normaliser_is_whispers_and_does_not_import_torch():
+    """The LM's and the bench's English units come from openai-whisper's normaliser, loaded without the `whisper`
+    package (its __init__ imports torch: ~3 s of CPU in every call process that re-ranks English)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from speech.asr.lm import lm_units; from speech.bench import normalize_en; "
+            "print(lm_units('Mr. Smith owes two hundred dollars', 'en'), normalize_en('8 1 0 4, OK?'), "
+            "'torch' in sys.modules, 'whisper' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["['mister',", "'smith',", "'owes',", "'$200']", "8104", "ok", "False", "False"]
+    from whisper.normalizers import EnglishTextNormalizer
+
+    from speech.asr.en_normalizer import english_normalizer
+
+    for text in ("Mr. Smith owes two hundred dollars", "I'll pay on the 5th, colour", "Uh, yes, that's me."):
+        assert english_normalizer()(text) == EnglishTextNormalizer()(text)
