@@ -37,6 +37,8 @@ def bench_turns(
                                                            "--long-reading-ms)"),
     long_reading_ms: int | None = typer.Option(None, help="an unsure reading of this much voice skips the unsure "
                                                           "extra (0: off; default: the per-language value)"),
+    refusal_wait_ms: int | None = typer.Option(None, help="the least a complete refusal waits (0: off; default: the "
+                                                          "per-language value)"),
 ) -> None:
     from agent.bench_turns import run
     from agent.errors import UserError
@@ -55,7 +57,8 @@ def bench_turns(
 
     settings = TurnSettings(pause_ms=pause_ms)
     for name, value in (("early_asr_ms", early_asr_ms), ("max_wait_ms", max_wait_ms), ("short_wait_ms", short_wait_ms),
-                        ("short_reading_ms", short_reading_ms), ("long_reading_ms", long_reading_ms)):
+                        ("short_reading_ms", short_reading_ms), ("long_reading_ms", long_reading_ms),
+                        ("refusal_wait_ms", refusal_wait_ms)):
         if value is not None:
             settings = settings.with_(**{name: value})
     if replay is not None:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from nlu.complete import COMPLETE, INCOMPLETE, UNSURE, Confidence, Verdict
+from nlu.complete import COMPLETE, INCOMPLETE, REFUSALS, UNSURE, Confidence, Verdict
 from nlu.prompt_echo import first_reading, strip_echo
 from speech.prosody import Tail
 
@@ -96,6 +96,11 @@ class TurnSettings:
     # size (180 paused turns, defaults 464 ms / 8.9 %): 500 ms gives 500 / 7.2 %; only p50 600 reaches <= 3 %. Off.
     short_wait_ms: int | None = None
     short_reading_ms: int | None = None
+    # a complete reading that is a refusal (nlu.complete.REFUSALS: deny, cannot_pay, not_interested; not the node's
+    # whole answer) waits at least this long: a "no" usually comes with its reason ("No, because…"), a "yes" does
+    # not. None: PER_LANG; 0: off. Off (session 12, docs/turn_taking.md): 500 ms took dev's cut-ins 11.1 -> 6.7 % (both
+    # halves) for p50 400 -> 484 ms, but on test it saved none (11.1 %) and cost p50 400 -> 450 ms.
+    refusal_wait_ms: int | None = None
 
     def with_(self, **changes) -> TurnSettings:
         return replace(self, **changes)
@@ -132,9 +137,11 @@ class TurnSettings:
 # one VAD frame, not session 10's three: a test pause measured over 700 ms at an answer still judged unsure or
 # incomplete is cut in on.
 PER_LANG: dict[str, dict[str, Any]] = {"zh": {"early_asr_ms": 100, "unsure_extra_ms": 300, "level_end_db": -11.0,
-                                              "max_wait_ms": 700, "long_reading_ms": 2000, "short_wait_ms": 0},
+                                              "max_wait_ms": 700, "long_reading_ms": 2000, "short_wait_ms": 0,
+                                              "refusal_wait_ms": 0},
                                        "en": {"early_asr_ms": 100, "unsure_extra_ms": 150, "max_wait_ms": 700,
-                                              "long_reading_ms": 1650, "short_wait_ms": 0}}
+                                              "long_reading_ms": 1650, "short_wait_ms": 0,
+                                              "refusal_wait_ms": 0}}
 UNSET_MAX_WAIT_MS = 1000  # the maximum of settings not resolved to a language (`for_lang`): the old default
 
 
@@ -187,6 +194,9 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
     if verdict is None:
         return waits.max_ms, "verdict pending"
     if verdict.state == COMPLETE and not level_ending(verdict, tail, s):
+        if refusal_reading(verdict, s):
+            return (min(waits.max_ms, max(waits.min_ms, s.refusal_wait_ms or 0)),
+                    f"complete: {verdict.reason}; a refusal (its reason may follow)")
         if short_complete_reading(verdict, s):
             return (min(waits.max_ms, max(waits.min_ms, s.short_wait_ms or 0)),
                     f"complete: {verdict.reason}; short ({verdict.heard_ms} ms of voice)")
@@ -202,6 +212,11 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
     w = min(waits.max_ms, max(waits.min_ms, base + shift))
     why = "; ".join(x for x in (f"{verdict.heard_ms} ms of voice" if long_reading else "", why) if x)
     return w, f"unsure: {verdict.reason}" + (f"; {why}" if why else "")
+
+
+def refusal_reading(verdict: Verdict, s: TurnSettings) -> bool:
+    """A complete reading that refuses (REFUSALS) and is not the node's whole answer: it waits `refusal_wait_ms`."""
+    return bool(s.refusal_wait_ms and verdict.state == COMPLETE and not verdict.whole and verdict.intent in REFUSALS)
 
 
 def short_complete_reading(verdict: Verdict, s: TurnSettings) -> bool:

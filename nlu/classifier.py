@@ -10,6 +10,7 @@ import numpy as np
 from nlu.corpus import context_rules, is_short_reply, short_reply_rules
 from nlu.features import Featurizer
 from nlu.guard import guard_hits
+from nlu.identity_denial import denies_identity
 from nlu.intent_model import IntentModel
 from nlu.text import has_cjk, is_garbage, normalize
 from nlu.types import EXPECTS, Understanding, must_not_miss
@@ -58,6 +59,8 @@ class Classifier:
             probs[names.index(mapping.get(n, n))] += raw_probs[i]
         order = np.argsort(-probs)
         intent, conf = names[order[0]], float(probs[order[0]])
+        if intent == "confirm_identity" and denies_identity(norm):  # "不是我", "It's not me": not a confirmation
+            intent = "deny"
 
         hits = [h for h in guard_hits(norm, lang) if h in self.mnm]
         if hits and intent not in hits:

@@ -13,7 +13,7 @@ every entry to a dev turn that uses it (tests/session/test_turn_taking.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
@@ -60,6 +60,9 @@ _STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
 # intents that answer any question (or end the call) on their own
 _ANY = {"wrong_number", "third_party", "stop_calling", "complaint", "request_human", "dispute_debt",
         "already_paid", "ask_if_robot", "ask_who_calling", "not_interested", "callback_request", "scam_concern"}
+# Refusals: in conversation a "no" (a dispreferred answer) usually comes with an account of it ("No, because…",
+# "不用了，因为…"), while a "yes" stands alone; `refusal_wait_ms` (agent/turn_taking.py) lets one wait longer.
+REFUSALS = frozenset({"deny", "cannot_pay", "not_interested"})
 _YES_NO = {"affirm", "deny", "confirm_identity", "promise_to_pay", "cannot_pay", "interested"}
 _BY_EXPECT = {
     "identity": {"confirm_identity", "affirm", "deny"},
@@ -77,6 +80,7 @@ class Verdict:
     firm: bool = False  # a must-not-miss request: taken whatever else the reading or the voice shows
     whole: bool = False  # every slot the node asked for is in (all four ID digits): no voice cue can add to it
     heard_ms: int | None = None  # voiced ms of the audio read (speech.prosody.voiced_ms), set by the verdict step
+    intent: str | None = None  # the intent that completes the answer, when an intent does
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,7 @@ def judge(text: str, lang: str, expect: str | None, understanding: Any = None,
     `confidence`: the ASR's own doubt about the reading (`unsure_reading`)."""
     v = _judge(text, lang, expect, understanding, min_confidence)
     if v.state == COMPLETE and getattr(understanding, "intent", None) in _ANY and v.reason in _ANY:
-        return Verdict(v.state, v.reason, firm=True)  # a must-not-miss request is taken whatever the rest
+        return replace(v, firm=True)  # a must-not-miss request is taken whatever the rest
     if v.state != COMPLETE:
         return v
     unit = repeated_unit(text, lang)
@@ -265,10 +269,10 @@ def _judge(text: str, lang: str, expect: str | None, understanding: Any, min_con
         if 0 < n < 4:
             return Verdict(INCOMPLETE, f"{n} of 4 digits")
         if intent in {"deny", "not_interested"} | _ANY and conf >= min_confidence and n == 0:
-            return Verdict(COMPLETE, f"{intent} instead of digits")
+            return Verdict(COMPLETE, f"{intent} instead of digits", intent=intent)
         return Verdict(UNSURE, "no digits")
     if intent in _ANY and conf >= 0.8:
-        return Verdict(COMPLETE, intent)
+        return Verdict(COMPLETE, intent, intent=intent)
     if expect in ("date", "callback_time", "payment") and ents.get("date"):
         return Verdict(COMPLETE, "a date")
     if expect in ("date", "callback_time"):
@@ -276,5 +280,5 @@ def _judge(text: str, lang: str, expect: str | None, understanding: Any, min_con
     if expect == "payment" and ents.get("amount") and not ents.get("date"):
         return Verdict(INCOMPLETE, "an amount without a date")
     if expect in _BY_EXPECT and intent in _BY_EXPECT[expect] and conf >= min_confidence:
-        return Verdict(COMPLETE, intent or "")
+        return Verdict(COMPLETE, intent or "", intent=intent)
     return Verdict(UNSURE, f"{intent} at {expect}")

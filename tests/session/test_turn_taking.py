@@ -317,3 +317,31 @@ def test_the_short_wait_reaches_a_bare_answer_through_the_verdict_step(classify,
     assert bare.state == full.state == "complete"
     w_bare, why = wait_ms(bare, None, lang, WAITS, s)
     assert w_bare > wait_ms(full, None, lang, WAITS, s)[0] == WAITS.min_ms and "short" in why
+
+
+# ------------------------------------------------------------------ issue 19: refusals wait for their reason
+@pytest.mark.parametrize("lang,expect,refusal,consent", [
+    ("zh", "offer", "不用了。", "好的，可以。"),
+    ("en", "offer", "No.", "Yes, sure."),
+    ("zh", "identity", "不是。", "对，是我。"),
+    ("en", "identity", "No.", "Yes, that's me."),
+])
+def test_a_complete_refusal_waits_for_its_reason_a_consent_does_not(classify, lang, expect, refusal, consent):
+    from agent.turn_taking import verdict_of
+
+    assert TurnSettings().for_lang(lang).refusal_wait_ms == 0  # off by default (session 12: no gain on test)
+    s = TurnSettings(prosody=False, asr_doubt=False, refusal_wait_ms=500)
+    no, _ = verdict_of([refusal], lang, expect, classify, None, TODAY, 600, s=s)
+    yes, _ = verdict_of([consent], lang, expect, classify, None, TODAY, 600, s=s)
+    assert no.state == yes.state == "complete" and no.intent in C.REFUSALS and yes.intent not in C.REFUSALS
+    w_no, why = wait_ms(no, None, lang, WAITS, s)
+    assert (w_no, wait_ms(yes, None, lang, WAITS, s)[0]) == (500, WAITS.min_ms) and "refusal" in why
+    assert wait_ms(no, None, lang, WAITS, s.with_(refusal_wait_ms=0))[0] == WAITS.min_ms  # off
+    assert wait_ms(no, None, lang, WAITS, s.with_(refusal_wait_ms=5000))[0] == WAITS.max_ms  # never past the max
+
+
+def test_a_refusal_that_is_the_nodes_whole_answer_is_taken_at_the_minimum():
+    s = TurnSettings(prosody=False, refusal_wait_ms=500)
+    whole = C.Verdict("complete", "deny instead of digits", whole=True, intent="deny")
+    assert wait_ms(whole, None, "en", WAITS, s)[0] == WAITS.min_ms
+    assert wait_ms(C.Verdict("complete", "deny", intent="deny"), None, "en", WAITS, s)[0] == 500
