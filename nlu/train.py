@@ -34,6 +34,7 @@ class TrainConfig:
     seed: int = 13
     features: str = "use+ngram"  # or "use" / "ngram": ablations for the model comparison in nlu/README.md
     per_intent: int = 0  # at most this many utterances per intent and language (0: all): a quick smoke run
+    threads: int = 2  # torch's threads; 1 on a busy machine (OpenMP threads that share cores wait on each other)
 
 
 def corpus_digest(train_dir: Path = TRAIN_DIR) -> str:
@@ -110,7 +111,7 @@ def train(out: Path = DEFAULT_MODEL, cfg: TrainConfig | None = None, log=print) 
     cfg = cfg or TrainConfig()
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(max(1, cfg.threads))
     t0 = time.time()
     intents = intent_names()
     index = {n: i for i, n in enumerate(intents)}

@@ -21,6 +21,13 @@ trap 'rm -f "$PG_LOG"' EXIT
 PHASE_TIMEOUT_S="${PHASE_TIMEOUT_S:-1500}"
 say() { echo "==> [$(date -u +%H:%M:%S)] $*"; }  # each step with its start time
 
+# The parallel phases run 7 workers on 2 cores. A numerical library's own thread pool (OpenBLAS under numpy,
+# OpenMP) spins while its threads wait for a core, so beside the other workers it burns CPU for nothing: `bench nlu`
+# took 30.9 s (17.0 s CPU) with its default threads and 15.9 s (7.8 s CPU) with one, next to three busy loops
+# (session 12). The parallel phases' workers get one such thread each (`single_threaded`); code that sets its own
+# thread count (CTranslate2's, onnxruntime's, torch.set_num_threads) keeps it. The serial phases keep the defaults.
+single_threaded() { OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "$@"; }
+
 # One pytest phase. Exit code 5 (nothing selected, e.g. when the arguments name only serial tests) is
 # not a failure. Each phase lists its 15 slowest tests (where CI's time goes).
 phase() {
@@ -51,13 +58,13 @@ fi
 pg_rc=0
 if [ "$pg" = 1 ]; then
   say "storage tests on PostgreSQL, parallel phase ($PG_WORKERS workers, in the background)"
-  DATABASE_URL="$PG_URL" phase -n "$PG_WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel -m db -k "not sqlite" "$@" \
+  DATABASE_URL="$PG_URL" single_threaded phase -n "$PG_WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel -m db -k "not sqlite" "$@" \
     >"$PG_LOG" 2>&1 &
   pg_pid=$!
 fi
 say "the suite on SQLite, parallel phase ($WORKERS workers)"
 sqlite_rc=0
-phase -n "$WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel "$@" || sqlite_rc=$?
+single_threaded phase -n "$WORKERS" --dist loadgroup --max-worker-restart=0 --phase parallel "$@" || sqlite_rc=$?
 if [ "$pg" = 1 ]; then
   wait "$pg_pid" || pg_rc=$?
   say "storage tests on PostgreSQL, parallel phase: output"

@@ -95,8 +95,9 @@ def test_short_training_run_produces_a_working_model(tmp_path):
     from nlu.train import train
 
     out = tmp_path / "intent_v1.npz"
-    # a smoke run: 15 utterances per intent and language (featurising the whole corpus took ~100 s of CI)
-    model = train(out, TrainConfig(epochs=10, augment_per_example=0, hidden=64, per_intent=15),
+    # a smoke run: 15 utterances per intent and language (featurising the whole corpus took ~100 s of CI), on one
+    # thread (beside the other test workers, torch's two OpenMP threads took 3.6x as long: 17.1 s against 4.7 s)
+    model = train(out, TrainConfig(epochs=10, augment_per_example=0, hidden=64, per_intent=15, threads=1),
                   log=lambda m: None)
     assert out.exists()
     # the smoke run measures 0.677 (the full run 0.947); chance is 1/27
