@@ -160,6 +160,10 @@ class NodeWaits:
         hi = getattr(decision, "max_wait_ms", None) or max(settings.max_wait_ms or UNSET_MAX_WAIT_MS, eos)
         return cls(eos, min(lo, eos), max(hi, eos))
 
+    def clamp(self, ms: int) -> int:
+        """`ms` held within the node's minimum and maximum wait."""
+        return min(self.max_ms, max(self.min_ms, ms))
+
 
 def prosody_shift(tail: Tail | None, lang: str, s: TurnSettings) -> tuple[int, str]:
     """(ms added to an unsure wait, why): negative = the voice sounds finished."""
@@ -195,10 +199,10 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
         return waits.max_ms, "verdict pending"
     if verdict.state == COMPLETE and not level_ending(verdict, tail, s):
         if refusal_reading(verdict, s):
-            return (min(waits.max_ms, max(waits.min_ms, s.refusal_wait_ms or 0)),
+            return (waits.clamp(s.refusal_wait_ms or 0),
                     f"complete: {verdict.reason}; a refusal (its reason may follow)")
         if short_complete_reading(verdict, s):
-            return (min(waits.max_ms, max(waits.min_ms, s.short_wait_ms or 0)),
+            return (waits.clamp(s.short_wait_ms or 0),
                     f"complete: {verdict.reason}; short ({verdict.heard_ms} ms of voice)")
         return waits.min_ms, f"complete: {verdict.reason}"
     if verdict.state == COMPLETE:  # a level ending: as a doubted reading
@@ -209,7 +213,7 @@ def wait_ms(verdict: Verdict | None, tail: Tail | None, lang: str, waits: NodeWa
     shift, why = prosody_shift(tail, lang, s)
     long_reading = long_unsure_reading(verdict, s)
     base = waits.eos_ms + (0 if long_reading else s.unsure_extra_ms or 0)
-    w = min(waits.max_ms, max(waits.min_ms, base + shift))
+    w = waits.clamp(base + shift)
     why = "; ".join(x for x in (f"{verdict.heard_ms} ms of voice" if long_reading else "", why) if x)
     return w, f"unsure: {verdict.reason}" + (f"; {why}" if why else "")
 

@@ -14,20 +14,28 @@ import yaml
 GUARD_FILE = Path(__file__).with_name("data") / "guard.yaml"
 
 
+LangPatterns = dict[str, list[re.Pattern[str]]]  # "zh" / "en" -> compiled patterns
+
+
+def compile_by_lang(by_lang: dict[str, list[str] | None]) -> LangPatterns:
+    """One lexicon entry's patterns ({"zh": [...], "en": [...]}, either may be missing), compiled."""
+    return {lang: [re.compile(p) for p in (by_lang.get(lang) or [])] for lang in ("zh", "en")}
+
+
+def matches(patterns: LangPatterns, normalized_text: str, compact: str | None = None) -> bool:
+    """Do any of the patterns match? Mandarin ones run on the text without spaces (`compact`, derived when not
+    given), English ones on the normalised text; both languages' run whatever the call's language (code-mixing)."""
+    compact = normalized_text.replace(" ", "") if compact is None else compact
+    return any(p.search(compact) for p in patterns["zh"]) or any(p.search(normalized_text) for p in patterns["en"])
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> dict[str, dict[str, list[re.Pattern[str]]]]:
+def _patterns() -> dict[str, LangPatterns]:
     data = yaml.safe_load(GUARD_FILE.read_text(encoding="utf-8"))
-    out: dict[str, dict[str, list[re.Pattern[str]]]] = {}
-    for intent, by_lang in data["patterns"].items():
-        out[intent] = {lang: [re.compile(p) for p in (by_lang.get(lang) or [])] for lang in ("zh", "en")}
-    return out
+    return {intent: compile_by_lang(by_lang) for intent, by_lang in data["patterns"].items()}
 
 
 def guard_hits(normalized_text: str, lang: str) -> list[str]:
     """Must-not-miss intents whose patterns match. Both languages' patterns run (code-mixing)."""
     compact = normalized_text.replace(" ", "")
-    hits = []
-    for intent, by_lang in _patterns().items():
-        if any(p.search(compact) for p in by_lang["zh"]) or any(p.search(normalized_text) for p in by_lang["en"]):
-            hits.append(intent)
-    return hits
+    return [intent for intent, patterns in _patterns().items() if matches(patterns, normalized_text, compact)]

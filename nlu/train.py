@@ -44,13 +44,17 @@ def corpus_digest(train_dir: Path = TRAIN_DIR) -> str:
     return h.hexdigest()[:16]
 
 
-def split(examples: list[Example], fraction: float, rng: random.Random) -> tuple[list[Example], list[Example]]:
+def by_intent_and_lang(examples: list[Example]) -> list[list[Example]]:
+    """The examples of each (intent, language), in corpus order, the groups sorted by (intent, language)."""
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for ex in examples:
         groups[(ex.intent, ex.lang)].append(ex)
+    return [groups[key] for key in sorted(groups)]
+
+
+def split(examples: list[Example], fraction: float, rng: random.Random) -> tuple[list[Example], list[Example]]:
     train, val = [], []
-    for key in sorted(groups):
-        items = groups[key][:]
+    for items in by_intent_and_lang(examples):  # fresh lists: shuffled in place
         rng.shuffle(items)
         k = max(1, int(round(len(items) * fraction)))
         val.extend(items[:k])
@@ -62,10 +66,7 @@ def sample(examples: list[Example], per_intent: int, rng: random.Random) -> list
     """At most `per_intent` utterances of each intent in each language, drawn at random (0: all of them)."""
     if per_intent <= 0:
         return examples
-    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
-    for ex in examples:
-        groups[(ex.intent, ex.lang)].append(ex)
-    return [ex for key in sorted(groups) for ex in rng.sample(groups[key], min(per_intent, len(groups[key])))]
+    return [ex for group in by_intent_and_lang(examples) for ex in rng.sample(group, min(per_intent, len(group)))]
 
 
 def expand(examples: list[Example], cfg: TrainConfig, rng: random.Random, with_aug: bool) -> list[Example]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from speech.asr.en_normalizer import english_normalizer
 from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
 from speech.options import AsrOptions
 
@@ -39,9 +40,6 @@ def telephone_channel(audio16k: np.ndarray, snr_db: float = 20.0, seed: int = 0)
     return resample(to_float32(line), 8000, 16000)
 
 
-_EN_NORMALIZER = None
-
-
 # single digits said one by one, written apart: "8 1 0 4", "8-1-0-4" (not a decimal or a thousands group)
 _SPACED_DIGITS_EN = re.compile(r"(?<![\d.,])\d(?:[ \t-]+\d)+(?!\d|[.,]\d)")
 
@@ -50,13 +48,8 @@ def normalize_en(text: str) -> str:
     """English text as it is scored: openai-whisper's EnglishTextNormalizer, after joining digits said one by
     one into one string on both sides, as `normalize_zh` does for Mandarin: "8 1 0 4" = "8-1-0-4" = "8104" =
     "eight one oh four" (the normaliser alone reads "8 1 0 4" as four words, one of them "one")."""
-    global _EN_NORMALIZER
-    if _EN_NORMALIZER is None:
-        from speech.asr.en_normalizer import english_normalizer
-
-        _EN_NORMALIZER = english_normalizer()
     text = _SPACED_DIGITS_EN.sub(lambda m: re.sub(r"[ \t-]+", "", m.group(0)), text)
-    return _EN_NORMALIZER(text)
+    return english_normalizer()(text)
 
 
 _ZH_DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0", "幺": "1"}

@@ -19,20 +19,18 @@ _NAME = "_dialwise_whisper_normalizers"
 @functools.lru_cache(maxsize=1)
 def english_normalizer() -> Any:
     """A shared EnglishTextNormalizer instance (str -> str)."""
-    module = sys.modules.get(_NAME)
-    if module is None:
-        whisper = importlib.util.find_spec("whisper")
-        if whisper is None or whisper.origin is None:
-            raise ModuleNotFoundError("openai-whisper is not installed (its English normaliser scores and re-ranks)")
-        folder = Path(whisper.origin).parent / "normalizers"
-        spec = importlib.util.spec_from_file_location(_NAME, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_NAME] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[_NAME]
-            raise
+    whisper = importlib.util.find_spec("whisper")
+    if whisper is None or whisper.origin is None:
+        raise ModuleNotFoundError("openai-whisper is not installed (its English normaliser scores and re-ranks)")
+    folder = Path(whisper.origin).parent / "normalizers"
+    spec = importlib.util.spec_from_file_location(_NAME, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_NAME] = module  # its own relative imports (.basic, .english) resolve under this name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[_NAME]
+        raise
     return module.EnglishTextNormalizer()

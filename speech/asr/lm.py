@@ -23,6 +23,8 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
+from speech.asr.en_normalizer import english_normalizer
+
 ORDER = {"zh": 4, "en": 3}  # characters / words
 _BOS, _EOS = "<s>", "</s>"
 
@@ -35,13 +37,7 @@ def lm_units(text: str, lang: str) -> list[str]:
         from speech.tts.text import zh_numbers_to_words
 
         return list(re.sub(r"[\W_]+", "", zh_numbers_to_words(to_simplified(text))))
-    return _en_normalizer()(text).split()
-
-
-def _en_normalizer():
-    from speech.asr.en_normalizer import english_normalizer
-
-    return english_normalizer()
+    return english_normalizer()(text).split()
 
 
 class NgramLM:
