@@ -22,7 +22,7 @@ from typing import Any
 # the collections script's node that asks each kind of question (scripts_library/collections/_common.yaml)
 NODE_OF = {"identity": "opening", "yes_no": "readback_full", "id_last4": "ask_last4", "payment": "ask_full",
            "date": "ask_date", "offer": "pitch"}
-ASR_STAGES = ("denoise", "features", "encode", "decode", "rerank", "finish")
+ASR_STAGES = ("denoise", "features", "encode", "decode", "rerank", "finish", "probe")
 
 
 def _account(lang: str):

@@ -17,6 +17,7 @@ def asr_options(settings: Settings | None = None) -> AsrOptions:
         encoder_compute_type_zh=s.asr_encoder_compute_type_zh,
         beam_size_zh=s.asr_beam_size_zh, beam_size_en=s.asr_beam_size_en, pad_s=s.asr_pad_s, tail_s=s.asr_tail_s,
         band_fold_en=s.asr_band_fold_en, band_fold_zh=s.asr_band_fold_zh,
+        end_probe_en=s.asr_end_probe_en, end_probe_zh=s.asr_end_probe_zh,
     )
 
 

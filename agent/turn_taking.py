@@ -101,6 +101,11 @@ class TurnSettings:
     # not. None: PER_LANG; 0: off. Off (session 12, docs/turn_taking.md): 500 ms took dev's cut-ins 11.1 -> 6.7 % (both
     # halves) for p50 400 -> 484 ms, but on test it saved none (11.1 %) and cost p50 400 -> 450 ms.
     refusal_wait_ms: int | None = None
+    # a complete reading after which Whisper itself expected a comma with at least this probability
+    # (Transcript.pause_mark_prob, speech/asr/end_probe.py: it heard more than it wrote, "Yes, and" read "Yes.")
+    # waits like one the ASR doubts. None: PER_LANG; 0: off. Session 13 (docs/turn_taking.md): English 0.1, Mandarin
+    # off (on dev its comma probability does not separate first parts from whole answers).
+    pause_mark_doubt: float | None = None
 
     def with_(self, **changes) -> TurnSettings:
         return replace(self, **changes)
@@ -136,12 +141,16 @@ class TurnSettings:
 # p50 and cut-ins unchanged in both halves of dev; 650 took cut-ins 3.3 -> 7.8 %. The margin over dev's pauses is
 # one VAD frame, not session 10's three: a test pause measured over 700 ms at an answer still judged unsure or
 # incomplete is cut in on.
+# Session 13: English doubts a complete reading after which Whisper gave a comma 10 % or more (`pause_mark_doubt`;
+# speech/asr/end_probe.py, ~31 ms a reading). Dev replay (recording of 04:20 UTC): en cut-ins 10.0 -> 6.7 %, en p50
+# 406 -> 439 ms with the probe's time; 0.08-0.12 gave the same, 0.15-0.2 7.8 %. Mandarin off: its comma probability
+# did not separate first parts from whole answers on dev, and the probe would cost its time for nothing.
 PER_LANG: dict[str, dict[str, Any]] = {"zh": {"early_asr_ms": 100, "unsure_extra_ms": 300, "level_end_db": -11.0,
                                               "max_wait_ms": 700, "long_reading_ms": 2000, "short_wait_ms": 0,
-                                              "refusal_wait_ms": 0},
+                                              "refusal_wait_ms": 0, "pause_mark_doubt": 0.0},
                                        "en": {"early_asr_ms": 100, "unsure_extra_ms": 150, "max_wait_ms": 700,
                                               "long_reading_ms": 1650, "short_wait_ms": 0,
-                                              "refusal_wait_ms": 0}}
+                                              "refusal_wait_ms": 0, "pause_mark_doubt": 0.1}}
 UNSET_MAX_WAIT_MS = 1000  # the maximum of settings not resolved to a language (`for_lang`): the old default
 
 
@@ -258,7 +267,8 @@ def readings_of(transcript: Any) -> list[str]:
 def confidence_of(transcript: Any) -> Confidence | None:
     if transcript is None:
         return None
-    return Confidence(getattr(transcript, "avg_logprob", None), getattr(transcript, "no_speech_prob", None))
+    return Confidence(getattr(transcript, "avg_logprob", None), getattr(transcript, "no_speech_prob", None),
+                      pause_mark_prob=getattr(transcript, "pause_mark_prob", None))
 
 
 def _bare(text: str) -> str:
@@ -278,6 +288,8 @@ def pause_reading(readings: list[str], prompt: str | None, voiced_ms: int | None
     text = strip_echo(readings[at], prompt)
     rest = (strip_echo(x, prompt) for x in readings[at + 1:])
     nxt = next((r for r in rest if r.strip() and _bare(r) != _bare(text)), None)
+    if confidence is not None and confidence.pause_mark_prob is not None and (at or text != readings[0]):
+        confidence = replace(confidence, pause_mark_prob=None)  # weighed at the end of another text
     return PauseReading(text, voiced_ms if text == readings[at] else None, nxt, confidence)
 
 
@@ -296,8 +308,22 @@ def judge_reading(r: PauseReading, lang: str, expect: str | None, understanding:
     """The verdict of a pause's reading (`r.text` not None), with the ASR's doubt when `s.asr_doubt`."""
     from nlu.complete import judge
 
-    return judge(r.text or "", lang, expect, understanding, voiced_ms=r.voiced_ms,
-                 confidence=r.confidence if s.asr_doubt else None)
+    v = judge(r.text or "", lang, expect, understanding, voiced_ms=r.voiced_ms,
+              confidence=r.confidence if s.asr_doubt else None)
+    return open_end(v, r.confidence, s) if s.asr_doubt else v
+
+
+def open_end(verdict: Verdict, confidence: Confidence | None, s: TurnSettings) -> Verdict:
+    """A complete reading after whose words Whisper expected a comma (`pause_mark_prob` at least
+    `s.pause_mark_doubt`) is doubted: it waits like an unsure one. Not the node's whole answer (all four ID digits:
+    nothing can add to it). A must-not-miss request is doubted too, unlike the other doubts: this one only delays
+    it (to the node's silence + the unsure extra, never past the maximum), and on dev the first parts it caught
+    were refusals the NLU reads as `not_interested` ("No, I'm fine, um …", "No thanks, …")."""
+    p = confidence.pause_mark_prob if confidence is not None else None
+    if not s.pause_mark_doubt or p is None or p < s.pause_mark_doubt or verdict.state != COMPLETE or verdict.whole:
+        return verdict
+    return replace(verdict, state=UNSURE, asr_doubt=True,
+                   reason=f"{verdict.reason}, but Whisper expected more (comma {p:.2f})")
 
 
 def wants_next_beam(v: Verdict, r: PauseReading, understanding: Any, s: TurnSettings) -> bool:

@@ -87,11 +87,14 @@ class Verdict:
 class Confidence:
     """What the ASR says of its own reading (speech.asr.base.Transcript): the mean token log-probability and
     the no-speech probability of the decode; `beam_complete` whether Whisper's next beam, judged the same way,
-    is complete too (None: no other beam judged)."""
+    is complete too (None: no other beam judged); `pause_mark_prob` Whisper's probability of a comma where
+    the reading's words end (speech/asr/end_probe.py; None: not weighed). The turn-taker weighs
+    the last one (agent/turn_taking.py `open_end`)."""
 
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     beam_complete: bool | None = None
+    pause_mark_prob: float | None = None
 
 
 def unsure_reading(conf: Confidence | None, lang: str) -> str | None:

@@ -44,6 +44,11 @@ class AsrOptions:
     # features (speech/asr/frontend.py), per language; 0 = off. Chosen on dev (BENCHMARKS.md, "Session 9")
     band_fold_en: float = 0.3
     band_fold_zh: float = 0.0
+    # per language: weigh whether Whisper expects the reading to go on (Transcript.pause_mark_prob, one more decoder
+    # pass), for the turn-taker. English only: on dev it separates first parts from whole answers in English and not
+    # in Mandarin (docs/turn_taking.md, "Session 13")
+    end_probe_en: bool = True
+    end_probe_zh: bool = False
     pad_s: float = 1.0  # the 'cut' encoder context: the utterance rounded up to this step ...
     tail_s: float = 1.0  # ... after this much silence is added to it
 

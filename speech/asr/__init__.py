@@ -66,6 +66,7 @@ def _engine_options(engine: str, opts: AsrOptions) -> dict:
                     default_prompt=opts.default_prompt, num_workers=max(1, opts.workers),
                     pad_s=opts.pad_s, tail_s=opts.tail_s,
                     band_fold={"zh": opts.band_fold_zh, "en": opts.band_fold_en},
+                    end_probe={"zh": opts.end_probe_zh, "en": opts.end_probe_en},
                     lm_weight={"zh": opts.lm_weight, "en": opts.lm_weight_en},
                     lm_margin={"zh": opts.lm_margin_zh, "en": opts.lm_margin_en},
                     encoder_compute_type={"zh": opts.encoder_compute_type_zh or opts.encoder_compute_type,

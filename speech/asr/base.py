@@ -28,6 +28,9 @@ class Transcript:
     # `text`, with their mean token log-probabilities; empty when the engine decoded one beam. The
     # turn-taker reads them for free: they come out of the decode that made `text` (agent/turn_taking.py).
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    # Whisper's probability of a comma where the reading's words end (speech/asr/end_probe.py):
+    # high when it heard more than it wrote ("Yes, and" read "Yes."). None: not weighed (engine, language)
+    pause_mark_prob: float | None = None
 
 
 class Asr(Protocol):

@@ -44,7 +44,7 @@ class FasterWhisperAsr:
                  num_workers: int = 1, lm_weight: float | dict[str, float] = 0.0,
                  encoder_compute_type: str | dict[str, str] | None = None,
                  lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False,
-                 band_fold: float | dict[str, float] = 0.0) -> None:
+                 band_fold: float | dict[str, float] = 0.0, end_probe: bool | dict[str, bool] = False) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
@@ -77,6 +77,9 @@ class FasterWhisperAsr:
         # the cut path's front end, per language: phone-band audio's 0-4 kHz mirrored into 4-8 kHz at this
         # gain before denoising and features (speech/asr/frontend.py); 0 = off
         self.band_folds = _per_lang(band_fold)
+        # per language: also weigh whether Whisper expects the reading to go on (speech/asr/end_probe.py:
+        # `Transcript.pause_mark_prob`, one more decoder pass, ~35-40 ms on this machine)
+        self.end_probes = _per_lang(end_probe, False)
         # > 0: re-rank the beams with the domain LM (speech/asr/lm.py), per language; the LM moves off
         # Whisper's top beam only when the winner leads it by more than the language's margin
         self.lm_weights = _per_lang(lm_weight)
@@ -181,8 +184,8 @@ class FasterWhisperAsr:
         prompt = self._prompt(prompt, language)
         prefix = self._prefix(tokenizer, prompt)
         digits = answer_of(prompt) == "digits"
-        texts, scores, lengths, no_speech = self._decode(encoded, prefix, tokenizer, duration, language,
-                                                         n_best=digits)
+        texts, scores, lengths, no_speech, seqs = self._decode(encoded, prefix, tokenizer, duration, language,
+                                                               n_best=digits)
         clock.lap("decode")
         best = 0
         if digits:  # the first of Whisper's beams that holds an ID tail's four digits, not the domain LM's choice
@@ -199,6 +202,13 @@ class FasterWhisperAsr:
         if out.text:
             out.alternatives = other_beams(texts, scores, best, language)
         clock.lap("finish")
+        if out.text and self.end_probes.get(language):
+            from speech.asr.end_probe import marks_for, pause_mark_prob
+
+            frames = min(int(encoded.shape[1]) * 2, max(1, round(len(audio) / ASR_RATE * 100)))
+            out.pause_mark_prob = pause_mark_prob(self.model.model, encoded, prefix, seqs[best],
+                                                  marks_for(tokenizer, language), frames)
+            clock.lap("probe")
         return out
 
     def _tokenizer(self, language: str):
@@ -226,8 +236,8 @@ class FasterWhisperAsr:
         return prefix + [*tokenizer.sot_sequence, tokenizer.no_timestamps]
 
     def _decode(self, encoded, prefix: list[int], tokenizer, duration: float, language: str, n_best: bool = False):
-        """(texts, mean log-probs, token counts, no-speech prob) of the n-best list (one entry when greedy,
-        or when no LM re-ranks and `n_best` is not asked for)."""
+        """(texts, mean log-probs, token counts, no-speech prob, token ids) of the n-best list (one entry when
+        greedy, or when no LM re-ranks and `n_best` is not asked for)."""
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
         beams = self.beam_sizes.get(language, self.beam_size)
         hypotheses = beams if self.lm_weights.get(language, 0.0) > 0 or n_best else 1
@@ -238,7 +248,7 @@ class FasterWhisperAsr:
         seqs = [trim_repeats([t for t in seq if t < tokenizer.eot]) for seq in result.sequences_ids]
         texts = [tokenizer.decode(seq) for seq in seqs]
         scores = list(result.scores) if result.scores else [0.0] * len(texts)
-        return texts, scores, [len(s) for s in result.sequences_ids], result.no_speech_prob
+        return texts, scores, [len(s) for s in result.sequences_ids], result.no_speech_prob, seqs
 
     def nbest(self, audio: np.ndarray, language: str, prompt: str | None = None) -> list[tuple[str, float]]:
         """Whisper's beams for an utterance, best first, before any re-ranking (for tuning on dev), decoded
@@ -251,7 +261,7 @@ class FasterWhisperAsr:
         encoded = self._encode_cut(audio, language=language)
         tokenizer = self._tokenizer(language)
         prefix = self._prefix(tokenizer, self._prompt(prompt, language))
-        texts, scores, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE, language,
+        texts, scores, _, _, _ = self._decode(encoded, prefix, tokenizer, len(audio) / ASR_RATE, language,
                                       n_best=True)
         return list(zip(texts, scores, strict=True))
 

@@ -1,0 +1,65 @@
+"""Whisper's pause-mark probability where a reading's words end (speech/asr/end_probe.py), on the real model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from speech.asr.end_probe import marks_for, pause_mark_prob, words_of
+from speech.audio import read_audio
+
+VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
+
+
+@pytest.fixture(scope="module")
+def faster():
+    from speech.asr import create_asr
+
+    return create_asr("faster")
+
+
+def test_the_marks_are_read_off_the_real_vocabulary(faster):
+    for lang in ("en", "zh"):
+        tok = faster._tokenizer(lang)
+        marks = marks_for(tok, lang)
+
+        def ids(text: str, tok=tok) -> list[int]:
+            return list(tok.encode(text))
+
+        assert marks.comma == tuple(ids("," if lang == "en" else "，"))
+        for stop in (".", "。", "?", "？", "!", "！"):
+            assert words_of(ids("好" + stop), marks) == ids("好"), stop
+        assert marks.stop[tok.eot]
+        for word in (" and", "然后", " Yes", ",", "...", "，"):
+            assert words_of(ids(word), marks) == ids(word), word
+        yes = ids(" Yes")
+        assert words_of([*yes, *ids("."), tok.eot], marks) == yes  # the final stop and the end of text go
+        assert words_of([*yes, *ids(",")], marks) == [*yes, *ids(",")]  # a trailing comma stays: it is a word
+        assert words_of(ids("."), marks) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,first,whole", [("en_047.wav", " Yes", " Yes, that's fine."),
+                                              ("en_048.wav", " No", " No, that's not right.")])
+def test_whisper_expects_a_comma_where_it_heard_more_than_the_words(faster, name, first, whole):
+    audio, _ = read_audio(VOICES / name, 16000)
+    tok = faster._tokenizer("en")
+    encoded = faster._encode_cut(faster._front_end(audio, "en"), language="en")
+    prefix = faster._prefix(tok, faster._prompt(None, "en"))
+    marks, frames = marks_for(tok, "en"), len(audio) // 160
+    cut = pause_mark_prob(faster.model.model, encoded, prefix, list(tok.encode(first)), marks, frames)
+    end = pause_mark_prob(faster.model.model, encoded, prefix, list(tok.encode(whole)), marks, frames)
+    assert cut is not None and end is not None
+    assert cut > 0.5 > end and end < 0.15, (cut, end)  # the audio goes on after "Yes"; it ends after "fine"
+    assert pause_mark_prob(faster.model.model, encoded, prefix, list(tok.encode(".")), marks, frames) is None
+
+
+@pytest.mark.slow
+def test_the_engine_weighs_english_readings_and_leaves_mandarin_alone_by_default(faster):
+    en, _ = read_audio(VOICES / "en_047.wav", 16000)
+    zh, _ = read_audio(VOICES / "zh_001.wav", 16000)
+    stages: dict[str, float] = {}
+    heard = faster.transcribe(en, "en", stages=stages)
+    assert heard.text and heard.pause_mark_prob is not None and 0.0 <= heard.pause_mark_prob < 0.15
+    assert stages["probe"] > 0  # timed as a stage of the reading (`bench turns` reports it)
+    assert faster.transcribe(zh, "zh").pause_mark_prob is None
