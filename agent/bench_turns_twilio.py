@@ -40,6 +40,30 @@ def _turn_records(db_url: str) -> list[dict[str, Any]]:
     return [r for r in rows if r and r.get("voice_to_voice_ms") is not None]
 
 
+ID_NODE = "ask_last4"  # the script's ID question: the clips after the digits answer later questions only past it
+
+
+def _calls_past_id(db_url: str) -> tuple[int, int]:
+    """(calls that passed the ID check, calls), the first call after start left out: a call that did not pass it
+    asked for the ID again, and the callee's next clips (a promise, an agreement) answered the ID question."""
+    from sqlalchemy import select
+
+    from agent.store import session_scope
+    from agent.store.models import Call, Turn
+
+    with session_scope(db_url) as s:
+        calls = s.scalars(select(Call.id).order_by(Call.started_at)).all()[1:]
+        rows = s.execute(select(Turn.call_id, Turn.node).where(Turn.speaker == "callee", Turn.call_id.in_(calls))).all()
+    return past_id_check(list(calls), [(c, n) for c, n in rows])
+
+
+def past_id_check(calls: list[Any], callee_turns: list[tuple[Any, str | None]]) -> tuple[int, int]:
+    """(calls with a callee turn that moved the dialog past the ID question, calls), from each callee turn's call
+    and the node the dialog went to after it."""
+    past = {call for call, node in callee_turns if node and node not in (ID_NODE, "opening")}
+    return len(past & set(calls)), len(calls)
+
+
 def _summary(heard: list[float], server: list[float], records: list[dict[str, Any]]) -> dict[str, Any]:
     starts = [r["asr_started_after_ms"] for r in records if r.get("asr_started_after_ms") is not None]
     return {
@@ -64,7 +88,8 @@ def _count(xs: Any) -> dict[str, int]:
 def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0) -> dict[str, Any]:
     from agent.dialing.bench_capacity import _bench
 
-    pooled: dict[str, dict[str, list[Any]]] = {m: {"heard": [], "server": [], "records": []} for m in MODES}
+    pooled: dict[str, dict[str, list[Any]]] = {m: {"heard": [], "server": [], "records": [], "past_id": []}
+                                               for m in MODES}
     runs: list[dict[str, Any]] = []
     old = {k: os.environ.get(k) for k in ("TURN_TAKING", "TURN_EARLY_ASR_MS")}
     load0 = os.getloadavg()
@@ -83,6 +108,7 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
                     p["server"] += lv["samples"]["server"]
                 first = out["first_call_after_start"]["twilio"]
                 p["records"] += _turn_records(f"sqlite:///{out['logs']}/bench.sqlite3")
+                p["past_id"].append(_calls_past_id(f"sqlite:///{out['logs']}/bench.sqlite3"))
                 runs.append({"mode": mode, "calls_completed": sum(lv["calls_completed"] for lv in out["levels"]),
                              "first_call_v2v_heard_ms": first["v2v_heard_ms"],
                              "loadavg_before": out["loadavg_before"], "loadavg_after": out["loadavg_after"],
@@ -93,7 +119,9 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    res = {m: _summary(p["heard"], p["server"], p["records"]) for m, p in pooled.items()}
+    res = {m: {**_summary(p["heard"], p["server"], p["records"]),
+               "calls_past_id_check": f"{sum(a for a, _ in p['past_id'])} of {sum(b for _, b in p['past_id'])}"}
+           for m, p in pooled.items()}
     b = res["fixed"]["v2v_heard_ms"]["p50"]
     ratio = {m: round(res[m]["v2v_heard_ms"]["p50"] / b, 3) if b and res[m]["v2v_heard_ms"]["p50"] else None
              for m in ("complete", "complete_early")}

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 STOP_MARKS = frozenset(".?!。？！")
+MAX_TOKENS = 448  # Whisper's text context: a longer prompt + reading is not weighed
 COMMA = {"en": ",", "zh": "，"}
 
 
@@ -77,7 +78,7 @@ def pause_mark_prob(model: Any, encoded: Any, prefix: list[int], token_ids: list
     audio, the rest padding), `prefix` the decoder prompt the reading was decoded with (previous text,
     start-of-transcript, language, task)."""
     body = words_of(token_ids, marks)
-    if not body:
+    if not body or len(prefix) + len(body) + len(marks.comma) > MAX_TOKENS:
         return None
     result = model.align(encoded, prefix, [[*body, *marks.comma]], frames, median_filter_width=1)[0]
     probs = list(result.text_token_probs)[-len(marks.comma):]

@@ -21,3 +21,13 @@ def test_a_heard_turn_without_a_session_turn_inside_it_is_left_out():
     calls = {"sid-1": {"caller": {"turn_end_at": [5.0], "reply_heard_at": [6.0]}}, "sid-2": {"caller": None}}
     marks = {"call-1": [(6.5, 7.0, 500.0)]}  # after the reply was heard: not this turn's
     assert path_split(rows, calls, marks) == {"inbound": [], "outbound": [], "beyond_wait": [], "turns": []}
+
+
+def test_the_twilio_turns_bench_counts_the_calls_that_passed_the_id_check():
+    from agent.bench_turns_twilio import past_id_check
+
+    turns = [("a", "ask_last4"), ("a", "promise_date"), ("a", "read_back"),  # on script
+             ("b", "ask_last4"), ("b", "ask_last4"), ("b", "ask_last4"),  # the digits misread: asked again
+             ("x", "promise_date")]  # the first call after start, left out
+    assert past_id_check(["a", "b"], turns) == (1, 2)
+    assert past_id_check(["b"], [("b", "opening"), ("b", None)]) == (0, 1)

@@ -173,13 +173,35 @@ def test_a_complete_reading_whose_voice_stops_level_waits_like_an_unsure_one(lan
     assert wait_ms(firm, level, lang, WAITS, s)[0] == WAITS.min_ms
 
 
-def test_the_level_ending_is_on_for_mandarin_only_by_default():
+def test_the_level_ending_is_off_by_default_and_on_when_set():
     from speech.prosody import Tail
 
     level = Tail(None, None, 0.0, 200, end_level_db=-4.0)
     complete = C.Verdict(C.COMPLETE, "affirm")
-    assert wait_ms(complete, level, "zh", WAITS, TurnSettings())[0] > WAITS.min_ms
-    assert wait_ms(complete, level, "en", WAITS, TurnSettings())[0] == WAITS.min_ms
+    for lang in ("zh", "en"):  # session 13: real recordings stop level too
+        assert wait_ms(complete, level, lang, WAITS, TurnSettings())[0] == WAITS.min_ms
+        assert wait_ms(complete, level, lang, WAITS, TurnSettings(level_end_db=-11.0))[0] > WAITS.min_ms
+
+
+@pytest.mark.parametrize("name", ["zh_007.wav", "zh_016.wav", "en_047.wav", "en_056.wav"])
+def test_a_recorded_whole_answer_judged_complete_is_taken_at_the_minimum(name):
+    """The Twilio bench's recorded answers (agreement, promise), through the phone channel and the session's
+    Endpointer: the voice does not hold back a complete reading (the level ending held them 700 ms, session 13)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from agent.bench_turns import stream
+    from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
+    from speech.prosody import tail
+
+    voices = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
+    pcm, _ = read_audio(voices / name, 8000)
+    line = resample(to_float32(ulaw_decode(ulaw_encode(to_int16(pcm)))), 8000, 16000)
+    rep = stream(SimpleNamespace(audio=np.concatenate([line, np.zeros(16000, dtype=np.float32)])), 60)
+    end = tail(rep._audio[-1][-16000:])
+    assert end.end_level_db is not None and end.end_level_db > -11.0  # it does stop level, like most speech
+    lang = name[:2]
+    assert wait_ms(C.Verdict(C.COMPLETE, "affirm"), end, lang, WAITS, TurnSettings())[0] == WAITS.min_ms
 
 
 @pytest.mark.parametrize("lang,text", [("en", "No, stop calling me."), ("zh", "不要再打了。")])

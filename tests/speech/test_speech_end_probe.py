@@ -63,3 +63,15 @@ def test_the_engine_weighs_english_readings_and_leaves_mandarin_alone_by_default
     assert heard.text and heard.pause_mark_prob is not None and 0.0 <= heard.pause_mark_prob < 0.15
     assert stages["probe"] > 0  # timed as a stage of the reading (`bench turns` reports it)
     assert faster.transcribe(zh, "zh").pause_mark_prob is None
+
+
+def test_a_reading_too_long_for_the_text_context_is_not_weighed(faster):
+    class NoModel:
+        def align(self, *a, **kw):
+            raise AssertionError("not called")
+
+    tok = faster._tokenizer("en")
+    marks = marks_for(tok, "en")
+    prefix = faster._prefix(tok, faster._prompt(None, "en"))
+    words = list(tok.encode(" yes" * 450))
+    assert pause_mark_prob(NoModel(), None, prefix, words, marks, 3000) is None
