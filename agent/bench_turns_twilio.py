@@ -27,25 +27,13 @@ MODES = {"fixed": {"TURN_TAKING": "fixed", "TURN_EARLY_ASR_MS": "0"},
          "complete_early": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "100"}}
 
 
-def _turn_records(db_url: str) -> list[dict[str, Any]]:
-    """The callee turns' latency records, the first call after start left out (as its heard figures are)."""
-    from sqlalchemy import select
-
-    from agent.store import session_scope
-    from agent.store.models import Call, Turn
-
-    with session_scope(db_url) as s:
-        calls = s.scalars(select(Call.id).order_by(Call.started_at)).all()
-        rows = s.scalars(select(Turn.latency).where(Turn.speaker == "callee", Turn.call_id.in_(calls[1:]))).all()
-    return [r for r in rows if r and r.get("voice_to_voice_ms") is not None]
-
-
 ID_NODE = "ask_last4"  # the script's ID question: the clips after the digits answer later questions only past it
 
 
-def _calls_past_id(db_url: str) -> tuple[int, int]:
-    """(calls that passed the ID check, calls), the first call after start left out: a call that did not pass it
-    asked for the ID again, and the callee's next clips (a promise, an agreement) answered the ID question."""
+def _callee_turns(db_url: str) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+    """From a run's database, the first call after start left out (as its heard figures are): the callee turns'
+    latency records, and (calls past the ID check, calls). A call that did not pass it asked for the ID again, and
+    the callee's next clips (a promise, an agreement) answered the ID question."""
     from sqlalchemy import select
 
     from agent.store import session_scope
@@ -53,8 +41,10 @@ def _calls_past_id(db_url: str) -> tuple[int, int]:
 
     with session_scope(db_url) as s:
         calls = s.scalars(select(Call.id).order_by(Call.started_at)).all()[1:]
-        rows = s.execute(select(Turn.call_id, Turn.node).where(Turn.speaker == "callee", Turn.call_id.in_(calls))).all()
-    return past_id_check(list(calls), [(c, n) for c, n in rows])
+        rows = s.execute(select(Turn.call_id, Turn.node, Turn.latency)
+                         .where(Turn.speaker == "callee", Turn.call_id.in_(calls))).all()
+    records = [lat for _, _, lat in rows if lat and lat.get("voice_to_voice_ms") is not None]
+    return records, past_id_check(list(calls), [(call, node) for call, node, _ in rows])
 
 
 def past_id_check(calls: list[Any], callee_turns: list[tuple[Any, str | None]]) -> tuple[int, int]:
@@ -107,8 +97,9 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
                     p["heard"] += lv["samples"]["heard"]
                     p["server"] += lv["samples"]["server"]
                 first = out["first_call_after_start"]["twilio"]
-                p["records"] += _turn_records(f"sqlite:///{out['logs']}/bench.sqlite3")
-                p["past_id"].append(_calls_past_id(f"sqlite:///{out['logs']}/bench.sqlite3"))
+                records, past_id = _callee_turns(f"sqlite:///{out['logs']}/bench.sqlite3")
+                p["records"] += records
+                p["past_id"].append(past_id)
                 runs.append({"mode": mode, "calls_completed": sum(lv["calls_completed"] for lv in out["levels"]),
                              "first_call_v2v_heard_ms": first["v2v_heard_ms"],
                              "loadavg_before": out["loadavg_before"], "loadavg_after": out["loadavg_after"],
