@@ -145,7 +145,10 @@ async def test_calls_released_while_the_far_end_hangs_up_do_not_crash(callee):
     finally:
         stop.set()
         thread.join(5)
-    assert len(done) == 3 * ROUNDS and done.count("ended first") < ROUNDS, done
+    # the race ran: a third of the calls or more were answered (under CI load half the early BYEs of 0-0.1 s
+    # cross our ACK: 10 of 24 did once, so "fewer than 8 ended first" was a flaky guard)
+    answered = len(done) - done.count("ended first")
+    assert len(done) == 3 * ROUNDS and answered >= ROUNDS, done
     for _ in range(50):  # the BYEs of the legs released last
         await settle(stack)
         if not stack.calls:
