@@ -183,22 +183,32 @@ def decide(rep: Replay, s: TurnSettings, tts_ms: float, asr_scale: float = 1.0) 
 
 
 def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
-    """Speech over the agent: is it taken as a barge-in, how fast is the agent stopped."""
+    """Speech over the agent: is it taken as a barge-in, how fast is the agent stopped. As the live Listener does
+    (agent/call_listener.py): the agent holds at the onset; the reading starts at `pause_ms` of silence (never
+    early) and is dropped if speech comes back before it is judged; a backchannel verdict ends the utterance and
+    the agent resumes, and speech after that is a new onset over it, judged on its own (approximated by the
+    reading at its next pause, whose words start at the first onset). `resumed_first`: times the agent resumed
+    before the interruption was taken (session 14: piper's comma pause after "Wait," is ~230 ms)."""
     s = s.for_lang(rep.turn.lang)
     if rep.onset_ms is None:
         return {"barge_in": False, "clear_ms": None}
     clear_ms = rep.started_emitted_ms - rep.onset_ms + FRAME / 16  # the frame it was detected in
     if baseline or not s.backchannels:
         return {"barge_in": True, "clear_ms": clear_ms}
-    first = [p for p in rep.pauses if p.resumed_ms is None or p.resumed_ms - p.end_ms >= s.pause_ms]
-    if not first:  # over the agent the reading starts at `pause_ms` (never early)
-        return {"barge_in": True, "clear_ms": clear_ms}
-    p = first[0]
-    voiced = p.end_ms - rep.onset_ms
-    bc = is_backchannel_turn(p.text, rep.turn.lang, voiced, s, p.understanding)
-    resumed_after = s.pause_ms + p.asr_ms + p.nlu_ms
-    return {"barge_in": not bc, "clear_ms": clear_ms, "resume_after_ms": resumed_after if bc else None,
-            "text": p.text}
+    onset, resumed, judged = rep.onset_ms, 0, False
+    for p in rep.pauses:
+        silence_left = None if p.resumed_ms is None else p.resumed_ms - p.end_ms
+        judged_at = s.pause_ms + p.asr_ms + p.nlu_ms  # silence when the verdict lands
+        if silence_left is not None and silence_left < judged_at:
+            continue  # speech came back first: the reading is dropped and the utterance goes on
+        judged = True
+        if not is_backchannel_turn(p.text, rep.turn.lang, p.end_ms - onset, s, p.understanding):
+            return {"barge_in": True, "clear_ms": clear_ms, "resumed_first": resumed, "text": p.text}
+        if silence_left is None:
+            return {"barge_in": False, "clear_ms": clear_ms, "resume_after_ms": judged_at, "text": p.text}
+        resumed, onset = resumed + 1, p.resumed_ms
+    # no verdict at all (the reading never landed) or speech left over: the agent stays held, then yields
+    return {"barge_in": True, "clear_ms": clear_ms, "resumed_first": resumed if judged else 0}
 
 
 EARLY_SWEEP_MS = (0, 60, 80, 100, 120, 150)
@@ -249,6 +259,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "backchannel_barge_in_rate": round(sum(1 for r in bcs if r[mode]["barge_in"]) / len(bcs), 4)
             if bcs else None,
             "interruptions_missed": sum(1 for r in ints if not r[mode]["barge_in"]),
+            # taken, but only after the agent had resumed over a first part judged a backchannel
+            "interruptions_after_a_resume": sum(1 for r in ints
+                                                if r[mode]["barge_in"] and r[mode].get("resumed_first")),
             "interruption_clear_ms": {"p50": _pct(clears, 0.5), "p95": _pct(clears, 0.95), "n": len(clears)},
         }
         if mode == "complete" and paused and "complete_asr_instant" in paused[0]:
@@ -267,7 +280,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh", "en"),
         settings: TurnSettings | None = None, cache: Path | None = None, details: Path | None = None,
-        limit: int | None = None, record_to: Path | None = None) -> dict[str, Any]:
+        limit: int | None = None, record_to: Path | None = None, voices: str = "espeak") -> dict[str, Any]:
     """The bench. `record_to`: also keep every turn's pauses (decodes, timings, NLU readings) there for
     `--replay` (agent/bench_turns_replay.py)."""
     import json
@@ -286,7 +299,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
     base = s.with_(complete_answers=False, backchannels=False)
     t_start = time.perf_counter()
     cfg = get_settings()
-    turns = plan(langs, splits)
+    turns = plan(langs, splits, voices)
     if limit:
         turns = turns[::max(1, len(turns) // limit)]
     record(turns, cache or (cfg.cache_dir / "turnset"))
@@ -344,6 +357,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         "measured": "session Endpointer + silero VAD over phone-channel audio (8 kHz mu-law, 20 dB SNR) in "
                     "20 ms frames; real ASR and NLU timed per pause; v2v = commit silence or words-ready, "
                     "whichever is later, + cached first agent audio; transport not included",
+        "voices": voices,
         "asr_engine": cfg.asr_engine,
         "asr_options": {k: getattr(asr_options(cfg), k) for k in (
             "beam_size_zh", "beam_size_en", "pad_s", "tail_s", "encoder_compute_type", "encoder_compute_type_zh",

@@ -120,6 +120,8 @@ class Speaker:
         try:
             for i, (text, _lid) in enumerate(chunks):
                 speech = await pending[i]
+                if i == 0:  # the caller hears the first chunk's leading silence as delay
+                    speech = speech.without_lead()
                 if i + 2 < len(chunks):
                     t, lid = chunks[i + 2]
                     pending.append(asyncio.ensure_future(s.deps.synthesize(t, s.lang, lid)))

