@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     asr_band_fold_zh: float = Field(default=0.0, ge=0.0, le=1.0, description="the same for Mandarin")
     asr_end_probe_en: bool = Field(default=True, description="the faster engine also weighs whether Whisper "
                                    "expects an English reading to go on (the turn-taker doubts a complete one)")
-    asr_end_probe_zh: bool = Field(default=False, description="the same for Mandarin (off: no dev gain)")
+    asr_end_probe_zh: bool = Field(default=True, description="the same for Mandarin")
     asr_pad_s: float = Field(default=1.0, gt=0, le=30, description="the faster engine's encoder context: the "
                              "utterance plus ASR_TAIL_S of silence, rounded up to this step")
     asr_tail_s: float = Field(default=1.0, ge=0, le=5, description="silence added after the utterance before "

@@ -45,10 +45,9 @@ class AsrOptions:
     band_fold_en: float = 0.3
     band_fold_zh: float = 0.0
     # per language: weigh whether Whisper expects the reading to go on (Transcript.pause_mark_prob, one more decoder
-    # pass), for the turn-taker. English only: on dev it separates first parts from whole answers in English and not
-    # in Mandarin (docs/turn_taking.md, "Session 13")
+    # pass), for the turn-taker (docs/turn_taking.md, "Session 13" and "Session 14")
     end_probe_en: bool = True
-    end_probe_zh: bool = False
+    end_probe_zh: bool = True
     pad_s: float = 1.0  # the 'cut' encoder context: the utterance rounded up to this step ...
     tail_s: float = 1.0  # ... after this much silence is added to it
 

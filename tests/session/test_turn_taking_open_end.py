@@ -28,7 +28,7 @@ def _verdict(classify, text: str, lang: str, expect: str, p: float | None, s: Tu
 
 def test_an_english_reading_whisper_expected_to_go_on_waits_like_a_doubted_one(classify):
     s = TurnSettings(prosody=False)
-    assert s.for_lang("en").pause_mark_doubt and not s.for_lang("zh").pause_mark_doubt  # English only (dev)
+    assert s.for_lang("en").pause_mark_doubt and s.for_lang("zh").pause_mark_doubt  # both (session 14, dev)
     limit = s.for_lang("en").pause_mark_doubt
     sure = _verdict(classify, "No, I'm fine.", "en", "offer", limit - 0.05)
     open_ = _verdict(classify, "No, I'm fine.", "en", "offer", limit + 0.05)
@@ -43,10 +43,12 @@ def test_an_english_reading_whisper_expected_to_go_on_waits_like_a_doubted_one(c
     assert _verdict(classify, "No, I'm fine.", "en", "offer", 0.9, no_doubt).state == "complete"
 
 
-def test_mandarin_is_left_alone_unless_set(classify):
-    assert _verdict(classify, "不用了。", "zh", "offer", 0.9).state == "complete"
-    on = TurnSettings(prosody=False, pause_mark_doubt=0.3)
-    assert _verdict(classify, "不用了。", "zh", "offer", 0.9, on).state == "unsure"
+def test_a_mandarin_reading_whisper_expected_to_go_on_waits_too_unless_turned_off(classify):
+    limit = TurnSettings().for_lang("zh").pause_mark_doubt
+    assert _verdict(classify, "不用了。", "zh", "offer", limit - 0.03).state == "complete"
+    assert _verdict(classify, "不用了。", "zh", "offer", limit + 0.03).state == "unsure"
+    off = TurnSettings(prosody=False, pause_mark_doubt=0.0)
+    assert _verdict(classify, "不用了。", "zh", "offer", 0.9, off).state == "complete"
 
 
 @pytest.mark.parametrize("lang,expect,text", [("en", "id_last4", "It's 4 3 2 1."), ("zh", "id_last4", "四三二一。")])
