@@ -162,6 +162,7 @@ def bench_asr_tune(draws: int = typer.Option(2, "--draws", min=1, max=10),
 
 
 def bench_tts(repeats: int = typer.Option(5, "--repeats", help="runs per measurement (median reported)")) -> None:
+    from dialogs.library import all_fixed_lines
     from speech.tts_bench import run_tts_bench
 
-    _emit(run_tts_bench(repeats=repeats))
+    _emit(run_tts_bench(repeats=repeats, lines=all_fixed_lines()))

@@ -122,3 +122,19 @@ def test_the_leading_silence_of_a_neural_voice_is_cut_and_nothing_else(lang, eng
     assert not np.abs(speech.pcm[:cut]).max() > 33 * 3  # only silence was cut
     quiet = type(speech)(pcm=np.zeros(800, np.int16), sample_rate=16000)
     assert quiet.without_lead() is quiet  # all silence: left as it is
+
+
+def test_bench_tts_reports_the_voice_onset_as_synthesised_and_as_sent():
+    """`bench tts` voice_onset: a line opening with 250 ms of silence is heard 250 ms sooner once trimmed."""
+    from speech.tts.base import Speech
+    from speech.tts_bench import onset_figures, voice_onset_ms
+
+    class Quiet:
+        def synthesize(self, text, lang, voice=None):
+            tone = (np.sin(np.arange(8000) * 0.2) * 8000).astype(np.int16)
+            return Speech(np.concatenate([np.zeros(int(16 * float(text)), np.int16), tone]), 16000)
+
+    assert voice_onset_ms(Quiet().synthesize("250", "en")) == 250
+    fig = onset_figures(Quiet(), "en", ["250", "0", "100"])
+    assert fig["n"] == 3 and fig["synthesised_max_ms"] == 250 and fig["sent_max_ms"] <= 10
+    assert fig["saved_max_ms"] >= 240 and fig["saved_p50_ms"] >= 90
