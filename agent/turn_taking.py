@@ -386,10 +386,11 @@ def _run_now(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def is_backchannel_turn(text: str, lang: str, voiced_ms: int, s: TurnSettings, understanding=None) -> bool:
     """Speech that began over the agent's audio: short (<= `backchannel_max_ms` voiced) and not a bid for the
-    floor (a refusal, a must-not-miss request) is a backchannel ('嗯', 'uh-huh', '对') or a breath; anything
-    longer, or a bid, is a real interruption. The length decides first: Whisper reads a lone '嗯' poorly."""
-    from nlu.complete import is_backchannel, is_bid
+    floor (a refusal, a must-not-miss request, "Wait." / "等一下": `claims_floor`) is a backchannel ('嗯',
+    'uh-huh', '对') or a breath; anything longer, or a bid, is a real interruption. The length decides first:
+    Whisper reads a lone '嗯' poorly."""
+    from nlu.complete import claims_floor, is_backchannel, is_bid
 
-    if not s.backchannels or voiced_ms > s.backchannel_max_ms:
+    if not s.backchannels or voiced_ms > s.backchannel_max_ms or claims_floor(text, lang):
         return False
     return is_backchannel(text, lang, understanding) or not is_bid(understanding)

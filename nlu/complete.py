@@ -40,6 +40,10 @@ BACKCHANNEL_ZH = ("嗯", "对", "好的", "是的")
 # what Whisper says over a bare filler or a breath (the domain prompt, a greeting); seen on dev fragments
 HALLUCINATIONS = {"en": ("thank you", "this is bright credit", "this is bright", "hello"),
                   "zh": ("您好", "这是明信金融", "这里是明信金融", "喂您好")}
+# words that claim the floor over the agent whatever the rest of the reading ("Wait.", "等一下。"), from dev's
+# interruptions: said alone and followed by silence they were taken as a backchannel, and the agent went on
+FLOOR_EN = ("wait", "hold on", "sorry")
+FLOOR_ZH = ("等一下", "停一下")
 BACKCHANNEL_MAX_WORDS = {"en": 2, "zh": 3}  # a short affirmation (by the NLU) is a backchannel too
 # Voiced audio per syllable of the reading above which words are missing from it: Whisper drops a word it
 # cannot read (a trailing "and" / "但是" heard as "Yes." / "不用了。"). On dev, the final readings of complete
@@ -59,7 +63,7 @@ _PUNCT_END = re.compile(r"[,，、…]+$|\.\.\.$|—$|-$")
 _STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
 # intents that answer any question (or end the call) on their own
 _ANY = {"wrong_number", "third_party", "stop_calling", "complaint", "request_human", "dispute_debt",
-        "already_paid", "ask_if_robot", "ask_who_calling", "not_interested", "callback_request", "scam_concern"}
+        "already_paid", "ask_if_robot", "ask_who_calling", "not_interested", "call_back_later", "scam_suspicion"}
 # Refusals: in conversation a "no" (a dispreferred answer) usually comes with an account of it ("No, because…",
 # "不用了，因为…"), while a "yes" stands alone; `refusal_wait_ms` (agent/turn_taking.py) lets one wait longer.
 REFUSALS = frozenset({"deny", "cannot_pay", "not_interested"})
@@ -150,6 +154,14 @@ def is_backchannel(text: str, lang: str, understanding: Any = None) -> bool:
     return (understanding is not None and size <= BACKCHANNEL_MAX_WORDS[lang]
             and getattr(understanding, "intent", None) in ("affirm", "confirm_identity")
             and float(getattr(understanding, "confidence", 0.0) or 0.0) >= 0.5)
+
+
+def claims_floor(text: str, lang: str) -> bool:
+    """A reading that opens with a word asking the agent to stop (`FLOOR_EN`, `FLOOR_ZH`)."""
+    if lang == "zh":
+        return _bare_zh(text).startswith(FLOOR_ZH)
+    words = " ".join(_words_en(text))
+    return any(words == w or words.startswith(w + " ") for w in FLOOR_EN)
 
 
 def is_bid(understanding: Any, min_confidence: float = 0.8) -> bool:

@@ -106,11 +106,13 @@ def test_over_the_agent_a_reading_dropped_because_speech_came_back_is_never_judg
 
 
 def test_over_the_agent_speech_after_a_backchannel_verdict_is_a_new_onset_and_may_still_barge_in():
-    # "Wait." judged (the callee silent 520 ms): a backchannel, the agent resumes; then the rest is a bid
-    first, rest = _said(880, 1400, "Wait.", "out_of_scope"), _said(2220, None, "Wait, I already paid this.",
-                                                                     "already_paid")
+    # "Okay." judged (the callee silent 520 ms): a backchannel, the agent resumes; then the rest is a bid
+    first, rest = _said(880, 1400, "Okay.", "affirm"), _said(2220, None, "Okay, but I already paid this.",
+                                                             "already_paid")
     out = over_agent(_over(first, rest), TurnSettings(), baseline=False)
     assert out["barge_in"] and out["resumed_first"] == 1
+    wait = _said(880, 1400, "Wait.", "affirm")  # asks the agent to stop: taken at once, never resumed over
+    assert over_agent(_over(wait, rest), TurnSettings(), baseline=False)["resumed_first"] == 0
     lone = over_agent(_over(_said(880, None, "Yeah.", "affirm")), TurnSettings(), baseline=False)
     assert not lone["barge_in"] and lone["resume_after_ms"] == 200 + 104
     rows = [{"kind": "interruption", "baseline": over_agent(_over(first, rest), TurnSettings(), True), "complete": out}]

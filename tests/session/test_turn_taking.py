@@ -52,7 +52,9 @@ def test_the_word_lists_come_from_the_issue_or_the_dev_half_only():
     en_words = set(re.findall(r"[a-z']+(?:-[a-z]+)?", dev_text["en"]))
     for word in C.TRAILING_EN | C.FILLERS_EN | C.BACKCHANNEL_EN:
         assert word in C.SEED_EN or word in en_words, f"{word!r} is not from dev"
-    for word in (*C.TRAILING_ZH, *C.FILLERS_ZH, *C.BACKCHANNEL_ZH, *C.WHOLE_ZH):
+    for phrase in C.FLOOR_EN:
+        assert f" {phrase} " in f" {' '.join(re.findall(r'[a-z]+', dev_text['en']))} ", f"{phrase!r} is not from dev"
+    for word in (*C.TRAILING_ZH, *C.FILLERS_ZH, *C.BACKCHANNEL_ZH, *C.WHOLE_ZH, *C.FLOOR_ZH):
         assert word in C.SEED_ZH or word in dev_text["zh"], f"{word!r} is not from dev"
 
 
@@ -345,3 +347,27 @@ def test_a_refusal_that_is_the_nodes_whole_answer_is_taken_at_the_minimum():
     whole = C.Verdict("complete", "deny instead of digits", whole=True, intent="deny")
     assert wait_ms(whole, None, "en", WAITS, s)[0] == WAITS.min_ms
     assert wait_ms(C.Verdict("complete", "deny", intent="deny"), None, "en", WAITS, s)[0] == 500
+
+
+def test_every_intent_the_verdict_names_is_in_the_taxonomy():
+    """spec/intents.yaml's names exactly: `_ANY` once said "callback_request" and "scam_concern", so a caller's
+    "call me back later" or "is this a scam?" over the agent was no bid, and no answer to any question."""
+    from nlu import intent_names
+
+    named = C._ANY | C.REFUSALS | C._YES_NO | set().union(*C._BY_EXPECT.values())
+    assert named <= set(intent_names()), named - set(intent_names())
+    assert {"call_back_later", "scam_suspicion"} <= C._ANY
+
+
+@pytest.mark.parametrize(("lang", "text"), [("en", "Wait."), ("en", "Hold on."), ("en", "Sorry?"),
+                                            ("en", "Wait a second."), ("zh", "等一下。"), ("zh", "停一下，")])
+def test_a_short_word_asking_the_agent_to_stop_is_an_interruption_not_a_backchannel(classify, lang, text):
+    """Said alone and followed by silence, "Wait." was a short non-bid (the NLU reads it affirm or out of scope),
+    so a backchannel: the agent went on over a caller who had asked it to stop."""
+    s = TurnSettings().for_lang(lang)
+    u = classify(text, lang, None, TODAY)
+    assert C.claims_floor(text, lang)
+    assert not is_backchannel_turn(text, lang, 500, s, u)
+    ack = {"en": "Yeah.", "zh": "嗯。"}[lang]  # an acknowledgement stays one
+    assert is_backchannel_turn(ack, lang, 500, s, classify(ack, lang, None, TODAY))
+    assert not C.claims_floor("I'm sorry, I can't.", "en") and not C.claims_floor("Waiting is fine.", "en")
