@@ -280,7 +280,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh", "en"),
         settings: TurnSettings | None = None, cache: Path | None = None, details: Path | None = None,
-        limit: int | None = None, record_to: Path | None = None, voices: str = "espeak") -> dict[str, Any]:
+        limit: int | None = None, record_to: Path | None = None, voices: str = "espeak",
+        snr_db: float | None = None) -> dict[str, Any]:
     """The bench. `record_to`: also keep every turn's pauses (decodes, timings, NLU readings) there for
     `--replay` (agent/bench_turns_replay.py)."""
     import json
@@ -302,7 +303,10 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
     turns = plan(langs, splits, voices)
     if limit:
         turns = turns[::max(1, len(turns) // limit)]
-    record(turns, cache or (cfg.cache_dir / "turnset"))
+    from agent.turnset import PHONE_SNR_DB
+
+    snr_db = PHONE_SNR_DB if snr_db is None else snr_db
+    record(turns, cache or (cfg.cache_dir / "turnset"), snr_db=snr_db)
     asr = create_asr(options=asr_options(cfg))
     nlu.load_model()
     today = date(2026, 11, 23)
@@ -358,6 +362,7 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
                     "20 ms frames; real ASR and NLU timed per pause; v2v = commit silence or words-ready, "
                     "whichever is later, + cached first agent audio; transport not included",
         "voices": voices,
+        "line_snr_db": snr_db,
         "asr_engine": cfg.asr_engine,
         "asr_options": {k: getattr(asr_options(cfg), k) for k in (
             "beam_size_zh", "beam_size_en", "pad_s", "tail_s", "encoder_compute_type", "encoder_compute_type_zh",

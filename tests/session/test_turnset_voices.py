@@ -53,3 +53,15 @@ def test_the_cli_refuses_an_unknown_voice_family_in_one_line():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip() == "error: --voices is one of: espeak, customer", r.stderr
+
+
+def test_the_line_noise_is_a_setting_and_each_level_is_cached_apart(tmp_path):
+    """`bench turns --snr-db`: the same turn through a quieter line has a lower noise floor in its lead-in."""
+    def floor_db(snr: float) -> float:
+        turn = next(t for t in plan(("en",), ("dev",)) if t.kind == "complete")
+        record([turn], tmp_path, snr_db=snr)
+        lead = turn.audio[1600:6400]  # 100-400 ms: before the voice (500 ms of lead-in)
+        return 20 * np.log10(np.sqrt(np.mean(lead ** 2)) + 1e-9)
+
+    assert floor_db(40.0) < floor_db(20.0) - 12
+    assert len(list(tmp_path.glob("*.npz"))) == 2
