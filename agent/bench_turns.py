@@ -358,8 +358,8 @@ def run(splits: tuple[str, ...] = ("dev", "test"), langs: tuple[str, ...] = ("zh
         with open(details, "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
     out: dict[str, Any] = {
-        "measured": "session Endpointer + silero VAD over phone-channel audio (8 kHz mu-law, 20 dB SNR) in "
-                    "20 ms frames; real ASR and NLU timed per pause; v2v = commit silence or words-ready, "
+        "measured": f"session Endpointer + silero VAD over phone-channel audio (8 kHz mu-law, {snr_db:g} dB SNR) "
+                    "in 20 ms frames; real ASR and NLU timed per pause; v2v = commit silence or words-ready, "
                     "whichever is later, + cached first agent audio; transport not included",
         "voices": voices,
         "line_snr_db": snr_db,

