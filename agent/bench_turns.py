@@ -195,20 +195,19 @@ def over_agent(rep: Replay, s: TurnSettings, baseline: bool) -> dict[str, Any]:
     clear_ms = rep.started_emitted_ms - rep.onset_ms + FRAME / 16  # the frame it was detected in
     if baseline or not s.backchannels:
         return {"barge_in": True, "clear_ms": clear_ms}
-    onset, resumed, judged = rep.onset_ms, 0, False
+    onset, resumed = rep.onset_ms, 0
     for p in rep.pauses:
         silence_left = None if p.resumed_ms is None else p.resumed_ms - p.end_ms
         judged_at = s.pause_ms + p.asr_ms + p.nlu_ms  # silence when the verdict lands
         if silence_left is not None and silence_left < judged_at:
             continue  # speech came back first: the reading is dropped and the utterance goes on
-        judged = True
         if not is_backchannel_turn(p.text, rep.turn.lang, p.end_ms - onset, s, p.understanding):
             return {"barge_in": True, "clear_ms": clear_ms, "resumed_first": resumed, "text": p.text}
         if silence_left is None:
             return {"barge_in": False, "clear_ms": clear_ms, "resume_after_ms": judged_at, "text": p.text}
         resumed, onset = resumed + 1, p.resumed_ms
     # no verdict at all (the reading never landed) or speech left over: the agent stays held, then yields
-    return {"barge_in": True, "clear_ms": clear_ms, "resumed_first": resumed if judged else 0}
+    return {"barge_in": True, "clear_ms": clear_ms, "resumed_first": resumed}
 
 
 EARLY_SWEEP_MS = (0, 60, 80, 100, 120, 150)

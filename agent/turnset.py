@@ -250,7 +250,8 @@ def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_D
 
     cache.mkdir(parents=True, exist_ok=True)
     for turn in turns:
-        path = cache / f"{_key(turn, snr_db)}.npz"
+        key = _key(turn, snr_db)
+        path = cache / f"{key}.npz"
         if path.exists():
             z = np.load(path)
             turn.audio, turn.voice_end_ms = z["audio"], int(z["voice_end_ms"])
@@ -267,7 +268,7 @@ def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_D
                 voice_end = int(len(x) / 16)
         lead, trail = np.zeros(8000, dtype=np.float32), np.zeros(16 * 1800, dtype=np.float32)
         clean = np.concatenate([lead, *pieces, trail])
-        seed = int(_key(turn, snr_db)[:6], 16)
+        seed = int(key[:6], 16)
         turn.audio = telephone_channel(clean, snr_db, seed=seed).astype(np.float32)
         turn.voice_end_ms = 500 + voice_end
         np.savez(path, audio=turn.audio, voice_end_ms=turn.voice_end_ms)

@@ -31,16 +31,7 @@ ONSET_SAMPLE = 40  # script lines per language whose voice onset is measured (sp
 
 def voice_onset_ms(speech) -> float | None:
     """Milliseconds from the first sample to the first 10 ms window at or above ONSET_DBFS (None: never)."""
-    import numpy as np
-
-    win = max(1, speech.sample_rate // 100)
-    pcm = np.asarray(speech.pcm, dtype=np.float64)
-    n = len(pcm) // win
-    if n == 0:
-        return None
-    rms = np.sqrt((pcm[: n * win].reshape(n, win) ** 2).mean(axis=1))
-    loud = np.flatnonzero(rms >= 32768.0 * 10 ** (ONSET_DBFS / 20))
-    return float(loud[0] * 10) if loud.size else None
+    return speech.first_window_over(ONSET_DBFS, 10.0)
 
 
 def onset_figures(tts, lang: str, lines: list[str]) -> dict:

