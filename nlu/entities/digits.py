@@ -30,7 +30,8 @@ PINYIN_DIGITS = {"ling": "0", "yi": "1", "yao": "1", "er": "2", "liang": "2", "s
                  "liu": "6", "qi": "7", "ba": "8", "jiu": "9"}
 ZH_DIGIT_CHARS = "零〇洞一幺二两三四五六七八九"
 ZH_UNITS_BEFORE = "十百千万亿"  # 十二, 一百五: after a unit a digit belongs to a number
-ZH_UNITS_AFTER = "十百千万亿块元号月日点岁年个"  # 两千, 五号, 三四块: before one of these as well
+ZH_UNITS_AFTER = "十百千万亿块元号月日点岁年个位"  # 两千, 五号, 三四块, 四位 (four digits): before one of these as well
+COUNT_BEFORE = {"last", "final"}  # "the last four": four names how many digits, it is not one of them
 _TOKEN = re.compile(rf"\d+|[a-z]+|[{ZH_DIGIT_CHARS}]+|[\s\-–—.,，、﹑·:：/]+|.", re.S)
 _SEPARATOR = re.compile(r"[\s\-–—.,，、﹑·:：/]+")
 
@@ -68,10 +69,16 @@ def _runs(text: str, lang: str) -> list[list[_Group]]:
     runs: list[list[_Group]] = []
     cur: list[_Group] = []
     pending: list[str] = []  # "double" / "triple"
+    word = ""  # the last token before this one that is not a separator
     for i, tok in enumerate(tokens):
         prev = tokens[i - 1] if i else ""
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        group = _group(tok, prev, nxt, lang, bool(cur) or bool(pending), tokens[i + 2] if i + 2 < len(tokens) else "")
+        before, word = word, (tok if not _SEPARATOR.fullmatch(tok) else word)
+        if before in COUNT_BEFORE and tok in ("four", "4", "for") and not cur:
+            group = None  # "the last four (are) 1 2 3": the name of the digits, not one of them
+        else:
+            group = _group(tok, prev, nxt, lang, bool(cur) or bool(pending),
+                           tokens[i + 2] if i + 2 < len(tokens) else "")
         if group is not None:
             if pending:
                 group = _Group(group.digits * (2 if pending.pop() == "double" else 3), True)

@@ -26,6 +26,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from telephony_adapter.sim.procs import stop_process
+
 BARESIP = shutil.which("baresip")
 MODULES = "/usr/lib/baresip/modules"
 
@@ -210,13 +212,8 @@ snd_path {self.dump}
                 self._sock.close()
             except OSError:
                 pass
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_process(self.proc)
         if self._log is not None:
             self._log.close()
 

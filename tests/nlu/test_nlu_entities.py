@@ -90,6 +90,20 @@ def test_last4(text, lang, context, expected):
 
 
 @pytest.mark.parametrize("text,lang,expected", [
+    # "the last four" names the digits: three digits after it are three of four (session 15: the dev turn
+    # "The last four {d1} {d2} {d3}, {d4}" read to its pause was taken as four digits, and the caller cut off)
+    ("The last four seven seven one.", "en", None), ("the last four one seven seven", "en", None),
+    ("my last four digits are seven seven one two", "en", "7712"), ("the last 4 are 5 6 7 8", "en", "5678"),
+    ("last four, 1 2 3 4", "en", "1234"), ("four four one two", "en", "4412"), ("final four is 9 9 0", "en", None),
+    # 四位 counts digits ("four digits"), even when Whisper writes 后 as another character
+    ("二四位七六五", "zh", None), ("后四位七六五", "zh", None), ("后四位是七六五三", "zh", "7653"),
+    ("四四一二", "zh", "4412"),
+])
+def test_last4_the_count_of_digits_is_not_a_digit(text, lang, expected):
+    assert extract_last4(text.lower(), lang, "id_last4") == expected
+
+
+@pytest.mark.parametrize("text,lang,expected", [
     # how Whisper writes digits read one by one, at the ID question (context id_last4)
     ("5260.", "en", "5260"), ("1-815.", "en", "1815"), ("908-3", "en", "9083"), ("O166.", "en", "0166"),
     ("four five, six seven", "en", "4567"), ("forty five sixty seven", "en", "4567"), ("1,3,1,8", "en", "1318"),

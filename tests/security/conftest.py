@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from agent.server.app import create_app
 from agent.server.auth import create_key
 from agent.store.db import session_scope
+from telephony_adapter.sim.procs import stop_process
 from tests.ports import free_port
 from tests.server_helpers import backends, drop_schema, make_database_url
 
@@ -81,13 +82,7 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, grace_s=15)
         self._log.close()
 
 

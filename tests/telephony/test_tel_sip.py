@@ -113,7 +113,10 @@ async def test_dtmf_both_ways_and_our_hangup(tmp_path, ua):
         attempt = await ua.dial("callee", uri_template=f"sip:{{phone}}@127.0.0.1:{br.port}")
         assert attempt.answered, attempt.detail
         t = attempt.transport
-        await asyncio.sleep(0.5)
+        # baresip takes keypad digits only once its side of the call is up (our ACK reached it); under load
+        # that can be well after our 200 OK
+        await asyncio.to_thread(br.wait_event, "CALL_ESTABLISHED")
+        await asyncio.sleep(0.3)
         await asyncio.to_thread(br.keys, "12#")  # baresip's keypad: RFC 4733 telephone-events
         got = {"digits": []}
         deadline = time.monotonic() + 10

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from telephony_adapter.sim.baresip import free_udp_port
+from telephony_adapter.sim.procs import stop_process
 from telephony_adapter.sip import SipOptions, SipUserAgent
 
 pytestmark = pytest.mark.timeout(90)
@@ -80,13 +81,7 @@ def sipp(tmp: Path, scenario: str) -> Iterator[Sipp]:
     try:
         yield Sipp(proc, port, log)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
 
 
 def options(**kw) -> SipOptions:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from telephony_adapter.base import AudioIn, DtmfIn, Hangup
+from telephony_adapter.sim.procs import stop_process
 from telephony_adapter.sip import SipOptions, SipUserAgent
 
 pytestmark = pytest.mark.timeout(120)
@@ -68,12 +69,7 @@ def carrier(tmp_path) -> Iterator[Carrier]:
     try:
         yield c
     finally:
-        c.proc.terminate()
-        try:
-            c.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            c.proc.kill()
-            c.proc.wait(5)
+        stop_process(c.proc, grace_s=10)
     assert c.proc.returncode in (0, -15), c.proc.returncode  # a clean stop on SIGTERM
 
 
@@ -171,8 +167,7 @@ async def test_dials_beyond_the_process_s_sip_calls_wait_instead_of_failing(tmp_
             for i, number in enumerate(numbers)))
     finally:
         await dialer.close()
-        carrier.proc.terminate()
-        carrier.proc.wait(10)
+        stop_process(carrier.proc, grace_s=10)
     assert [o.result for o in outcomes] == ["answered"] * 6, [o.detail for o in outcomes]
     assert PJSUA_MAX_CALLS == 4 and peak == 4
 
@@ -201,5 +196,4 @@ async def test_an_invite_while_every_pjsip_call_slot_is_taken_waits_for_one_to_f
             await a.transport.close("done")
     finally:
         await ua.close()
-        carrier.proc.terminate()
-        carrier.proc.wait(10)
+        stop_process(carrier.proc, grace_s=10)
