@@ -72,13 +72,15 @@ def _scripts() -> None:
 
 
 def _domain_lm(deps: CallDeps) -> None:
-    """Wait for the domain LMs the ASR re-ranks with (trained on a background thread since the ASR loaded)."""
-    if getattr(deps.asr, "lm_weight", 0) <= 0:
-        return
+    """Wait for the domain LMs the ASR re-ranks with (trained on a background thread since the ASR loaded), and
+    build those the turn-taker weighs a reading's end with (`TurnSettings.lm_end_doubt`)."""
+    from agent.turn_taking import TurnSettings
     from speech.asr.lm import ORDER, domain_lm
 
+    rerank = getattr(deps.asr, "lm_weight", 0) > 0
     for lang in ORDER:
-        domain_lm(lang)  # blocks until the background build of that language is done
+        if rerank or TurnSettings().for_lang(lang).lm_end_doubt:
+            domain_lm(lang)  # blocks until the background build of that language is done
 
 
 def _tts(deps: CallDeps) -> dict[str, np.ndarray]:

