@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,20 @@ class Heard:
     nlu_wall: float = 0.0
     backchannel: bool = False  # only an acknowledgement over the agent's audio
     started_after_ms: int = 0  # silence after the end of voice when the reading started (stream time)
+
+
+def arrival(frames: Sequence[tuple[int, float]], stream_ms: int) -> float | None:
+    """When the line's audio up to stream time `stream_ms` had arrived: `frames` holds each frame's (stream ms at
+    its end, monotonic arrival), in order, and the answer is the arrival of the first frame that ends at `stream_ms`
+    or later (an end of voice, a frame's end: that frame; an onset's first sample, `at_ms + 1`: the frame it is in).
+    None when no frame kept reaches it. Until session 15 an end of voice took the frame after it, 20 ms late, and
+    every turn's `voice_to_voice_ms` read 20 ms short."""
+    found = None
+    for ms, wall in reversed(frames):
+        if ms < stream_ms:
+            break
+        found = wall
+    return found
 
 
 @dataclass
@@ -129,11 +144,10 @@ class Listener:
         return band_limit(audio, cutoff_hz=self.line_rate / 2)
 
     def wall_at(self, stream_ms: int) -> float:
-        """Monotonic time at which the frame covering `stream_ms` arrived."""
-        for ms, wall in reversed(self._frames):
-            if ms <= stream_ms + 20:
-                return wall
-        return time.monotonic()
+        """Monotonic time at which the line's audio up to `stream_ms` had arrived (`arrival`); now when the frames
+        kept do not reach it."""
+        at = arrival(self._frames, stream_ms)
+        return time.monotonic() if at is None else at
 
     def _start_of(self, ev: Any) -> int:
         return ev.start_ms if self.merge_from is None or self.merge_from >= ev.start_ms else self.merge_from
@@ -154,7 +168,7 @@ class Listener:
             self._onset_ms = at
             self.speech_start_ms = max(0, at - 200)
             s._last_activity = now
-            self.onset_wall = self.wall_at(at)
+            self.onset_wall = self.wall_at(at + 1)  # the frame its first sample came in
             self._watch_cut_in(at)
             self.over_agent = False
             # the closing line of an ended conversation plays out; anything else yields to the callee

@@ -10,8 +10,9 @@ Each clip is found sample-exactly in what was said; its words end at its last vo
 (`callee_turns.speech_end`, as the carriers cut it); the reply is the first voiced frame heard after
 that. Both dumps are placed on time.monotonic() by their polls (`HeardTail.at`), so a turn's end and its
 reply line up with the session's own timestamps as the carriers' reports do (`turn_end_at`,
-`reply_heard_at`). The thresholds are the carriers' (`VOICED_RMS`, `OVERLAP_S`), and a turn ends 20 ms after
-its last voiced frame is handed over, as in `CalleeTurns.talk`.
+`reply_heard_at`). The thresholds are the carriers' (`VOICED_RMS`, `OVERLAP_S`), and a turn ends when its last
+voiced frame is handed over, as in `CalleeTurns.talk` (until session 15: 20 ms after, which put the end of the words
+after the audio that carried it had left, and made every latency 20 ms shorter than a caller lives it).
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def measure(said: np.ndarray, heard: np.ndarray, clips: list[np.ndarray], *, sai
         if written is None:
             out["unfound_clips"] += 1
             continue
-        end = written + FRAME_S  # the last voiced frame handed over, then played (as CalleeTurns.talk)
+        end = written  # the last voiced frame handed over once said: the words have ended (as CalleeTurns.talk)
         if any(v and end - OVERLAP_S - FRAME_S <= t <= end for t, v in zip(times, voiced, strict=True)):
             out["overlaps"] += 1  # the agent talked over our words' end: nothing to measure
             continue

@@ -216,8 +216,8 @@ class CalleeTurns:
         if self._speaking is not None:
             name, data, off = self._speaking
             frame = data[off: off + fb]
-            if off + fb == self._speech_end:  # the last voiced frame: the turn ends 20 ms from now
-                self._turn_end = now + FRAME_S
+            if off + fb == self._speech_end:  # the last voiced frame leaves now, once it has been said: the turn ends
+                self._turn_end = now  # (a phone sends 20 ms of audio after it was spoken, never before)
                 if now - self._last_voiced < OVERLAP_S:  # the agent is talking over our words' end
                     self.report.overlaps += 1
                     self._turn_end = None

@@ -53,7 +53,7 @@ def test_measure_times_each_reply_from_the_end_of_the_words():
     t_said, t_heard = 100.0, 100.0 + 0.2
     ends = [8000 + 800 + 4800, 8000 + len(a) + 16000 + 800 + 4800]  # last voiced sample of each clip (+1)
     for end, reply_ms in zip(ends, (300, 460), strict=True):
-        at = int((t_said + end / RATE + 0.02 + reply_ms / 1000 - t_heard) * RATE) - 160
+        at = int((t_said + end / RATE + reply_ms / 1000 - t_heard) * RATE) - 160
         heard[at: at + 4000] = tone(300, 0.5)
     heard[1600: 1600 + 800] = tone(300, 0.1)  # a greeting, before the first clip
     said_at, heard_at = (lambda k: t_said + (k + 1) / RATE), (lambda k: t_heard + (k + 1) / RATE)
