@@ -54,11 +54,18 @@ def past_id_check(calls: list[Any], callee_turns: list[tuple[Any, str | None]]) 
     return len(past & set(calls)), len(calls)
 
 
-def _summary(heard: list[float], server: list[float], records: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(heard: list[float], server: list[float], records: list[dict[str, Any]],
+             inbound: list[float] | None = None, outbound: list[float] | None = None) -> dict[str, Any]:
+    """One mode's figures. `inbound` / `outbound`: the network's part of each heard turn (bench_levels.path_split:
+    the callee's end of words -> the session's end of voice, which is mostly the VAD's; first agent audio -> heard)."""
     starts = [r["asr_started_after_ms"] for r in records if r.get("asr_started_after_ms") is not None]
+    inbound, outbound = inbound or [], outbound or []
     return {
         "v2v_heard_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
         "v2v_server_ms": {"p50": percentile(server, 0.5), "p95": percentile(server, 0.95), "n": len(server)},
+        "path_ms": {"inbound_p50": percentile(inbound, 0.5), "inbound_p95": percentile(inbound, 0.95),
+                    "outbound_p50": percentile(outbound, 0.5), "outbound_p95": percentile(outbound, 0.95),
+                    "n": len(inbound)},
         "taken_early_share": round(sum(1 for r in records if r.get("early")) / len(records), 3) if records else None,
         "cut_ins": sum(1 for r in records if r.get("cut_in")),
         "reading_started_after_ms_p50": percentile(starts, 0.5),
@@ -78,8 +85,8 @@ def _count(xs: Any) -> dict[str, int]:
 def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0) -> dict[str, Any]:
     from agent.dialing.bench_capacity import _bench
 
-    pooled: dict[str, dict[str, list[Any]]] = {m: {"heard": [], "server": [], "records": [], "past_id": []}
-                                               for m in MODES}
+    pooled: dict[str, dict[str, list[Any]]] = {m: {"heard": [], "server": [], "inbound": [], "outbound": [],
+                                                   "records": [], "past_id": []} for m in MODES}
     runs: list[dict[str, Any]] = []
     old = {k: os.environ.get(k) for k in ("TURN_TAKING", "TURN_EARLY_ASR_MS")}
     load0 = os.getloadavg()
@@ -94,8 +101,8 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
                 out = _bench(("twilio",), [("twilio", 1)] * calls, turns=turns, cps=cps, warm_up=True)
                 p = pooled[mode]
                 for lv in out["levels"]:
-                    p["heard"] += lv["samples"]["heard"]
-                    p["server"] += lv["samples"]["server"]
+                    for k in ("heard", "server", "inbound", "outbound"):
+                        p[k] += lv["samples"].get(k, [])
                 first = out["first_call_after_start"]["twilio"]
                 records, past_id = _callee_turns(f"sqlite:///{out['logs']}/bench.sqlite3")
                 p["records"] += records
@@ -110,7 +117,7 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    res = {m: {**_summary(p["heard"], p["server"], p["records"]),
+    res = {m: {**_summary(p["heard"], p["server"], p["records"], p["inbound"], p["outbound"]),
                "calls_past_id_check": f"{sum(a for a, _ in p['past_id'])} of {sum(b for _, b in p['past_id'])}"}
            for m, p in pooled.items()}
     b = res["fixed"]["v2v_heard_ms"]["p50"]
@@ -120,7 +127,9 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
         "measured": "over the Twilio Media Streams protocol (local Twilio-protocol test carrier, dialwise serve), "
                     "one call at a time; heard = end of the callee's recorded answer -> first voiced agent audio "
                     "the callee hears; fixed = today's silence per node (TURN_TAKING=fixed), complete = the "
-                    "complete-answer endpointer, complete_early = the same reading from 100 ms of silence",
+                    "complete-answer endpointer, complete_early = the same reading from 100 ms of silence; path_ms "
+                    "= inbound (callee's end of words -> the session's end of voice, mostly the VAD's) and outbound "
+                    "(first agent audio -> heard)",
         "baseline": res["fixed"],
         "complete": res["complete"],
         "complete_early": res["complete_early"],

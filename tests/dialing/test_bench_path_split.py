@@ -31,3 +31,16 @@ def test_the_twilio_turns_bench_counts_the_calls_that_passed_the_id_check():
              ("x", "promise_date")]  # the first call after start, left out
     assert past_id_check(["a", "b"], turns) == (1, 2)
     assert past_id_check(["b"], [("b", "opening"), ("b", None)]) == (0, 1)
+
+
+def test_the_twilio_turns_bench_reports_where_each_modes_time_goes():
+    from agent.bench_turns_twilio import _summary
+
+    records = [{"voice_to_voice_ms": 405.0, "asr_started_after_ms": 100, "taken_after_ms": 400, "early": True,
+                "endpoint_reason": "complete: affirm"}]
+    out = _summary([500.0, 520.0], [400.0, 410.0], records, inbound=[80.0, 60.0], outbound=[12.0, 18.0])
+    assert out["path_ms"]["n"] == 2
+    assert 60.0 <= out["path_ms"]["inbound_p50"] <= 80.0 and 12.0 <= out["path_ms"]["outbound_p50"] <= 18.0
+    assert out["endpoint_reasons"] == {"complete": 1} and out["taken_early_share"] == 1.0
+    assert _summary([], [], [])["path_ms"] == {"inbound_p50": None, "inbound_p95": None, "outbound_p50": None,
+                                               "outbound_p95": None, "n": 0}
