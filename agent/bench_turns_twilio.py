@@ -55,11 +55,10 @@ def past_id_check(calls: list[Any], callee_turns: list[tuple[Any, str | None]]) 
 
 
 def _summary(heard: list[float], server: list[float], records: list[dict[str, Any]],
-             inbound: list[float] | None = None, outbound: list[float] | None = None) -> dict[str, Any]:
+             inbound: list[float], outbound: list[float]) -> dict[str, Any]:
     """One mode's figures. `inbound` / `outbound`: the network's part of each heard turn (bench_levels.path_split:
     the callee's end of words -> the session's end of voice, which is mostly the VAD's; first agent audio -> heard)."""
     starts = [r["asr_started_after_ms"] for r in records if r.get("asr_started_after_ms") is not None]
-    inbound, outbound = inbound or [], outbound or []
     return {
         "v2v_heard_ms": {"p50": percentile(heard, 0.5), "p95": percentile(heard, 0.95), "n": len(heard)},
         "v2v_server_ms": {"p50": percentile(server, 0.5), "p95": percentile(server, 0.95), "n": len(server)},
@@ -102,7 +101,7 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
                 p = pooled[mode]
                 for lv in out["levels"]:
                     for k in ("heard", "server", "inbound", "outbound"):
-                        p[k] += lv["samples"].get(k, [])
+                        p[k] += lv["samples"][k]
                 first = out["first_call_after_start"]["twilio"]
                 records, past_id = _callee_turns(f"sqlite:///{out['logs']}/bench.sqlite3")
                 p["records"] += records

@@ -130,13 +130,11 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
 
 def stop_worker(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
     """Stop a spawned worker (gracefully: SIGTERM), killing it if it does not exit in `timeout` s."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
+    from telephony_adapter.sim.procs import stop_process
+
+    code = stop_process(proc, grace_s=timeout, kill_wait_s=None, sig=sig)
+    assert code is not None  # waited for without a limit
+    return code
 
 
 def _pct(values: list[float], q: float) -> float | None:

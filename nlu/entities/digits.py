@@ -73,7 +73,8 @@ def _runs(text: str, lang: str) -> list[list[_Group]]:
     for i, tok in enumerate(tokens):
         prev = tokens[i - 1] if i else ""
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        before, word = word, (tok if not _SEPARATOR.fullmatch(tok) else word)
+        separator = _SEPARATOR.fullmatch(tok) is not None
+        before, word = word, (word if separator else tok)
         if before in COUNT_BEFORE and tok in ("four", "4", "for") and not cur:
             group = None  # "the last four (are) 1 2 3": the name of the digits, not one of them
         else:
@@ -90,7 +91,7 @@ def _runs(text: str, lang: str) -> list[list[_Group]]:
         if tok in ("double", "triple"):
             pending.append(tok)
             continue
-        if _SEPARATOR.fullmatch(tok) or (tok == "and" and cur):
+        if separator or (tok == "and" and cur):
             continue
         if cur:
             runs.append(_finish(cur))

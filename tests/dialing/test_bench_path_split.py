@@ -42,5 +42,5 @@ def test_the_twilio_turns_bench_reports_where_each_modes_time_goes():
     assert out["path_ms"]["n"] == 2
     assert 60.0 <= out["path_ms"]["inbound_p50"] <= 80.0 and 12.0 <= out["path_ms"]["outbound_p50"] <= 18.0
     assert out["endpoint_reasons"] == {"complete": 1} and out["taken_early_share"] == 1.0
-    assert _summary([], [], [])["path_ms"] == {"inbound_p50": None, "inbound_p95": None, "outbound_p50": None,
+    assert _summary([], [], [], [], [])["path_ms"] == {"inbound_p50": None, "inbound_p95": None, "outbound_p50": None,
                                                "outbound_p95": None, "n": 0}
