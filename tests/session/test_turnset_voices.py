@@ -55,7 +55,7 @@ def test_the_cli_refuses_an_unknown_voice_family_in_one_line():
     r = subprocess.run([str(Path(sys.executable).with_name("dialwise")), "bench", "turns", "--voices", "robot"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
-    assert r.stderr.strip() == "error: --voices is one of: espeak, customer", r.stderr
+    assert r.stderr.strip() == "error: --voices is one of: espeak, customer, recorded", r.stderr
 
 
 def test_the_line_noise_is_a_setting_and_each_level_is_cached_apart(tmp_path):
