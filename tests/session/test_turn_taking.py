@@ -255,8 +255,10 @@ def test_a_long_acknowledgement_is_still_a_backchannel_but_not_a_long_speech(cla
     s = TurnSettings()
     assert is_backchannel_turn("mm-hmm", "en", 900, s, classify("mm-hmm", "en", None, TODAY))
     assert is_backchannel_turn("好的", "zh", 900, s, classify("好的", "zh", None, TODAY))
-    assert not is_backchannel_turn("mm-hmm", "en", 1100, s, classify("mm-hmm", "en", None, TODAY))
-    assert not is_backchannel_turn("好的", "zh", 1100, s, classify("好的", "zh", None, TODAY))
+    # a person's "嗯，对的" with a pause between its words spans about a second (session 16)
+    assert is_backchannel_turn("嗯，对的", "zh", 1050, s, classify("嗯，对的", "zh", None, TODAY))
+    assert not is_backchannel_turn("mm-hmm", "en", 1200, s, classify("mm-hmm", "en", None, TODAY))
+    assert not is_backchannel_turn("好的", "zh", 1200, s, classify("好的", "zh", None, TODAY))
 
 
 def test_a_long_unsure_reading_waits_the_silence_without_the_unsure_extra():
