@@ -5,8 +5,9 @@ The stack of `bench capacity --network twilio` (agent/dialing/bench_capacity.py)
 `dialwise serve` answers the media streams and runs the sessions, the Twilio-protocol test carrier's
 callees play recorded answers (confirm identity, the ID's last four, a promise to pay, agree to the
 read-back) and time each one from the end of the clip to the first voiced agent audio they hear. The
-server runs with `TURN_TAKING=fixed`, with `TURN_TAKING=complete`, and with the early reading on
-(`TURN_EARLY_ASR_MS=100`), the modes alternating `rounds` times, each with its first call after start
+server runs with `TURN_TAKING=fixed`, with `TURN_TAKING=complete` (the early reading at its default, 60 ms of
+silence since session 16), and with the reading at 100 ms of silence (`TURN_EARLY_ASR_MS=100`, sessions 9-15's
+default), the modes alternating `rounds` times, each with its first call after start
 left out. The turns' own latency records (endpoint reason, when the reading started) come from the run's
 database.
 
@@ -21,10 +22,10 @@ from typing import Any
 from agent.call_figures import percentile
 
 # mode -> the server's environment: today's fixed silence, the turn-taker (default: the early reading per
-# language, agent/turn_taking.py; "" = unset), the turn-taker with the early reading in every language
+# language, agent/turn_taking.py; "" = unset), the turn-taker reading from 100 ms of silence (sessions 9-15)
 MODES = {"fixed": {"TURN_TAKING": "fixed", "TURN_EARLY_ASR_MS": "0"},
          "complete": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": ""},
-         "complete_early": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "100"}}
+         "complete_read_at_100": {"TURN_TAKING": "complete", "TURN_EARLY_ASR_MS": "100"}}
 
 
 ID_NODE = "ask_last4"  # the script's ID question: the clips after the digits answer later questions only past it
@@ -121,17 +122,18 @@ def run_twilio(rounds: int = 1, calls: int = 1, turns: int = 4, cps: float = 4.0
            for m, p in pooled.items()}
     b = res["fixed"]["v2v_heard_ms"]["p50"]
     ratio = {m: round(res[m]["v2v_heard_ms"]["p50"] / b, 3) if b and res[m]["v2v_heard_ms"]["p50"] else None
-             for m in ("complete", "complete_early")}
+             for m in ("complete", "complete_read_at_100")}
     return {
         "measured": "over the Twilio Media Streams protocol (local Twilio-protocol test carrier, dialwise serve), "
                     "one call at a time; heard = end of the callee's recorded answer -> first voiced agent audio "
                     "the callee hears; fixed = today's silence per node (TURN_TAKING=fixed), complete = the "
-                    "complete-answer endpointer, complete_early = the same reading from 100 ms of silence; path_ms "
+                    "complete-answer endpointer, complete_read_at_100 = the same reading from 100 ms of silence "
+                    "(sessions 9-15); path_ms "
                     "= inbound (callee's end of words -> the session's end of voice, mostly the VAD's) and outbound "
                     "(first agent audio -> heard)",
         "baseline": res["fixed"],
         "complete": res["complete"],
-        "complete_early": res["complete_early"],
+        "complete_read_at_100": res["complete_read_at_100"],
         "v2v_heard_p50_ratio_to_baseline": ratio,
         "targets": {"v2v_p50_ms": 450, "v2v_p95_ms": 700},
         "rounds": rounds, "calls_per_mode_and_round": calls, "turns_per_call": turns,

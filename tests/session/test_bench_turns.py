@@ -67,12 +67,12 @@ def test_a_slow_reading_hides_a_cut_in_that_instant_words_show():
 
 
 def test_the_replay_applies_each_languages_own_settings():
-    # both read early by default (agent.turn_taking.PER_LANG, session 9); zh waits longer when unsure
+    # both read early by default (PER_LANG: session 9, 60 ms since session 16); zh waits longer when unsure
     en = _rep("complete", _pause(1000, None, COMPLETE))
     zh = Replay(Turn("t/0/c", "t", "zh", "dev", "complete", "identity", "是我。", 0, "cmn"),
                 [_pause(1000, None, COMPLETE)])
-    assert decide(en, TurnSettings(), 0.0)["read_from_ms"] == 100
-    assert decide(zh, TurnSettings(), 0.0)["read_from_ms"] == 100
+    assert decide(en, TurnSettings(), 0.0)["read_from_ms"] == 60
+    assert decide(zh, TurnSettings(), 0.0)["read_from_ms"] == 60
     assert decide(zh, TurnSettings(early_asr_ms=0), 0.0)["read_from_ms"] == 200
     unsure = Verdict("unsure", "x")
     en_u = _rep("complete", _pause(1000, None, unsure, asr_ms=0.0))

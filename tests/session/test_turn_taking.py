@@ -245,7 +245,7 @@ def test_turn_early_asr_ms_sets_the_early_reading_for_every_language():
     from agent.calls import _turn_settings
 
     unset = _turn_settings(SimpleNamespace(turn_taking="complete", turn_early_asr_ms=None))
-    assert unset.for_lang("en").early_asr_ms == 100 and unset.for_lang("zh").early_asr_ms == 100
+    assert unset.for_lang("en").early_asr_ms == 60 and unset.for_lang("zh").early_asr_ms == 60
     for value in (0, 80):
         s = _turn_settings(SimpleNamespace(turn_taking="complete", turn_early_asr_ms=value))
         assert s.for_lang("en").early_asr_ms == s.for_lang("zh").early_asr_ms == value
