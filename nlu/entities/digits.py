@@ -34,6 +34,9 @@ ZH_UNITS_AFTER = "十百千万亿块元号月日点岁年个位"  # 两千, 五�
 COUNT_BEFORE = {"last", "final"}  # "the last four": four names how many digits, it is not one of them
 _TOKEN = re.compile(rf"\d+|[a-z]+|[{ZH_DIGIT_CHARS}]+|[\s\-–—.,，、﹑·:：/]+|.", re.S)
 _SEPARATOR = re.compile(r"[\s\-–—.,，、﹑·:：/]+")
+# 是 (shì) and 十 (shí) differ only in tone, and Whisper writes "是一二三四" as "十一二三四" (eleven, then 2 3 4). Where
+# digits were asked for, a 十 that no digit precedes and three or more digits said one by one follow is the 是
+_COPULA_TEN = re.compile(rf"(?<![{ZH_DIGIT_CHARS}\d])十(?=[{ZH_DIGIT_CHARS}]{{3,}})")
 
 
 @dataclass
@@ -45,6 +48,8 @@ class _Group:
 def digit_runs(text: str, lang: str = "en", lenient: bool = False) -> list[str]:
     """Digit strings of every run of two or more digit groups, or of digits spoken one by one, in order.
     `text` lower-cased (nlu.entities prepares it). A lone written number ("2000") is not returned."""
+    if lenient and lang == "zh":
+        text = _COPULA_TEN.sub("是", text)
     out: list[str] = []
     for run in _runs(text, lang):
         if lenient:

@@ -128,6 +128,17 @@ def test_spoken_digit_runs_outside_the_digits_question(text, lang, expected):
     assert digit_runs(text, lang) == expected
 
 
+@pytest.mark.parametrize("text,context,expected", [
+    # 是 and 十 differ only in tone: "是一二三四吧" written "十一二三四吧" (session 16, over the Twilio path)
+    ("十一二三四吧", "id_last4", "1234"), ("尾号十一二三四", "id_last4", "1234"), ("十二三四五。", "id_last4", "2345"),
+    ("是一二三四吧", "id_last4", "1234"),
+    # a 十 after a digit, or before fewer than three, is the number ten; and only where digits were asked for
+    ("二十一二三四", "id_last4", None), ("十一号", "id_last4", None), ("十一二三四", "payment", None),
+])
+def test_a_ten_before_four_spoken_digits_is_the_copula_misheard(text, context, expected):
+    assert extract(text, "zh", context=context)["last4"] == expected
+
+
 def test_extract_garbage_never_raises():
     for junk in ["", "   ", "😀😀😀", "\x00\x07\x1b", "9" * 5000, "一" * 5000, "$$$,,,...", "月月号号"]:
         out = extract(junk, "zh", WED)
