@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     asr_beam_size_zh: int = Field(default=8, ge=1, le=10, description="beams of the faster engine for "
                                   "Mandarin, re-ranked by the domain LM; 1 = greedy")
     asr_beam_size_en: int = Field(default=5, ge=1, le=10, description="the same for English")
+    asr_patience_zh: float = Field(default=1.0, gt=0, le=1, description="the faster engine's beam search for "
+                                   "Mandarin stops once beams x this many hypotheses have ended (1 = all beams)")
+    asr_patience_en: float = Field(default=1.0, gt=0, le=1, description="the same for English")
     asr_band_fold_en: float = Field(default=0.3, ge=0.0, le=1.0, description="the faster engine's front end: "
                                     "phone-band English audio's 0-4 kHz mirrored into 4-8 kHz at this gain; 0 = off")
     asr_band_fold_zh: float = Field(default=0.0, ge=0.0, le=1.0, description="the same for Mandarin")

@@ -15,7 +15,8 @@ def asr_options(settings: Settings | None = None) -> AsrOptions:
         encoder_compute_type=s.asr_encoder_compute_type,
         decoder_compute_type=s.asr_decoder_compute_type,
         encoder_compute_type_zh=s.asr_encoder_compute_type_zh,
-        beam_size_zh=s.asr_beam_size_zh, beam_size_en=s.asr_beam_size_en, pad_s=s.asr_pad_s, tail_s=s.asr_tail_s,
+        beam_size_zh=s.asr_beam_size_zh, beam_size_en=s.asr_beam_size_en,
+        patience_zh=s.asr_patience_zh, patience_en=s.asr_patience_en, pad_s=s.asr_pad_s, tail_s=s.asr_tail_s,
         band_fold_en=s.asr_band_fold_en, band_fold_zh=s.asr_band_fold_zh,
         end_probe_en=s.asr_end_probe_en, end_probe_zh=s.asr_end_probe_zh,
     )

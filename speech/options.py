@@ -40,6 +40,11 @@ class AsrOptions:
     # English 5 (8 read 0.9 points worse; 3 was 0.2 points better with the old prompt, untried with the new)
     beam_size_zh: int = 8
     beam_size_en: int = 5
+    # the beam search stops once beams x patience hypotheses have ended (CTranslate2's `patience`); below 1 it
+    # stops before the stragglers finish, and keeps that many hypotheses for the LM. Chosen on dev (BENCHMARKS.md,
+    # "Session 17")
+    patience_zh: float = 1.0
+    patience_en: float = 1.0
     # phone-band audio's 0-4 kHz mirrored into the empty 4-8 kHz at this gain before the faster engine's
     # features (speech/asr/frontend.py), per language; 0 = off. Chosen on dev (BENCHMARKS.md, "Session 9")
     band_fold_en: float = 0.3

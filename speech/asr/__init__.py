@@ -63,6 +63,7 @@ def _engine_options(engine: str, opts: AsrOptions) -> dict:
     if engine == "faster":
         return dict(compute_type=opts.decoder_compute_type, cpu_threads=threads, context="cut",
                     denoise=True, beam_size={"zh": opts.beam_size_zh, "en": opts.beam_size_en},
+                    patience={"zh": opts.patience_zh, "en": opts.patience_en},
                     default_prompt=opts.default_prompt, num_workers=max(1, opts.workers),
                     pad_s=opts.pad_s, tail_s=opts.tail_s,
                     band_fold={"zh": opts.band_fold_zh, "en": opts.band_fold_en},

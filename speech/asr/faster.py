@@ -40,7 +40,8 @@ class FasterWhisperAsr:
 
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
-                 tail_s: float = 1.0, beam_size: int | dict[str, int] = 1, denoise: bool = False,
+                 tail_s: float = 1.0, beam_size: int | dict[str, int] = 1, patience: float | dict[str, float] = 1.0,
+                 denoise: bool = False,
                  num_workers: int = 1, lm_weight: float | dict[str, float] = 0.0,
                  encoder_compute_type: str | dict[str, str] | None = None,
                  lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False,
@@ -71,6 +72,9 @@ class FasterWhisperAsr:
         self.pad_s, self.tail_s = pad_s, tail_s
         self.beam_sizes = {lang: max(1, int(b)) for lang, b in _per_lang(beam_size, 1).items()}
         self.beam_size = max(self.beam_sizes.values())
+        # the beam search ends once beams x patience hypotheses have ended (<= the beams; that many go to the LM)
+        self.patiences = {lang: min(1.0, max(1.0 / self.beam_sizes[lang], float(p)))
+                          for lang, p in _per_lang(patience, 1.0).items()}
         # no prompt from the caller: the cut path uses the generic domain prompt (speech/asr/prompts.py)
         self.default_prompt = default_prompt
         self.denoise = denoise
@@ -240,9 +244,12 @@ class FasterWhisperAsr:
         greedy, or when no LM re-ranks and `n_best` is not asked for)."""
         max_new = int(duration * 8) + 12  # above any speaking rate, bounds a decoding loop
         beams = self.beam_sizes.get(language, self.beam_size)
-        hypotheses = beams if self.lm_weights.get(language, 0.0) > 0 or n_best else 1
+        patience = self.patiences.get(language, 1.0)
+        ended = max(1, int(beams * patience + 1e-9))  # the hypotheses the search waits for
+        hypotheses = ended if self.lm_weights.get(language, 0.0) > 0 or n_best else 1
         result = self.model.model.generate(
-            encoded, [prefix], beam_size=beams, num_hypotheses=hypotheses, max_length=len(prefix) + max_new,
+            encoded, [prefix], beam_size=beams, patience=ended / beams, num_hypotheses=hypotheses,
+            max_length=len(prefix) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
         )[0]
         seqs = [trim_repeats([t for t in seq if t < tokenizer.eot]) for seq in result.sequences_ids]
