@@ -55,6 +55,7 @@ def warm_call_path(deps: CallDeps) -> dict[str, float]:
     step("tts", lambda: spoken.update(_tts(deps)))
     step("vad", _vad)
     step("nlu", lambda: [deps.classify(ANSWERS[lang], lang, None, None) for lang in deps.tts_by_lang])
+    step("endings", _answer_endings)
     step("domain_lm", lambda: _domain_lm(deps))  # trained on a thread since the ASR loaded: often done by now
     step("asr", lambda: _asr(deps, spoken))
     log.info("call path warmed: %s", " ".join(f"{k}={v:.2f}s" for k, v in timings.items()))
@@ -81,6 +82,13 @@ def _domain_lm(deps: CallDeps) -> None:
     for lang in ORDER:
         if rerank or TurnSettings().for_lang(lang).lm_end_doubt:
             domain_lm(lang)  # blocks until the background build of that language is done
+
+
+def _answer_endings() -> None:
+    """How the NLU's Mandarin answers end (the turn-taker's near-homophone check of a trailing conjunction)."""
+    from nlu.complete import answer_endings
+
+    answer_endings()
 
 
 def _tts(deps: CallDeps) -> dict[str, np.ndarray]:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
+
+from nlu.sounds_like import sounds_like
 
 COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
 # the reason of an unsure verdict when every reading was the ASR prompt read back (nlu/prompt_echo.py): the
@@ -28,7 +31,7 @@ SEED_EN = {"and", "but", "um"}
 SEED_ZH = ("然后", "就是", "那个")
 # a turn ending in one of these goes on
 TRAILING_EN = SEED_EN | {"so", "because", "uh", "well", "pay"}
-TRAILING_ZH = SEED_ZH + ("嗯", "但是", "因为", "还有", "下个月")
+TRAILING_ZH = SEED_ZH + ("嗯", "但是", "因为", "还有", "下个月", "不过")
 # ...unless the whole turn is one of these ("我就是": "that's me")
 WHOLE_ZH = ("就是",)
 # a whole turn made only of these is a hesitation, not an answer
@@ -220,6 +223,10 @@ def trailing_cue(text: str, lang: str) -> str | None:
         for w in sorted(TRAILING_ZH, key=len, reverse=True):
             if bare.endswith(w) and bare != w:
                 return f"ends with {w}"
+        for w in sorted(TRAILING_ZH, key=len, reverse=True):  # the same words misheard as near-homophones ...
+            heard = bare[-len(w):]
+            if len(bare) > len(w) and sounds_like(heard, w) and heard not in answer_endings():
+                return f"ends with {heard}, like {w}"  # ... unless callers end answers so ("不错", "哪个")
         return None
     words = _words_en(text)
     if not words:
@@ -229,6 +236,16 @@ def trailing_cue(text: str, lang: str) -> str | None:
     if words[-1] in TRAILING_EN:
         return f"ends with {words[-1]}"
     return None
+
+
+@lru_cache(maxsize=1)
+def answer_endings() -> frozenset[str]:
+    """The last two and three characters of every Mandarin answer the NLU is trained on: a reading that ends so
+    ends as callers' answers do, however near it sounds to a conjunction (built once: the call path warms it)."""
+    from nlu.corpus import load_train
+
+    bare = [_bare_zh(e.text) for e in load_train() if e.lang == "zh"]
+    return frozenset(b[-k:] for b in bare for k in (2, 3) if len(b) > k)
 
 
 def _only(bare: str, vocab: tuple[str, ...]) -> list[bool]:
