@@ -41,8 +41,7 @@ class FasterWhisperAsr:
     def __init__(self, model_dir: Path | str, compute_type: str = "int8", cpu_threads: int = 2,
                  chunk_length: int | None = None, context: str = "full", pad_s: float = 1.0,
                  tail_s: float = 1.0, beam_size: int | dict[str, int] = 1, patience: float | dict[str, float] = 1.0,
-                 denoise: bool = False,
-                 num_workers: int = 1, lm_weight: float | dict[str, float] = 0.0,
+                 denoise: bool = False, num_workers: int = 1, lm_weight: float | dict[str, float] = 0.0,
                  encoder_compute_type: str | dict[str, str] | None = None,
                  lm_margin: float | dict[str, float] = 0.0, default_prompt: bool = False,
                  band_fold: float | dict[str, float] = 0.0, end_probe: bool | dict[str, bool] = False) -> None:
