@@ -70,8 +70,20 @@ def test_storage_and_webhooks_never_hold_the_digits(env):
         events = s.query(OutboxEvent).all()
         bodies = [event_body(e, "https://dialwise.example") for e in events]
         legacy = OutboxEvent(type="call.completed", payload={"call_id": call_id, "slots": {"given_last4": "1234"}})
-    assert events and all(b"8807" not in b for b in bodies)
-    assert b"1234" not in event_body(legacy)
+    assert events and all(b"8807" not in _without_random_values(b) for b in bodies)
+    assert b"1234" not in _without_random_values(event_body(legacy))
+
+
+def _without_random_values(body: bytes) -> bytes:
+    """An event's bytes without its random hex ids and its timestamp, where any four digits turn up by chance (one
+    CI run in a few hundred found "8807" inside an id)."""
+    doc = json.loads(body)
+    ids = {doc.pop("id", None), doc.pop("created_at", None)}
+    ids |= {v for k, v in doc["data"].items() if k.endswith("_id") and isinstance(v, str)}
+    text = json.dumps(doc, ensure_ascii=False)
+    for value in filter(None, ids):
+        text = text.replace(value, "")
+    return text.encode("utf-8")
 
 
 def test_a_turn_without_id_digits_is_left_alone():
