@@ -85,10 +85,13 @@ def _domain_lm(deps: CallDeps) -> None:
 
 
 def _answer_endings() -> None:
-    """How the NLU's Mandarin answers end (the turn-taker's near-homophone check of a trailing conjunction)."""
+    """How the NLU's answers end (the turn-taker's near-homophone check of a trailing conjunction) and the lexicon's
+    trailing words less those endings."""
     from nlu.complete import answer_endings
+    from nlu.trailing_words import trailing_zh
 
     answer_endings()
+    trailing_zh()
 
 
 def _tts(deps: CallDeps) -> dict[str, np.ndarray]:

@@ -7,8 +7,10 @@
               conjunction or filler such as and / but / 然后 / 就是 / 那个 / um) -> wait longer;
 - unsure:     anything else -> the usual silence.
 
-The word lists were written from the dev half of the turn set only (agent/turnset.py); a test holds
-every entry to a dev turn that uses it (tests/session/test_turn_taking.py).
+The word lists here were written from the issue and the dev half of the turn set only (agent/turnset.py); a
+test holds every entry to a dev turn that uses it (tests/session/test_turn_taking.py). The general trailing
+words (conjunctions, prepositions, articles) come from two public part-of-speech lexicons instead
+(nlu/trailing_words.py, session 18).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 from nlu.sounds_like import sounds_like
+from nlu.text import bare_zh, words_en
+from nlu.trailing_words import trailing_en, trailing_zh
 
 COMPLETE, INCOMPLETE, UNSURE = "complete", "incomplete", "unsure"
 # the reason of an unsure verdict when every reading was the ASR prompt read back (nlu/prompt_echo.py): the
@@ -32,6 +36,7 @@ SEED_ZH = ("然后", "就是", "那个")
 # a turn ending in one of these goes on
 TRAILING_EN = SEED_EN | {"so", "because", "uh", "well", "pay"}
 TRAILING_ZH = SEED_ZH + ("嗯", "但是", "因为", "还有", "下个月", "不过")
+_TRAILING_ZH_LONGEST_FIRST = tuple(sorted(TRAILING_ZH, key=len, reverse=True))
 # ...unless the whole turn is one of these ("我就是": "that's me")
 WHOLE_ZH = ("就是",)
 # a whole turn made only of these is a hesitation, not an answer
@@ -63,7 +68,6 @@ HIGH_NO_SPEECH = {"en": 0.3, "zh": 0.3}
 
 _ZH_DIGIT = "零〇一二三四五六七八九幺两"
 _PUNCT_END = re.compile(r"[,，、…]+$|\.\.\.$|—$|-$")
-_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
 # intents that answer any question (or end the call) on their own
 _ANY = {"wrong_number", "third_party", "stop_calling", "complaint", "request_human", "dispute_debt",
         "already_paid", "ask_if_robot", "ask_who_calling", "not_interested", "call_back_later", "scam_suspicion"}
@@ -123,34 +127,22 @@ def echo_verdict() -> Verdict:
     return Verdict(UNSURE, ECHO_REASON)
 
 
-def _norm(text: str) -> str:
-    return text.strip().lower()
-
-
-def _words_en(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+(?:-[a-z]+)?", _norm(text))
-
-
-def _bare_zh(text: str) -> str:
-    return _STRIP.sub("", text)
-
-
 def digit_count(text: str) -> int:
     """Spoken or written digits in a turn: '1 2 3' -> 3, '一二三四' -> 4, '12' -> 2."""
     return sum(1 for ch in text if ch.isdigit() or ch in _ZH_DIGIT) + len(
-        re.findall(r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", _norm(text)))
+        re.findall(r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", text.strip().lower()))
 
 
 def is_backchannel(text: str, lang: str, understanding: Any = None) -> bool:
     """'嗯', '对对', 'uh-huh', 'okay': an acknowledgement, not a bid for the turn (empty: a breath, a cough).
     With the NLU's reading, any very short affirmation counts too ('sure', '好')."""
     if lang == "zh":
-        bare = _bare_zh(text)
+        bare = bare_zh(text)
         if bare == "" or all(_only(bare, BACKCHANNEL_ZH)):
             return True
         size = len(bare)
     else:
-        words = _words_en(text)
+        words = words_en(text)
         if not words or all(w in BACKCHANNEL_EN for w in words):
             return True
         size = len(words)
@@ -162,8 +154,8 @@ def is_backchannel(text: str, lang: str, understanding: Any = None) -> bool:
 def claims_floor(text: str, lang: str) -> bool:
     """A reading that opens with a word asking the agent to stop (`FLOOR_EN`, `FLOOR_ZH`)."""
     if lang == "zh":
-        return _bare_zh(text).startswith(FLOOR_ZH)
-    words = " ".join(_words_en(text))
+        return bare_zh(text).startswith(FLOOR_ZH)
+    words = " ".join(words_en(text))
     return any(words == w or words.startswith(w + " ") for w in FLOOR_EN)
 
 
@@ -185,7 +177,7 @@ def syllables(text: str, lang: str) -> int:
     if lang == "zh":
         return len(re.findall(r"[\u4e00-\u9fff0-9]", text))
     n = 0
-    for w in _words_en(text):
+    for w in words_en(text):
         n += len(w) if w.isdigit() else max(1, len(re.findall(r"[aeiouy]+", re.sub(r"e$", "", w))))
     return n
 
@@ -194,7 +186,7 @@ def repeated_unit(text: str, lang: str) -> str | None:
     """The unit when the whole reading is one word or digit group said again and again ("Yes. Yes.", "好的。好的。",
     "七八七八", "六六六六"): Whisper fills audio it cannot read, such as a trailing conjunction, with a copy of
     what it did read (trim_repeats cuts such loops inside a reading, not a whole reading made of them)."""
-    bare = _bare_zh(text) if lang == "zh" else "".join(_words_en(text))
+    bare = bare_zh(text) if lang == "zh" else "".join(words_en(text))
     for size in range(1, len(bare) // 2 + 1):
         if len(bare) % size == 0 and bare[:size] * (len(bare) // size) == bare:
             return bare[:size]
@@ -213,28 +205,33 @@ def trailing_cue(text: str, lang: str) -> str | None:
     if _PUNCT_END.search(text.strip()):
         return "trailing comma or ellipsis"
     if lang == "zh":
-        bare = _bare_zh(text)
+        bare = bare_zh(text)
         if not bare:
             return None
         if all(_only(bare, FILLERS_ZH)):
             return "filler only"
         if bare in WHOLE_ZH:
             return None
-        for w in sorted(TRAILING_ZH, key=len, reverse=True):
+        for w in _TRAILING_ZH_LONGEST_FIRST:
             if bare.endswith(w) and bare != w:
                 return f"ends with {w}"
-        for w in sorted(TRAILING_ZH, key=len, reverse=True):  # the same words misheard as near-homophones ...
+        for w in trailing_zh():  # the lexicon's conjunctions (而且, 所以, 可是), less those answers end with
+            if bare.endswith(w) and bare != w:
+                return f"ends with {w} (a conjunction)"
+        for w in _TRAILING_ZH_LONGEST_FIRST:  # the hand list's words misheard as near-homophones ...
             heard = bare[-len(w):]
             if len(bare) > len(w) and sounds_like(heard, w) and heard not in answer_endings():
                 return f"ends with {heard}, like {w}"  # ... unless callers end answers so ("不错", "哪个")
         return None
-    words = _words_en(text)
+    words = words_en(text)
     if not words:
         return None
     if all(w in FILLERS_EN for w in words):
         return "filler only"
     if words[-1] in TRAILING_EN:
         return f"ends with {words[-1]}"
+    if words[-1] in trailing_en():  # the lexicon's conjunctions, prepositions, articles (or, of, the, my)
+        return f"ends with {words[-1]} (a function word)"
     return None
 
 
@@ -244,7 +241,7 @@ def answer_endings() -> frozenset[str]:
     ends as callers' answers do, however near it sounds to a conjunction (built once: the call path warms it)."""
     from nlu.corpus import load_train
 
-    bare = [_bare_zh(e.text) for e in load_train() if e.lang == "zh"]
+    bare = [bare_zh(e.text) for e in load_train() if e.lang == "zh"]
     return frozenset(b[-k:] for b in bare for k in (2, 3) if len(b) > k)
 
 
@@ -271,7 +268,7 @@ def judge(text: str, lang: str, expect: str | None, understanding: Any = None,
     if v.state != COMPLETE:
         return v
     unit = repeated_unit(text, lang)
-    if unit is not None and len(unit) < len(_bare_zh(text) if lang == "zh" else "".join(_words_en(text))):
+    if unit is not None and len(unit) < len(bare_zh(text) if lang == "zh" else "".join(words_en(text))):
         return Verdict(DOUBT_STATE, f"{v.reason}, but only {unit!r} again and again (a word not read?)")
     if missing_words(text, lang, voiced_ms):
         return Verdict(DOUBT_STATE, f"{v.reason}, but more voice than words ({voiced_ms} ms for "
@@ -283,9 +280,9 @@ def judge(text: str, lang: str, expect: str | None, understanding: Any = None,
 
 
 def _judge(text: str, lang: str, expect: str | None, understanding: Any, min_confidence: float) -> Verdict:
-    if not text.strip() or (lang == "zh" and not _bare_zh(text)) or (lang != "zh" and not _words_en(text)):
+    if not text.strip() or (lang == "zh" and not bare_zh(text)) or (lang != "zh" and not words_en(text)):
         return Verdict(INCOMPLETE, "nothing yet")
-    flat = _bare_zh(text) if lang == "zh" else " ".join(_words_en(text))
+    flat = bare_zh(text) if lang == "zh" else " ".join(words_en(text))
     if flat in HALLUCINATIONS.get(lang, ()):
         return Verdict(INCOMPLETE, "only a stock phrase heard (a filler?)")
     cue = trailing_cue(text, lang)

@@ -10,6 +10,8 @@ _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\ufef
 _PUNCT = re.compile(r"[^\w\s$%.,'\u4e00-\u9fff]")
 _SPACE = re.compile(r"\s+")
 _WORDISH = re.compile(r"[A-Za-z0-9\u4e00-\u9fff]")
+_NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
+_WORD_EN = re.compile(r"[a-z0-9']+(?:-[a-z]+)?")
 
 try:  # zhconv maps traditional characters to simplified ones (ASR sometimes emits both)
     import zhconv as _zhconv
@@ -45,3 +47,13 @@ def is_garbage(raw: str) -> bool:
 
 def has_cjk(text: str) -> bool:
     return re.search(r"[\u4e00-\u9fff]", text) is not None
+
+
+def bare_zh(text: str) -> str:
+    """Mandarin text without spaces or punctuation: '好的，然后。' -> '好的然后'."""
+    return _NOT_WORD.sub("", text)
+
+
+def words_en(text: str) -> list[str]:
+    """English words, lowercase, apostrophes and hyphenated words kept: "Yes, uh-huh." -> ['yes', 'uh-huh']."""
+    return _WORD_EN.findall(text.strip().lower())
