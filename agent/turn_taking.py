@@ -116,6 +116,12 @@ class TurnSettings:
     # the natural-log probability of a sentence end there, under this) waits like one the ASR doubts: "No, I'm",
     # "No, we can." ("No, because …" read to its pause). None: PER_LANG; 0: off. Session 15: English -2.0, Mandarin off.
     lm_end_doubt: float | None = None
+    # a complete reading whose last word Whisper wrote with a probability under this (Transcript.last_word_prob,
+    # the end probe's pass) waits like one the ASR doubts. None: PER_LANG; 0: off. Session 18 (docs/turn_taking.md),
+    # dev replays of 0.01-0.5: Mandarin 0.03 (espeak zh cut-ins 13.3 -> 11.1 %, customer voices 4.4 -> 3.3 %, both
+    # halves; p50 unchanged on the customer and recorded voices, espeak zh +60 ms); English off (no dev cut-in saved
+    # at any threshold, p50 +80 ms from 0.2).
+    last_word_doubt: float | None = None
 
     def with_(self, **changes) -> TurnSettings:
         return replace(self, **changes)
@@ -177,11 +183,11 @@ class TurnSettings:
 PER_LANG: dict[str, dict[str, Any]] = {"zh": {"early_asr_ms": 60, "unsure_extra_ms": 300,
                                               "max_wait_ms": 700, "long_reading_ms": 2000, "short_wait_ms": 0,
                                               "refusal_wait_ms": 0, "pause_mark_doubt": 0.06,
-                                              "lm_end_doubt": 0.0},
+                                              "lm_end_doubt": 0.0, "last_word_doubt": 0.03},
                                        "en": {"early_asr_ms": 60, "unsure_extra_ms": 150, "max_wait_ms": 700,
                                               "long_reading_ms": 1650, "short_wait_ms": 0,
                                               "refusal_wait_ms": 0, "pause_mark_doubt": 0.06,
-                                              "lm_end_doubt": -2.0}}
+                                              "lm_end_doubt": -2.0, "last_word_doubt": 0.0}}
 UNSET_MAX_WAIT_MS = 1000  # the maximum of settings not resolved to a language (`for_lang`): the old default
 
 
@@ -299,7 +305,8 @@ def confidence_of(transcript: Any) -> Confidence | None:
     if transcript is None:
         return None
     return Confidence(getattr(transcript, "avg_logprob", None), getattr(transcript, "no_speech_prob", None),
-                      pause_mark_prob=getattr(transcript, "pause_mark_prob", None))
+                      pause_mark_prob=getattr(transcript, "pause_mark_prob", None),
+                      last_word_prob=getattr(transcript, "last_word_prob", None))
 
 
 def _bare(text: str) -> str:
@@ -319,8 +326,8 @@ def pause_reading(readings: list[str], prompt: str | None, voiced_ms: int | None
     text = strip_echo(readings[at], prompt)
     rest = (strip_echo(x, prompt) for x in readings[at + 1:])
     nxt = next((r for r in rest if r.strip() and _bare(r) != _bare(text)), None)
-    if confidence is not None and confidence.pause_mark_prob is not None and (at or text != readings[0]):
-        confidence = replace(confidence, pause_mark_prob=None)  # weighed at the end of another text
+    if confidence is not None and (at or text != readings[0]):
+        confidence = replace(confidence, pause_mark_prob=None, last_word_prob=None)  # weighed on another text
     return PauseReading(text, voiced_ms if text == readings[at] else None, nxt, confidence)
 
 
@@ -341,7 +348,7 @@ def judge_reading(r: PauseReading, lang: str, expect: str | None, understanding:
 
     v = judge(r.text or "", lang, expect, understanding, voiced_ms=r.voiced_ms,
               confidence=r.confidence if s.asr_doubt else None)
-    v = open_end(v, r.confidence, s) if s.asr_doubt else v
+    v = half_heard_end(open_end(v, r.confidence, s), r.confidence, s) if s.asr_doubt else v
     return unfinished_words(v, r.text or "", lang, s)
 
 
@@ -373,6 +380,17 @@ def open_end(verdict: Verdict, confidence: Confidence | None, s: TurnSettings) -
         return verdict
     return replace(verdict, state=UNSURE, asr_doubt=True,
                    reason=f"{verdict.reason}, but Whisper expected more (comma {p:.2f})")
+
+
+def half_heard_end(verdict: Verdict, confidence: Confidence | None, s: TurnSettings) -> Verdict:
+    """A complete reading whose last word Whisper wrote with a probability under `s.last_word_doubt`
+    (`Confidence.last_word_prob`) is doubted like `open_end`'s: a word it only half heard ends it, often a trailing
+    conjunction written as another word ("Yes, or" read "Yeah, Bart."). Not the node's whole answer."""
+    p = confidence.last_word_prob if confidence is not None else None
+    if not s.last_word_doubt or p is None or p >= s.last_word_doubt or verdict.state != COMPLETE or verdict.whole:
+        return verdict
+    return replace(verdict, state=UNSURE, asr_doubt=True,
+                   reason=f"{verdict.reason}, but Whisper half heard its last word (p {p:.2f})")
 
 
 def wants_next_beam(v: Verdict, r: PauseReading, understanding: Any, s: TurnSettings) -> bool:

@@ -106,6 +106,7 @@ class Confidence:
     no_speech_prob: float | None = None
     beam_complete: bool | None = None
     pause_mark_prob: float | None = None
+    last_word_prob: float | None = None  # Whisper's probability of the reading's last word (the same pass)
 
 
 def unsure_reading(conf: Confidence | None, lang: str) -> str | None:

@@ -31,6 +31,9 @@ class Transcript:
     # Whisper's probability of a comma where the reading's words end (speech/asr/end_probe.py):
     # high when it heard more than it wrote ("Yes, and" read "Yes."). None: not weighed (engine, language)
     pause_mark_prob: float | None = None
+    # Whisper's probability of the reading's last word, given the audio and the words before it (the same pass):
+    # low when it wrote a word it only half heard, often a trailing conjunction ("Yes, or" read "Yeah, Bart.")
+    last_word_prob: float | None = None
 
 
 class Asr(Protocol):

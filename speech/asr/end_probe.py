@@ -14,6 +14,8 @@ probabilities).
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,15 +73,54 @@ def words_of(token_ids: list[int], marks: Marks) -> list[int]:
     return body
 
 
-def pause_mark_prob(model: Any, encoded: Any, prefix: list[int], token_ids: list[int], marks: Marks,
-                    frames: int) -> float | None:
-    """P(a comma next | the audio, the prompt, the reading's words); None for a reading with no words. `model` is
-    the CTranslate2 Whisper model, `encoded` its encoder output of the audio (`frames` mel frames of it are the
-    audio, the rest padding), `prefix` the decoder prompt the reading was decoded with (previous text,
-    start-of-transcript, language, task)."""
+@dataclass(frozen=True)
+class EndProbe:
+    """What one teacher-forced pass says of a reading's end: P(a comma next) and P(its last word), each given the
+    audio, the prompt and the words before (None: not weighed)."""
+
+    pause_mark_prob: float | None = None
+    last_word_prob: float | None = None
+
+
+def last_word_tokens(body: list[int], lang: str, decode: Callable[[list[int]], str]) -> int:
+    """How many of the reading's last tokens spell its last word: in English, back to the token that starts it (a
+    leading space); in Mandarin, its last two characters (a Mandarin word is most often two)."""
+    for k in range(1, len(body) + 1):
+        text = decode(body[-k:])
+        if "\ufffd" in text:  # a character cut between tokens
+            continue
+        if lang == "zh":
+            if len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2 or not re.search(r"[\u4e00-\u9fff]", text[-1:]):
+                return k
+        elif text.startswith(" ") or not text[:1].isalnum():
+            return k
+    return len(body)
+
+
+def end_probe(model: Any, encoded: Any, prefix: list[int], token_ids: list[int], marks: Marks, frames: int,
+              lang: str = "en", decode: Callable[[list[int]], str] | None = None) -> EndProbe:
+    """P(a comma next | the audio, the prompt, the reading's words) and, given `decode` (the tokenizer's), P(the
+    reading's last word | the audio, the prompt, the words before it): a word Whisper only half heard, often a
+    trailing conjunction written as another word ("Yes, or" read "Yeah, Bart."), is written with a low one.
+    Empty for a reading with no words. `model` is the CTranslate2 Whisper model, `encoded` its encoder output of
+    the audio (`frames` mel frames of it are the audio, the rest padding), `prefix` the decoder prompt the reading
+    was decoded with (previous text, start-of-transcript, language, task)."""
     body = words_of(token_ids, marks)
     if not body or len(prefix) + len(body) + len(marks.comma) > MAX_TOKENS:
-        return None
+        return EndProbe()
     result = model.align(encoded, prefix, [[*body, *marks.comma]], frames, median_filter_width=1)[0]
-    probs = list(result.text_token_probs)[-len(marks.comma):]
-    return float(math.prod(probs)) if len(probs) == len(marks.comma) else None
+    probs = [float(p) for p in result.text_token_probs]
+    if len(probs) != len(body) + len(marks.comma):
+        return EndProbe()
+    comma = float(math.prod(probs[len(body):]))
+    if decode is None:
+        return EndProbe(comma)
+    k = last_word_tokens(body, lang, decode)
+    return EndProbe(comma, float(math.prod(probs[len(body) - k:len(body)])))
+
+
+def pause_mark_prob(model: Any, encoded: Any, prefix: list[int], token_ids: list[int], marks: Marks,
+                    frames: int) -> float | None:
+    """P(a comma next | the audio, the prompt, the reading's words); None for a reading with no words
+    (`end_probe`'s first figure)."""
+    return end_probe(model, encoded, prefix, token_ids, marks, frames).pause_mark_prob

@@ -206,11 +206,12 @@ class FasterWhisperAsr:
             out.alternatives = other_beams(texts, scores, best, language)
         clock.lap("finish")
         if out.text and self.end_probes.get(language):
-            from speech.asr.end_probe import marks_for, pause_mark_prob
+            from speech.asr.end_probe import end_probe, marks_for
 
             frames = min(int(encoded.shape[1]) * 2, max(1, round(len(audio) / ASR_RATE * 100)))
-            out.pause_mark_prob = pause_mark_prob(self.model.model, encoded, prefix, seqs[best],
-                                                  marks_for(tokenizer, language), frames)
+            probe = end_probe(self.model.model, encoded, prefix, seqs[best], marks_for(tokenizer, language),
+                              frames, language, tokenizer.decode)
+            out.pause_mark_prob, out.last_word_prob = probe.pause_mark_prob, probe.last_word_prob
             clock.lap("probe")
         return out
 

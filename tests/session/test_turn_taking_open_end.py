@@ -73,3 +73,22 @@ def test_the_probability_counts_only_for_the_text_it_was_weighed_at():
     assert echoed.text == "Yes." and echoed.confidence.pause_mark_prob is None
     other = pause_reading(["Payment, balance.", "Yes."], prompt, 900, conf)  # another beam is judged
     assert other.text == "Yes." and other.confidence.pause_mark_prob is None
+
+
+def test_a_complete_reading_whose_last_word_was_half_heard_waits_when_turned_on(classify):
+    def verdict(p: float | None, s: TurnSettings):
+        conf = Confidence(-0.2, 0.01, pause_mark_prob=0.01, last_word_prob=p)
+        return verdict_of(["Yeah, Bart."], "en", "offer", classify, None, TODAY, 900, conf, s)[0]
+
+    on = TurnSettings(prosody=False, last_word_doubt=0.3)
+    assert verdict(0.9, on).state == verdict(None, on).state == "complete"
+    doubted = verdict(0.1, on)
+    assert doubted.state == "unsure" and doubted.asr_doubt and "half heard its last word" in doubted.reason
+    assert verdict(0.1, on.with_(last_word_doubt=0.0)).state == "complete"  # 0: off
+    assert verdict(0.1, on.with_(asr_doubt=False)).state == "complete"
+    whole = verdict_of(["四三二一。"], "zh", "id_last4", classify, None, TODAY, 900,
+                       Confidence(-0.2, 0.01, last_word_prob=0.01), on)[0]
+    assert whole.state == "complete" and whole.whole  # the node's whole answer is never held back
+    conf = Confidence(-0.2, 0.01, last_word_prob=0.1)
+    assert pause_reading(["Payment, balance.", "Yes."], "This is Bright Credit about your payment and balance.",
+                         900, conf).confidence.last_word_prob is None  # weighed on another text

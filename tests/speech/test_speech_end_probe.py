@@ -81,3 +81,32 @@ def test_a_reading_too_long_for_the_text_context_is_not_weighed(faster):
     prefix = faster._prefix(tok, faster._prompt(None, "en"))
     words = list(tok.encode(" yes" * 450))
     assert pause_mark_prob(NoModel(), None, prefix, words, marks, 3000) is None
+
+
+@pytest.mark.parametrize("tokens,lang,k", [
+    ([" Yeah", ",", " B", "art"], "en", 2),  # back to the token that starts the word
+    ([" No", ",", " that"], "en", 1),
+    (["Yes"], "en", 1),  # the whole reading is one word
+    ([" and", ","], "en", 1),  # a trailing comma stands alone
+    (["对", "，", "就", "是我"], "zh", 1),  # two characters in one token
+    (["对", "，", "就", "是", "我"], "zh", 2),
+    (["收到", "了", "\ufffd", "\ufffd"], "zh", 3),  # a character cut between tokens is read whole
+    (["好", "。"], "zh", 1),  # a mark ends it
+])
+def test_the_last_word_is_found_in_the_tokens(tokens, lang, k):
+    from speech.asr.end_probe import last_word_tokens
+
+    def decode(ids: list[int]) -> str:
+        text = "".join(tokens[i] for i in ids)
+        return text.replace("\ufffd\ufffd", "你")  # two byte tokens make a character
+
+    assert last_word_tokens(list(range(len(tokens))), lang, decode) == k
+
+
+@pytest.mark.slow
+def test_whisper_is_less_sure_of_a_last_word_it_half_heard(faster):
+    audio, _ = read_audio(VOICES / "en_047.wav", 16000)  # "Yes, that's fine."
+    whole = faster.transcribe(audio, "en")
+    cut = faster.transcribe(audio[: len(audio) // 2], "en")  # cut inside what follows "Yes"
+    assert whole.last_word_prob is not None and cut.last_word_prob is not None
+    assert whole.last_word_prob > 0.9 and cut.last_word_prob < whole.last_word_prob - 0.3, (whole, cut)
