@@ -92,7 +92,7 @@ def last_word_tokens(body: list[int], lang: str, decode: Callable[[list[int]], s
         if lang == "zh":
             if len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2 or not re.search(r"[\u4e00-\u9fff]", text[-1:]):
                 return k
-        elif text.startswith(" ") or not text[:1].isalnum():
+        elif text.startswith(" ") or not (text[:1].isalnum() or text[:1] in "'-"):  # "'s" goes on a word
             return k
     return len(body)
 

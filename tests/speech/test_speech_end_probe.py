@@ -86,6 +86,7 @@ def test_a_reading_too_long_for_the_text_context_is_not_weighed(faster):
 @pytest.mark.parametrize("tokens,lang,k", [
     ([" Yeah", ",", " B", "art"], "en", 2),  # back to the token that starts the word
     ([" No", ",", " that"], "en", 1),
+    ([" Yeah", ",", " that", "'s"], "en", 2),  # an apostrophe goes on the word before
     (["Yes"], "en", 1),  # the whole reading is one word
     ([" and", ","], "en", 1),  # a trailing comma stands alone
     (["对", "，", "就", "是我"], "zh", 1),  # two characters in one token
