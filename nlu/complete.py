@@ -67,6 +67,7 @@ LOW_LOGPROB = {"en": -1.0, "zh": -1.0}
 HIGH_NO_SPEECH = {"en": 0.3, "zh": 0.3}
 
 _ZH_DIGIT = "零〇一二三四五六七八九幺两"
+_ZH_NUMERAL = _ZH_DIGIT + "十百千万"
 _PUNCT_END = re.compile(r"[,，、…]+$|\.\.\.$|—$|-$")
 # intents that answer any question (or end the call) on their own
 _ANY = {"wrong_number", "third_party", "stop_calling", "complaint", "request_human", "dispute_debt",
@@ -221,6 +222,8 @@ def trailing_cue(text: str, lang: str) -> str | None:
                 return f"ends with {w} (a conjunction)"
         for w in _TRAILING_ZH_LONGEST_FIRST:  # the hand list's words misheard as near-homophones ...
             heard = bare[-len(w):]
+            if any(ch.isdigit() or ch in _ZH_NUMERAL for ch in heard):
+                continue  # ... but digits are read as digits ("一二九一" is not "…就是": session 18's demo)
             if len(bare) > len(w) and sounds_like(heard, w) and heard not in answer_endings():
                 return f"ends with {heard}, like {w}"  # ... unless callers end answers so ("不错", "哪个")
         return None

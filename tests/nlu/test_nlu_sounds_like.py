@@ -31,6 +31,9 @@ def test_sounds_like_allows_one_half_syllable_off(heard, word, expected):
     ("听着不错", None),
     ("不关", None),  # the whole turn: not a trailing word
     ("对，是我。", None),
+    ("一二九一", None),  # jiǔ yī: digits, not 就是 (session 18: the demo's ID answer waited the maximum)
+    ("十一二九一", None),
+    ("尾号五九十", None),
 ])
 def test_a_misheard_trailing_conjunction_is_still_a_trailing_cue(text, cue):
     assert C.trailing_cue(text, "zh") == cue
