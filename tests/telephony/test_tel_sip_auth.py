@@ -70,14 +70,23 @@ class Sipp:
 
 @contextmanager
 def sipp(tmp: Path, scenario: str) -> Iterator[Sipp]:
-    """SIPp as a UAS running `scenario` once (-m 1), logging every message it sends and receives."""
-    port, log = free_udp_port(), tmp / "sipp_messages.log"
-    proc = subprocess.Popen(
-        ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port()),
-         "-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error", "-trace_msg", "-message_file", str(log)],
-        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.5)  # SIPp binds its port
-    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    """SIPp as a UAS running `scenario` once (-m 1), logging every message it sends and receives. A free port can
+    be taken by another test worker between its check and SIPp's bind ("Address already in use"): then SIPp is
+    started again on other ports, up to three times."""
+    log = tmp / "sipp_messages.log"
+    for _ in range(3):
+        port = free_udp_port()
+        proc = subprocess.Popen(
+            ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-mp",
+             str(free_udp_port()), "-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error", "-trace_msg",
+             "-message_file", str(log)],
+            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.5)  # SIPp binds its port
+        if proc.poll() is None:
+            break
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        assert "Address already in use" in err, err
+    assert proc.poll() is None, "SIPp found no free port in three tries"
     try:
         yield Sipp(proc, port, log)
     finally:
