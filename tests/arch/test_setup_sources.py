@@ -1,18 +1,11 @@
 """tools/setup.sh installs with uv from the sources pip is configured with (tools/pip_to_uv.py)."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tool_support import load_tool
 
 
 def _uv_args():
-    spec = importlib.util.spec_from_file_location("pip_to_uv", ROOT / "tools" / "pip_to_uv.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.uv_args
+    return load_tool("pip_to_uv").uv_args
 
 
 def test_pip_settings_become_uv_arguments_once_each():

@@ -2,7 +2,6 @@
 part-of-speech lexicons (tools/trailing_lexicon.py), less the words the NLU's training answers end with."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,13 @@ from nlu import complete as C
 from nlu.corpus import load_heldout, load_train
 from nlu.text import bare_zh, words_en
 from nlu.trailing_words import LEXICON, trailing_en, trailing_zh
+from tests.tool_support import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("trailing_lexicon", ROOT / "tools" / "trailing_lexicon.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("trailing_lexicon")
 
 
 def test_the_lexicon_file_is_the_tools_output_and_names_its_sources():
