@@ -243,9 +243,9 @@ def trailing_cue(text: str, lang: str) -> str | None:
 def answer_endings() -> frozenset[str]:
     """The last two and three characters of every Mandarin answer the NLU is trained on: a reading that ends so
     ends as callers' answers do, however near it sounds to a conjunction (built once: the call path warms it)."""
-    from nlu.corpus import load_train
+    from nlu.corpus import train_examples
 
-    bare = [bare_zh(e.text) for e in load_train() if e.lang == "zh"]
+    bare = [bare_zh(e.text) for e in train_examples() if e.lang == "zh"]
     return frozenset(b[-k:] for b in bare for k in (2, 3) if len(b) > k)
 
 

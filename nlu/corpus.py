@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,13 @@ def load_train(train_dir: Path = TRAIN_DIR) -> list[Example]:
                         seen.add((str(text), lang, intent))
                         out.append(Example(str(text), lang, intent))
     return out
+
+
+@lru_cache(maxsize=1)
+def train_examples() -> tuple[Example, ...]:
+    """The training corpus as `load_train` reads it, read once per process: the call path's warm-up builds the
+    answer endings and the trailing-word lexicon from it."""
+    return tuple(load_train())
 
 
 def load_jsonl(path: Path) -> list[Example]:

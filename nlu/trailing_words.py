@@ -19,10 +19,10 @@ LEXICON = Path(__file__).parent / "data" / "trailing_words.yaml"
 
 @lru_cache(maxsize=1)
 def _words() -> tuple[tuple[str, ...], frozenset[str]]:
-    from nlu.corpus import load_train, load_yaml
+    from nlu.corpus import load_yaml, train_examples
 
     data = load_yaml(LEXICON) or {}
-    train = load_train()
+    train = train_examples()
     zh_answers = [bare_zh(e.text) for e in train if e.lang == "zh"]
     en_last = {ws[-1] for e in train if e.lang == "en" and (ws := words_en(e.text))}
     zh = [str(w) for w in data.get("zh", []) if not any(a.endswith(str(w)) for a in zh_answers)]

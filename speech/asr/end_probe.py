@@ -117,10 +117,3 @@ def end_probe(model: Any, encoded: Any, prefix: list[int], token_ids: list[int],
         return EndProbe(comma)
     k = last_word_tokens(body, lang, decode)
     return EndProbe(comma, float(math.prod(probs[len(body) - k:len(body)])))
-
-
-def pause_mark_prob(model: Any, encoded: Any, prefix: list[int], token_ids: list[int], marks: Marks,
-                    frames: int) -> float | None:
-    """P(a comma next | the audio, the prompt, the reading's words); None for a reading with no words
-    (`end_probe`'s first figure)."""
-    return end_probe(model, encoded, prefix, token_ids, marks, frames).pause_mark_prob

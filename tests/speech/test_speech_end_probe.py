@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from speech.asr.end_probe import marks_for, pause_mark_prob, words_of
+from speech.asr.end_probe import end_probe, marks_for, words_of
 from speech.audio import read_audio
 
 VOICES = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
@@ -47,11 +47,11 @@ def test_whisper_expects_a_comma_where_it_heard_more_than_the_words(faster, name
     encoded = faster._encode_cut(faster._front_end(audio, "en"), language="en")
     prefix = faster._prefix(tok, faster._prompt(None, "en"))
     marks, frames = marks_for(tok, "en"), len(audio) // 160
-    cut = pause_mark_prob(faster.model.model, encoded, prefix, list(tok.encode(first)), marks, frames)
-    end = pause_mark_prob(faster.model.model, encoded, prefix, list(tok.encode(whole)), marks, frames)
+    cut = end_probe(faster.model.model, encoded, prefix, list(tok.encode(first)), marks, frames).pause_mark_prob
+    end = end_probe(faster.model.model, encoded, prefix, list(tok.encode(whole)), marks, frames).pause_mark_prob
     assert cut is not None and end is not None
     assert cut > 0.5 > end and end < 0.15, (cut, end)  # the audio goes on after "Yes"; it ends after "fine"
-    assert pause_mark_prob(faster.model.model, encoded, prefix, list(tok.encode(".")), marks, frames) is None
+    assert end_probe(faster.model.model, encoded, prefix, list(tok.encode(".")), marks, frames).pause_mark_prob is None
 
 
 @pytest.mark.slow
@@ -80,7 +80,7 @@ def test_a_reading_too_long_for_the_text_context_is_not_weighed(faster):
     marks = marks_for(tok, "en")
     prefix = faster._prefix(tok, faster._prompt(None, "en"))
     words = list(tok.encode(" yes" * 450))
-    assert pause_mark_prob(NoModel(), None, prefix, words, marks, 3000) is None
+    assert end_probe(NoModel(), None, prefix, words, marks, 3000).pause_mark_prob is None
 
 
 @pytest.mark.parametrize("tokens,lang,k", [
