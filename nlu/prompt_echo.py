@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from nlu.entities.last4 import EN_CUE, ZH_CUE
+
 # A clause is an echo when at least this share of its units is in the prompt (dev: bench turns' replay).
 ECHO_SHARE = 0.6
 _CLAUSE = re.compile(r"[,.!?;:，。！？；：、…]+")
@@ -21,8 +23,10 @@ _DIGITS_ZH = set("零〇一二三四五六七八九幺两")
 # "这里是…" / "王芳，是我本人。"): never counted, or "Yes, this is Linda." and "是我。" would be echoes
 _ANSWER_EN = {"yes", "no", "this", "is", "it", "i", "me", "my", "a", "the", "and", "for", "of", "to"}
 _ANSWER_ZH = set("我是")
-# the prompt's sentences in the callee's words (names: speech/asr/prompts.domain_prompt) are no echo source
-_ANSWER_SENTENCE = re.compile(r"^yes\b|是我本人", re.I)
+# the prompt's sentences in the callee's words are no echo source: the name sentence
+# (speech/asr/prompts.domain_prompt) and, at the ID question, the digits said the way callers say them ("尾号是…",
+# "the last four are …": nlu.entities.last4's cues)
+_ANSWER_SENTENCE = re.compile(r"^yes\b|是我本人|" + ZH_CUE.pattern + "|" + EN_CUE.pattern, re.I)
 
 
 def _units(clause: str) -> list[str]:

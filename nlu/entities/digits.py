@@ -37,6 +37,9 @@ _SEPARATOR = re.compile(r"[\s\-–—.,，、﹑·:：/]+")
 # 是 (shì) and 十 (shí) differ only in tone, and Whisper writes "是一二三四" as "十一二三四" (eleven, then 2 3 4). Where
 # digits were asked for, a 十 that no digit precedes and three or more digits said one by one follow is the 是
 _COPULA_TEN = re.compile(rf"(?<![{ZH_DIGIT_CHARS}\d])十(?=[{ZH_DIGIT_CHARS}]{{3,}})")
+# 幺 (yāo), the 1 of phone numbers, has homophones Whisper writes in its place ("摇三五七", "姚山武器"): where
+# digits were asked for, one that no digit precedes and three digits follow is the 幺
+_YAO_LIKE = re.compile(rf"(?<![{ZH_DIGIT_CHARS}\d])[摇腰妖邀遥姚尧瑶窑谣](?=[{ZH_DIGIT_CHARS}]{{3}})")
 
 
 @dataclass
@@ -49,7 +52,7 @@ def digit_runs(text: str, lang: str = "en", lenient: bool = False) -> list[str]:
     """Digit strings of every run of two or more digit groups, or of digits spoken one by one, in order.
     `text` lower-cased (nlu.entities prepares it). A lone written number ("2000") is not returned."""
     if lenient and lang == "zh":
-        text = _COPULA_TEN.sub("是", text)
+        text = _YAO_LIKE.sub("幺", _COPULA_TEN.sub("是", text))
     out: list[str] = []
     for run in _runs(text, lang):
         if lenient:

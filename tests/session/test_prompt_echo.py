@@ -53,6 +53,17 @@ def test_digits_are_never_an_echo_even_of_the_digits_prompt(lang, text):
     assert echo_share(text, prompt) == 0.0 and strip_echo(text, prompt) == text
 
 
+@pytest.mark.parametrize("text", ["后四位三三八七。", "尾号是一六九三。", "尾号是五，",
+                                  "The last four are one seven seven nine."])
+def test_the_digits_prompts_cue_words_are_the_answers_own_and_never_an_echo(text):
+    """The Mandarin digits prompt frames its digits as callers do (尾号是…, 后四位…): an answer framed the same
+    way is the answer, not the prompt read back (session 19)."""
+    lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+    prompt = asr_prompt_for(lang, "id_last4", None)
+    assert strip_echo(text, prompt) == text
+    assert strip_echo(text, "Payment, the last four digits. 尾号，后四位。") == text
+
+
 def test_without_a_prompt_nothing_is_an_echo():
     assert strip_echo("Payment, balance.", None) == "Payment, balance."
     assert not is_echo("", EN)
