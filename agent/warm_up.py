@@ -85,12 +85,13 @@ def _domain_lm(deps: CallDeps) -> None:
 
 
 def _answer_endings() -> None:
-    """How the NLU's answers end (the turn-taker's near-homophone check of a trailing conjunction) and the lexicon's
-    trailing words less those endings."""
-    from nlu.complete import answer_endings
+    """How the NLU's answers end (the turn-taker's near-homophone check of a trailing conjunction, the English
+    answers that end in a trailing word) and the lexicon's trailing words less those endings."""
+    from nlu.complete import answer_endings, whole_answers_en
     from nlu.trailing_words import trailing_zh
 
     answer_endings()
+    whole_answers_en()
     trailing_zh()
 
 

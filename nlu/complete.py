@@ -232,7 +232,7 @@ def trailing_cue(text: str, lang: str) -> str | None:
         return None
     if all(w in FILLERS_EN for w in words):
         return "filler only"
-    if words[-1] in TRAILING_EN:
+    if words[-1] in TRAILING_EN and not ends_as_an_answer_en(words):
         return f"ends with {words[-1]}"
     if words[-1] in trailing_en():  # the lexicon's conjunctions, prepositions, articles (or, of, the, my)
         return f"ends with {words[-1]} (a function word)"
@@ -247,6 +247,23 @@ def answer_endings() -> frozenset[str]:
 
     bare = [bare_zh(e.text) for e in train_examples() if e.lang == "zh"]
     return frozenset(b[-k:] for b in bare for k in (2, 3) if len(b) > k)
+
+
+@lru_cache(maxsize=1)
+def whole_answers_en() -> tuple[tuple[str, ...], ...]:
+    """The words of every English answer the NLU is trained on that ends in a trailing word ("No, I don't think
+    so.", "very well"): a reading that ends with all of one's words ends as callers' answers do (hesitations,
+    `out_of_scope`, are no answer). Two words or more; longest first (built once: the call path warms it)."""
+    from nlu.corpus import train_examples
+
+    tails = {tuple(ws) for e in train_examples() if e.lang == "en" and e.intent != "out_of_scope"
+             and len(ws := words_en(e.text)) >= 2 and ws[-1] in TRAILING_EN}
+    return tuple(sorted(tails, key=len, reverse=True))
+
+
+def ends_as_an_answer_en(words: list[str]) -> bool:
+    """Do the reading's last words make up a whole trained answer (`whole_answers_en`)?"""
+    return any(len(words) >= len(a) and tuple(words[-len(a):]) == a for a in whole_answers_en())
 
 
 def _only(bare: str, vocab: tuple[str, ...]) -> list[bool]:

@@ -77,3 +77,20 @@ def test_held_out_answers_are_seldom_held():
              for e in load_heldout(ROOT / "nlu" / "data" / f)]
     held = [e.text for e in texts if (C.trailing_cue(e.text, e.lang) or "").endswith(("conjunction)", "word)"))]
     assert len(texts) > 500 and len(held) <= len(texts) / 200, held
+
+
+@pytest.mark.parametrize("text,cue", [
+    ("No, I don't think so.", None), ("I don't think so", None), ("Very well.", None),  # trained answers, whole
+    ("Okay, so", "ends with so"), ("I think so", "ends with so"),  # no trained answer ends with all these words
+    ("Yes, I can pay", "ends with pay"), ("I can pay", "ends with pay"),  # the issue's own example still waits
+    ("So um yeah like uh", "ends with uh"),  # a hesitation (out_of_scope) is no answer
+])
+def test_a_reading_that_ends_with_a_whole_trained_answer_is_not_held_by_its_last_word(text, cue):
+    """Session 19: "No, I don't think so." waited the maximum on dev because "so" ends it."""
+    assert C.trailing_cue(text, "en") == cue
+
+
+def test_the_trained_answers_that_end_in_a_trailing_word_are_answers():
+    tails = C.whole_answers_en()
+    assert ("i", "don't", "think", "so") in tails and all(len(t) >= 2 and t[-1] in C.TRAILING_EN for t in tails)
+    assert not any(t[-2:] == ("can", "pay") and len(t) == 2 for t in tails)
