@@ -10,6 +10,32 @@ import typer
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("turns", help="Turn-taking: v2v of complete answers, cut-ins, backchannel barge-ins, "
                                     "vs today's fixed silence in the same run (JSON).")(bench_turns)
+    bench_app.command("id-prompt", help="ASR prompts for the ID question on dev material: digits read right, "
+                                        "answers judged complete, first parts judged complete (JSON).")(bench_id_prompt)
+
+
+def bench_id_prompt(
+    prompt: list[str] = typer.Option(None, help="a prompt to compare (repeat; default: the digits prompt in use "
+                                                "and, for zh, session 7's)"),
+    language: str = typer.Option("zh", help="zh | en"),
+    bare: bool = typer.Option(True, help="also the bare digit strings (session 7's material)"),
+) -> None:
+    import sys
+
+    from agent.bench_id_prompt import run
+    from agent.errors import UserError
+    from speech.asr.prompts import DIGIT_PROMPTS, MAX_CHARS, SESSION7_DIGIT_PROMPT_ZH
+
+    if language not in ("zh", "en"):
+        raise UserError("--language is zh or en")
+    prompts = [p.strip() for p in prompt or [] if p.strip()]
+    if any(len(p) > MAX_CHARS for p in prompts):
+        raise UserError(f"a prompt is at most {MAX_CHARS} characters")
+    if not prompts:
+        prompts = [DIGIT_PROMPTS[language]] + ([SESSION7_DIGIT_PROMPT_ZH] if language == "zh" else [])
+    out = run(list(dict.fromkeys(prompts)), language, bare=bare,
+              progress=lambda msg: print(f"bench id-prompt: {msg}", file=sys.stderr, flush=True))
+    print(json.dumps(out, ensure_ascii=False))
 
 
 def bench_turns(

@@ -4,13 +4,21 @@ says nothing about what the callee said, so the turn-taker must not judge it as 
 
 `strip_echo(text, prompt)` drops every clause of the reading that is mostly made of the prompt's words
 (English: words; Mandarin: character bigrams, or the character of a one-character clause) and returns
-what is left: "Yes. Payment, balance." -> "Yes.", "Payment, late fee work." -> "" (no reading). Digits are
-never an echo: at the ID question the prompt is made of digits and the callee's digits are the answer.
+what is left: "Yes. Payment, balance." -> "Yes.", "Payment, late fee work." -> "" (no reading). Digits do not
+count as the prompt's words: at the ID question the prompt is made of digits and the callee's digits are the
+answer. One exception (session 19): at the digits question (a prompt whose `answer` is "digits",
+speech.asr.prompts.AsrPrompt; a call's domain prompt may name amounts, which a callee does say), a reading, or a
+clause of it, whose digits are exactly one of the prompt's four-digit groups is that group read back. On dev,
+"尾号是五一四一" was read "尾号是幺五七九。". A callee whose digits are the prompt's only waits longer: the dialog
+reads the transcript anew.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 
+from nlu.entities.digits import digit_runs
 from nlu.entities.last4 import EN_CUE, ZH_CUE
 
 # A clause is an echo when at least this share of its units is in the prompt (dev: bench turns' replay).
@@ -52,12 +60,29 @@ def echo_share(clause: str, prompt: str) -> float:
     return sum(u in given for u in said) / len(said)
 
 
+def said_digits(text: str) -> str:
+    """The digits a reading says, spoken one by one ("幺五七九", "five seven nine two") or written ("1579")."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    runs = digit_runs(t, "zh" if _CJK.search(t) else "en", lenient=True)
+    return "".join(runs) if runs else "".join(re.findall(r"\d", t))
+
+
+@lru_cache(maxsize=32)
+def digit_groups(prompt: str) -> frozenset[str]:
+    """The prompt's groups of four digits or more, one a sentence ("尾号是幺五七九。后四位二四六八。": 1579, 2468)."""
+    return frozenset(d for part in re.split(r"(?<=[.!?。！？])", prompt) if len(d := said_digits(part)) >= 4)
+
+
 def strip_echo(text: str, prompt: str | None, share: float = ECHO_SHARE) -> str:
     """The reading without its clauses that echo `prompt` ("" if nothing else is left)."""
     if not prompt or not text.strip():
         return text
+    groups = digit_groups(prompt) if getattr(prompt, "answer", None) == "digits" else frozenset()
+    if groups and said_digits(text) in groups:
+        return ""
     clauses = [c for c in re.split(r"(?<=[,.!?;:，。！？；：、…])", text) if c.strip()]
-    kept = [c for c in clauses if echo_share(_CLAUSE.sub("", c), prompt) < share]
+    kept = [c for c in clauses if echo_share(_CLAUSE.sub("", c), prompt) < share
+            and not (groups and said_digits(c) in groups)]
     if len(kept) == len(clauses):
         return text
     # the punctuation before a dropped clause does not end the reading ("I'll pay it next, due date.")

