@@ -28,8 +28,6 @@ VOICE_SETS = ("espeak", "customer")
 LAWS = ("pcm", "ulaw", "alaw")
 SHORT_BREAK_MS = 300  # a pause the callee breaks sooner than this is never taken: not a first part that counts
 TODAY = date(2026, 11, 23)
-_ZH = "零一二三四五六七八九"
-_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @dataclass
@@ -72,13 +70,14 @@ def bare_digit_strings(n: int = 15, seed: int = 7) -> list[str]:
 
 
 def say_digits(digits: str, lang: str, i: int) -> str:
-    """The i-th string as a callee says it, one digit at a time: 幺 for 1 in every third, "嗯，" / "uh, " before
-    every fifth."""
-    if lang == "zh":
-        said = "".join("幺" if c == "1" and i % 3 == 1 else _ZH[int(c)] for c in digits)
-        return ("嗯，" if i % 5 == 4 else "") + said
-    said = " ".join("oh" if c == "0" and i % 3 == 1 else _EN[int(c)] for c in digits)
-    return ("uh, " if i % 5 == 4 else "") + said
+    """The i-th string as a callee says it, one digit at a time (the simulated customer's `say_digits`), with 幺 for
+    1 / "oh" for 0 in every third and "嗯，" / "uh, " before every fifth."""
+    from telephony_adapter.sim.persona import say_digits as plain
+
+    said = plain(digits, lang)
+    if i % 3 == 1:
+        said = said.replace("一", "幺") if lang == "zh" else " ".join("oh" if w == "zero" else w for w in said.split())
+    return ("嗯，" if lang == "zh" else "uh, ") * (i % 5 == 4) + said
 
 
 def run(prompts: list[str], lang: str, voices: tuple[str, ...] = VOICE_SETS, bare: bool = True,
