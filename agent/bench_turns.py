@@ -269,6 +269,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             out[mode]["cut_in_rate_paused_asr_instant"] = round(
                 sum(1 for r in paused if r["complete_asr_instant"]["cut_ins"]) / len(paused), 4)
         if mode == "complete":
+            # complete answers taken at the sure wait (agent.turn_taking.sure_reading)
+            done = [r[mode] for r in rows if r["kind"] == "complete" and r[mode].get("v2v_ms") is not None]
+            sure = sum(1 for m in done if str(m.get("reason", "")).endswith("; sure"))
+            out[mode]["sure_share_complete"] = round(sure / len(done), 3) if done else None
             gaps = [r[mode]["resume_after_ms"] for r in bcs if r[mode].get("resume_after_ms") is not None]
             out[mode]["backchannel_resume_after_ms"] = {"p50": _pct(gaps, 0.5), "n": len(gaps)}
     b, c = out["baseline"]["v2v_complete_ms"], out["complete"]["v2v_complete_ms"]

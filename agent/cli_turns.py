@@ -79,6 +79,9 @@ def bench_turns(
     last_word_doubt: float | None = typer.Option(None, min=0.0, max=1.0, help="doubt a complete reading whose "
                                                  "last word Whisper wrote with a probability under this (0: off; "
                                                  "default: the per-language value)"),
+    sure_wait_ms: int | None = typer.Option(None, min=0, help="the wait of a complete reading the NLU and Whisper "
+                                            "are both sure of, or the node's whole answer (0: off; default: the "
+                                            "per-language value)"),
 ) -> None:
     from agent.bench_turns import run
     from agent.errors import UserError
@@ -103,7 +106,8 @@ def bench_turns(
     for name, value in (("early_asr_ms", early_asr_ms), ("max_wait_ms", max_wait_ms), ("short_wait_ms", short_wait_ms),
                         ("short_reading_ms", short_reading_ms), ("long_reading_ms", long_reading_ms),
                         ("refusal_wait_ms", refusal_wait_ms), ("pause_mark_doubt", pause_mark_doubt),
-                        ("lm_end_doubt", lm_end_doubt), ("last_word_doubt", last_word_doubt)):
+                        ("lm_end_doubt", lm_end_doubt), ("last_word_doubt", last_word_doubt),
+                        ("sure_wait_ms", sure_wait_ms)):
         if value is not None:
             settings = settings.with_(**{name: value})
     if replay is not None:

@@ -93,6 +93,7 @@ class Verdict:
     whole: bool = False  # every slot the node asked for is in (all four ID digits): no voice cue can add to it
     heard_ms: int | None = None  # voiced ms of the audio read (speech.prosody.voiced_ms), set by the verdict step
     intent: str | None = None  # the intent that completes the answer, when an intent does
+    sure: bool = False  # a complete reading the NLU and Whisper are both sure of (agent.turn_taking.sure_reading)
 
 
 @dataclass(frozen=True)
