@@ -47,7 +47,7 @@ def test_an_english_first_part_that_does_not_end_like_an_answer_waits(classify, 
 @pytest.mark.parametrize("text,expect", [("No, I'm not interested.", "offer"), ("Yes, that's me.", "identity"),
                                          ("Yes, this is Emily.", "identity")])
 def test_an_english_answer_that_ends_like_one_is_taken_at_the_minimum(classify, text, expect):
-    s = TurnSettings(prosody=False, sure_wait_ms=0)  # the sure wait off: the minimum itself
+    s = TurnSettings(prosody=False)
     v = _verdict(classify, text, "en", expect, s)
     assert v.state == "complete", v
     assert wait_ms(v, None, "en", WAITS, s)[0] == WAITS.min_ms
