@@ -36,8 +36,7 @@ def telephone_channel(audio16k: np.ndarray, snr_db: float = 20.0, seed: int = 0)
     power = float(np.mean((active if active.size else x8) ** 2))
     rng = np.random.default_rng(seed)
     noisy = x8 + rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(x8)).astype(np.float32)
-    line = ulaw_decode(ulaw_encode(to_int16(noisy)))
-    return resample(to_float32(line), 8000, 16000)
+    return over_the_wire(to_int16(noisy), "ulaw")
 
 
 def phone_path(pcm: np.ndarray, rate: int, law: str) -> np.ndarray:
@@ -45,7 +44,12 @@ def phone_path(pcm: np.ndarray, rate: int, law: str) -> np.ndarray:
     A-law ("alaw"), back at 16 kHz float32 for the ASR."""
     if law not in ("pcm", "ulaw", "alaw"):
         raise ValueError(f"unknown phone path {law!r}; use pcm, ulaw or alaw")
-    wire = to_int16(resample(to_float32(pcm), rate, 8000))
+    return over_the_wire(to_int16(resample(to_float32(pcm), rate, 8000)), law)
+
+
+def over_the_wire(wire: np.ndarray, law: str) -> np.ndarray:
+    """8 kHz int16 through the line's codec (`law`: "pcm" leaves it linear), back at 16 kHz float32 for the ASR:
+    the leg `telephone_channel` and `phone_path` share."""
     if law == "ulaw":
         wire = ulaw_decode(ulaw_encode(wire))
     elif law == "alaw":
