@@ -13,13 +13,30 @@ SKIP_WORDS = {"uh", "um", "er", "is", "are", "it's", "its", "it", "the", "my", "
               "yes", "yeah", "ok", "okay", "so", "that's", "thats", "number", "id"}
 
 
+TRIPLE = re.compile(r"(\d)\1\1")
+
+
+def one_copy_less(run: str) -> str | None:
+    """Five digits holding one digit three times in a row are four with a doubled digit written once too often: on a
+    phone line Whisper reads "nine zero zero two" as "90002" and "seven five five three" as "75553". None otherwise."""
+    m = TRIPLE.search(run)
+    if len(run) != 5 or m is None or TRIPLE.search(run, m.start() + 1):
+        return None
+    return run[:m.start()] + run[m.start() + 1:]
+
+
 def extract_last4(text: str, lang: str, context: str | None = None) -> str | None:
     """`context` "id_last4" (the node asked for the digits) also joins written groups ("45 67", "1-815")."""
     t = text.lower()
     cue = bool(ZH_CUE.search(t) or EN_CUE.search(t)) or context == "id_last4"
     for run in digit_runs(t, lang, lenient=cue):
         if len(run) >= 4:
-            return run[-4:]
+            return (one_copy_less(run) if cue else None) or run[-4:]
+    if cue:  # a written five-digit number with a doubled digit written once too often ("It's 90002.")
+        five = re.search(r"(?<![\d,.$])(\d{5})(?![\d,])(?!\.\d)", t)
+        fixed = one_copy_less(five.group(1)) if five else None
+        if fixed:
+            return fixed
     # a plain 4-digit number counts only with a cue, or when it is (nearly) all that was said
     m = re.search(r"(?<![\d,.$])(\d{4})(?![\d,])(?!\.\d)", t)
     if m:

@@ -177,3 +177,19 @@ def test_render_tts_and_the_simulated_customer_share_the_speller():
     assert zh_numbers_to_words("还款10200元, 第2期, 利率3.5%") == "还款一万零两百元, 第二期, 利率百分之三点五"
     assert say_date(date(2020, 2, 2), "zh") == "二月二号"
     assert say_amount(2200, "CNY", "zh") == "两千两百块"
+
+
+@pytest.mark.parametrize("lang,text,context,expected", [
+    # a doubled digit written once too often at the ID question (session 20: two English demo calls, "0443" read
+    # "It's 04443." and "9002" read "It's 90002.", failed the ID check three times over)
+    ("en", "It's 90002.", "id_last4", "9002"), ("en", "It's 04443.", "id_last4", "0443"),
+    ("en", "It's eight nine nine nine seven.", "id_last4", "8997"), ("zh", "是九零零零二。", "id_last4", "9002"),
+    ("zh", "尾号是90002", None, "9002"),
+    # four of a kind, six digits, or five without a triple: as before
+    ("en", "It's 7771.", "id_last4", "7771"), ("zh", "七七七七一", "id_last4", "7771"),
+    ("zh", "后四位三三三三二一", None, "3321"), ("zh", "尾号是12345", None, None),
+    # five digits away from the ID question are an amount, not an ID
+    ("en", "I can pay 30002", None, None), ("zh", "我要还30002块", None, None),
+])
+def test_a_doubled_digit_read_three_times_is_read_twice_where_digits_were_asked_for(lang, text, context, expected):
+    assert extract(text, lang, context=context)["last4"] == expected
