@@ -18,7 +18,9 @@ TRIPLE = re.compile(r"(\d)\1\1")
 
 def one_copy_less(run: str) -> str | None:
     """Five digits holding one digit three times in a row are four with a doubled digit written once too often: on a
-    phone line Whisper reads "nine zero zero two" as "90002" and "seven five five three" as "75553". None otherwise."""
+    phone line Whisper reads "nine zero zero two" as "90002" and "seven five five three" as "75553". None otherwise.
+    English only: in Mandarin a leading extra digit is as likely, the copula 是 written as 四 or 十 ("是七七七一" read
+    "四七七七一", whose last four are right)."""
     m = TRIPLE.search(run)
     if len(run) != 5 or m is None or TRIPLE.search(run, m.start() + 1):
         return None
@@ -31,8 +33,8 @@ def extract_last4(text: str, lang: str, context: str | None = None) -> str | Non
     cue = bool(ZH_CUE.search(t) or EN_CUE.search(t)) or context == "id_last4"
     for run in digit_runs(t, lang, lenient=cue):
         if len(run) >= 4:
-            return (one_copy_less(run) if cue else None) or run[-4:]
-    if cue:  # a written five-digit number with a doubled digit written once too often ("It's 90002.")
+            return (one_copy_less(run) if cue and lang == "en" else None) or run[-4:]
+    if cue and lang == "en":  # a written five-digit number with a doubled digit written once too often ("It's 90002.")
         five = re.search(r"(?<![\d,.$])(\d{5})(?![\d,])(?!\.\d)", t)
         fixed = one_copy_less(five.group(1)) if five else None
         if fixed:
