@@ -72,8 +72,12 @@ def drop_echo(text: str, min_chars: int | None = None) -> str:
     return text
 
 
+# U+FFFD: bytes of a character Whisper's tokens did not complete ("刘伟\ufffd是我本人"); no character, so dropped
+_BROKEN = "\ufffd"
+
+
 def normalize_zh(text: str) -> str:
-    text = to_simplified(text)
+    text = to_simplified(text.replace(_BROKEN, ""))
     # spaces between CJK characters carry nothing in Chinese
     text = re.sub(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])", "", text)
     # ASCII punctuation next to Chinese text -> full width; a period between CJK -> 。
@@ -86,7 +90,7 @@ def normalize_zh(text: str) -> str:
 
 
 def normalize_en(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", text.replace(_BROKEN, "")).strip()
     text = re.sub(r"\s+([,.?!;:])", r"\1", text)
     return text
 

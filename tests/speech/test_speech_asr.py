@@ -103,6 +103,14 @@ def test_traditional_to_simplified_and_punctuation():
     assert pp.normalize_en("  hello ,  world  ") == "hello, world"
 
 
+def test_a_character_whispers_tokens_left_unfinished_is_dropped():
+    # session 20: a demo call stored "刘伟\ufffd是我本人。" (bytes of a character no token completed)
+    assert pp.normalize_zh("刘伟\ufffd是我本人。") == "刘伟是我本人。"
+    assert pp.normalize_en("Yes \ufffd, it's me.") == "Yes, it's me."
+    t = pp.finish([Segment(0.0, 1.0, "刘伟\ufffd是我本人。", 0.01, -0.2)], "zh", 1.0)
+    assert "\ufffd" not in t.text and t.text == "刘伟是我本人。"
+
+
 def test_hallucination_guards():
     assert pp.is_junk("谢谢观看") and pp.is_junk("字幕由Amara.org社区提供") and pp.is_junk("Thanks for watching!")
     assert not pp.is_junk("好的，谢谢") and not pp.is_junk("I'm watching my budget")
