@@ -27,20 +27,26 @@ def one_copy_less(run: str) -> str | None:
     return run[:m.start()] + run[m.start() + 1:]
 
 
+def written_number(text: str, digits: int) -> re.Match[str] | None:
+    """The first number of exactly `digits` digits written in Arabic figures (not part of an amount, a decimal or a
+    longer number)."""
+    return re.search(rf"(?<![\d,.$])(\d{{{digits}}})(?![\d,])(?!\.\d)", text)
+
+
 def extract_last4(text: str, lang: str, context: str | None = None) -> str | None:
     """`context` "id_last4" (the node asked for the digits) also joins written groups ("45 67", "1-815")."""
     t = text.lower()
     cue = bool(ZH_CUE.search(t) or EN_CUE.search(t)) or context == "id_last4"
+    doubled = cue and lang == "en"  # a doubled digit written once too often may be read back (`one_copy_less`)
     for run in digit_runs(t, lang, lenient=cue):
         if len(run) >= 4:
-            return (one_copy_less(run) if cue and lang == "en" else None) or run[-4:]
-    if cue and lang == "en":  # a written five-digit number with a doubled digit written once too often ("It's 90002.")
-        five = re.search(r"(?<![\d,.$])(\d{5})(?![\d,])(?!\.\d)", t)
-        fixed = one_copy_less(five.group(1)) if five else None
-        if fixed:
-            return fixed
+            return (one_copy_less(run) if doubled else None) or run[-4:]
+    five = written_number(t, 5) if doubled else None  # "It's 90002."
+    fixed = one_copy_less(five.group(1)) if five else None
+    if fixed:
+        return fixed
     # a plain 4-digit number counts only with a cue, or when it is (nearly) all that was said
-    m = re.search(r"(?<![\d,.$])(\d{4})(?![\d,])(?!\.\d)", t)
+    m = written_number(t, 4)
     if m:
         rest = re.sub(r"[^a-z\u4e00-\u9fff]+", " ", t[:m.start()] + " " + t[m.end():]).split()
         rest = [w for w in rest if w not in SKIP_WORDS]

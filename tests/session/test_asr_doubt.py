@@ -191,12 +191,13 @@ def test_a_recorded_whole_answer_judged_complete_is_taken_at_the_minimum(name):
     from types import SimpleNamespace
 
     from agent.bench_turns import stream
-    from speech.audio import read_audio, resample, to_float32, to_int16, ulaw_decode, ulaw_encode
+    from speech.audio import read_audio, to_int16
+    from speech.bench import over_the_wire
     from speech.prosody import tail
 
     voices = Path(__file__).resolve().parents[2] / "telephony_adapter/sim/voices"
     pcm, _ = read_audio(voices / name, 8000)
-    line = resample(to_float32(ulaw_decode(ulaw_encode(to_int16(pcm)))), 8000, 16000)
+    line = over_the_wire(to_int16(pcm), "ulaw")
     rep = stream(SimpleNamespace(audio=np.concatenate([line, np.zeros(16000, dtype=np.float32)])), 60)
     end = tail(rep._audio[-1][-16000:])
     assert end.end_level_db is not None and end.end_level_db > -11.0  # it does stop level, like most speech
